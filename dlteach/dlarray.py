@@ -1,0 +1,546 @@
+"""``dlarray``: a NumPy array with MATLAB's data-format labels, traceable by ``dlfeval``.
+
+MATLAB counterpart: ``dlarray``, ``dims``, ``extractdata``, ``stripdims``, ``finddim``.
+
+Labels: ``S`` spatial, ``C`` channel, ``B`` batch (observations), ``T`` time, ``U`` unspecified.
+A formatted array is stored permuted into MATLAB's order S..., C, B, T, U...:
+``dlarray(x, "TCB")`` has ``dims`` ``"CBT"`` and ``dlarray(x, "BC")`` is stored C x B.
+
+Arithmetic operators and plain NumPy functions (``np.exp``, ``np.sum``, ``np.mean``, ...) work on
+dlarrays and are recorded when the array is traced inside :func:`dlteach.dlfeval`. Elementwise
+results keep the format; a reduction to a scalar is unformatted.
+
+float32 ("single") stays float32: like MATLAB, where single combined with double gives single, an
+operation that involves float32 data never returns float64.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import autograd.numpy as anp
+import numpy as onp
+from autograd.tracer import getval, isbox
+
+from .errors import FormatError, NotTracedError
+
+_LABEL_ORDER = {"S": 0, "C": 1, "B": 2, "T": 3, "U": 4}
+_UNIQUE_LABELS = "CBT"
+_MATLAB_CLASS = {onp.dtype("float32"): "single", onp.dtype("float64"): "double", onp.dtype("bool"): "logical"}
+
+
+def _parse_format(fmt) -> str:
+    if fmt is None:
+        return ""
+    if not isinstance(fmt, str):
+        raise FormatError(f"A dlarray format must be a string such as 'SSCB' or 'CB', not {type(fmt).__name__}.")
+    bad = [ch for ch in fmt if ch not in _LABEL_ORDER]
+    if bad:
+        raise FormatError(
+            f"Invalid dlarray format {fmt!r}: unknown label(s) {''.join(sorted(set(bad)))!r}. "
+            "Use S (spatial), C (channel), B (batch), T (time) and U (unspecified), e.g. 'SSCB' for images."
+        )
+    for label in _UNIQUE_LABELS:
+        if fmt.count(label) > 1:
+            raise FormatError(
+                f"Invalid dlarray format {fmt!r}: label {label!r} appears {fmt.count(label)} times. "
+                "C, B and T may appear at most once; only S and U may repeat."
+            )
+    return fmt
+
+
+def _float_dtype_of(x):
+    """dtype of x's data if it is a floating array or NumPy floating scalar, else None."""
+    v = getval(x)
+    dt = getattr(v, "dtype", None)
+    if dt is not None and dt.kind == "f":
+        return dt
+    return None
+
+
+def _is_single(*xs) -> bool:
+    return any(_float_dtype_of(x) == onp.float32 for x in xs)
+
+
+def _to_single(out):
+    """Cast float64 results back to float32 (MATLAB's single-wins rule)."""
+    v = getval(out)
+    if getattr(v, "dtype", None) == onp.float64:
+        return anp.astype(out, onp.float32) if isbox(out) else onp.asarray(v, dtype=onp.float32)
+    return out
+
+
+def _unwrap(x):
+    return x._data if type(x) is dlarray else x
+
+
+def _shape(x):
+    return onp.shape(getval(x))
+
+
+def _result_format(out, *operands) -> str:
+    """Elementwise rule: the format of the first formatted operand with the result's ndim."""
+    nd = onp.ndim(getval(out))
+    for op in operands:
+        if type(op) is dlarray and op._fmt and len(op._fmt) == nd:
+            return op._fmt
+    return ""
+
+
+def _elementwise(fun, *operands, **kwargs):
+    """Apply an elementwise (broadcasting) function to dlarrays / arrays / scalars."""
+    raw = [_unwrap(o) for o in operands]
+    out = fun(*raw, **kwargs)
+    if _is_single(*raw):
+        out = _to_single(out)
+    return dlarray._wrap(out, _result_format(out, *operands))
+
+
+class dlarray:
+    """Deep-learning array with optional data-format labels (MATLAB ``dlarray``).
+
+    ``dlarray(X)`` wraps X unformatted; ``dlarray(X, fmt)`` labels its dimensions and permutes the
+    data into MATLAB order (S..., C, B, T, U...). Integer input becomes float64 ("double", as MATLAB
+    literals are double); float32 and bool are kept.
+    """
+
+    __slots__ = ("_data", "_fmt", "__weakref__")
+    __array_priority__ = 1000
+    __hash__ = None
+
+    def __init__(self, X, fmt=None):
+        fmt = _parse_format(fmt)
+        if type(X) is dlarray:
+            data = X._data
+        elif isbox(X):
+            data = X
+        else:
+            data = onp.array(X, copy=True)
+            if data.dtype.kind in "iu":
+                data = data.astype(onp.float64)
+            elif data.dtype.kind not in "fb":
+                raise TypeError(
+                    f"dlarray holds floating-point or logical data (MATLAB: single, double, logical); got {data.dtype}."
+                )
+        if fmt:
+            data, fmt = _apply_format(data, fmt)
+        self._data = data
+        self._fmt = fmt
+
+    @classmethod
+    def _wrap(cls, data, fmt: str = ""):
+        obj = object.__new__(cls)
+        obj._data = data
+        obj._fmt = fmt
+        return obj
+
+    # -- basic properties -------------------------------------------------------------------
+    @property
+    def fmt(self) -> str:
+        """The format string ('' when unformatted). Same as ``dims(X)``."""
+        return self._fmt
+
+    @property
+    def shape(self):
+        return _shape(self._data)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(onp.prod(self.shape))
+
+    @property
+    def dtype(self):
+        return getval(self._data).dtype if hasattr(getval(self._data), "dtype") else onp.dtype(type(getval(self._data)))
+
+    @property
+    def is_traced(self) -> bool:
+        """True while this array is being recorded by dlfeval."""
+        return isbox(self._data)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d dlarray")
+        return self.shape[0]
+
+    # -- conversion ---------------------------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        if isbox(self._data):
+            raise NotTracedError(
+                "This dlarray is being traced by dlfeval, and converting it to a NumPy array here would "
+                "silently cut the gradient. Use NumPy functions directly on the dlarray (np.exp(X), "
+                "np.sum(X), ...), or call extractdata(X) if you really mean to stop the gradient."
+            )
+        arr = self._data
+        if dtype is not None:
+            arr = onp.asarray(arr, dtype=dtype)
+        return onp.array(arr, copy=True) if copy else onp.asarray(arr)
+
+    def _scalar(self):
+        v = getval(self._data)
+        if onp.size(v) != 1:
+            raise TypeError(f"Only a dlarray with one element can be converted to a Python number; this one has size {_size_str(self)}.")
+        return onp.asarray(v).reshape(())
+
+    def __float__(self):
+        return float(self._scalar())
+
+    def __int__(self):
+        return int(self._scalar())
+
+    def __bool__(self):
+        return bool(self._scalar())
+
+    def __index__(self):
+        v = self._scalar()
+        if v.dtype.kind not in "iub":
+            raise TypeError("a floating dlarray cannot be used as an index")
+        return int(v)
+
+    def item(self):
+        return self._scalar().item()
+
+    def tolist(self):
+        return onp.asarray(getval(self._data)).tolist()
+
+    # -- display ----------------------------------------------------------------------------
+    def __repr__(self):
+        data = onp.asarray(getval(self._data))
+        traced = " (traced)" if isbox(self._data) else ""
+        cls = _MATLAB_CLASS.get(data.dtype, str(data.dtype))
+        body = onp.array2string(data, precision=4, threshold=60, edgeitems=3)
+        return f"{_size_str(self)} {cls} dlarray{traced}\n{body}"
+
+    __str__ = __repr__
+
+    # -- arithmetic -------------------------------------------------------------------------
+    def __add__(self, other):
+        return _elementwise(anp.add, self, other)
+
+    def __radd__(self, other):
+        return _elementwise(anp.add, other, self)
+
+    def __sub__(self, other):
+        return _elementwise(anp.subtract, self, other)
+
+    def __rsub__(self, other):
+        return _elementwise(anp.subtract, other, self)
+
+    def __mul__(self, other):
+        return _elementwise(anp.multiply, self, other)
+
+    def __rmul__(self, other):
+        return _elementwise(anp.multiply, other, self)
+
+    def __truediv__(self, other):
+        return _elementwise(anp.true_divide, self, other)
+
+    def __rtruediv__(self, other):
+        return _elementwise(anp.true_divide, other, self)
+
+    def __pow__(self, other):
+        return _elementwise(anp.power, self, other)
+
+    def __rpow__(self, other):
+        return _elementwise(anp.power, other, self)
+
+    def __neg__(self):
+        return _elementwise(anp.negative, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _elementwise(anp.abs, self)
+
+    def __matmul__(self, other):
+        out = anp.matmul(self._data, _unwrap(other))
+        return dlarray._wrap(_to_single(out) if _is_single(self._data, _unwrap(other)) else out, "")
+
+    def __rmatmul__(self, other):
+        out = anp.matmul(_unwrap(other), self._data)
+        return dlarray._wrap(_to_single(out) if _is_single(self._data, _unwrap(other)) else out, "")
+
+    def __eq__(self, other):
+        return _elementwise(anp.equal, self, other)
+
+    def __ne__(self, other):
+        return _elementwise(anp.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _elementwise(anp.less, self, other)
+
+    def __le__(self, other):
+        return _elementwise(anp.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _elementwise(anp.greater, self, other)
+
+    def __ge__(self, other):
+        return _elementwise(anp.greater_equal, self, other)
+
+    def __invert__(self):
+        return _elementwise(anp.logical_not, self)
+
+    def __and__(self, other):
+        return _elementwise(anp.logical_and, self, other)
+
+    def __or__(self, other):
+        return _elementwise(anp.logical_or, self, other)
+
+    # -- indexing ---------------------------------------------------------------------------
+    def __getitem__(self, idx):
+        idx = _unwrap_index(idx)
+        out = self._data[idx]
+        nd = onp.ndim(getval(out))
+        return dlarray._wrap(out, self._fmt if nd == self.ndim else "")
+
+    def __setitem__(self, idx, value):
+        if isbox(self._data) or isbox(_unwrap(value)):
+            raise TypeError(
+                "Assigning into part of a traced dlarray (X[i] = ...) cannot be differentiated. Build the "
+                "array from whole-array operations instead: np.where(mask, A, B), np.concatenate, or a mask product."
+            )
+        self._data = onp.array(self._data, copy=True)
+        self._data[_unwrap_index(idx)] = getval(_unwrap(value))
+
+    # -- NumPy protocol ------------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or "out" in kwargs:
+            return NotImplemented
+        fun = _UFUNC_OVERRIDES.get(ufunc.__name__) or getattr(anp, ufunc.__name__, None)
+        if fun is None:
+            return NotImplemented
+        return _elementwise(fun, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        handler = _FUNCTION_HANDLERS.get(func.__name__)
+        if handler is not None:
+            return handler(*args, **kwargs)
+        fun = getattr(anp, func.__name__, None)
+        if fun is None:
+            return NotImplemented
+        raw_args = _unwrap_tree(args)
+        raw_kwargs = _unwrap_tree(kwargs)
+        out = fun(*raw_args, **raw_kwargs)
+        operands = [a for a in _flat_args(args) if type(a) is dlarray]
+        return _wrap_outputs(out, operands, func.__name__, raw_args)
+
+    # -- convenience methods (same as the NumPy functions) ---------------------------------------
+    def sum(self, axis=None, keepdims=False):
+        return onp.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return onp.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return onp.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return onp.min(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return dlarray._wrap(anp.reshape(self._data, shape), "")
+
+    def astype(self, dtype):
+        return dlarray._wrap(anp.astype(self._data, dtype) if isbox(self._data) else self._data.astype(dtype), self._fmt)
+
+    @property
+    def T(self):
+        return dlarray._wrap(anp.transpose(self._data), "")
+
+    def __copy__(self):
+        return dlarray._wrap(self._data if isbox(self._data) else onp.array(self._data, copy=True), self._fmt)
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+
+# -------------------------------------------------------------------------------------------------
+# format helpers
+
+def _apply_format(data, fmt: str):
+    nd = onp.ndim(getval(data))
+    if len(fmt) < nd:
+        extra = _shape(data)[len(fmt):]
+        if all(s == 1 for s in extra):
+            data = anp.reshape(data, _shape(data)[: len(fmt)])
+        else:
+            raise FormatError(
+                f"The format {fmt!r} has {len(fmt)} labels but the data has {nd} dimensions "
+                f"(size {'x'.join(map(str, _shape(data)))}). Give one label per dimension."
+            )
+    elif len(fmt) > nd:
+        data = anp.reshape(data, _shape(data) + (1,) * (len(fmt) - nd))
+    perm = sorted(range(len(fmt)), key=lambda i: (_LABEL_ORDER[fmt[i]], i))
+    if perm != list(range(len(fmt))):
+        data = anp.transpose(data, perm)
+        if not isbox(data):
+            data = onp.ascontiguousarray(data)
+    return data, "".join(fmt[i] for i in perm)
+
+
+def _size_str(x) -> str:
+    shape = x.shape
+    if x._fmt:
+        return " x ".join(f"{n}({lab})" for n, lab in zip(shape, x._fmt))
+    return " x ".join(str(n) for n in shape) if shape else "1 x 1"
+
+
+def _unwrap_index(idx):
+    if type(idx) is dlarray:
+        return getval(idx._data)
+    if isinstance(idx, tuple):
+        return tuple(getval(i._data) if type(i) is dlarray else i for i in idx)
+    return idx
+
+
+def _unwrap_tree(x):
+    if type(x) is dlarray:
+        return x._data
+    if isinstance(x, (list, tuple)):
+        return type(x)(_unwrap_tree(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _unwrap_tree(v) for k, v in x.items()}
+    return x
+
+
+def _flat_args(args):
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            yield from _flat_args(a)
+        else:
+            yield a
+
+
+_REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std", "all", "any", "argmax", "argmin", "logsumexp"}
+_UNFORMAT = {"reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "ravel", "flatten", "squeeze", "expand_dims", "dot", "matmul", "tensordot", "einsum", "outer", "kron", "inner"}
+
+
+def _reduced_format(fmt, ndim, axis, keepdims):
+    if not fmt:
+        return ""
+    if axis is None:
+        return fmt if keepdims else ""
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    axes = {a % ndim for a in axes}
+    if keepdims:
+        return fmt
+    return "".join(lab for i, lab in enumerate(fmt) if i not in axes)
+
+
+def _wrap_outputs(out, operands, name, raw_args):
+    if isinstance(out, (list, tuple)) and not isbox(out):
+        return type(out)(_wrap_outputs(o, operands, name, raw_args) for o in out)
+    v = getval(out)
+    if not isinstance(v, (onp.ndarray, onp.generic, float, int, bool)):
+        return out
+    if _is_single(*[a._data for a in operands]):
+        out = _to_single(out)
+    fmt = "" if name in _UNFORMAT or name in _REDUCTIONS else _result_format(out, *operands)
+    return dlarray._wrap(out, fmt)
+
+
+# -------------------------------------------------------------------------------------------------
+# functions that need their own handling (dtype-preserving means, formats of reductions)
+
+def _reduction(anp_fun, name):
+    def handler(x, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        if out is not None:
+            raise TypeError(f"np.{name}(..., out=...) is not supported on dlarray.")
+        raw = _unwrap(x)
+        nd = onp.ndim(getval(raw))
+        if name == "mean":
+            res = _mean(raw, axis=axis, keepdims=keepdims)
+        else:
+            res = anp_fun(raw, axis=axis, keepdims=keepdims, **kw)
+        if _is_single(raw):
+            res = _to_single(res)
+        fmt = _reduced_format(x._fmt if type(x) is dlarray else "", nd, axis, keepdims)
+        if onp.ndim(getval(res)) == 0:
+            fmt = ""
+        return dlarray._wrap(res, fmt)
+
+    return handler
+
+
+def _mean(x, axis=None, keepdims=False):
+    """Mean as sum times a Python float: keeps float32 in the forward and the backward pass."""
+    shape = _shape(x)
+    if axis is None:
+        n = int(onp.prod(shape))
+    else:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        n = int(onp.prod([shape[a] for a in axes]))
+    return anp.sum(x, axis=axis, keepdims=keepdims) * (1.0 / n)
+
+
+_FUNCTION_HANDLERS = {
+    "sum": _reduction(anp.sum, "sum"),
+    "mean": _reduction(None, "mean"),
+    "max": _reduction(anp.max, "max"),
+    "amax": _reduction(anp.max, "max"),
+    "min": _reduction(anp.min, "min"),
+    "amin": _reduction(anp.min, "min"),
+    "prod": _reduction(anp.prod, "prod"),
+    "var": _reduction(anp.var, "var"),
+    "std": _reduction(anp.std, "std"),
+}
+
+
+def _maximum_like(name):
+    from .primitives import maximum, minimum
+
+    return maximum if name == "maximum" else minimum
+
+
+class _LazyOverrides(dict):
+    def get(self, key, default=None):
+        if key in ("maximum", "minimum"):
+            return _maximum_like(key)
+        return None
+
+
+_UFUNC_OVERRIDES = _LazyOverrides()
+
+
+# -------------------------------------------------------------------------------------------------
+# MATLAB-style functions
+
+def dims(X) -> str:
+    """Data format of X as a string, '' when unformatted (MATLAB ``dims``)."""
+    return X._fmt if type(X) is dlarray else ""
+
+
+def extractdata(X):
+    """The data of X as a plain NumPy array (MATLAB ``extractdata``).
+
+    Inside dlfeval this cuts the trace: nothing computed from the result can be differentiated.
+    """
+    if type(X) is dlarray:
+        return onp.array(getval(X._data), copy=True)
+    return onp.array(getval(X), copy=True)
+
+
+def stripdims(X):
+    """Remove the format, keeping the data in its current (permuted) order (MATLAB ``stripdims``)."""
+    if type(X) is not dlarray:
+        raise TypeError("stripdims expects a dlarray.")
+    return dlarray._wrap(X._data, "")
+
+
+def finddim(X, label: str):
+    """Indices (0-based) of the dimensions of X with the given label (MATLAB ``finddim``, 1-based there)."""
+    if not isinstance(label, str) or label not in _LABEL_ORDER:
+        raise FormatError(f"finddim: label must be one of S, C, B, T, U, not {label!r}.")
+    return [i for i, lab in enumerate(dims(X)) if lab == label]
+
+
+def isdlarray(X) -> bool:
+    """True if X is a dlarray (MATLAB ``isdlarray``)."""
+    return type(X) is dlarray

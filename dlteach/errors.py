@@ -1,0 +1,48 @@
+"""Errors that teach.
+
+Every exception dlteach raises for a learner's mistake is a :class:`DLTeachError`. Its message says
+what went wrong, why, and how to fix it, and where MATLAB has an equivalent error it names it, so the
+learner can look it up in MATLAB's documentation too.
+"""
+
+from __future__ import annotations
+
+
+class DLTeachError(Exception):
+    """Base class of dlteach's teaching errors."""
+
+
+class NotTracedError(DLTeachError, RuntimeError):
+    """`dlgradient` was asked to differentiate something that is not being traced."""
+
+
+class NonScalarLossError(DLTeachError, TypeError):
+    """The value given to `dlgradient` is not a real scalar."""
+
+
+class FormatError(DLTeachError, ValueError):
+    """A dlarray format (S, C, B, T, U labels) is invalid or missing."""
+
+
+class SizeMismatchError(DLTeachError, ValueError):
+    """Two arrays that must have the same size do not."""
+
+
+class StructureMismatchError(DLTeachError, ValueError):
+    """Two containers (dict / list / table / network) that must match do not."""
+
+
+class UpdaterArgumentError(DLTeachError, ValueError):
+    """A bad argument to adamupdate / rmspropupdate / sgdmupdate / dlupdate."""
+
+
+class ProbabilityError(DLTeachError, ValueError):
+    """A loss that expects probabilities (crossentropy) received something else, e.g. logits."""
+
+
+class NetworkError(DLTeachError, ValueError):
+    """A dlnetwork is used in a way that cannot work (wrong input size, unknown layer, ...)."""
+
+
+class FileFormatError(DLTeachError, ValueError):
+    """A saved dlteach file is corrupt, truncated or not a dlteach file."""

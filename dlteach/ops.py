@@ -1,0 +1,382 @@
+"""Model-function operations on dlarrays, in MATLAB's data layout.
+
+MATLAB counterparts: ``fullyconnect``, ``dlconv``, ``batchnorm``, ``relu``, ``leakyrelu``, ``sigmoid``,
+``tanh``, ``softmax``, ``maxpool``, ``avgpool``, ``onehotencode``, ``onehotdecode`` (+ ``dropout``,
+which MATLAB only has as a layer).
+
+Inputs are formatted dlarrays (e.g. "SSCB" images, "CB" features); an unformatted input needs
+``DataFormat="..."`` and then gives an unformatted output, as in MATLAB. Everything is differentiable
+inside :func:`dlteach.dlfeval` and keeps float32 as float32.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import autograd.numpy as anp
+import numpy as onp
+from autograd.tracer import getval, isbox
+
+from .dlarray import _apply_format, _parse_format, _to_single, dlarray
+from .errors import FormatError, SizeMismatchError
+
+
+# -------------------------------------------------------------------------------------------------
+# helpers
+
+def _raw(x):
+    return x._data if type(x) is dlarray else x
+
+
+def _prepare(X, DataFormat, fname):
+    """Return (raw data in MATLAB order, format, output-is-formatted)."""
+    if type(X) is dlarray and X._fmt:
+        if DataFormat is not None:
+            raise FormatError(f"{fname}: X is already formatted ({X._fmt!r}); do not also pass DataFormat.")
+        return X._data, X._fmt, True
+    if DataFormat is None:
+        raise FormatError(
+            f"{fname} needs to know which dimension is which: pass a formatted dlarray, e.g. "
+            f"X = dlarray(X, 'SSCB') for images or dlarray(X, 'CB') for feature vectors, "
+            f"or give the format of unformatted data with DataFormat='CB'."
+        )
+    data, fmt = _apply_format(_raw(X), _parse_format(DataFormat))
+    return data, fmt, False
+
+
+def _out(data, fmt, formatted):
+    return dlarray._wrap(data, fmt if formatted else "")
+
+
+def _param(p):
+    """Raw data of a parameter (dlarray or array); keeps traced boxes."""
+    if type(p) is dlarray:
+        return p._data
+    if isbox(p):
+        return p
+    return onp.asarray(p)
+
+
+def _dtype(x):
+    return getval(x).dtype
+
+
+def _match_dtype(p, like):
+    """Cast a parameter to the activation dtype when the activation is float32 (single wins)."""
+    if _dtype(like) == onp.float32 and getattr(getval(p), "dtype", None) == onp.float64:
+        return _to_single(p)
+    return p
+
+
+def _pair(v, name):
+    if isinstance(v, numbers.Number):
+        return (int(v), int(v))
+    v = [int(a) for a in onp.ravel(v)]
+    if len(v) == 1:
+        return (v[0], v[0])
+    if len(v) == 2:
+        return (v[0], v[1])
+    raise ValueError(f"{name} must be a scalar or a pair [h w]; got {v}.")
+
+
+def _padding(Padding, in_hw, filter_hw, stride, dilation):
+    from . import _spatial
+
+    if isinstance(Padding, str):
+        if Padding.lower() != "same":
+            raise ValueError(f"Padding must be 'same', a scalar, [h w] or [top bottom left right]; got {Padding!r}.")
+        return _spatial.same_padding(in_hw, filter_hw, stride, dilation)
+    if isinstance(Padding, numbers.Number):
+        p = int(Padding)
+        return ((p, p), (p, p))
+    v = [int(a) for a in onp.ravel(Padding)]
+    if len(v) == 1:
+        return ((v[0], v[0]), (v[0], v[0]))
+    if len(v) == 2:
+        return ((v[0], v[0]), (v[1], v[1]))
+    if len(v) == 4:
+        return ((v[0], v[1]), (v[2], v[3]))
+    raise ValueError(f"Padding must be 'same', a scalar, [h w] or [top bottom left right]; got {Padding!r}.")
+
+
+def _channel_axis(fmt, fname):
+    if "C" not in fmt:
+        raise FormatError(f"{fname} needs a channel dimension 'C' in the format; got {fmt!r}.")
+    return fmt.index("C")
+
+
+def _spatial_check(fmt, fname):
+    if fmt[:2] != "SS" or "C" not in fmt or "B" not in fmt or len(fmt) != 4:
+        raise FormatError(
+            f"{fname} works on 2-D images with format 'SSCB' (height x width x channels x observations); "
+            f"got {fmt!r}. Use dlarray(X, 'SSCB')."
+        )
+
+
+# -------------------------------------------------------------------------------------------------
+# operations
+
+def fullyconnect(X, weights, bias, DataFormat=None):
+    """Fully connected operation (MATLAB ``fullyconnect``): Y = W * X + b for each observation.
+
+    All S, C (and U) dimensions of an observation are flattened into one input vector; W is
+    OutputSize x InputSize (or OutputSize x h x w x c), b has OutputSize elements. Output "CB"
+    (or "CBT" with a time dimension).
+    """
+    x, fmt, formatted = _prepare(X, DataFormat, "fullyconnect")
+    if "B" in fmt:
+        first = fmt.index("B")
+    elif "T" in fmt:
+        first = fmt.index("T")
+    else:
+        first = len(fmt)
+    shape = onp.shape(getval(x))
+    n_in = int(onp.prod(shape[:first]))
+    rest = shape[first:]
+    w = _match_dtype(_param(weights), x)
+    b = _match_dtype(_param(bias), x)
+    wshape = onp.shape(getval(w))
+    n_out = wshape[0]
+    if int(onp.prod(wshape[1:])) != n_in:
+        raise SizeMismatchError(
+            f"fullyconnect: the weights are {'x'.join(map(str, wshape))}, so each observation must have "
+            f"{int(onp.prod(wshape[1:]))} input values, but X ({fmt}, size {'x'.join(map(str, shape))}) has "
+            f"{n_in} per observation. Weights must be OutputSize x InputSize."
+        )
+    if int(onp.size(getval(b))) not in (1, n_out):
+        raise SizeMismatchError(f"fullyconnect: bias has {onp.size(getval(b))} elements; expected OutputSize = {n_out}.")
+    w2 = anp.reshape(w, (n_out, n_in)) if len(wshape) != 2 else w
+    y = w2 @ anp.reshape(x, (n_in, -1)) + anp.reshape(b, (-1, 1))
+    y = anp.reshape(y, (n_out,) + tuple(rest))
+    return _out(y, "C" + fmt[first:], formatted)
+
+
+def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=None):
+    """2-D convolution (MATLAB ``dlconv``; deep-learning convolution = cross-correlation).
+
+    X: H x W x C x N ("SSCB"); weights: h x w x C x F; bias: F values. Output (Ho x Wo x F x N) with
+    Ho = floor((H + pad_top + pad_bottom - ((h-1)*d + 1)) / stride) + 1. ``Padding="same"`` keeps
+    Ho = ceil(H / stride).
+    """
+    from . import _spatial
+
+    x, fmt, formatted = _prepare(X, DataFormat, "dlconv")
+    _spatial_check(fmt, "dlconv")
+    w = _match_dtype(_param(weights), x)
+    b = _match_dtype(_param(bias), x)
+    wshape = onp.shape(getval(w))
+    if len(wshape) == 3:
+        w = anp.reshape(w, wshape + (1,))
+        wshape = wshape + (1,)
+    if len(wshape) != 4:
+        raise SizeMismatchError(f"dlconv: weights must be h x w x C x F; got size {'x'.join(map(str, wshape))}.")
+    C = onp.shape(getval(x))[2]
+    if wshape[2] != C:
+        raise SizeMismatchError(
+            f"dlconv: the input has {C} channels but the weights expect {wshape[2]} "
+            f"(weights {'x'.join(map(str, wshape))} are h x w x C x F)."
+        )
+    stride = _pair(Stride, "Stride")
+    dilation = _pair(DilationFactor, "DilationFactor")
+    pad = _padding(Padding, onp.shape(getval(x))[:2], wshape[:2], stride, dilation)
+    y = _spatial.conv2d(x, w, stride=stride, padding=pad, dilation=dilation)
+    F = wshape[3]
+    nb = int(onp.size(getval(b)))
+    if nb == F:
+        y = y + anp.reshape(b, (1, 1, F, 1))
+    elif nb == 1:
+        y = y + anp.reshape(b, (1, 1, 1, 1))
+    else:
+        raise SizeMismatchError(f"dlconv: bias has {nb} elements; expected one per filter ({F}).")
+    return _out(y, fmt, formatted)
+
+
+def _bn_shape(fmt, c_axis, C):
+    shape = [1] * len(fmt)
+    shape[c_axis] = C
+    return tuple(shape)
+
+
+def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *, training=None,
+              Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, DataFormat=None):
+    """Batch normalization (MATLAB ``batchnorm``), over all dimensions except C.
+
+    x̂ = (x − μ_c) / sqrt(σ²_c + ε);  y = scaleFactor · x̂ + offset.
+
+    Call forms (MATLAB chooses by the number of outputs; Python says it with ``training=``):
+
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scale)`` - batch statistics, returned too.
+    * ``Y, mean, var = batchnorm(X, offset, scale, mean, var, training=True)`` - normalise with the
+      batch statistics and return updated running statistics
+      s_new = decay · s_batch + (1 − decay) · s_old (decay 0.1; the batch variance in this update is
+      the unbiased one, M/(M−1), as in PyTorch and nnabla).
+    * ``Y = batchnorm(X, offset, scale, mean, var, training=False)`` - inference: normalise with the
+      given statistics.
+    """
+    x, fmt, formatted = _prepare(X, DataFormat, "batchnorm")
+    c_axis = _channel_axis(fmt, "batchnorm")
+    shape = onp.shape(getval(x))
+    C = shape[c_axis]
+    bshape = _bn_shape(fmt, c_axis, C)
+    off = anp.reshape(_match_dtype(_param(offset), x), bshape)
+    scl = anp.reshape(_match_dtype(_param(scaleFactor), x), bshape)
+    have_stats = trainedMean is not None or trainedVariance is not None
+    if have_stats and (trainedMean is None or trainedVariance is None):
+        raise TypeError("batchnorm: give both trainedMean and trainedVariance, or neither.")
+    if have_stats and training is None:
+        raise TypeError(
+            "batchnorm(X, offset, scale, mean, var) is ambiguous in Python. MATLAB decides by the number of outputs; "
+            "here say it: training=True returns (Y, updatedMean, updatedVariance) and normalises with the batch "
+            "statistics; training=False returns Y normalised with the given statistics (inference)."
+        )
+    eps = float(Epsilon)
+    axes = tuple(i for i in range(len(fmt)) if i != c_axis)
+    M = int(onp.prod([shape[i] for i in axes]))
+
+    if have_stats and not training:
+        mu = anp.reshape(_match_dtype(_param(trainedMean), x), bshape)
+        var = anp.reshape(_match_dtype(_param(trainedVariance), x), bshape)
+        y = (x - mu) / anp.sqrt(var + eps) * scl + off
+        return _out(y, fmt, formatted)
+
+    mu = anp.sum(x, axis=axes, keepdims=True) * (1.0 / M)
+    xc = x - mu
+    var = anp.sum(xc * xc, axis=axes, keepdims=True) * (1.0 / M)
+    y = xc / anp.sqrt(var + eps) * scl + off
+    Y = _out(y, fmt, formatted)
+    if not have_stats:
+        return Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)
+    mu_b = onp.asarray(getval(mu)).reshape(-1)
+    var_b = onp.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
+    old_m = _raw(trainedMean)
+    old_v = _raw(trainedVariance)
+    new_m = float(MeanDecay) * mu_b.reshape(onp.shape(getval(old_m))) + (1.0 - float(MeanDecay)) * onp.asarray(getval(old_m))
+    new_v = float(VarianceDecay) * var_b.reshape(onp.shape(getval(old_v))) + (1.0 - float(VarianceDecay)) * onp.asarray(getval(old_v))
+    return Y, _stat_like(new_m, trainedMean, C), _stat_like(new_v, trainedVariance, C)
+
+
+def _stat_like(value, like, C):
+    value = onp.asarray(value)
+    if like is None:
+        return dlarray._wrap(value.reshape(C, 1), "")
+    dt = getval(_raw(like)).dtype
+    value = value.astype(dt, copy=False).reshape(onp.shape(getval(_raw(like))))
+    if type(like) is dlarray:
+        return dlarray._wrap(value, like._fmt)
+    return value
+
+
+def relu(X):
+    """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
+    x = _raw(X)
+    y = x * (getval(x) > 0)
+    return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
+
+
+def leakyrelu(X, scaleFactor=0.01):
+    """Leaky ReLU (MATLAB ``leakyrelu``): x for x > 0, scaleFactor · x otherwise."""
+    x = _raw(X)
+    v = getval(x)
+    slope = onp.where(v > 0, 1.0, float(scaleFactor)).astype(v.dtype)
+    return dlarray._wrap(x * slope, X._fmt if type(X) is dlarray else "")
+
+
+def sigmoid(X):
+    """Logistic sigmoid (MATLAB ``sigmoid``): 1 / (1 + e^−x), computed as (tanh(x/2) + 1) / 2 (no overflow)."""
+    x = _raw(X)
+    y = (anp.tanh(x * 0.5) + 1.0) * 0.5
+    return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
+
+
+def tanh(X):
+    """Hyperbolic tangent (MATLAB ``tanh``)."""
+    return dlarray._wrap(anp.tanh(_raw(X)), X._fmt if type(X) is dlarray else "")
+
+
+def softmax(X, DataFormat=None):
+    """Softmax over the channel dimension (MATLAB ``softmax``): y_c = e^{x_c} / Σ_k e^{x_k}."""
+    x, fmt, formatted = _prepare(X, DataFormat, "softmax")
+    c = _channel_axis(fmt, "softmax")
+    shift = onp.max(getval(x), axis=c, keepdims=True)  # constant: softmax is shift-invariant
+    e = anp.exp(x - shift)
+    y = e / anp.sum(e, axis=c, keepdims=True)
+    return _out(y, fmt, formatted)
+
+
+def _pool(kind, X, poolsize, Stride, Padding, DataFormat):
+    from . import _spatial
+
+    x, fmt, formatted = _prepare(X, DataFormat, kind)
+    _spatial_check(fmt, kind)
+    pool = _pair(poolsize, "poolsize")
+    stride = _pair(Stride, "Stride")
+    pad = _padding(Padding, onp.shape(getval(x))[:2], pool, stride, (1, 1))
+    fun = _spatial.maxpool2d if kind == "maxpool" else _spatial.avgpool2d
+    y = fun(x, pool=pool, stride=stride, padding=pad)
+    return _out(y, fmt, formatted)
+
+
+def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
+    """2-D max pooling (MATLAB ``maxpool``): the maximum of each pool window (Stride default 1)."""
+    return _pool("maxpool", X, poolsize, Stride, Padding, DataFormat)
+
+
+def avgpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
+    """2-D average pooling (MATLAB ``avgpool``): the mean of each window; padding counts as zeros."""
+    return _pool("avgpool", X, poolsize, Stride, Padding, DataFormat)
+
+
+def dropout(X, probability=0.5, training=True):
+    """Inverted dropout (MATLAB ``dropoutLayer`` behaviour).
+
+    Training: each element is zeroed with the given probability and the survivors are scaled by
+    1 / (1 − probability), so the expected value is unchanged. Inference (``training=False``): identity.
+    The mask comes from NumPy's global random state (``np.random.seed`` makes it reproducible).
+    """
+    p = float(probability)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1); got {p}.")
+    if not training or p == 0.0:
+        return X
+    x = _raw(X)
+    v = getval(x)
+    mask = (onp.random.random_sample(onp.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
+    return dlarray._wrap(x * mask, X._fmt if type(X) is dlarray else "")
+
+
+def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
+    """One-hot encode labels (MATLAB ``onehotencode``); featureDim counts from 1 as in MATLAB.
+
+    ``onehotencode(labels, 1)`` on N labels gives a (numClasses x N) array: the MATLAB "CB" layout.
+    ``ClassNames`` lists the classes in order (default: the sorted unique labels - pass all classes,
+    e.g. ``ClassNames=range(10)``, when a batch may miss some). Returns a float32 NumPy array.
+    """
+    lab = onp.asarray(getval(_raw(labels))).reshape(-1)
+    classes = onp.unique(lab) if ClassNames is None else onp.asarray(list(ClassNames))
+    index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
+    try:
+        idx = onp.array([index[v.item() if hasattr(v, "item") else v] for v in lab], dtype=onp.int64)
+    except KeyError as err:
+        raise ValueError(f"onehotencode: label {err.args[0]!r} is not one of ClassNames {list(classes)}.") from None
+    out = onp.zeros((len(classes), lab.size), dtype=onp.float32 if dtype == "single" else onp.float64)
+    out[idx, onp.arange(lab.size)] = 1
+    if int(featureDim) == 1:
+        return out
+    if int(featureDim) == 2:
+        return onp.ascontiguousarray(out.T)
+    raise ValueError("onehotencode: featureDim must be 1 (classes along rows, MATLAB 'CB') or 2.")
+
+
+def onehotdecode(scores, classes, featureDim):
+    """Decode probability vectors into labels (MATLAB ``onehotdecode``): the class of the largest score.
+
+    featureDim counts from 1 as in MATLAB (1 for a C x N array of scores).
+    """
+    s = onp.asarray(getval(_raw(scores)))
+    classes = onp.asarray(list(classes))
+    if s.shape[int(featureDim) - 1] != len(classes):
+        raise SizeMismatchError(
+            f"onehotdecode: dimension {featureDim} of the scores has {s.shape[int(featureDim) - 1]} entries "
+            f"but {len(classes)} classes were given."
+        )
+    return classes[onp.argmax(s, axis=int(featureDim) - 1)]
