@@ -1,0 +1,133 @@
+"""Data sets shipped with dlteach (nothing is downloaded at run time).
+
+* :func:`load_digits` -- 5,000 real MNIST handwritten digits (28x28 grey), MATLAB layout, like
+  MATLAB's ``digitTrain4DArrayData`` / ``digitTest4DArrayData`` (which return H x W x C x N images).
+* :func:`make_regression_line` -- noisy points on a line, for the first regression lesson.
+* :func:`make_moons` -- two interleaving half circles, a two-class problem that is not linearly separable.
+
+Layout follows MATLAB: observations are the LAST dimension (images H x W x C x N = "SSCB",
+features C x N = "CB"). Provenance and licences: README.md in this folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DLTeachError
+
+__all__ = ["load_digits", "make_regression_line", "make_moons"]
+
+_DIGITS_FILE = Path(__file__).with_name("digits5k.npz")
+_RAW: dict[str, np.ndarray] = {}
+
+NUM_CLASSES = 10
+
+
+class DataArgumentError(DLTeachError, ValueError):
+    """A bad argument to a dlteach.data loader or generator."""
+
+
+def _raw_digits() -> dict[str, np.ndarray]:
+    """Read digits5k.npz once (lazily) and keep the uint8 arrays; callers copy before returning."""
+    if not _RAW:
+        with np.load(_DIGITS_FILE) as f:
+            images = f["images"]
+            labels = f["labels"]
+            num_train = int(f["num_train"])
+        images.setflags(write=False)
+        labels.setflags(write=False)
+        _RAW.update(images=images, labels=labels, num_train=num_train)
+    return _RAW
+
+
+def _onehot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """One-hot targets, classes x observations ("CB"), float32: T[k, n] = (labels[n] == k)."""
+    T = np.zeros((num_classes, labels.shape[0]), dtype=np.float32)
+    T[labels, np.arange(labels.shape[0])] = 1.0
+    return T
+
+
+def load_digits(split: str = "train"):
+    """Real MNIST handwritten digits: ``X, labels, T = load_digits("train")``.
+
+    MATLAB counterpart: ``[XTrain, YTrain] = digitTrain4DArrayData`` (images H x W x C x N, "SSCB").
+
+    Parameters
+    ----------
+    split : "train" (4,000 images, 400 per digit), "test" (1,000 images, 100 per digit) or "all"
+        (the 5,000 images, training ones first). The split is fixed: it was drawn once (stratified,
+        seeded) when the data file was built and is stored in the file, so it is the same on every
+        machine and every NumPy version.
+
+    Returns
+    -------
+    X : float32 array 28 x 28 x 1 x N, pixel values in [0, 1] (= uint8 / 255). ``X[:, :, 0, n]`` is
+        image n the right way up (row 0 at the top): ``plt.imshow(X[:, :, 0, n], cmap="gray")``.
+    labels : int64 array (N,), the digit 0..9 of each image.
+    T : float32 array 10 x N ("CB"), one-hot targets: ``T[k, n] = 1`` iff ``labels[n] == k``.
+
+    Every call returns new arrays, so changing them does not affect later calls.
+    """
+    if not isinstance(split, str) or split.lower() not in ("train", "test", "all"):
+        raise DataArgumentError(
+            f"load_digits: unknown split {split!r}. Use split='train' (4000 images), "
+            "split='test' (1000 images) or split='all' (5000 images)."
+        )
+    raw = _raw_digits()
+    n_train = raw["num_train"]
+    sel = {"train": slice(0, n_train), "test": slice(n_train, None), "all": slice(None)}[split.lower()]
+    images = raw["images"][sel]  # (N, 28, 28) uint8, [n, row, col]
+    labels = raw["labels"][sel].astype(np.int64)
+    # (N, H, W) -> (H, W, 1, N): observation dimension last, as in MATLAB.
+    X = np.ascontiguousarray(np.transpose(images, (1, 2, 0))[:, :, np.newaxis, :], dtype=np.float32)
+    X /= np.float32(255.0)
+    return X, labels, _onehot(labels, NUM_CLASSES)
+
+
+def make_regression_line(n: int = 100, slope: float = 2.0, intercept: float = -1.0,
+                         noise: float = 0.1, seed: int = 0):
+    """Noisy points on a line: ``X, Y = make_regression_line()``; both float32 1 x N ("CB").
+
+    x ~ Uniform(-1, 1), y = slope * x + intercept + noise * e with e ~ N(0, 1), drawn from
+    ``numpy.random.default_rng(seed)`` (the same seed gives the same points).
+    """
+    n = _check_count(n, "make_regression_line")
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, size=n)
+    y = slope * x + intercept + noise * rng.standard_normal(n)
+    return x.astype(np.float32)[np.newaxis, :], y.astype(np.float32)[np.newaxis, :]
+
+
+def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
+    """Two interleaving half circles: ``X, labels, T = make_moons()``.
+
+    Class 0 (first ceil(n/2) points): (cos t, sin t), t ~ Uniform(0, pi).
+    Class 1 (the rest):                (1 - cos t, 0.5 - sin t).
+    Gaussian noise with standard deviation ``noise`` is added to both coordinates; the order of the
+    points is then shuffled. Everything is drawn from ``numpy.random.default_rng(seed)``.
+
+    Returns X float32 2 x N ("CB"), labels int64 (N,), T float32 one-hot 2 x N ("CB").
+    """
+    n = _check_count(n, "make_moons")
+    rng = np.random.default_rng(seed)
+    n0 = (n + 1) // 2
+    n1 = n - n0
+    t0 = rng.uniform(0.0, np.pi, size=n0)
+    t1 = rng.uniform(0.0, np.pi, size=n1)
+    pts = np.concatenate([
+        np.stack([np.cos(t0), np.sin(t0)]),
+        np.stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)]),
+    ], axis=1)
+    pts += noise * rng.standard_normal(pts.shape)
+    labels = np.concatenate([np.zeros(n0, np.int64), np.ones(n1, np.int64)])
+    order = rng.permutation(n)
+    labels = labels[order]
+    return pts[:, order].astype(np.float32), labels, _onehot(labels, 2)
+
+
+def _check_count(n, who: str) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise DataArgumentError(f"{who}: n must be a positive integer (the number of points), got {n!r}.")
+    return int(n)

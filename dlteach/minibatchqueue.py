@@ -1,0 +1,525 @@
+"""``minibatchqueue``: mini-batches of in-memory data for a custom training loop.
+
+MATLAB counterpart: ``minibatchqueue`` with ``hasdata``, ``next``, ``reset``, ``shuffle``, ``partition``::
+
+    mbq = minibatchqueue(XTrain, TTrain, MiniBatchSize=128, MiniBatchFormat=["SSCB", "CB"])
+    for epoch in range(numEpochs):
+        shuffle(mbq)
+        while hasdata(mbq):
+            X, T = next(mbq)
+            ...
+
+Differences from MATLAB, by design:
+
+* The inputs are in-memory arrays, not a datastore. Each input holds ALL observations along its
+  LAST dimension (MATLAB layout: images H x W x C x N, features C x N); a 1-D array (labels) holds
+  one observation per element. ``minibatchqueue(X, T)`` plays the part of
+  ``minibatchqueue(arrayDatastore(...))``.
+* The number of outputs is ``len(inputs)`` without MiniBatchFcn, or the number of arrays MiniBatchFcn
+  returns (a tuple or list = several outputs, anything else = one output). ``numOutputs=`` may be
+  given, as MATLAB's second argument, to check it.
+* ``shuffle`` draws its permutation from ``numpy.random.default_rng(seed)`` when ``seed`` is given
+  (each later shuffle continues that generator), otherwise from NumPy's global generator
+  (``np.random.permutation``), so ``np.random.seed(0)`` makes a run reproducible, as ``rng(0)`` does
+  in MATLAB. ``reset`` restarts without changing the current order.
+* ``partition(mbq, numParts, idx)``: ``idx`` is 0-based (MATLAB's is 1-based); part ``idx`` holds a
+  contiguous block of the current order, parts differ in size by at most one (``np.array_split``).
+* ``OutputCast`` takes MATLAB class names ("single" = float32, "double" = float64, "logical" = bool,
+  "int8" ... "uint64"). An integer cast together with ``OutputAsDlarray=True`` is an error, because a
+  dlarray holds only single, double or logical data: use ``OutputAsDlarray=False`` for that output.
+* No PreprocessingEnvironment / OutputEnvironment (everything runs on the CPU, in the caller's thread).
+
+Each mini-batch: take the next ``MiniBatchSize`` observations of the current order; slice every input
+(observation dimension last; the slices are new arrays); apply ``MiniBatchFcn`` if given; cast each
+output to its ``OutputCast``; wrap it as ``dlarray(output, MiniBatchFormat[i])`` if
+``OutputAsDlarray[i]``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+
+from .errors import DLTeachError, FormatError, SizeMismatchError
+
+__all__ = ["minibatchqueue", "hasdata", "next", "reset", "shuffle", "partition",
+           "MiniBatchQueueError", "NoDataError"]
+
+
+class MiniBatchQueueError(DLTeachError, ValueError):
+    """A minibatchqueue was created or used with a bad option."""
+
+
+class NoDataError(MiniBatchQueueError):
+    """``next`` was called on a minibatchqueue that has no mini-batch left."""
+
+
+_CASTS = {
+    "single": np.float32, "double": np.float64, "logical": np.bool_,
+    "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
+    "uint8": np.uint8, "uint16": np.uint16, "uint32": np.uint32, "uint64": np.uint64,
+}
+_DLARRAY_CASTS = ("single", "double", "logical")
+_PARTIAL = ("return", "discard")
+
+
+def _size_str(shape) -> str:
+    return "x".join(str(s) for s in shape) if shape else "scalar"
+
+
+def _as_array(x, k: int):
+    from .dlarray import dlarray, extractdata
+
+    if isinstance(x, dlarray):
+        return extractdata(x)
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise MiniBatchQueueError(
+            f"minibatchqueue: input {k} is not a numeric array (NumPy made an object array from it). "
+            "Pass NumPy arrays with the observations along the last dimension."
+        )
+    return arr
+
+
+def _check_size(size) -> int:
+    ok = isinstance(size, numbers.Real) and not isinstance(size, (bool, np.bool_))
+    if ok and not isinstance(size, numbers.Integral):
+        ok = float(size).is_integer()
+    if not ok or size < 1:
+        raise MiniBatchQueueError(
+            f"minibatchqueue: MiniBatchSize must be a positive integer (the number of observations in "
+            f"each mini-batch), got {size!r}. Example: MiniBatchSize=128."
+        )
+    return int(size)
+
+
+def _check_partial(value) -> str:
+    if not isinstance(value, str) or value.lower() not in _PARTIAL:
+        raise MiniBatchQueueError(
+            f"minibatchqueue: PartialMiniBatch must be 'return' (keep the last, smaller mini-batch) or "
+            f"'discard' (drop it), got {value!r}."
+        )
+    return value.lower()
+
+
+def _check_cast(value, i: int) -> str:
+    if not isinstance(value, str) or value not in _CASTS:
+        hint = ""
+        if isinstance(value, str) and value in ("float32", "float64", "bool"):
+            hint = f" For {value} use {({'float32': 'single', 'float64': 'double', 'bool': 'logical'})[value]!r}."
+        raise MiniBatchQueueError(
+            f"minibatchqueue: OutputCast for output {i + 1} is {value!r}; use a MATLAB class name: "
+            f"{', '.join(repr(c) for c in _CASTS)} ('single' is float32, 'double' is float64).{hint}"
+        )
+    return value
+
+
+class minibatchqueue:
+    """Mini-batches over in-memory arrays (MATLAB ``minibatchqueue``). See the module docstring.
+
+    ``minibatchqueue(X1, ..., Xn, MiniBatchSize=128, PartialMiniBatch="return", MiniBatchFcn=None,
+    MiniBatchFormat=None, OutputCast="single", OutputAsDlarray=True, numOutputs=None, seed=None)``
+
+    MiniBatchFormat, OutputCast and OutputAsDlarray take one value for every output or a list with
+    one value per output; a format string is "" (unformatted) or labels such as "SSCB" / "CB".
+    Without MiniBatchFcn, a format labels the collated array as it is (observations last), so "B"
+    must be its last label; a 1-D input with a two-label format becomes 1 x B (e.g. "CB").
+    """
+
+    def __init__(self, *inputs, MiniBatchSize=128, PartialMiniBatch="return", MiniBatchFcn=None,
+                 MiniBatchFormat=None, OutputCast="single", OutputAsDlarray=True, numOutputs=None,
+                 seed=None):
+        if not inputs:
+            raise MiniBatchQueueError(
+                "minibatchqueue needs the data: minibatchqueue(X, T, MiniBatchSize=128), each array with "
+                "its observations along the last dimension."
+            )
+        arrays = [_as_array(x, k + 1) for k, x in enumerate(inputs)]
+        for k, a in enumerate(arrays):
+            if a.ndim == 0:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: input {k + 1} is a scalar; every input needs one observation per "
+                    "entry of its last dimension."
+                )
+        counts = [a.shape[-1] for a in arrays]
+        if len(set(counts)) > 1:
+            lines = "; ".join(
+                f"input {k + 1} has size {_size_str(a.shape)} -> {a.shape[-1]} observations"
+                for k, a in enumerate(arrays)
+            )
+            raise SizeMismatchError(
+                f"minibatchqueue: the inputs have different numbers of observations ({lines}). The "
+                "observations are the LAST dimension of each input (MATLAB layout: images H x W x C x N, "
+                "features C x N, labels of length N). If an array is N x features, pass its transpose (X.T)."
+            )
+        self._inputs = arrays
+        self._n = counts[0]
+        self._size = _check_size(MiniBatchSize)
+        self._partial = _check_partial(PartialMiniBatch)
+        if isinstance(MiniBatchFcn, str) and MiniBatchFcn == "collate":
+            MiniBatchFcn = None
+        if MiniBatchFcn is not None and not callable(MiniBatchFcn):
+            raise MiniBatchQueueError(
+                f"minibatchqueue: MiniBatchFcn must be a function (it receives the mini-batch slices of "
+                f"each input and returns the outputs), got {type(MiniBatchFcn).__name__}."
+            )
+        self._fcn = MiniBatchFcn
+        self._seed = seed
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+        self._order = np.arange(self._n)
+        self._pos = 0
+
+        self._fmt_opt = MiniBatchFormat
+        self._cast_opt = OutputCast
+        self._dl_opt = OutputAsDlarray
+        # Number of outputs: known from the inputs, numOutputs, or a per-output list; else from the
+        # first call of MiniBatchFcn.
+        known = {}
+        if MiniBatchFcn is None:
+            known["the number of inputs"] = len(arrays)
+        if numOutputs is not None:
+            if isinstance(numOutputs, bool) or not isinstance(numOutputs, numbers.Integral) or numOutputs < 1:
+                raise MiniBatchQueueError(f"minibatchqueue: numOutputs must be a positive integer, got {numOutputs!r}.")
+            known["numOutputs"] = int(numOutputs)
+        for name, opt in (("MiniBatchFormat", MiniBatchFormat), ("OutputCast", OutputCast),
+                          ("OutputAsDlarray", OutputAsDlarray)):
+            if isinstance(opt, (list, tuple)):
+                known[f"the {len(opt)} entries of {name}"] = len(opt)
+        if len(set(known.values())) > 1:
+            raise MiniBatchQueueError(
+                "minibatchqueue: the number of outputs does not add up: "
+                + ", ".join(f"{k} says {v}" for k, v in known.items())
+                + ". Give MiniBatchFormat / OutputCast / OutputAsDlarray one entry per output"
+                + (" (without MiniBatchFcn there is one output per input)." if MiniBatchFcn is None else
+                   " (one per array MiniBatchFcn returns).")
+            )
+        self._num_outputs = None
+        self._num_outputs_source = None
+        if known:
+            source, n = builtins.next(iter(known.items()))
+            self._set_num_outputs(n, source)
+
+    # -- number of outputs and per-output options ------------------------------------------------
+    def _set_num_outputs(self, n: int, source: str):
+        self._num_outputs = n
+        self._num_outputs_source = source
+        self._formats = self._per_output(self._fmt_opt, "", "MiniBatchFormat")
+        for i, f in enumerate(self._formats):
+            if not isinstance(f, str):
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: MiniBatchFormat for output {i + 1} must be a string such as 'SSCB', "
+                    f"'CB' or '' (unformatted), got {f!r}."
+                )
+            if f:
+                from .dlarray import _parse_format
+
+                _parse_format(f)
+        self._casts = [_check_cast(c, i) for i, c in
+                       enumerate(self._per_output(self._cast_opt, "single", "OutputCast"))]
+        self._as_dl = [bool(b) for b in self._per_output(self._dl_opt, True, "OutputAsDlarray")]
+        for i, (c, d) in enumerate(zip(self._casts, self._as_dl)):
+            if d and c not in _DLARRAY_CASTS:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: output {i + 1} has OutputCast={c!r} and OutputAsDlarray=True, but a "
+                    "dlarray holds only 'single', 'double' or 'logical' data. For integer outputs such as "
+                    "class labels set OutputAsDlarray to False for that output, e.g. "
+                    "OutputAsDlarray=[True, False]."
+                )
+            if not d and self._formats[i]:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: output {i + 1} has MiniBatchFormat={self._formats[i]!r} but "
+                    "OutputAsDlarray=False; only a dlarray carries a format. Set its format to '' or "
+                    "OutputAsDlarray to True."
+                )
+
+    def _per_output(self, opt, default, name):
+        n = self._num_outputs
+        if opt is None:
+            return [default] * n
+        if isinstance(opt, (list, tuple)):
+            return list(opt)
+        if name == "MiniBatchFormat" and opt != "" and n > 1:
+            raise MiniBatchQueueError(
+                f"minibatchqueue: this queue has {n} outputs but MiniBatchFormat is the single format "
+                f"{opt!r}. Give one format per output, e.g. MiniBatchFormat=['SSCB', 'CB'] (use '' to leave "
+                "an output unformatted)."
+            )
+        return [opt] * n
+
+    def _ensure_num_outputs(self):
+        if self._num_outputs is None:
+            # Only reachable with a MiniBatchFcn and no per-output list: ask the function once.
+            idx = np.arange(min(self._size, self._n))
+            outs = self._call_fcn(idx)
+            self._set_num_outputs(len(outs), "the first call of MiniBatchFcn")
+
+    # -- properties (MATLAB names; read-only as in MATLAB) ------------------------------------------
+    @property
+    def MiniBatchSize(self) -> int:
+        return self._size
+
+    @property
+    def PartialMiniBatch(self) -> str:
+        return self._partial
+
+    @property
+    def MiniBatchFcn(self):
+        """The preprocessing function, or 'collate' (MATLAB's name for the default) when none was given."""
+        return self._fcn if self._fcn is not None else "collate"
+
+    @property
+    def NumOutputs(self) -> int:
+        self._ensure_num_outputs()
+        return self._num_outputs
+
+    @property
+    def MiniBatchFormat(self) -> list:
+        self._ensure_num_outputs()
+        return list(self._formats)
+
+    @property
+    def OutputCast(self) -> list:
+        self._ensure_num_outputs()
+        return list(self._casts)
+
+    @property
+    def OutputAsDlarray(self) -> list:
+        self._ensure_num_outputs()
+        return list(self._as_dl)
+
+    def __setattr__(self, name, value):
+        if name in ("MiniBatchSize", "PartialMiniBatch", "MiniBatchFcn", "NumOutputs", "MiniBatchFormat",
+                    "OutputCast", "OutputAsDlarray"):
+            raise MiniBatchQueueError(
+                f"minibatchqueue: {name} cannot be changed after the queue is created (it is read-only, as "
+                f"in MATLAB). Create a new queue: minibatchqueue(..., {name}=...)."
+            )
+        object.__setattr__(self, name, value)
+
+    # -- the queue ------------------------------------------------------------------------------------
+    def _num_batches(self) -> int:
+        if self._partial == "discard":
+            return self._n // self._size
+        return -(-self._n // self._size)
+
+    def hasdata(self) -> bool:
+        """True if ``next`` can return a mini-batch (MATLAB ``hasdata``)."""
+        need = self._size if self._partial == "discard" else 1
+        return self._n - self._pos >= need
+
+    def next(self):
+        """The next mini-batch (MATLAB ``[X1,...,Xn] = next(mbq)``): a tuple if NumOutputs > 1."""
+        if not self.hasdata():
+            extra = ""
+            if self._num_batches() == 0:
+                extra = (f" This queue never has data: it has {self._n} observations, fewer than "
+                         f"MiniBatchSize={self._size}, and PartialMiniBatch='discard' drops the partial "
+                         "mini-batch; use a smaller MiniBatchSize or PartialMiniBatch='return'.")
+            raise NoDataError(
+                "next(mbq): no mini-batch is left in this minibatchqueue (all the data of this epoch has "
+                "been returned). Call reset(mbq) or shuffle(mbq) to start again, and loop with "
+                "'while hasdata(mbq):'." + extra
+            )
+        idx = self._order[self._pos:self._pos + self._size]
+        self._pos += len(idx)
+        outs = self._make_batch(idx)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def reset(self) -> None:
+        """Restart at the first mini-batch, keeping the current order (MATLAB ``reset``)."""
+        self._pos = 0
+
+    def shuffle(self) -> None:
+        """New random order of the observations, and restart (MATLAB ``shuffle``).
+
+        Draws from ``default_rng(seed)`` if the queue has a seed, else from ``np.random`` (global).
+        """
+        if self._rng is not None:
+            self._order = self._rng.permutation(self._n)
+        else:
+            self._order = np.random.permutation(self._n)
+        self._pos = 0
+
+    def partition(self, numParts, idx):
+        """Part ``idx`` (0-based) of ``numParts`` contiguous parts of the current order (MATLAB ``partition``).
+
+        The part is a new minibatchqueue with the same properties; reset / shuffle act on its own data.
+        """
+        if isinstance(numParts, bool) or not isinstance(numParts, numbers.Integral) or numParts < 1:
+            raise MiniBatchQueueError(f"partition: numParts must be a positive integer, got {numParts!r}.")
+        if isinstance(idx, bool) or not isinstance(idx, numbers.Integral) or not 0 <= idx < numParts:
+            raise MiniBatchQueueError(
+                f"partition: idx must be an integer from 0 to {numParts - 1} (0-based; MATLAB counts from 1), "
+                f"got {idx!r}."
+            )
+        rows = np.array_split(self._order, numParts)[idx]
+        sub = object.__new__(minibatchqueue)
+        d = dict(self.__dict__)
+        d["_inputs"] = [a[..., rows] for a in self._inputs]
+        d["_n"] = len(rows)
+        d["_order"] = np.arange(len(rows))
+        d["_pos"] = 0
+        d["_rng"] = np.random.default_rng(self._seed) if self._seed is not None else None
+        sub.__dict__.update(d)
+        return sub
+
+    # -- building a mini-batch --------------------------------------------------------------------
+    def _slices(self, idx):
+        return [a[..., idx] for a in self._inputs]
+
+    def _call_fcn(self, idx):
+        out = self._fcn(*self._slices(idx))
+        if isinstance(out, (tuple, list)):
+            outs = list(out)
+        else:
+            outs = [out]
+        if not outs:
+            raise MiniBatchQueueError("minibatchqueue: MiniBatchFcn returned nothing; it must return the outputs.")
+        return outs
+
+    def _make_batch(self, idx):
+        from .dlarray import dlarray, extractdata
+
+        if self._fcn is None:
+            self._ensure_num_outputs()
+            outs = self._slices(idx)
+        else:
+            outs = self._call_fcn(idx)
+            if self._num_outputs is None:
+                self._set_num_outputs(len(outs), "the first call of MiniBatchFcn")
+            elif len(outs) != self._num_outputs:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: MiniBatchFcn returned {len(outs)} output(s) for this mini-batch, but the "
+                    f"queue has {self._num_outputs} output(s) (set by {self._num_outputs_source}). A "
+                    "MiniBatchFcn must always return the same number of arrays, one per output; return "
+                    "several outputs as a tuple: 'return X, T'."
+                )
+        result = []
+        for i, out in enumerate(outs):
+            keep_fmt = ""
+            if isinstance(out, dlarray):
+                keep_fmt = out.fmt
+                out = extractdata(out)
+            arr = np.asarray(out)
+            if arr.dtype == object:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: output {i + 1} of the mini-batch is not a numeric array."
+                )
+            # Collated slices are new arrays already; whatever MiniBatchFcn returns is copied so that
+            # a mini-batch never shares memory with the caller's arrays.
+            arr = arr.astype(_CASTS[self._casts[i]], copy=self._fcn is not None)
+            if not self._as_dl[i]:
+                result.append(arr)
+                continue
+            fmt = self._formats[i]
+            if not fmt:
+                result.append(dlarray._wrap(arr, keep_fmt))
+                continue
+            if self._fcn is None:
+                arr = self._collated_layout(arr, fmt, i, len(idx))
+            try:
+                result.append(dlarray(arr, fmt))
+            except FormatError as e:
+                raise FormatError(f"minibatchqueue output {i + 1} (size {_size_str(arr.shape)}): {e}") from None
+        return result
+
+    def _collated_layout(self, arr, fmt: str, i: int, nobs: int):
+        """Check that 'B' labels the observation (last) dimension of a collated input."""
+        shape = arr.shape
+        if arr.ndim == 1 and len(fmt) == 2 and "B" in fmt:
+            new = [1, 1]
+            new[fmt.index("B")] = nobs
+            return arr.reshape(new)
+        if len(fmt) != arr.ndim:
+            hint = ""
+            if len(fmt) == arr.ndim + 1 and fmt.endswith("CB"):
+                hint = (" To give images a channel dimension, add it to the input: "
+                        "X = X[:, :, np.newaxis, :] (H x W x 1 x N).")
+            raise FormatError(
+                f"minibatchqueue: input {i + 1} gives mini-batches of size {_size_str(shape)} "
+                f"({arr.ndim} dimensions, observations last) but MiniBatchFormat {fmt!r} has {len(fmt)} "
+                f"labels. Give one label per dimension, with 'B' last.{hint}"
+            )
+        if "B" in fmt and fmt.index("B") != arr.ndim - 1:
+            raise FormatError(
+                f"minibatchqueue: MiniBatchFormat {fmt!r} for input {i + 1} puts 'B' (the observations) on "
+                f"dimension {fmt.index('B') + 1}, but the observations of the input are its last dimension. "
+                f"Use a format ending in 'B', e.g. {fmt.replace('B', '') + 'B'!r}."
+            )
+        return arr
+
+    # -- Python protocols ----------------------------------------------------------------------------
+    def __iter__(self):
+        """``for X, T in mbq:`` runs over the mini-batches that are left (call shuffle/reset first)."""
+        return self
+
+    def __next__(self):
+        if not self.hasdata():
+            raise StopIteration
+        return self.next()
+
+    def __repr__(self):
+        try:
+            n_out = self.NumOutputs
+            casts, dl, fmts = self._casts, self._as_dl, self._formats
+        except Exception:  # a failing MiniBatchFcn must not break the display
+            n_out, casts, dl, fmts = "?", ["?"], ["?"], ["?"]
+        fcn = "'collate'" if self._fcn is None else getattr(self._fcn, "__name__", repr(self._fcn))
+        done = min(-(-self._pos // self._size), self._num_batches())
+        return (
+            f"minibatchqueue with {n_out} output{'s' if n_out != 1 else ''} and properties:\n\n"
+            f"   Mini-batch creation:\n"
+            f"           MiniBatchSize: {self._size}\n"
+            f"        PartialMiniBatch: '{self._partial}'\n"
+            f"            MiniBatchFcn: {fcn}\n\n"
+            f"   Outputs:\n"
+            f"              OutputCast: {casts}\n"
+            f"         OutputAsDlarray: {dl}\n"
+            f"         MiniBatchFormat: {fmts}\n\n"
+            f"   {self._n} observations, {self._num_batches()} mini-batches per epoch, {done} returned"
+        )
+
+
+# -------------------------------------------------------------------------------------------------
+# MATLAB-style functions
+
+def _require_mbq(obj, fname):
+    if not isinstance(obj, minibatchqueue):
+        raise MiniBatchQueueError(
+            f"{fname} expects a minibatchqueue, got {type(obj).__name__}. Create one with "
+            "mbq = minibatchqueue(X, T, MiniBatchSize=128)."
+        )
+    return obj
+
+
+def hasdata(mbq) -> bool:
+    """True if ``next(mbq)`` can return a mini-batch (MATLAB ``hasdata``)."""
+    return _require_mbq(mbq, "hasdata").hasdata()
+
+
+def next(obj, *default):  # noqa: A001 - deliberately MATLAB's name; falls back to builtins.next
+    """MATLAB ``[X, T] = next(mbq)``; for anything else, Python's built-in ``next(iterator[, default])``."""
+    if isinstance(obj, minibatchqueue):
+        if len(default) > 1:
+            raise TypeError(f"next expected at most 2 arguments, got {1 + len(default)}")
+        if default and not obj.hasdata():
+            return default[0]
+        return obj.next()
+    return builtins.next(obj, *default)
+
+
+def reset(mbq) -> None:
+    """Restart the queue at its first mini-batch (MATLAB ``reset``)."""
+    _require_mbq(mbq, "reset").reset()
+
+
+def shuffle(mbq) -> None:
+    """Shuffle the observations and restart the queue (MATLAB ``shuffle``)."""
+    _require_mbq(mbq, "shuffle").shuffle()
+
+
+def partition(mbq, numParts, idx):
+    """Part ``idx`` (0-based) of ``numParts`` parts of the queue's data (MATLAB ``partition``)."""
+    return _require_mbq(mbq, "partition").partition(numParts, idx)
