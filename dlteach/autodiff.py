@@ -12,13 +12,19 @@ Each leaf is boxed on two nested trace levels. The backward pass of the upper le
 boxes of the lower level, so it is itself recorded: that is what ``EnableHigherDerivatives=True`` uses
 (gradient penalties, second derivatives). A plain ``dlgradient`` runs on the lowest level, whose graph
 holds the forward pass and every recorded backward pass.
+
+Level of an ``EnableHigherDerivatives=True`` call: the highest level on which the loss is recorded,
+but below the level of every earlier higher-derivative call whose results the loss depends on (on a
+higher level those results are constants, so their contribution would be silently lost). Independent
+calls (PINN-style ``Ux = dlgradient(sum(U), X, ...)``, ``Ut = dlgradient(sum(U), T, ...)``) therefore
+share the top level, and only truly nested ones (``Uxx`` from ``Ux``) need another level.
 """
 
 from __future__ import annotations
 
 import numpy as onp
-from autograd.core import VJPNode, add_outgrads, vspace
-from autograd.tracer import getval, isbox, new_box, toposort, trace_stack
+from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
+from autograd.tracer import getval, isbox, new_box, notrace_primitives, toposort, trace_stack
 
 from .dlarray import dlarray
 from .errors import NonScalarLossError, NotTracedError
@@ -39,12 +45,46 @@ _OUTSIDE_MESSAGE = (
 )
 
 
+class _Node(VJPNode):
+    """Graph node with one VJP per parent, so dlgradient computes only the gradients it needs.
+
+    autograd's VJPNode has one VJP for all parents: the backward pass of ``W @ X`` would also compute
+    the gradient for the data X, and that of the first convolution the gradient for the input images.
+    Here the VJP makers still run at forward time (same errors, same captured values), one per parent,
+    and :func:`dlgradient` calls only those on a path to a requested input.
+    """
+
+    __slots__ = ("vjps",)
+
+    def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+        self.parents = parents
+        try:
+            vjpmaker = primitive_vjps[fun]
+        except KeyError:
+            fun_name = getattr(fun, "__name__", fun)
+            raise NotImplementedError(f"VJP of {fun_name} wrt argnums {parent_argnums} not defined") from None
+        self.vjps = [vjpmaker((argnum,), value, args, kwargs) for argnum in parent_argnums]
+
+    def initialize_root(self):
+        self.parents = []
+        self.vjps = []
+
+    @property
+    def vjp(self):  # autograd's interface: all parents at once
+        return lambda g: tuple(next(iter(v(g))) for v in self.vjps)
+
+
+# functions that are never recorded (comparisons, argmax, floor, ...): the very same set as autograd's
+notrace_primitives[_Node] = notrace_primitives[VJPNode]
+
+
 class _Tape:
-    __slots__ = ("traces", "n_higher")
+    __slots__ = ("traces", "higher")
 
     def __init__(self, traces):
         self.traces = traces
-        self.n_higher = 0
+        # one entry per EnableHigherDerivatives call: (level index, level-0 nodes of its results)
+        self.higher = []
 
 
 def _is_float_leaf(v) -> bool:
@@ -55,7 +95,7 @@ def _is_float_leaf(v) -> bool:
 
 def _box_value(x, traces):
     for t in traces:
-        x = new_box(x, t, VJPNode.new_root())
+        x = new_box(x, t, _Node.new_root())
     return x
 
 
@@ -188,14 +228,8 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         )
 
     if EnableHigherDerivatives:
-        index = len(tape.traces) - 1 - tape.n_higher
-        if index < 1:
-            raise NotImplementedError(
-                f"Too many nested EnableHigherDerivatives=True calls in one dlfeval (at most {len(tape.traces) - 1}). "
-                "Increase dlteach.autodiff.TRACE_LEVELS before calling dlfeval."
-            )
+        index = _higher_level(tape, raw_loss)
         level = tape.traces[index]
-        tape.n_higher += 1
     else:
         level = tape.traces[0]
 
@@ -214,13 +248,28 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
 
     tree_map(collect, wrt)
 
+    # reverse pass, restricted to the nodes on a path from the loss to a requested input
+    order = list(toposort(loss_box._node))
+    useful = set()
+    for node in reversed(order):  # parents before children
+        if node in wanted or any(p in useful for p in node.parents):
+            useful.add(node)
     outgrads = {loss_box._node: (vspace(loss_box._value).ones(), False)}
-    for node in toposort(loss_box._node):
+    for node in order:
+        if node not in useful:
+            continue
         g = outgrads.pop(node)[0]
         if node in wanted:
             wanted[node] = g
-        for parent, ingrad in zip(node.parents, node.vjp(g)):
-            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
+        vjps = getattr(node, "vjps", None)
+        if vjps is None:  # a node made by autograd itself
+            for parent, ingrad in zip(node.parents, node.vjp(g)):
+                if parent in useful:
+                    outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
+            continue
+        for parent, vjp in zip(node.parents, vjps):
+            if parent in useful:
+                outgrads[parent] = add_outgrads(outgrads.get(parent), next(iter(vjp(g))))
 
     def finish(leaf):
         raw = _raw(leaf)
@@ -260,4 +309,54 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         return g
 
     grads = tuple(tree_map(finish, w) for w in wrt)
+    if EnableHigherDerivatives:
+        base = tape.traces[0]
+        nodes = set()
+
+        def record(leaf):
+            b = _down_to(_raw(leaf), base)
+            if b is not None:
+                nodes.add(b._node)
+            return leaf
+
+        tree_map(record, grads)
+        tape.higher.append((index, nodes))
     return grads[0] if len(grads) == 1 else grads
+
+
+def _reached(start, targets):
+    """The nodes of ``targets`` that ``start`` depends on (walks the recorded graph)."""
+    found = set()
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        if node in targets:
+            found.add(node)
+        for parent in node.parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return found
+
+
+def _higher_level(tape, raw_loss):
+    """Index of the trace level an EnableHigherDerivatives=True dlgradient must run on (see module doc)."""
+    index = max(i for i, t in enumerate(tape.traces) if _down_to(raw_loss, t) is not None)
+    nested = 0
+    if tape.higher:
+        base = _down_to(raw_loss, tape.traces[0])
+        targets = set().union(*(nodes for _, nodes in tape.higher))
+        reached = _reached(base._node, targets) if base is not None else set()
+        for level, nodes in tape.higher:
+            if nodes & reached:
+                index = min(index, level - 1)
+                nested += 1
+    if index < 1:
+        raise NotImplementedError(
+            f"This dlgradient(..., EnableHigherDerivatives=True) differentiates a value that already depends on "
+            f"the results of {nested} earlier EnableHigherDerivatives=True call(s): derivatives nested this deep need "
+            f"more trace levels than the {len(tape.traces)} this dlfeval has. Set dlteach.autodiff.TRACE_LEVELS = "
+            f"{len(tape.traces) + 1} (or more) before calling dlfeval."
+        )
+    return index

@@ -22,6 +22,7 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval, isbox
 
+from . import primitives as _prim
 from .errors import FormatError, NotTracedError
 
 _LABEL_ORDER = {"S": 0, "C": 1, "B": 2, "T": 3, "U": 4}
@@ -70,6 +71,23 @@ def _to_single(out):
     return out
 
 
+def _as_single(x):
+    """x cast to float32 if it is float64 data (array, NumPy scalar or box); otherwise x unchanged.
+
+    Casting the double operands *before* an operation (rather than the result after it) keeps the
+    backward pass in float32 as well: the cast of a constant is not recorded, and the gradient
+    flowing back through a recorded cast is converted to the double input's own dtype.
+    """
+    v = getval(x)
+    if getattr(v, "dtype", None) != onp.float64:
+        return x
+    if isbox(x):
+        return anp.astype(x, onp.float32)
+    if isinstance(v, onp.ndarray):
+        return v.astype(onp.float32)
+    return onp.float32(v)
+
+
 def _unwrap(x):
     return x._data if type(x) is dlarray else x
 
@@ -90,9 +108,11 @@ def _result_format(out, *operands) -> str:
 def _elementwise(fun, *operands, **kwargs):
     """Apply an elementwise (broadcasting) function to dlarrays / arrays / scalars."""
     raw = [_unwrap(o) for o in operands]
-    out = fun(*raw, **kwargs)
     if _is_single(*raw):
-        out = _to_single(out)
+        raw = [_as_single(r) for r in raw]
+        out = _to_single(fun(*raw, **kwargs))
+    else:
+        out = fun(*raw, **kwargs)
     return dlarray._wrap(out, _result_format(out, *operands))
 
 
@@ -257,12 +277,10 @@ class dlarray:
         return _elementwise(anp.abs, self)
 
     def __matmul__(self, other):
-        out = anp.matmul(self._data, _unwrap(other))
-        return dlarray._wrap(_to_single(out) if _is_single(self._data, _unwrap(other)) else out, "")
+        return _matmul(self._data, _unwrap(other))
 
     def __rmatmul__(self, other):
-        out = anp.matmul(_unwrap(other), self._data)
-        return dlarray._wrap(_to_single(out) if _is_single(self._data, _unwrap(other)) else out, "")
+        return _matmul(_unwrap(other), self._data)
 
     def __eq__(self, other):
         return _elementwise(anp.equal, self, other)
@@ -325,8 +343,10 @@ class dlarray:
             return NotImplemented
         raw_args = _unwrap_tree(args)
         raw_kwargs = _unwrap_tree(kwargs)
-        out = fun(*raw_args, **raw_kwargs)
         operands = [a for a in _flat_args(args) if type(a) is dlarray]
+        if _is_single(*[a._data for a in operands]):
+            raw_args = _single_tree(raw_args)
+        out = fun(*raw_args, **raw_kwargs)
         return _wrap_outputs(out, operands, func.__name__, raw_args)
 
     # -- convenience methods (same as the NumPy functions) ---------------------------------------
@@ -359,6 +379,12 @@ class dlarray:
 
     def __deepcopy__(self, memo):
         return self.__copy__()
+
+
+def _matmul(a, b):
+    if _is_single(a, b):
+        return dlarray._wrap(_to_single(anp.matmul(_as_single(a), _as_single(b))), "")
+    return dlarray._wrap(anp.matmul(a, b), "")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -410,6 +436,12 @@ def _unwrap_tree(x):
     return x
 
 
+def _single_tree(x):
+    if isinstance(x, (list, tuple)) and not isbox(x):
+        return type(x)(_single_tree(v) for v in x)
+    return _as_single(x)
+
+
 def _flat_args(args):
     for a in args:
         if isinstance(a, (list, tuple)):
@@ -457,6 +489,10 @@ def _reduction(anp_fun, name):
         nd = onp.ndim(getval(raw))
         if name == "mean":
             res = _mean(raw, axis=axis, keepdims=keepdims)
+        elif name in ("var", "std"):
+            res = _var(raw, axis=axis, keepdims=keepdims, ddof=kw.pop("ddof", 0))
+            if name == "std":
+                res = anp.sqrt(res)
         else:
             res = anp_fun(raw, axis=axis, keepdims=keepdims, **kw)
         if _is_single(raw):
@@ -480,33 +516,46 @@ def _mean(x, axis=None, keepdims=False):
     return anp.sum(x, axis=axis, keepdims=keepdims) * (1.0 / n)
 
 
+def _var(x, axis=None, keepdims=False, ddof=0):
+    """Variance from dtype-preserving means: sum((x - mean)^2) / (n - ddof)."""
+    shape = _shape(x)
+    if axis is None:
+        n = int(onp.prod(shape))
+    else:
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+        n = int(onp.prod([shape[a] for a in axes]))
+    d = x - _mean(x, axis=axis, keepdims=True)
+    scale = 1.0 / (n - ddof) if n > ddof else onp.inf
+    return anp.sum(d * d, axis=axis, keepdims=keepdims) * scale
+
+
+def _where(condition, x=None, y=None):
+    """np.where on dlarrays: the 3-argument form is differentiable and keeps float32."""
+    if x is None and y is None:
+        return onp.where(getval(_unwrap(condition)))
+    operands = (condition, x, y)
+    raw = [getval(_unwrap(condition)), _unwrap(x), _unwrap(y)]
+    if _is_single(raw[1], raw[2]):
+        raw[1], raw[2] = _as_single(raw[1]), _as_single(raw[2])
+    out = _prim.where(*raw)
+    return dlarray._wrap(out, _result_format(out, *operands))
+
+
 _FUNCTION_HANDLERS = {
     "sum": _reduction(anp.sum, "sum"),
     "mean": _reduction(None, "mean"),
-    "max": _reduction(anp.max, "max"),
-    "amax": _reduction(anp.max, "max"),
-    "min": _reduction(anp.min, "min"),
-    "amin": _reduction(anp.min, "min"),
+    "max": _reduction(_prim.amax, "max"),
+    "amax": _reduction(_prim.amax, "max"),
+    "min": _reduction(_prim.amin, "min"),
+    "amin": _reduction(_prim.amin, "min"),
     "prod": _reduction(anp.prod, "prod"),
     "var": _reduction(anp.var, "var"),
     "std": _reduction(anp.std, "std"),
+    "where": _where,
 }
 
 
-def _maximum_like(name):
-    from .primitives import maximum, minimum
-
-    return maximum if name == "maximum" else minimum
-
-
-class _LazyOverrides(dict):
-    def get(self, key, default=None):
-        if key in ("maximum", "minimum"):
-            return _maximum_like(key)
-        return None
-
-
-_UFUNC_OVERRIDES = _LazyOverrides()
+_UFUNC_OVERRIDES = {"maximum": _prim.maximum, "minimum": _prim.minimum, "tanh": _prim.tanh}
 
 
 # -------------------------------------------------------------------------------------------------

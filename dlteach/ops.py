@@ -17,6 +17,7 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval, isbox
 
+from . import primitives as _prim
 from .dlarray import _apply_format, _parse_format, _to_single, dlarray
 from .errors import FormatError, SizeMismatchError
 
@@ -122,6 +123,10 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     All S, C (and U) dimensions of an observation are flattened into one input vector; W is
     OutputSize x InputSize (or OutputSize x h x w x c), b has OutputSize elements. Output "CB"
     (or "CBT" with a time dimension).
+
+    Flattening order: an h x w x c observation is flattened in C (row-major) order, so a 2-D weight
+    matrix equals the 4-D weights reshaped with ``W4.reshape(OutputSize, -1)``. (MATLAB flattens
+    column-major: weights exported from MATLAB as OutputSize x InputSize must be reordered.)
     """
     x, fmt, formatted = _prepare(X, DataFormat, "fullyconnect")
     if "B" in fmt:
@@ -145,9 +150,15 @@ def fullyconnect(X, weights, bias, DataFormat=None):
         )
     if int(onp.size(getval(b))) not in (1, n_out):
         raise SizeMismatchError(f"fullyconnect: bias has {onp.size(getval(b))} elements; expected OutputSize = {n_out}.")
+    # reshape only where needed: every reshape of a traced array is one more recorded operation
     w2 = anp.reshape(w, (n_out, n_in)) if len(wshape) != 2 else w
-    y = w2 @ anp.reshape(x, (n_in, -1)) + anp.reshape(b, (-1, 1))
-    y = anp.reshape(y, (n_out,) + tuple(rest))
+    x2 = x if len(shape) == 2 and first == 1 else anp.reshape(x, (n_in, -1))
+    b2 = b if onp.shape(getval(b)) in ((n_out, 1), (1, 1), (1,), ()) else anp.reshape(b, (-1, 1))
+    if onp.ndim(getval(b2)) == 1:  # a single bias value: broadcasts as it is
+        b2 = anp.reshape(b2, (1, 1))
+    y = w2 @ x2 + b2
+    if len(rest) != 1:
+        y = anp.reshape(y, (n_out,) + tuple(rest))
     return _out(y, "C" + fmt[first:], formatted)
 
 
@@ -284,13 +295,13 @@ def leakyrelu(X, scaleFactor=0.01):
 def sigmoid(X):
     """Logistic sigmoid (MATLAB ``sigmoid``): 1 / (1 + e^−x), computed as (tanh(x/2) + 1) / 2 (no overflow)."""
     x = _raw(X)
-    y = (anp.tanh(x * 0.5) + 1.0) * 0.5
+    y = (_prim.tanh(x * 0.5) + 1.0) * 0.5
     return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
 
 
 def tanh(X):
     """Hyperbolic tangent (MATLAB ``tanh``)."""
-    return dlarray._wrap(anp.tanh(_raw(X)), X._fmt if type(X) is dlarray else "")
+    return dlarray._wrap(_prim.tanh(_raw(X)), X._fmt if type(X) is dlarray else "")
 
 
 def softmax(X, DataFormat=None):

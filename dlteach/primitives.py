@@ -47,3 +47,78 @@ defvjp(
     lambda ans, a, b: unbroadcast_f(a, lambda g: g * _mask(_share(a, b, False), g)),
     lambda ans, a, b: unbroadcast_f(b, lambda g: g * _mask(_share(b, a, False), g)),
 )
+
+
+# -------------------------------------------------------------------------------------------------
+# max / min reductions (autograd's grad_chooser divides by an int64 count -> float64 gradients)
+
+def _keep_shape(shape, axis):
+    """Shape of a keepdims reduction of an array of ``shape`` over ``axis``."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if onp.ndim(axis) == 0 else tuple(axis)
+    axes = {int(a) % len(shape) for a in axes} if shape else set()
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+@primitive
+def amax(x, axis=None, keepdims=False):
+    """Maximum over ``axis``. Gradient: to the maximal elements, shared equally between ties."""
+    return onp.max(x, axis=axis, keepdims=keepdims)
+
+
+@primitive
+def amin(x, axis=None, keepdims=False):
+    """Minimum over ``axis``. Gradient: to the minimal elements, shared equally between ties."""
+    return onp.min(x, axis=axis, keepdims=keepdims)
+
+
+def _chooser_vjp(ans, x, axis=None, keepdims=False):
+    xv = onp.asarray(getval(x))
+    kshape = _keep_shape(xv.shape, axis)
+    win = xv == onp.reshape(onp.asarray(getval(ans)), kshape)
+    weights = win / onp.sum(win, axis=axis, keepdims=True)
+
+    def vjp(g):
+        return anp.reshape(g, kshape) * _mask(weights, g)
+
+    return vjp
+
+
+defvjp(amax, _chooser_vjp)
+defvjp(amin, _chooser_vjp)
+
+
+# -------------------------------------------------------------------------------------------------
+# where (autograd's VJP selects against float64 zeros)
+
+@primitive
+def where(cond, x, y):
+    """``np.where(cond, x, y)``. Gradient: to ``x`` where cond holds, to ``y`` elsewhere."""
+    return onp.where(cond, x, y)
+
+
+def _where_vjp(pick_x):
+    def maker(ans, cond, x, y):
+        c = onp.asarray(getval(cond), dtype=bool)
+        sel = c if pick_x else ~c
+        target = x if pick_x else y
+        return unbroadcast_f(target, lambda g: g * _mask(onp.broadcast_to(sel, onp.shape(g)), g))
+
+    return maker
+
+
+defvjp(where, None, _where_vjp(True), _where_vjp(False))
+
+
+# -------------------------------------------------------------------------------------------------
+# tanh (autograd's VJP is g / cosh(x)**2, which overflows - with a RuntimeWarning - for |x| > ~710,
+# or |x| > ~89 in float32)
+
+@primitive
+def tanh(x):
+    """Hyperbolic tangent. Gradient: g * (1 - tanh(x)^2), finite and warning-free for large |x|."""
+    return onp.tanh(x)
+
+
+defvjp(tanh, lambda ans, x: lambda g: g * (1.0 - ans * ans))

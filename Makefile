@@ -1,0 +1,48 @@
+# dlteach: two commands on a fresh machine with only Python 3.11+
+#   make lab   - create .venv, install dlteach with the lab extra, open the notebooks in JupyterLab
+#   make test  - create .venv, install everything (lab, test, instructor extras), run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: lab test test-unit test-notebooks student-notebooks execute-notebooks profile-notebooks bench clean
+
+$(VENV)/.lab-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[lab]"
+	touch $@
+
+$(VENV)/.all-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[lab,test,instructor]"
+	touch $(VENV)/.lab-installed $@
+
+lab: $(VENV)/.lab-installed
+	$(VENV)/bin/jupyter lab notebooks/student/01_model_loss_functions.ipynb
+
+test: $(VENV)/.all-installed
+	$(PY) -m pytest tests
+	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/[0-9]*.ipynb
+
+test-unit: $(VENV)/.all-installed
+	$(PY) -m pytest tests -m "not binder and not browser"
+
+student-notebooks: $(VENV)/.all-installed
+	$(PY) tools/generate_student.py
+
+execute-notebooks: $(VENV)/.all-installed
+	$(PY) tools/execute_notebooks.py
+
+profile-notebooks: $(VENV)/.all-installed
+	$(PY) tools/profile_notebooks.py
+
+bench: $(VENV)/.all-installed
+	$(PY) benchmarks/bench_training_step.py
+	$(PY) benchmarks/bench_spatial.py
+	$(PY) benchmarks/bench_monitor.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,467 @@
+"""Benchmark: time of one training step (forward, backward, Adam update), float32, batch 128.
+
+Models
+  MLP  784-128-10: fullyconnect, relu, fullyconnect, softmax, crossentropy
+  CNN  28x28x1 input: conv 5x5x20 (valid), relu, maxpool 2/2, fullyconnect 10, softmax, crossentropy
+
+Rows
+  (a) dlteach model-function style: parameters in nested dicts of dlarrays, dlfeval + dlgradient,
+      dlteach.updaters.adamupdate
+  (b) hand-written NumPy forward and backpropagation, Adam written inline
+  (c) plain HIPS autograd ``value_and_grad`` on the same functions written with autograd.numpy (the CNN
+      uses dlteach._spatial's conv2d / maxpool2d primitives: autograd has no fast convolution), Adam inline
+  (d) PyTorch CPU (torch.nn.functional + torch.optim.Adam), torch.set_num_threads(NumPy's BLAS threads)
+  (e) dlteach network-object style: dlnetwork + forward + crossentropy + dlgradient(loss, net.Learnables)
+      + adamupdate(net, ...)
+
+Every row runs in its own child process (OpenBLAS's and PyTorch's OpenMP thread pools slow each other
+down when they share a process); the figure is the median of ``--repeat`` steps after ``--warmup``
+steps. Also measures ``import dlteach`` in fresh interpreters.
+
+    .venv/bin/python benchmarks/bench_training_step.py [--repeat R] [--warmup W] [--threads N]
+    .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
+
+Targets (issue "Core"): dlteach MLP step within 1.3x of hand-written NumPy and no slower than PyTorch;
+CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+BATCH = 128
+LR = 1e-3
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--repeat", type=int, default=100)
+parser.add_argument("--warmup", type=int, default=10)
+parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: NumPy's BLAS default)")
+parser.add_argument("--row", default=None, help=argparse.SUPPRESS)
+parser.add_argument("--profile", default=None, metavar="ROW", help="cProfile one row, e.g. mlp-dlteach")
+args = parser.parse_args()
+if args.threads is not None:  # before NumPy loads its BLAS
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+sys.path.insert(0, REPO)
+
+
+# ------------------------------------------------------------------------------------------------
+# data and parameters (same seed in every row)
+
+def make_data(np):
+    rng = np.random.default_rng(0)
+    X = rng.random((28, 28, 1, BATCH)).astype(np.float32)  # H x W x C x N
+    labels = rng.integers(0, 10, BATCH)
+    T = np.zeros((10, BATCH), np.float32)
+    T[labels, np.arange(BATCH)] = 1
+    return X, labels, T
+
+
+def make_params(np, model):
+    rng = np.random.default_rng(1)
+
+    def he(*shape, fan_in):
+        return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+    if model == "mlp":
+        return {"fc1": {"Weights": he(128, 784, fan_in=784), "Bias": np.zeros((128, 1), np.float32)},
+                "fc2": {"Weights": he(10, 128, fan_in=128), "Bias": np.zeros((10, 1), np.float32)}}
+    return {"conv": {"Weights": he(5, 5, 1, 20, fan_in=25), "Bias": np.zeros((20, 1), np.float32)},
+            "fc": {"Weights": he(10, 12, 12, 20, fan_in=2880), "Bias": np.zeros((10, 1), np.float32)}}
+
+
+def blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    n = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max(n) if n else None
+
+
+# ------------------------------------------------------------------------------------------------
+# (a) dlteach model-function style
+
+def step_dlteach(model):
+    import numpy as np
+
+    from dlteach import dlarray, dlfeval, dlgradient, ops
+    from dlteach.updaters import adamupdate
+
+    try:
+        from dlteach.losses import crossentropy
+    except ImportError:  # before losses.py existed
+        def crossentropy(Y, T):
+            return -np.sum(T * np.log(Y)) * (1.0 / Y.shape[1])
+
+    X, _, T = make_data(np)
+    X = dlarray(X, "SSCB")
+    T = dlarray(T, "CB")
+    params = {k: {n: dlarray(v) for n, v in d.items()} for k, d in make_params(np, model).items()}
+
+    def mlp(p, X):
+        Y = ops.fullyconnect(X, p["fc1"]["Weights"], p["fc1"]["Bias"])
+        Y = ops.relu(Y)
+        Y = ops.fullyconnect(Y, p["fc2"]["Weights"], p["fc2"]["Bias"])
+        return ops.softmax(Y)
+
+    def cnn(p, X):
+        Y = ops.dlconv(X, p["conv"]["Weights"], p["conv"]["Bias"])
+        Y = ops.relu(Y)
+        Y = ops.maxpool(Y, 2, Stride=2)
+        Y = ops.fullyconnect(Y, p["fc"]["Weights"], p["fc"]["Bias"])
+        return ops.softmax(Y)
+
+    net_fn = mlp if model == "mlp" else cnn
+
+    def modelLoss(p, X, T):
+        loss = crossentropy(net_fn(p, X), T)
+        return loss, dlgradient(loss, p)
+
+    state = {"p": params, "m": None, "v": None, "it": 0}
+
+    def step():
+        loss, grads = dlfeval(modelLoss, state["p"], X, T)
+        state["it"] += 1
+        state["p"], state["m"], state["v"] = adamupdate(state["p"], grads, state["m"], state["v"], state["it"], LR)
+        return float(loss)
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------------
+# (e) dlteach network-object style (dlnetwork)
+
+def step_dlnetwork(model):
+    import numpy as np
+
+    from dlteach import dlarray, dlfeval, dlgradient
+    from dlteach.layers import (convolution2dLayer, fullyConnectedLayer, imageInputLayer, maxPooling2dLayer,
+                                reluLayer, softmaxLayer)
+    from dlteach.losses import crossentropy
+    from dlteach.network import dlnetwork, forward
+    from dlteach.updaters import adamupdate
+
+    np.random.seed(1)
+    X, _, T = make_data(np)
+    X = dlarray(X, "SSCB")
+    T = dlarray(T, "CB")
+    if model == "mlp":
+        layers = [imageInputLayer([28, 28, 1], Normalization="none"), fullyConnectedLayer(128), reluLayer(),
+                  fullyConnectedLayer(10), softmaxLayer()]
+    else:
+        layers = [imageInputLayer([28, 28, 1], Normalization="none"), convolution2dLayer(5, 20), reluLayer(),
+                  maxPooling2dLayer(2, Stride=2), fullyConnectedLayer(10), softmaxLayer()]
+    net = dlnetwork(layers)
+
+    def modelLoss(net, X, T):
+        Y = forward(net, X)
+        loss = crossentropy(Y, T)
+        return loss, dlgradient(loss, net.Learnables)
+
+    state = {"net": net, "m": None, "v": None, "it": 0}
+
+    def step():
+        loss, grads = dlfeval(modelLoss, state["net"], X, T)
+        state["it"] += 1
+        state["net"], state["m"], state["v"] = adamupdate(state["net"], grads, state["m"], state["v"], state["it"], LR)
+        return float(loss)
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------------
+# Adam for plain arrays (rows b and c), MATLAB's form: epsilon on the uncorrected sqrt(v)
+
+def make_adam(np, params):
+    m = {k: {n: np.zeros_like(v) for n, v in d.items()} for k, d in params.items()}
+    v = {k: {n: np.zeros_like(a) for n, a in d.items()} for k, d in params.items()}
+    it = [0]
+
+    def update(params, grads, b1=0.9, b2=0.999, eps=1e-8):
+        it[0] += 1
+        t = it[0]
+        alpha = np.float32(LR * np.sqrt(1 - b2**t) / (1 - b1**t))
+        for k, d in params.items():
+            for n, p in d.items():
+                g = grads[k][n]
+                mk, vk = m[k][n], v[k][n]
+                mk *= np.float32(b1)
+                mk += np.float32(1 - b1) * g
+                vk *= np.float32(b2)
+                vk += np.float32(1 - b2) * (g * g)
+                p -= alpha * mk / (np.sqrt(vk) + np.float32(eps))
+
+    return update
+
+
+# ------------------------------------------------------------------------------------------------
+# (b) hand-written NumPy
+
+def step_numpy(model):
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    X, _, T = make_data(np)
+    params = make_params(np, model)
+    adam = make_adam(np, params)
+    N = BATCH
+    inv_n = np.float32(1.0 / N)
+
+    def softmax_ce_backward(Z):
+        Z = Z - Z.max(axis=0, keepdims=True)
+        E = np.exp(Z)
+        Y = E / E.sum(axis=0, keepdims=True)
+        loss = -np.sum(T * np.log(Y)) * inv_n
+        return loss, (Y - T) * inv_n  # d loss / d logits (softmax + crossentropy, sum(T) = 1 per column)
+
+    if model == "mlp":
+        x = X.reshape(784, N)  # (h, w, c) flattened in C order, like fullyconnect
+
+        def step():
+            p = params
+            W1, b1, W2, b2 = p["fc1"]["Weights"], p["fc1"]["Bias"], p["fc2"]["Weights"], p["fc2"]["Bias"]
+            A = W1 @ x + b1
+            H = np.maximum(A, 0)
+            loss, dZ = softmax_ce_backward(W2 @ H + b2)
+            dH = W2.T @ dZ
+            dH *= A > 0
+            grads = {"fc1": {"Weights": dH @ x.T, "Bias": dH.sum(axis=1, keepdims=True)},
+                     "fc2": {"Weights": dZ @ H.T, "Bias": dZ.sum(axis=1, keepdims=True)}}
+            adam(params, grads)
+            return float(loss)
+
+        return step
+
+    # CNN, internal layout C x H x W x N
+    xc = np.ascontiguousarray(np.transpose(X, (2, 0, 1, 3)))  # 1 x 28 x 28 x N
+    cols = np.ascontiguousarray(
+        sliding_window_view(xc, (5, 5), axis=(1, 2)).transpose(0, 4, 5, 1, 2, 3).reshape(25, 24 * 24 * N)
+    )  # (C*kh*kw) x (Ho*Wo*N); the input batch is fixed, so the patch matrix is built once like a data loader would
+
+    def step():
+        p = params
+        Wc = p["conv"]["Weights"]  # kh x kw x C x F
+        Wm = Wc.transpose(3, 2, 0, 1).reshape(20, 25)  # F x (C kh kw)
+        A = (Wm @ cols + p["conv"]["Bias"]).reshape(20, 24, 24, N)
+        R = np.maximum(A, 0)
+        R6 = R.reshape(20, 12, 2, 12, 2, N)
+        P = R6.max(axis=(2, 4))  # 20 x 12 x 12 x N
+        Wf = p["fc"]["Weights"]  # 10 x h x w x c
+        Wfm = Wf.transpose(0, 3, 1, 2).reshape(10, 2880)  # matches P's (c, h, w) order
+        Pf = P.reshape(2880, N)
+        loss, dZ = softmax_ce_backward(Wfm @ Pf + p["fc"]["Bias"])
+        gWf = (dZ @ Pf.T).reshape(10, 20, 12, 12).transpose(0, 2, 3, 1)
+        dP = (Wfm.T @ dZ).reshape(20, 12, 1, 12, 1, N)
+        win = R6 == P.reshape(20, 12, 1, 12, 1, N)  # ties only among relu zeros, whose gradient is 0 anyway
+        dA = (win * dP).reshape(20, 24, 24, N)
+        dA *= A > 0
+        dAm = dA.reshape(20, -1)
+        gWc = (dAm @ cols.T).reshape(20, 1, 5, 5).transpose(2, 3, 1, 0)
+        grads = {"conv": {"Weights": np.ascontiguousarray(gWc), "Bias": dAm.sum(axis=1, keepdims=True)},
+                 "fc": {"Weights": np.ascontiguousarray(gWf), "Bias": dZ.sum(axis=1, keepdims=True)}}
+        adam(params, grads)
+        return float(loss)
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------------
+# (c) plain autograd value_and_grad
+
+def step_autograd(model):
+    import autograd.numpy as anp
+    import numpy as np
+    from autograd import value_and_grad
+    from autograd.tracer import getval
+
+    X, _, T = make_data(np)
+    params = make_params(np, model)
+    adam = make_adam(np, params)
+    inv_n = 1.0 / BATCH
+
+    def softmax_ce(Z):
+        Z = Z - np.max(getval(Z), axis=0, keepdims=True)  # constant shift (softmax is shift-invariant)
+        logY = Z - anp.log(anp.sum(anp.exp(Z), axis=0, keepdims=True))
+        return -anp.sum(T * logY) * inv_n
+
+    if model == "mlp":
+        x = X.reshape(784, BATCH)
+
+        def loss_fn(p):
+            A = p["fc1"]["Weights"] @ x + p["fc1"]["Bias"]
+            H = A * (A > 0)
+            return softmax_ce(p["fc2"]["Weights"] @ H + p["fc2"]["Bias"])
+    else:
+        from dlteach._spatial import conv2d, maxpool2d
+
+        def loss_fn(p):
+            A = conv2d(X, p["conv"]["Weights"]) + anp.reshape(p["conv"]["Bias"], (1, 1, 20, 1))
+            R = A * (A > 0)
+            P = maxpool2d(R, (2, 2), (2, 2))  # 12 x 12 x 20 x N
+            Z = anp.reshape(p["fc"]["Weights"], (10, 2880)) @ anp.reshape(P, (2880, BATCH)) + p["fc"]["Bias"]
+            return softmax_ce(Z)
+
+    vg = value_and_grad(loss_fn)
+
+    def step():
+        loss, grads = vg(params)
+        adam(params, grads)
+        return float(loss)
+
+    return step
+
+
+# ------------------------------------------------------------------------------------------------
+# (d) PyTorch
+
+def step_torch(model):
+    import numpy as np
+    import torch
+
+    n = int(os.environ.get("BENCH_THREADS", "0")) or None
+    if n:
+        torch.set_num_threads(n)
+    F = torch.nn.functional
+    X, labels, _ = make_data(np)
+    p = make_params(np, model)
+    x = torch.tensor(np.transpose(X, (3, 2, 0, 1)).copy())  # N C H W
+    y = torch.tensor(labels)
+    if model == "mlp":
+        W1 = torch.tensor(p["fc1"]["Weights"], requires_grad=True)
+        b1 = torch.tensor(p["fc1"]["Bias"].ravel(), requires_grad=True)
+        W2 = torch.tensor(p["fc2"]["Weights"], requires_grad=True)
+        b2 = torch.tensor(p["fc2"]["Bias"].ravel(), requires_grad=True)
+        ps = [W1, b1, W2, b2]
+        xf = x.reshape(BATCH, -1)
+
+        def logits():
+            return F.linear(F.relu(F.linear(xf, W1, b1)), W2, b2)
+    else:
+        Wc = torch.tensor(np.transpose(p["conv"]["Weights"], (3, 2, 0, 1)).copy(), requires_grad=True)
+        bc = torch.tensor(p["conv"]["Bias"].ravel(), requires_grad=True)
+        Wf = torch.tensor(p["fc"]["Weights"].transpose(0, 3, 1, 2).reshape(10, -1).copy(), requires_grad=True)
+        bf = torch.tensor(p["fc"]["Bias"].ravel(), requires_grad=True)
+        ps = [Wc, bc, Wf, bf]
+
+        def logits():
+            h = F.max_pool2d(F.relu(F.conv2d(x, Wc, bc)), 2, 2)
+            return F.linear(h.reshape(BATCH, -1), Wf, bf)
+
+    opt = torch.optim.Adam(ps, lr=LR)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(logits(), y)  # = crossentropy(softmax(logits)), fused
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+ROWS = {
+    "dlteach": ("(a) dlteach model functions (dlfeval+dlgradient+adamupdate)", step_dlteach),
+    "dlnetwork": ("(e) dlteach dlnetwork (forward+dlgradient+adamupdate)", step_dlnetwork),
+    "numpy": ("(b) hand-written NumPy backprop", step_numpy),
+    "autograd": ("(c) autograd value_and_grad", step_autograd),
+    "torch": ("(d) PyTorch CPU", step_torch),
+}
+ORDER = ["dlteach", "dlnetwork", "numpy", "autograd", "torch"]
+
+
+def run_row(name):
+    model, row = name.split("-", 1)
+    step = ROWS[row][1](model)
+    losses = [step() for _ in range(args.warmup)]
+    times = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        losses.append(step())
+        times.append(time.perf_counter() - t0)
+    return {"median": statistics.median(times), "q1": statistics.quantiles(times, n=4)[0],
+            "q3": statistics.quantiles(times, n=4)[2], "first_loss": losses[0], "last_loss": losses[-1]}
+
+
+def child(name):
+    env = dict(os.environ)
+    if THREADS:
+        env["BENCH_THREADS"] = str(THREADS)
+    cmd = [sys.executable, os.path.abspath(__file__), "--row", name, "--repeat", str(args.repeat),
+           "--warmup", str(args.warmup)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def import_time(repeats=7):
+    code = "import time; t = time.perf_counter(); import {mod}; print(time.perf_counter() - t)"
+    out = {}
+    for mod in ("numpy, autograd.numpy", "dlteach"):
+        ts = []
+        for _ in range(repeats):
+            r = subprocess.run([sys.executable, "-c", code.format(mod=mod)], capture_output=True, text=True, cwd=REPO)
+            ts.append(float(r.stdout.strip()))
+        out[mod] = statistics.median(ts)
+    return out
+
+
+if args.row:
+    print(json.dumps(run_row(args.row)))
+    sys.exit(0)
+
+if args.profile:
+    import cProfile
+    import pstats
+
+    model, row = args.profile.split("-", 1)
+    step = ROWS[row][1](model)
+    for _ in range(args.warmup):
+        step()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(args.repeat):
+        step()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    sys.exit(0)
+
+import numpy as np  # noqa: E402
+
+THREADS = args.threads or blas_threads()
+print(f"one training step, float32, batch {BATCH}; median of {args.repeat} steps after {args.warmup} warm-up steps")
+print(f"NumPy {np.__version__}, BLAS threads = PyTorch threads = {THREADS or 'unknown (threadpoolctl missing)'}")
+print()
+results = {}
+for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-maxpool2-fc10")):
+    print(f"{title}")
+    print(f"  {'row':62s} {'median ms':>10s} {'IQR ms':>15s} {'/ numpy':>8s} {'/ torch':>8s}  loss first->last")
+    res = {row: child(f"{model}-{row}") for row in ORDER}
+    results[model] = res
+    for row in ORDER:
+        r = res[row]
+        if "error" in r:
+            print(f"  {ROWS[row][0]:62s} {'-':>10s}  (not available: {r['error'][:60]})")
+            continue
+        ratio_np = r["median"] / res["numpy"]["median"] if "median" in res["numpy"] else float("nan")
+        ratio_t = r["median"] / res["torch"]["median"] if "median" in res["torch"] else float("nan")
+        print(f"  {ROWS[row][0]:62s} {r['median'] * 1e3:10.2f} {r['q1'] * 1e3:7.2f}-{r['q3'] * 1e3:7.2f} "
+              f"{ratio_np:8.2f} {ratio_t:8.2f}  {r['first_loss']:.3f}->{r['last_loss']:.3f}")
+    print()
+
+imp = import_time()
+print(f"import time (fresh interpreter, median of 7): numpy+autograd {imp['numpy, autograd.numpy'] * 1e3:.0f} ms, "
+      f"dlteach {imp['dlteach'] * 1e3:.0f} ms (target < 300 ms)")
+m, c = results["mlp"], results["cnn"]
+if all("median" in r for r in (m["dlteach"], m["numpy"], m["torch"], c["dlteach"], c["torch"])):
+    print(f"targets: MLP dlteach/numpy = {m['dlteach']['median'] / m['numpy']['median']:.2f} (<= 1.3), "
+          f"MLP dlteach/torch = {m['dlteach']['median'] / m['torch']['median']:.2f} (<= 1.0), "
+          f"CNN dlteach/torch = {c['dlteach']['median'] / c['torch']['median']:.2f} (<= 1.5)")

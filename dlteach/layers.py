@@ -1,0 +1,797 @@
+"""Layer constructors for :func:`dlteach.network.dlnetwork` (MATLAB names, options and defaults).
+
+MATLAB counterparts: ``featureInputLayer``, ``imageInputLayer``, ``fullyConnectedLayer``,
+``convolution2dLayer``, ``batchNormalizationLayer``, ``reluLayer``, ``leakyReluLayer``, ``sigmoidLayer``,
+``tanhLayer``, ``softmaxLayer``, ``dropoutLayer``, ``maxPooling2dLayer``, ``averagePooling2dLayer``,
+``flattenLayer``.
+
+A layer is a description (options + optional preset values). It holds no data until it is part of a
+``dlnetwork``: ``net.Layers`` returns copies with the current ``Weights``/``Bias``/... filled in.
+
+Learnable shapes (MATLAB's):
+
+=====================  ====================================  =====================================
+layer                  learnables                            state
+=====================  ====================================  =====================================
+fullyConnectedLayer    Weights OutputSize x InputSize,
+                       Bias OutputSize x 1
+convolution2dLayer     Weights h x w x C x F, Bias 1 x 1 x F
+batchNormalizationLayer Offset, Scale: 1 x 1 x C after images TrainedMean (0), TrainedVariance (1),
+                       (C x 1 after feature input)           same shape as Offset
+=====================  ====================================  =====================================
+
+Learnables are float32 ("single"). Initializers (``WeightsInitializer``):
+
+* ``"glorot"`` (default): U(-b, b), b = sqrt(6 / (numIn + numOut)). Fully connected: numIn = InputSize,
+  numOut = OutputSize. Convolution: numIn = h*w*C, numOut = h*w*F (the convolution2dLayer
+  documentation's definition). *Decision:* the MathWorks "Train Network Using Model Function" example
+  helper computes numIn = h*w*F for convolutions (a quirk copied into many repositories); we follow
+  the layer, not that helper.
+* ``"he"``: N(0, 2/numIn); ``"narrow-normal"``: N(0, 0.01^2); ``"orthogonal"`` (fully connected only):
+  Q of the QR decomposition of an OutputSize x InputSize normal matrix, sign-corrected by diag(R);
+  ``"zeros"``; ``"ones"``; or a function ``f(sz) -> array of size sz`` (MATLAB function handle).
+* ``BiasInitializer``: ``"zeros"`` (default), ``"ones"``, ``"narrow-normal"`` or a function.
+
+Random initial values come from NumPy's *global* random state, so ``np.random.seed(0)`` before
+``dlnetwork(...)`` makes a network reproducible (MATLAB: ``rng(0)``).
+
+Learn-rate and L2 factors (``WeightLearnRateFactor=1``, ``BiasLearnRateFactor=1``, ``WeightL2Factor=1``,
+``BiasL2Factor=0``; batch norm ``OffsetLearnRateFactor``/``ScaleLearnRateFactor`` = 1,
+``OffsetL2Factor``/``ScaleL2Factor`` = 1) are honoured by the updaters only with the network syntax
+``adamupdate(net, grad, ...)``, as in MATLAB.
+
+Unnamed layers get names when put in a network: the type's default name ("fc", "conv", "batchnorm",
+"relu", ...) when it occurs once, and MATLAB's numbering "conv_1", "conv_2", ... when several unnamed
+layers share it (names already used are skipped).
+"""
+
+from __future__ import annotations
+
+import copy
+import numbers
+
+import autograd.numpy as anp
+import numpy as np
+from autograd.tracer import getval
+
+from . import ops
+from .dlarray import dlarray
+from .errors import NetworkError
+
+__all__ = [
+    "Layer",
+    "featureInputLayer",
+    "imageInputLayer",
+    "fullyConnectedLayer",
+    "convolution2dLayer",
+    "batchNormalizationLayer",
+    "reluLayer",
+    "leakyReluLayer",
+    "sigmoidLayer",
+    "tanhLayer",
+    "softmaxLayer",
+    "dropoutLayer",
+    "maxPooling2dLayer",
+    "averagePooling2dLayer",
+    "flattenLayer",
+]
+
+_SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
+
+
+def _size_text(shape) -> str:
+    return "x".join(str(int(s)) for s in shape)
+
+
+def _pair(v, name):
+    if isinstance(v, numbers.Integral):
+        out = (int(v), int(v))
+    else:
+        try:
+            flat = [int(a) for a in np.ravel(v)]
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be a positive integer or a pair [h w]; got {v!r}.") from None
+        if len(flat) == 1:
+            out = (flat[0], flat[0])
+        elif len(flat) == 2:
+            out = tuple(flat)
+        else:
+            raise TypeError(f"{name} must be a positive integer or a pair [h w]; got {v!r}.")
+    if min(out) < 1:
+        raise ValueError(f"{name} must be positive; got {v!r}.")
+    return out
+
+
+def _padding_option(p):
+    if isinstance(p, str):
+        if p.lower() != "same":
+            raise ValueError(f"Padding must be 'same', an integer, [h w] or [top bottom left right]; got {p!r}.")
+        return "same"
+    if isinstance(p, numbers.Integral):
+        return (int(p),) * 4
+    flat = [int(a) for a in np.ravel(p)]
+    if len(flat) == 1:
+        return (flat[0],) * 4
+    if len(flat) == 2:
+        return (flat[0], flat[0], flat[1], flat[1])
+    if len(flat) == 4:
+        return tuple(flat)
+    raise ValueError(f"Padding must be 'same', an integer, [h w] or [top bottom left right]; got {p!r}.")
+
+
+def _as_value(v, name):
+    """Preset learnable/state value -> float32 unformatted dlarray (keeps dlarray data)."""
+    if v is None:
+        return None
+    data = getval(v._data) if type(v) is dlarray else np.asarray(v)
+    data = np.array(data, dtype=np.float32)
+    return dlarray._wrap(data, "")
+
+
+# -------------------------------------------------------------------------------------------------
+# initializers
+
+def _fans(layer, shape):
+    if isinstance(layer, Convolution2DLayer):
+        h, w, c, f = shape
+        return h * w * c, h * w * f
+    return shape[1], shape[0]
+
+
+def _initialize(init, shape, layer, what):
+    """Initial values of the given shape (float32) from an initializer name or function."""
+    shape = tuple(int(s) for s in shape)
+    if callable(init):
+        out = init(shape)
+        out = np.asarray(getval(out._data) if type(out) is dlarray else out)
+        if out.size != int(np.prod(shape)):
+            raise NetworkError(
+                f"Layer '{layer.Name}': the {what} initializer function returned an array of size "
+                f"{_size_text(out.shape)}; it must return an array of size {_size_text(shape)} (it is called with sz)."
+            )
+        return out.reshape(shape).astype(np.float32)
+    name = str(init).lower()
+    if name == "zeros":
+        return np.zeros(shape, np.float32)
+    if name == "ones":
+        return np.ones(shape, np.float32)
+    if name == "narrow-normal":
+        return (np.random.standard_normal(shape) * 0.01).astype(np.float32)
+    if name in ("glorot", "he", "orthogonal"):
+        fan_in, fan_out = _fans(layer, shape)
+        if name == "glorot":
+            bound = np.sqrt(6.0 / (fan_in + fan_out))
+            return np.random.uniform(-bound, bound, size=shape).astype(np.float32)
+        if name == "he":
+            return (np.random.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        if len(shape) != 2:
+            raise NetworkError(
+                f"Layer '{layer.Name}': the 'orthogonal' initializer is only available for fully connected weights "
+                "in dlteach; use 'glorot' or 'he' for convolutions."
+            )
+        z = np.random.standard_normal(shape if shape[0] >= shape[1] else shape[::-1])
+        q, r = np.linalg.qr(z)
+        q = q * np.sign(np.diag(r))
+        return (q if shape[0] >= shape[1] else q.T).astype(np.float32)
+    if name.startswith("custom"):
+        raise NetworkError(
+            f"Layer '{layer.Name}' was loaded from a file and its custom {what} initializer function was not saved; "
+            "its values are already set, so initialize() has nothing to do for it."
+        )
+    raise NetworkError(
+        f"Layer '{layer.Name}': unknown {what} initializer {init!r}. Use 'glorot', 'he', 'narrow-normal', 'orthogonal', "
+        "'zeros', 'ones' or a function of the size."
+    )
+
+
+# -------------------------------------------------------------------------------------------------
+# base class
+
+class Layer:
+    """Base class of dlteach layers.
+
+    Subclasses define ``_prefix`` (default name), ``Type`` (as in analyzeNetwork), ``_learnables`` and
+    ``_states`` (parameter names), and implement ``_shapes`` (parameter shapes from the input size),
+    ``_forward`` and ``_describe``.
+    """
+
+    _prefix = "layer"
+    Type = "Layer"
+    _learnables: tuple = ()
+    _states: tuple = ()
+    _ctor: tuple = ()  # (option name, default) pairs saved by serialization, in constructor order
+    _positional: tuple = ()  # names of positional constructor arguments
+
+    def __init__(self, Name=""):
+        if not isinstance(Name, str):
+            raise TypeError(f"Name must be a string; got {Name!r}.")
+        self.Name = Name
+
+    # options for save/load and repr --------------------------------------------------------------
+    def _options(self) -> dict:
+        out = {}
+        for key in self._positional:
+            out[key] = getattr(self, "_arg_" + key)
+        for key, _default in self._ctor:
+            out[key] = getattr(self, key)
+        if self.Name:
+            out["Name"] = self.Name
+        return out
+
+    @classmethod
+    def _from_options(cls, opts: dict):
+        """Rebuild a layer from :meth:`_options` (used by serialization)."""
+        opts = dict(opts)
+        args = [opts.pop(k) for k in cls._positional]
+        kwargs = {cls._rename.get(k, k): v for k, v in opts.items()}
+        return cls(*args, **kwargs)
+
+    _rename: dict = {}
+
+    def __repr__(self):
+        opts = self._options()
+        pos = [repr(_plain(opts.pop(k))) for k in self._positional]
+        defaults = dict(self._ctor)
+        kw = [f"{k}={_plain(v)!r}" for k, v in opts.items()
+              if k == "Name" or isinstance(v, np.ndarray) or defaults.get(k, object()) != v]
+        return f"{_CONSTRUCTOR[type(self)]}({', '.join(pos + kw)})"
+
+    @property
+    def Description(self) -> str:
+        return self._describe()
+
+    def _describe(self) -> str:
+        return self.Type
+
+    # network protocol ------------------------------------------------------------------------
+    def _check_input(self, in_size, in_fmt):
+        """Raise NetworkError if this layer cannot take an input of that size/format."""
+
+    def _shapes(self, in_size, in_fmt) -> dict:
+        """Shapes of learnables and state for this input (per-observation size, format without B)."""
+        return {}
+
+    def _init_value(self, name, shape):
+        raise NotImplementedError
+
+    def _preset(self, name):
+        return getattr(self, name, None)
+
+    def _forward(self, X, p, training):
+        """(Y, new_state_dict) for input X with parameter dict p."""
+        raise NotImplementedError
+
+    def _factor(self, name, kind):
+        return 1.0
+
+    def _copy(self):
+        return copy.copy(self)
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+# -------------------------------------------------------------------------------------------------
+# input layers
+
+class _InputLayer(Layer):
+    _in_fmt = ""
+
+    def _normalize(self, X):
+        norm = self.Normalization
+        if norm == "none":
+            return X
+        mean = self._stat("Mean")
+        if norm == "zerocenter":
+            return X - mean
+        std = self._stat("StandardDeviation")
+        return (X - mean) / std
+
+    def _stat(self, name):
+        v = np.asarray(getattr(self, name), dtype=np.float32)
+        full = tuple(self.InputSize)
+        if v.size == 1:
+            v = v.reshape(())
+        elif v.size == full[-1] and len(full) > 1:
+            v = v.reshape((1,) * (len(full) - 1) + (full[-1],))
+        else:
+            v = v.reshape(full)
+        return v.reshape(v.shape + (1,)) if v.ndim else v
+
+    def _validate_normalization(self):
+        norm = self.Normalization
+        if callable(norm):
+            raise NetworkError(f"Layer '{self.Name}': function-handle normalization is not supported in dlteach.")
+        if norm not in ("none", "zerocenter", "zscore"):
+            raise NetworkError(
+                f"Layer '{self.Name}': Normalization={norm!r} is not supported in dlteach; use 'none', 'zerocenter' "
+                "(with Mean=...) or 'zscore' (with Mean=... and StandardDeviation=...)."
+            )
+        if norm in ("zerocenter", "zscore") and self.Mean is None:
+            raise NetworkError(
+                f"Layer '{self.Name}' has Normalization={norm!r} but no Mean. trainnet computes the mean from the "
+                "training data; a dlnetwork for a custom training loop cannot (MATLAB: 'you must set the Mean property'). "
+                "Either pass Normalization='none' (as the MathWorks custom-loop examples do) and normalize the data "
+                "yourself, or give Mean=... (a scalar or one value per channel)."
+            )
+        if norm == "zscore" and self.StandardDeviation is None:
+            raise NetworkError(
+                f"Layer '{self.Name}' has Normalization='zscore' but no StandardDeviation. Give StandardDeviation=... "
+                "or use Normalization='none' or 'zerocenter'."
+            )
+
+    def _forward(self, X, p, training):
+        return self._normalize(X), None
+
+
+class FeatureInputLayer(_InputLayer):
+    _prefix = "input"
+    Type = "Feature Input"
+    _in_fmt = "C"
+    _positional = ("numFeatures",)
+    _ctor = (("Normalization", "none"), ("Mean", None), ("StandardDeviation", None))
+
+    def __init__(self, numFeatures, Normalization="none", Mean=None, StandardDeviation=None, Name=""):
+        super().__init__(Name)
+        n = int(numFeatures)
+        if n < 1:
+            raise ValueError(f"featureInputLayer: numFeatures must be a positive integer; got {numFeatures!r}.")
+        self._arg_numFeatures = n
+        self.InputSize = (n,)
+        self.Normalization = Normalization
+        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
+        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
+
+    def _describe(self):
+        return f"{self.InputSize[0]} features"
+
+
+class ImageInputLayer(_InputLayer):
+    _prefix = "imageinput"
+    Type = "Image Input"
+    _in_fmt = "SSC"
+    _positional = ("inputSize",)
+    _ctor = (("Normalization", "zerocenter"), ("Mean", None), ("StandardDeviation", None))
+
+    def __init__(self, inputSize, Normalization="zerocenter", Mean=None, StandardDeviation=None, Name=""):
+        super().__init__(Name)
+        size = [int(s) for s in np.ravel(inputSize)]
+        if len(size) == 2:
+            size.append(1)
+        if len(size) != 3 or min(size) < 1:
+            raise ValueError(f"imageInputLayer: inputSize must be [h w] or [h w c] with positive entries; got {inputSize!r}.")
+        self._arg_inputSize = tuple(size)
+        self.InputSize = tuple(size)
+        self.Normalization = Normalization
+        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
+        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
+
+    def _describe(self):
+        return f"{_size_text(self.InputSize)} images" + (
+            f" with '{self.Normalization}' normalization" if self.Normalization != "none" else "")
+
+
+def featureInputLayer(numFeatures, Normalization="none", Mean=None, StandardDeviation=None, Name=""):
+    """Feature input layer (MATLAB ``featureInputLayer``): input ``numFeatures x N`` data, format "CB".
+
+    ``Normalization`` "none" (default), "zerocenter" (needs ``Mean``) or "zscore" (``Mean``,
+    ``StandardDeviation``).
+    """
+    return FeatureInputLayer(numFeatures, Normalization=Normalization, Mean=Mean,
+                             StandardDeviation=StandardDeviation, Name=Name)
+
+
+def imageInputLayer(inputSize, Normalization="zerocenter", Mean=None, StandardDeviation=None, Name=""):
+    """Image input layer (MATLAB ``imageInputLayer``): ``h x w x c x N`` images, format "SSCB".
+
+    ``Normalization`` defaults to "zerocenter" as in MATLAB, which subtracts ``Mean``. *Decision:* a
+    dlnetwork cannot compute the mean itself (trainnet does that from the training set; MATLAB's doc
+    says a custom training loop must set ``Mean``), so zerocenter/zscore without ``Mean`` is a clear
+    NetworkError when the network is created. Pass ``Normalization="none"`` as the MathWorks
+    custom-loop examples do, or give ``Mean=`` (scalar, one per channel, or h x w x c).
+    """
+    return ImageInputLayer(inputSize, Normalization=Normalization, Mean=Mean,
+                           StandardDeviation=StandardDeviation, Name=Name)
+
+
+# -------------------------------------------------------------------------------------------------
+# learnable layers
+
+class FullyConnectedLayer(Layer):
+    _prefix = "fc"
+    Type = "Fully Connected"
+    _learnables = ("Weights", "Bias")
+    _positional = ("outputSize",)
+    _ctor = (("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
+             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+
+    def __init__(self, outputSize, WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None,
+                 WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0, WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
+        super().__init__(Name)
+        n = int(outputSize)
+        if n < 1:
+            raise ValueError(f"fullyConnectedLayer: outputSize must be a positive integer; got {outputSize!r}.")
+        self._arg_outputSize = n
+        self.OutputSize = n
+        self.InputSize = "auto"
+        self.WeightsInitializer = WeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.Weights = _as_value(Weights, "Weights")
+        self.Bias = _as_value(Bias, "Bias")
+        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
+        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
+        self.WeightL2Factor = float(WeightL2Factor)
+        self.BiasL2Factor = float(BiasL2Factor)
+
+    def _describe(self):
+        return f"{self.OutputSize} fully connected layer"
+
+    def _shapes(self, in_size, in_fmt):
+        n_in = int(np.prod(in_size))
+        return {"Weights": (self.OutputSize, n_in), "Bias": (self.OutputSize, 1)}
+
+    def _init_value(self, name, shape):
+        if name == "Weights":
+            return _initialize(self.WeightsInitializer, shape, self, "weights")
+        return _initialize(self.BiasInitializer, shape, self, "bias")
+
+    def _factor(self, name, kind):
+        return getattr(self, ("Weight" if name == "Weights" else "Bias") + kind)
+
+    def _forward(self, X, p, training):
+        return ops.fullyconnect(X, p["Weights"], p["Bias"]), None
+
+
+class Convolution2DLayer(Layer):
+    _prefix = "conv"
+    Type = "2-D Convolution"
+    _learnables = ("Weights", "Bias")
+    _positional = ("filterSize", "numFilters")
+    _ctor = (("Stride", (1, 1)), ("Padding", (0, 0, 0, 0)), ("DilationFactor", (1, 1)),
+             ("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
+             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+
+    def __init__(self, filterSize, numFilters, Stride=1, Padding=0, DilationFactor=1, WeightsInitializer="glorot",
+                 BiasInitializer="zeros", Weights=None, Bias=None, WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0,
+                 WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
+        super().__init__(Name)
+        self.FilterSize = _pair(filterSize, "filterSize")
+        self._arg_filterSize = self.FilterSize
+        nf = int(numFilters)
+        if nf < 1:
+            raise ValueError(f"convolution2dLayer: numFilters must be a positive integer; got {numFilters!r}.")
+        self.NumFilters = nf
+        self._arg_numFilters = nf
+        self.NumChannels = "auto"
+        self.Stride = _pair(Stride, "Stride")
+        self.Padding = _padding_option(Padding)
+        self.DilationFactor = _pair(DilationFactor, "DilationFactor")
+        self.WeightsInitializer = WeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.Weights = _as_value(Weights, "Weights")
+        self.Bias = _as_value(Bias, "Bias")
+        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
+        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
+        self.WeightL2Factor = float(WeightL2Factor)
+        self.BiasL2Factor = float(BiasL2Factor)
+
+    def _describe(self):
+        pad = "'same'" if self.Padding == "same" else "[" + " ".join(map(str, self.Padding)) + "]"
+        return (f"{self.NumFilters} {_size_text(self.FilterSize)} convolutions with stride "
+                f"[{' '.join(map(str, self.Stride))}] and padding {pad}")
+
+    def _check_input(self, in_size, in_fmt):
+        if in_fmt != "SSC":
+            raise NetworkError(
+                f"Layer '{self.Name}' (convolution2dLayer) needs images (format SSCB) as input, but it receives "
+                f"{in_fmt}B data of size {_size_text(in_size)}. Put it after an imageInputLayer or another 2-D layer."
+            )
+
+    def _shapes(self, in_size, in_fmt):
+        self._check_input(in_size, in_fmt)
+        h, w = self.FilterSize
+        return {"Weights": (h, w, in_size[2], self.NumFilters), "Bias": (1, 1, self.NumFilters)}
+
+    _init_value = FullyConnectedLayer._init_value
+    _factor = FullyConnectedLayer._factor
+
+    def _forward(self, X, p, training):
+        pad = "same" if self.Padding == "same" else list(self.Padding)
+        return ops.dlconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Padding=pad,
+                          DilationFactor=self.DilationFactor), None
+
+
+class BatchNormalizationLayer(Layer):
+    _prefix = "batchnorm"
+    Type = "Batch Normalization"
+    _learnables = ("Offset", "Scale")
+    _states = ("TrainedMean", "TrainedVariance")
+    _ctor = (("Epsilon", 1e-5), ("MeanDecay", 0.1), ("VarianceDecay", 0.1), ("OffsetInitializer", "zeros"),
+             ("ScaleInitializer", "ones"), ("OffsetLearnRateFactor", 1.0), ("ScaleLearnRateFactor", 1.0),
+             ("OffsetL2Factor", 1.0), ("ScaleL2Factor", 1.0))
+
+    def __init__(self, Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, OffsetInitializer="zeros",
+                 ScaleInitializer="ones", Offset=None, Scale=None, TrainedMean=None, TrainedVariance=None,
+                 OffsetLearnRateFactor=1.0, ScaleLearnRateFactor=1.0, OffsetL2Factor=1.0, ScaleL2Factor=1.0, Name=""):
+        super().__init__(Name)
+        self.Epsilon = float(Epsilon)
+        if self.Epsilon <= 0:
+            raise ValueError(f"batchNormalizationLayer: Epsilon must be positive; got {Epsilon!r}.")
+        for nm, v in (("MeanDecay", MeanDecay), ("VarianceDecay", VarianceDecay)):
+            if not 0.0 <= float(v) <= 1.0:
+                raise ValueError(f"batchNormalizationLayer: {nm} must be between 0 and 1; got {v!r}.")
+        self.MeanDecay = float(MeanDecay)
+        self.VarianceDecay = float(VarianceDecay)
+        self.NumChannels = "auto"
+        self.OffsetInitializer = OffsetInitializer
+        self.ScaleInitializer = ScaleInitializer
+        self.Offset = _as_value(Offset, "Offset")
+        self.Scale = _as_value(Scale, "Scale")
+        self.TrainedMean = _as_value(TrainedMean, "TrainedMean")
+        self.TrainedVariance = _as_value(TrainedVariance, "TrainedVariance")
+        self.OffsetLearnRateFactor = float(OffsetLearnRateFactor)
+        self.ScaleLearnRateFactor = float(ScaleLearnRateFactor)
+        self.OffsetL2Factor = float(OffsetL2Factor)
+        self.ScaleL2Factor = float(ScaleL2Factor)
+
+    def _describe(self):
+        return "Batch normalization" + (f" with {self.NumChannels} channels" if self.NumChannels != "auto" else "")
+
+    def _shapes(self, in_size, in_fmt):
+        c = in_size[in_fmt.index("C")]
+        shape = (1, 1, c) if in_fmt == "SSC" else (c, 1)
+        return {k: shape for k in ("Offset", "Scale", "TrainedMean", "TrainedVariance")}
+
+    def _init_value(self, name, shape):
+        if name == "Offset":
+            return _initialize(self.OffsetInitializer, shape, self, "offset")
+        if name == "Scale":
+            return _initialize(self.ScaleInitializer, shape, self, "scale")
+        if name == "TrainedMean":
+            return np.zeros(shape, np.float32)
+        return np.ones(shape, np.float32)
+
+    def _factor(self, name, kind):
+        return getattr(self, name + kind)
+
+    def _forward(self, X, p, training):
+        kw = dict(Epsilon=self.Epsilon, MeanDecay=self.MeanDecay, VarianceDecay=self.VarianceDecay)
+        if training:
+            Y, m, v = ops.batchnorm(X, p["Offset"], p["Scale"], p["TrainedMean"], p["TrainedVariance"],
+                                    training=True, **kw)
+            return Y, {"TrainedMean": m, "TrainedVariance": v}
+        return ops.batchnorm(X, p["Offset"], p["Scale"], p["TrainedMean"], p["TrainedVariance"],
+                             training=False, **kw), None
+
+
+# -------------------------------------------------------------------------------------------------
+# parameter-free layers
+
+class _Elementwise(Layer):
+    _fun = None
+
+    def _forward(self, X, p, training):
+        return type(self)._fun(X), None
+
+
+class ReLULayer(_Elementwise):
+    _prefix = "relu"
+    Type = "ReLU"
+    _fun = staticmethod(ops.relu)
+
+
+class SigmoidLayer(_Elementwise):
+    _prefix = "sigmoid"
+    Type = "Sigmoid"
+    _fun = staticmethod(ops.sigmoid)
+
+
+class TanhLayer(_Elementwise):
+    _prefix = "tanh"
+    Type = "Tanh"
+    _fun = staticmethod(ops.tanh)
+
+
+class SoftmaxLayer(_Elementwise):
+    _prefix = "softmax"
+    Type = "Softmax"
+    _fun = staticmethod(ops.softmax)
+
+
+class LeakyReLULayer(Layer):
+    _prefix = "leakyrelu"
+    Type = "Leaky ReLU"
+    _positional = ()
+    _ctor = (("Scale", 0.01),)
+    _rename = {"Scale": "scale"}
+
+    def __init__(self, scale=0.01, Name=""):
+        super().__init__(Name)
+        self.Scale = float(scale)
+
+    def _describe(self):
+        return f"Leaky ReLU with scale {self.Scale:g}"
+
+    def _forward(self, X, p, training):
+        return ops.leakyrelu(X, self.Scale), None
+
+
+class DropoutLayer(Layer):
+    _prefix = "dropout"
+    Type = "Dropout"
+    _ctor = (("Probability", 0.5),)
+    _rename = {"Probability": "probability"}
+
+    def __init__(self, probability=0.5, Name=""):
+        super().__init__(Name)
+        p = float(probability)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropoutLayer: probability must be in [0, 1); got {probability!r}.")
+        self.Probability = p
+
+    def _describe(self):
+        return f"{self.Probability * 100:g}% dropout"
+
+    def _forward(self, X, p, training):
+        return ops.dropout(X, self.Probability, training=training), None
+
+
+class _Pooling2DLayer(Layer):
+    _positional = ("poolSize",)
+    _ctor = (("Stride", (1, 1)), ("Padding", (0, 0, 0, 0)))
+    _what = ""
+
+    def __init__(self, poolSize, Stride=1, Padding=0, Name=""):
+        super().__init__(Name)
+        self.PoolSize = _pair(poolSize, "poolSize")
+        self._arg_poolSize = self.PoolSize
+        self.Stride = _pair(Stride, "Stride")
+        self.Padding = _padding_option(Padding)
+
+    def _describe(self):
+        pad = "'same'" if self.Padding == "same" else "[" + " ".join(map(str, self.Padding)) + "]"
+        return (f"{_size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "
+                f"and padding {pad}")
+
+    def _check_input(self, in_size, in_fmt):
+        if in_fmt != "SSC":
+            raise NetworkError(
+                f"Layer '{self.Name}' ({self._prefix} pooling) needs images (format SSCB) as input, but it receives "
+                f"{in_fmt}B data of size {_size_text(in_size)}."
+            )
+
+    def _shapes(self, in_size, in_fmt):
+        self._check_input(in_size, in_fmt)
+        return {}
+
+    def _forward(self, X, p, training):
+        pad = "same" if self.Padding == "same" else list(self.Padding)
+        fun = ops.maxpool if self._what == "max" else ops.avgpool
+        return fun(X, self.PoolSize, Stride=self.Stride, Padding=pad), None
+
+
+class MaxPooling2DLayer(_Pooling2DLayer):
+    _prefix = "maxpool"
+    Type = "2-D Max Pooling"
+    _what = "max"
+
+
+class AveragePooling2DLayer(_Pooling2DLayer):
+    _prefix = "avgpool"
+    Type = "2-D Average Pooling"
+    _what = "average"
+
+
+class FlattenLayer(Layer):
+    """Flatten the spatial and channel dimensions into C (MATLAB ``flattenLayer``).
+
+    Element order: the same as ``fullyconnect`` uses for images (NumPy's row-major order of h x w x c), so
+    ``flattenLayer`` followed by ``fullyConnectedLayer`` equals ``fullyConnectedLayer`` alone.
+    """
+
+    _prefix = "flatten"
+    Type = "Flatten"
+
+    def _forward(self, X, p, training):
+        fmt = X._fmt
+        if fmt == "CB":
+            return X, None
+        shape = X.shape
+        b = fmt.index("B")
+        raw = X._data
+        return dlarray._wrap(anp.reshape(raw, (int(np.prod(shape[:b])), shape[b])), "CB"), None
+
+
+def fullyConnectedLayer(outputSize, **options):
+    """Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b.
+
+    Weights OutputSize x InputSize (InputSize = prod of h, w, c after images), Bias OutputSize x 1.
+    Options: WeightsInitializer ("glorot"), BiasInitializer ("zeros"), Weights, Bias,
+    WeightLearnRateFactor (1), BiasLearnRateFactor (1), WeightL2Factor (1), BiasL2Factor (0), Name.
+    """
+    return FullyConnectedLayer(outputSize, **options)
+
+
+def convolution2dLayer(filterSize, numFilters, **options):
+    """2-D convolution layer (MATLAB ``convolution2dLayer``): F filters of size h x w.
+
+    Weights h x w x C x F, Bias 1 x 1 x F. Options: Stride (1), Padding (0, or "same", [h w],
+    [t b l r]), DilationFactor (1), WeightsInitializer ("glorot": numIn = h*w*C, numOut = h*w*F),
+    BiasInitializer ("zeros"), Weights, Bias, learn-rate / L2 factors, Name.
+    """
+    return Convolution2DLayer(filterSize, numFilters, **options)
+
+
+def batchNormalizationLayer(**options):
+    """Batch normalization layer (MATLAB ``batchNormalizationLayer``).
+
+    ``forward``: y = Scale (x - mu_B)/sqrt(var_B + Epsilon) + Offset with the mini-batch statistics, and
+    the state update TrainedMean <- MeanDecay mu_B + (1 - MeanDecay) TrainedMean (variance likewise,
+    with the unbiased batch variance). ``predict``: the same with TrainedMean / TrainedVariance.
+    Options: Epsilon (1e-5), MeanDecay (0.1), VarianceDecay (0.1), OffsetInitializer ("zeros"),
+    ScaleInitializer ("ones"), Offset, Scale, TrainedMean, TrainedVariance, learn-rate / L2 factors, Name.
+    """
+    return BatchNormalizationLayer(**options)
+
+
+def reluLayer(Name=""):
+    """ReLU layer (MATLAB ``reluLayer``): max(x, 0)."""
+    return ReLULayer(Name)
+
+
+def leakyReluLayer(scale=0.01, Name=""):
+    """Leaky ReLU layer (MATLAB ``leakyReluLayer(scale)``): x if x > 0 else scale * x."""
+    return LeakyReLULayer(scale, Name=Name)
+
+
+def sigmoidLayer(Name=""):
+    """Sigmoid layer (MATLAB ``sigmoidLayer``): 1 / (1 + exp(-x))."""
+    return SigmoidLayer(Name)
+
+
+def tanhLayer(Name=""):
+    """Tanh layer (MATLAB ``tanhLayer``)."""
+    return TanhLayer(Name)
+
+
+def softmaxLayer(Name=""):
+    """Softmax layer (MATLAB ``softmaxLayer``): softmax over the channel dimension."""
+    return SoftmaxLayer(Name)
+
+
+def dropoutLayer(probability=0.5, Name=""):
+    """Dropout layer (MATLAB ``dropoutLayer(p)``): in ``forward`` each element is zeroed with probability p
+    and survivors are scaled by 1/(1-p) (inverted dropout); in ``predict`` it is the identity."""
+    return DropoutLayer(probability, Name=Name)
+
+
+def maxPooling2dLayer(poolSize, Stride=1, Padding=0, Name=""):
+    """2-D max pooling layer (MATLAB ``maxPooling2dLayer``); Stride defaults to 1 as in MATLAB."""
+    return MaxPooling2DLayer(poolSize, Stride=Stride, Padding=Padding, Name=Name)
+
+
+def averagePooling2dLayer(poolSize, Stride=1, Padding=0, Name=""):
+    """2-D average pooling layer (MATLAB ``averagePooling2dLayer``); Stride defaults to 1."""
+    return AveragePooling2DLayer(poolSize, Stride=Stride, Padding=Padding, Name=Name)
+
+
+def flattenLayer(Name=""):
+    """Flatten layer (MATLAB ``flattenLayer``): h x w x c x N images -> (h*w*c) x N features ("CB")."""
+    return FlattenLayer(Name)
+
+
+_CONSTRUCTOR = {
+    FeatureInputLayer: "featureInputLayer", ImageInputLayer: "imageInputLayer",
+    FullyConnectedLayer: "fullyConnectedLayer", Convolution2DLayer: "convolution2dLayer",
+    BatchNormalizationLayer: "batchNormalizationLayer", ReLULayer: "reluLayer", LeakyReLULayer: "leakyReluLayer",
+    SigmoidLayer: "sigmoidLayer", TanhLayer: "tanhLayer", SoftmaxLayer: "softmaxLayer", DropoutLayer: "dropoutLayer",
+    MaxPooling2DLayer: "maxPooling2dLayer", AveragePooling2DLayer: "averagePooling2dLayer", FlattenLayer: "flattenLayer",
+}
+
+#: constructor name -> layer class (used by serialization)
+LAYER_CLASSES = {v: k for k, v in _CONSTRUCTOR.items()}

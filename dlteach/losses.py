@@ -1,0 +1,507 @@
+"""Loss functions with MATLAB's semantics: ``crossentropy``, ``mse``, ``l1loss``, ``l2loss``, ``huber``.
+
+MATLAB counterparts: ``crossentropy``, ``mse``, ``l1loss``, ``l2loss``, ``huber`` (Deep Learning Toolbox,
+dlarray functions). ``Y`` is a formatted dlarray ("CB", "SSCB", "CBT", ...) or an unformatted array with
+``DataFormat="CB"`` etc. A reduced loss is an *unformatted scalar dlarray*; everything is differentiable
+inside :func:`dlteach.dlfeval` (second order too) and float32 ("single") stays float32.
+
+The key teaching point is the **normalisation**. With the defaults (``Reduction="sum"``,
+``NormalizationFactor="batch-size"``) every loss here is::
+
+    loss = (1/N) * sum_j  m_j * w_j * l_j        N = number of observations (size of the 'B' dimension)
+
+i.e. the loss *per observation*, summed over classes / responses / pixels / time steps. ``mse`` is the
+exception: it is HALF of that for squared errors (``mse == 0.5 * l2loss``).
+
+Targets (all functions):
+
+* unformatted targets (NumPy arrays, unformatted dlarrays) are read in Y's layout (MATLAB's C x B, not
+  PyTorch's N x C); formatted targets must have exactly Y's format; sizes must then match.
+* logical (bool) targets are rejected as in MATLAB (``deep:dlarray:LogicalsNotSupported``); convert them
+  with ``T.astype(np.float32)`` (MATLAB: ``single(T)``). Integer arrays are converted to floating point.
+
+Decisions where MATLAB's documentation is silent (tested in tests/test_losses.py):
+
+* No 'B' dimension: "batch-size" normalisation divides by 1.
+* ``NormalizationFactor="all-elements"`` divides by ``numel(Y)`` - except in crossentropy's single-label
+  mode, where it divides by ``numel(Y) / size(Y, 'C')``, the number of predicted distributions (so the
+  result is the mean loss per prediction, as for ``indexcrossentropy``).
+* ``NormalizationFactor="mask-included"`` divides by the number of nonzero elements of the Mask after it is
+  broadcast to the size of Y (divided by size(Y,'C') in single-label crossentropy). Without a Mask it is
+  the same as "all-elements". A mask with no nonzero element gives N = 1 (loss 0, not NaN).
+* ``Reduction="none"`` returns the element-wise loss ``m .* w .* l`` with Y's size (formatted like Y; for an
+  unformatted Y in Y's original layout).
+* Unformatted ``weights`` must have Y's size; for class / observation weights give them a format
+  (``dlarray(w, 'C')``) or pass ``WeightsFormat='C'`` / ``'B'``. A Mask may be smaller than Y: a formatted
+  Mask is matched to Y by labels, an unformatted one by position (MATLAB implicit expansion), and each of
+  its dimensions must equal Y's or be 1.
+"""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import autograd.numpy as anp
+import numpy as onp
+from autograd.tracer import getval, isbox
+
+from .dlarray import _LABEL_ORDER, _apply_format, _parse_format, _size_str, _to_single, dlarray
+from .errors import DLTeachError, FormatError, ProbabilityError, SizeMismatchError
+from .primitives import maximum, minimum
+
+__all__ = ["crossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
+
+#: tolerance of the "is this a probability?" checks in crossentropy
+PROBABILITY_TOLERANCE = 1e-4
+#: relative tolerance of the "do the classes sum to one?" check (single-label crossentropy)
+SUM_TOLERANCE = 1e-3
+
+
+class LossArgumentError(DLTeachError, ValueError):
+    """A bad option or argument of a loss function (unknown Reduction, logical targets, ...)."""
+
+
+# -------------------------------------------------------------------------------------------------
+# preparing Y, targets, weights and masks
+
+def _raw(x):
+    return x._data if type(x) is dlarray else x
+
+
+def _as_array(x):
+    """Raw data of x: keeps autograd boxes, turns everything else into an ndarray."""
+    x = _raw(x)
+    return x if isbox(x) else onp.asarray(x)
+
+
+def _dtype(x):
+    return onp.asarray(getval(x)).dtype if not hasattr(getval(x), "dtype") else getval(x).dtype
+
+
+class _Prepared:
+    """Y in MATLAB order plus what is needed to give 'none' results back in the caller's layout."""
+
+    __slots__ = ("data", "fmt", "formatted", "perm", "orig_shape", "layout")
+
+    def restore(self, out):
+        if self.formatted:
+            return dlarray._wrap(out, self.fmt)
+        out = anp.transpose(out, tuple(int(i) for i in onp.argsort(self.perm)))
+        return dlarray._wrap(anp.reshape(out, self.orig_shape), "")
+
+    def layout_shape(self):
+        """Size of Y in the caller's layout (DataFormat order for unformatted Y)."""
+        yshape = onp.shape(getval(self.data))
+        if self.formatted:
+            return yshape
+        out = [0] * len(yshape)
+        for j, i in enumerate(self.perm):
+            out[i] = yshape[j]
+        return tuple(out)
+
+    def describe(self):
+        return " x ".join(f"{n}({lab})" for n, lab in zip(self.layout_shape(), self.layout))
+
+    def to_canonical(self, raw):
+        """Put an unformatted array given in the caller's layout into Y's (MATLAB) order."""
+        return _apply_format(raw, self.layout)[0]
+
+
+def _prepare_Y(Y, DataFormat, fname):
+    p = _Prepared()
+    if type(Y) is dlarray and Y._fmt:
+        if DataFormat is not None:
+            raise FormatError(
+                f"{fname}: Y is already a formatted dlarray ({Y._fmt!r}); do not also pass DataFormat. "
+                "DataFormat is only for unformatted data."
+            )
+        p.data, p.fmt, p.formatted, p.perm, p.orig_shape = Y._data, Y._fmt, True, None, None
+        p.layout = p.fmt
+    else:
+        if DataFormat is None:
+            raise FormatError(
+                f"{fname} needs to know which dimension holds the classes/responses ('C') and which the "
+                f"observations ('B'). Pass a formatted dlarray, e.g. Y = dlarray(Y, 'CB') (classes x "
+                f"observations) or dlarray(Y, 'SSCB') for images, or say how the unformatted data is laid "
+                f"out: {fname}(Y, T, DataFormat='CB')."
+            )
+        raw = _as_array(Y)
+        if not isbox(raw) and raw.dtype.kind in "iub":
+            raw = raw.astype(onp.float64)
+        fmt_in = _parse_format(DataFormat)
+        p.orig_shape = onp.shape(getval(raw))
+        p.data, p.fmt = _apply_format(raw, fmt_in)
+        p.perm = sorted(range(len(fmt_in)), key=lambda i: (_LABEL_ORDER[fmt_in[i]], i))
+        p.formatted = False
+        p.layout = fmt_in
+    if _dtype(p.data).kind != "f":
+        raise LossArgumentError(f"{fname}: Y must be floating-point (single or double), not {_dtype(p.data)}.")
+    return p
+
+
+def _suggest_format(shape, fmt, yshape):
+    """A format whose labels, applied to an array of `shape`, would give Y's layout (or None)."""
+    if len(shape) != len(fmt):
+        return None
+    for perm in itertools.permutations(range(len(fmt))):
+        if all(shape[i] == yshape[perm[i]] for i in range(len(fmt))):
+            cand = "".join(fmt[perm[i]] for i in range(len(fmt)))
+            if cand != fmt:
+                return cand
+    return None
+
+
+def _shape_text(shape):
+    return " x ".join(map(str, shape)) if shape else "1 x 1"
+
+
+def _prepare_targets(targets, p, fname):
+    yshape = onp.shape(getval(p.data))
+    tfmt = targets._fmt if type(targets) is dlarray else ""
+    raw = _as_array(targets)
+    dt = _dtype(raw)
+    if dt.kind == "b":
+        raise LossArgumentError(
+            f"{fname}: the targets are logical (bool). MATLAB's {fname} does not accept logical targets "
+            "(error deep:dlarray:LogicalsNotSupported), and neither does dlteach: convert them to numbers "
+            "first, T = T.astype(np.float32) (MATLAB: T = single(T))."
+        )
+    if dt.kind == "c":
+        raise LossArgumentError(f"{fname}: the targets are complex; losses need real targets.")
+    if dt.kind in "iu" and not isbox(raw):
+        raw = raw.astype(_dtype(p.data))
+    if dt.kind not in "fiu":
+        raise LossArgumentError(f"{fname}: the targets must be numeric arrays, not {dt}.")
+    given_shape = onp.shape(getval(raw))
+    if tfmt:
+        if tfmt != p.fmt:
+            raise FormatError(
+                f"{fname}: the targets have format {tfmt!r} but Y has format {p.fmt!r}. Formatted targets must "
+                f"have the same format as Y (MATLAB: deep:dlarray:LossDescriptorMismatch). Give them Y's "
+                f"labels, dlarray(T, {p.fmt!r}) (in whatever order matches T's dimensions, e.g. 'BC' for an "
+                "observations x classes array), or pass T unformatted in Y's layout."
+            )
+    else:
+        try:
+            raw = p.to_canonical(raw)
+        except FormatError:
+            raw = None
+    if raw is None or onp.shape(getval(raw)) != yshape:
+        tdesc = _size_str(targets) if tfmt else _shape_text(given_shape)
+        msg = (
+            f"{fname}: the targets and Y have different sizes: targets are {tdesc}, Y is {p.describe()} "
+            f"(format {p.fmt!r}). "
+        )
+        sugg = None if tfmt else _suggest_format(given_shape, p.layout, p.layout_shape())
+        if sugg is not None:
+            labels = " x ".join(sugg)
+            how = "transpose them (T.T) or " if len(sugg) == 2 else "permute them or "
+            msg += (
+                f"Unformatted targets are read in Y's layout ({' x '.join(p.layout)}), but these look like "
+                f"{labels} (e.g. observations x classes, PyTorch's layout): {how}say so with "
+                f"dlarray(T, {sugg!r})."
+            )
+        else:
+            msg += (
+                "The targets need one value per element of Y, e.g. a one-hot matrix of classes x observations "
+                "for a 'CB' Y (onehotencode(labels, 1, ClassNames=...))."
+            )
+        raise SizeMismatchError(msg)
+    return raw
+
+
+def _align(arr, arr_fmt_opt, p, what, fname, strict):
+    """Raw data of weights / mask with one dimension per dimension of Y (each equal to Y's or 1)."""
+    yshape = onp.shape(getval(p.data))
+    afmt = arr._fmt if type(arr) is dlarray else ""
+    raw = _as_array(arr)
+    if _dtype(raw).kind not in "fiub":
+        raise LossArgumentError(f"{fname}: {what} must be numeric or logical, not {_dtype(raw)}.")
+    if not isbox(raw) and raw.dtype.kind != "f":
+        raw = raw.astype(_dtype(p.data))
+    if arr_fmt_opt is not None:
+        if afmt:
+            raise FormatError(f"{fname}: {what} is already formatted ({afmt!r}); do not also pass its format option.")
+        raw, afmt = _apply_format(raw, _parse_format(arr_fmt_opt))
+    ashape = onp.shape(getval(raw))
+    if afmt:
+        newshape, j = [], 0
+        for lab in p.fmt:
+            if j < len(afmt) and afmt[j] == lab:
+                newshape.append(ashape[j])
+                j += 1
+            else:
+                newshape.append(1)
+        if j < len(afmt):
+            raise FormatError(
+                f"{fname}: {what} has format {afmt!r} but Y has format {p.fmt!r}: every label of {what} must be "
+                "a dimension of Y."
+            )
+    else:
+        nd = len(p.fmt)
+        if len(ashape) > nd and any(n != 1 for n in ashape[nd:]):
+            raise SizeMismatchError(
+                f"{fname}: {what} has {len(ashape)} dimensions ({_shape_text(ashape)}) but Y has {nd} "
+                f"({p.describe()})."
+            )
+        padded = tuple(ashape[:nd]) + (1,) * (nd - len(ashape))
+        if strict and padded != p.layout_shape():
+            raise FormatError(
+                f"{fname}: unformatted {what} of size {_shape_text(ashape)} do not have Y's size "
+                f"({p.describe()}). Say which dimensions they weight: WeightsFormat='C' for class/response "
+                "weights, 'B' for observation weights (or give a formatted dlarray, dlarray(w, 'C'))."
+            )
+        if padded != ashape:
+            raw = anp.reshape(raw, padded)
+        raw = p.to_canonical(raw)
+        ashape = onp.shape(getval(raw))
+        newshape = list(ashape)
+    for n, ny, lab in zip(newshape, yshape, p.fmt):
+        if n not in (1, ny):
+            raise SizeMismatchError(
+                f"{fname}: {what} of size {_shape_text(ashape)}{' (' + afmt + ')' if afmt else ''} does not fit Y "
+                f"({p.describe()}): its {lab!r} dimension has {n} entries where Y has {ny} (must be {ny} or 1)."
+            )
+    return anp.reshape(raw, tuple(newshape)) if tuple(newshape) != ashape else raw
+
+
+def _abs(x):
+    """|x| as x * sign(x) with a constant sign: gradient sign(x) (0 at 0), keeps float32 at every order."""
+    v = getval(x)
+    return x * onp.sign(v).astype(v.dtype, copy=False)
+
+
+def _cast(x, dtype):
+    if _dtype(x) == dtype:
+        return x
+    if isbox(x):
+        return anp.astype(x, dtype) if dtype == onp.float32 else x
+    return onp.asarray(x, dtype=dtype)
+
+
+def _option(value, allowed, name, fname):
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise LossArgumentError(
+            f"{fname}: {name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}."
+        )
+    return value.lower()
+
+
+_NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
+
+
+def _check_normalization(NormalizationFactor, fname):
+    if isinstance(NormalizationFactor, numbers.Real) and not isinstance(NormalizationFactor, bool):
+        if not NormalizationFactor > 0:
+            raise LossArgumentError(f"{fname}: a numeric NormalizationFactor must be positive; got {NormalizationFactor}.")
+        return float(NormalizationFactor)
+    return _option(NormalizationFactor, _NORMALIZATIONS, "NormalizationFactor", fname)
+
+
+def _reduce(loss, p, mask, Reduction, NormalizationFactor, fname, per_class=1):
+    """Apply the MATLAB reduction scheme to an element-wise loss (already weighted and masked)."""
+    if Reduction == "none":
+        return p.restore(loss)
+    yshape = onp.shape(getval(p.data))
+    if isinstance(NormalizationFactor, float):
+        N = NormalizationFactor
+    elif NormalizationFactor == "batch-size":
+        N = yshape[p.fmt.index("B")] if "B" in p.fmt else 1
+    elif NormalizationFactor == "none":
+        N = 1
+    elif NormalizationFactor == "all-elements" or mask is None:
+        N = int(onp.prod(yshape)) / per_class
+    else:  # mask-included
+        N = onp.count_nonzero(onp.broadcast_to(getval(mask), yshape)) / per_class
+    if N == 0:
+        N = 1
+    return dlarray._wrap(anp.sum(loss) * (1.0 / float(N)), "")
+
+
+def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
+    p = _prepare_Y(Y, DataFormat, fname)
+    T = _prepare_targets(targets, p, fname)
+    Reduction = _option(Reduction, ("sum", "none"), "Reduction", fname)
+    NormalizationFactor = _check_normalization(NormalizationFactor, fname)
+    if WeightsFormat is not None and weights is None:
+        raise LossArgumentError(f"{fname}: WeightsFormat was given but no weights.")
+    w = None if weights is None else _align(weights, WeightsFormat, p, "the weights", fname, strict=True)
+    m = None if Mask is None else _align(Mask, None, p, "the Mask", fname, strict=False)
+    single = any(_dtype(v) == onp.float32 for v in (p.data, T, w, m) if v is not None)
+    dtype = onp.dtype(onp.float32) if single else _dtype(p.data)
+    p.data = _cast(p.data, dtype)
+    T = _cast(T, dtype)
+    w = None if w is None else _cast(w, dtype)
+    m = None if m is None else _cast(m, dtype)
+    return p, T, w, m, Reduction, NormalizationFactor, single
+
+
+def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_class=1):
+    if w is not None:
+        loss = loss * w
+    if m is not None:
+        loss = loss * m
+    out = _reduce(loss, p, m, Reduction, NormalizationFactor, fname, per_class)
+    if single:
+        out = dlarray._wrap(_to_single(out._data), out._fmt)
+    return out
+
+
+# -------------------------------------------------------------------------------------------------
+# crossentropy
+
+def _check_probabilities(y, p, multilabel, fname):
+    v = onp.asarray(getval(y))
+    if v.size == 0:
+        return
+    lo, hi = float(onp.nanmin(v)), float(onp.nanmax(v))
+    act = "sigmoid" if multilabel else "softmax"
+    if lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
+        raise ProbabilityError(
+            f"{fname} expects probabilities (values between 0 and 1), but Y has values from {lo:.4g} to {hi:.4g}: "
+            f"these look like logits (raw scores of the last fully connected layer). MATLAB's {fname} does not "
+            f"apply an activation for you - apply {act} first: loss = {fname}({act}(Y), T"
+            + (", ClassificationMode='multilabel')." if multilabel else ").")
+        )
+    if not multilabel:
+        c = p.fmt.index("C")
+        s = onp.sum(v.astype(onp.float64), axis=c)
+        bad = onp.abs(s - 1.0) > SUM_TOLERANCE
+        if onp.any(bad):
+            hint = (
+                " Y has a single channel: for a binary classifier with one sigmoid output use "
+                "ClassificationMode='multilabel' (binary cross-entropy)."
+                if v.shape[c] == 1
+                else " If each class is an independent yes/no decision (sigmoid outputs), use "
+                "ClassificationMode='multilabel' instead."
+            )
+            raise ProbabilityError(
+                f"{fname} (single-label mode) expects one probability distribution per prediction: the values of "
+                f"Y along its 'C' dimension must sum to 1, but {int(onp.count_nonzero(bad))} of {bad.size} sum to "
+                f"between {float(onp.nanmin(s)):.4g} and {float(onp.nanmax(s)):.4g}. Apply softmax first: "
+                f"loss = {fname}(softmax(Y), T).{hint}"
+            )
+
+
+def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCategories=None, Mask=None,
+                 Reduction="sum", NormalizationFactor="batch-size", DataFormat=None, WeightsFormat=None):
+    """Cross-entropy loss of predicted *probabilities* (MATLAB ``crossentropy``).
+
+    ``Y`` must already be probabilities: apply ``softmax`` (single-label) or ``sigmoid`` (multilabel)
+    first - crossentropy does not, and raises :class:`~dlteach.errors.ProbabilityError` when it is handed
+    logits (values outside [0, 1], or, in single-label mode, channels that do not sum to 1).
+
+    * ``ClassificationMode="single-label"`` (default; old spelling ``TargetCategories="exclusive"``):
+      ``l = -T .* ln(Y)``
+    * ``ClassificationMode="multilabel"`` (``TargetCategories="independent"``), binary cross-entropy:
+      ``l = -(T .* ln(Y) + (1-T) .* ln(1-Y))``
+
+    ``loss = (1/N) * sum(m .* w .* l)`` over all elements (classes, pixels, time steps), N = number of
+    observations by default (``NormalizationFactor``: "batch-size" | "all-elements" | "mask-included" |
+    "none" | a positive number; ``Reduction="none"`` returns ``m .* w .* l``). Probabilities are clamped
+    at ``eps`` of their class before the log (``eps('single')`` = 2^-23 ≈ 1.19e-7 for float32, 2^-52 for
+    float64), as MathWorks' loss code does, so a confident wrong answer costs at most ≈ 15.9 (single).
+    ``weights``: class weights ``dlarray(w, 'C')``, observation weights ``dlarray(w, 'B')``, or Y's size.
+
+    Example (MATLAB doc): softmax of 10 x 12 random scores ('CB') against one-hot targets gives ≈ 2.33,
+    close to ln 10: an untrained classifier is about as good as guessing one class in ten.
+    """
+    fname = "crossentropy"
+    if ClassificationMode is not None and TargetCategories is not None:
+        raise LossArgumentError(
+            "crossentropy: give either ClassificationMode (current name) or TargetCategories (old name), not both. "
+            "ClassificationMode='single-label' is the old TargetCategories='exclusive', 'multilabel' is 'independent'."
+        )
+    if TargetCategories is not None:
+        mode = _option(TargetCategories, ("exclusive", "independent"), "TargetCategories", fname)
+        multilabel = mode == "independent"
+    else:
+        mode = _option("single-label" if ClassificationMode is None else ClassificationMode,
+                       ("single-label", "multilabel"), "ClassificationMode", fname)
+        multilabel = mode == "multilabel"
+    p, T, w, m, Reduction, NormalizationFactor, single = _common(
+        Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
+    if not multilabel and "C" not in p.fmt:
+        raise FormatError(
+            f"crossentropy (single-label) needs a 'C' (class) dimension, but Y has format {p.fmt!r}. Label the "
+            "class dimension 'C', e.g. dlarray(Y, 'CB')."
+        )
+    y = p.data
+    _check_probabilities(y, p, multilabel, fname)
+    eps = float(onp.finfo(_dtype(y)).eps)
+    loss = -(T * anp.log(maximum(y, eps)))
+    if multilabel:
+        loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))
+    per_class = 1 if multilabel else onp.shape(getval(y))[p.fmt.index("C")]
+    return _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_class)
+
+
+# -------------------------------------------------------------------------------------------------
+# regression losses
+
+def mse(Y, targets, DataFormat=None):
+    """HALF mean squared error (MATLAB ``mse``): ``loss = sum((Y - T).^2) / (2N)``, N = number of observations.
+
+    The sum runs over every response of every observation (all elements); N is the size of the 'B'
+    dimension (1 if Y has none). Teaching point: MATLAB's ``mse`` is *half* the usual mean squared error
+    (the 1/2 makes the gradient simply ``(Y - T)/N``), so ``mse(Y, T) == 0.5 * l2loss(Y, T)``; multiply
+    by 2 for the textbook MSE per observation. MATLAB now recommends ``l2loss``.
+
+    Example (MATLAB doc): a 6x6 'SSCB' image of rand values against ones gives ≈ 6 on average
+    (36 pixels x E[(u-1)^2] = 1/3, halved); the doc's draw prints 5.2061.
+    """
+    p, T, w, m, Reduction, Norm, single = _common(Y, targets, None, None, DataFormat, None, "sum", "batch-size", "mse")
+    e = p.data - T
+    N = onp.shape(getval(p.data))[p.fmt.index("B")] if "B" in p.fmt else 1
+    out = anp.sum(e * e) * (0.5 / N)
+    return dlarray._wrap(_to_single(out) if single else out, "")
+
+
+def l2loss(Y, targets, weights=None, *, Mask=None, Reduction="sum", NormalizationFactor="batch-size",
+           DataFormat=None, WeightsFormat=None):
+    """L2 loss (MATLAB ``l2loss``): element loss ``l = (Y - T).^2`` (NOT halved), ``loss = sum(m.*w.*l) / N``.
+
+    With the defaults (Reduction "sum", NormalizationFactor "batch-size") this is the mean squared error
+    per observation, i.e. twice ``mse``. ``NormalizationFactor="all-elements"`` gives the plain mean of
+    all squared errors (PyTorch's ``mse_loss``).
+    """
+    fname = "l2loss"
+    p, T, w, m, Reduction, Norm, single = _common(
+        Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
+    e = p.data - T
+    return _finish(e * e, p, w, m, Reduction, Norm, fname, single)
+
+
+def l1loss(Y, targets, weights=None, *, Mask=None, Reduction="sum", NormalizationFactor="batch-size",
+           DataFormat=None, WeightsFormat=None):
+    """L1 loss (MATLAB ``l1loss``): element loss ``l = |Y - T|``, ``loss = sum(m.*w.*l) / N``.
+
+    With the defaults this is the mean absolute error per observation; "all-elements" gives the plain
+    mean (PyTorch's ``l1_loss``). Gradient: sign(Y - T) (0 where Y == T).
+    """
+    fname = "l1loss"
+    p, T, w, m, Reduction, Norm, single = _common(
+        Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
+    return _finish(_abs(p.data - T), p, w, m, Reduction, Norm, fname, single)
+
+
+def huber(Y, targets, weights=None, *, TransitionPoint=1, Mask=None, Reduction="sum",
+          NormalizationFactor="batch-size", DataFormat=None, WeightsFormat=None):
+    """Huber loss (MATLAB ``huber``), δ = ``TransitionPoint`` (default 1, "smooth L1").
+
+    Element loss, e = Y - T: ``0.5 e^2`` if ``|e| <= δ``, else ``δ|e| - 0.5 δ^2`` (quadratic near 0, linear
+    beyond δ, so outliers pull with a bounded force δ); ``loss = sum(m.*w.*l) / N``. Computed as
+    ``0.5 q^2 + δ(|e| - q)`` with ``q = min(|e|, δ)``. (NNC's HuberLoss is twice this.)
+    """
+    fname = "huber"
+    delta = TransitionPoint
+    if not isinstance(delta, numbers.Real) or isinstance(delta, bool) or not delta > 0:
+        raise LossArgumentError(f"huber: TransitionPoint must be a positive number; got {TransitionPoint!r}.")
+    delta = float(delta)
+    p, T, w, m, Reduction, Norm, single = _common(
+        Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
+    a = _abs(p.data - T)
+    q = minimum(a, delta)
+    loss = 0.5 * (q * q) + delta * (a - q)
+    return _finish(loss, p, w, m, Reduction, Norm, fname, single)

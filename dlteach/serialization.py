@@ -1,0 +1,352 @@
+"""``save`` / ``load`` of networks and parameter containers, without pickle (MATLAB ``save`` / ``load``).
+
+``save(path, net)`` or ``save(path, parameters)`` writes one ``.npz`` file (``np.savez``; ".npz" is
+appended when the path has no suffix ".npz", like NumPy does). ``load(path)`` returns what was saved.
+
+File layout: every array is an entry ``a0``, ``a1``, ... stored with its exact dtype and bytes (a
+dlarray in its internal S..C B T order, with its format kept in the manifest), plus an entry
+``__dlteach_manifest__``: a JSON string ``{"format": "dlteach", "version": 1, "kind": ...}`` with
+
+* kind ``"dlnetwork"``: the layers (constructor name + options), and the Learnables / State rows
+  (Layer, Parameter, array entry, format);
+* kind ``"parameters"``: the nested structure (dict / list / tuple / Table / dlarray / ndarray /
+  numbers / str / None) pointing at the array entries.
+
+Loading uses ``allow_pickle=False``, so a file can never run code. The round trip is exact (bit for
+bit, dtypes, formats). A corrupt, truncated or foreign file raises :class:`FileFormatError` and nothing
+is returned; the file is written to a temporary name first and renamed, so an interrupted ``save``
+never leaves a half-written file under the real name.
+
+A custom initializer *function* of a layer cannot be saved (no pickle); it is recorded as "custom" -
+harmless, because a saved network's values are already set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+from autograd.tracer import getval
+
+from .dlarray import _parse_format, dlarray
+from .errors import FileFormatError, FormatError
+from .table import Table
+
+__all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "dlteach"
+FORMAT_VERSION = 1
+_MANIFEST = "__dlteach_manifest__"
+
+
+# -------------------------------------------------------------------------------------------------
+# encoding
+
+class _Writer:
+    def __init__(self):
+        self.arrays = {}
+
+    def add(self, arr):
+        key = f"a{len(self.arrays)}"
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"save: cannot store an array of dtype {arr.dtype} without pickle.")
+        self.arrays[key] = arr
+        return key
+
+
+def _array_of(v):
+    return np.asarray(getval(v._data) if type(v) is dlarray else getval(v))
+
+
+def _encode(x, w: _Writer, path="value"):
+    if type(x) is dlarray:
+        return {"t": "dlarray", "key": w.add(_array_of(x)), "fmt": x._fmt}
+    if isinstance(x, Table):
+        return {"t": "table", "rows": [[r.Layer, r.Parameter, _encode(r.Value, w, f"{path}.Value{{{r.Layer}/{r.Parameter}}}")]
+                                       for r in x]}
+    v = getval(x)
+    if isinstance(v, np.generic):
+        return {"t": "npscalar", "key": w.add(np.asarray(v))}
+    if isinstance(v, np.ndarray):
+        return {"t": "ndarray", "key": w.add(v)}
+    if x is None:
+        return {"t": "none"}
+    if isinstance(x, bool):
+        return {"t": "bool", "v": x}
+    if isinstance(x, int):
+        return {"t": "int", "v": str(x)}
+    if isinstance(x, float):
+        return {"t": "float", "v": float.__repr__(float(x))}
+    if isinstance(x, str):
+        return {"t": "str", "v": x}
+    if isinstance(x, dict):
+        for k in x:
+            if not isinstance(k, str):
+                raise TypeError(f"save: dict keys must be strings (MATLAB struct fields); {path} has key {k!r}.")
+        return {"t": "dict", "items": [[k, _encode(v, w, f"{path}[{k!r}]")] for k, v in x.items()]}
+    if isinstance(x, (list, tuple)):
+        return {"t": type(x).__name__ if type(x) in (list, tuple) else "list",
+                "items": [_encode(v, w, f"{path}[{i}]") for i, v in enumerate(x)]}
+    from .network import dlnetwork
+
+    if isinstance(x, dlnetwork):
+        raise TypeError(f"save: a dlnetwork inside a container ({path}) is not supported; save it on its own.")
+    raise TypeError(
+        f"save: cannot store {path} of type {type(x).__name__} without pickle. Supported: dlnetwork, dlarray, NumPy "
+        "arrays, numbers, strings, None, and dicts / lists / tuples / Tables of them."
+    )
+
+
+def _layer_entry(lay, w: _Writer):
+    opts = {}
+    arrays = {}
+    for k, v in lay._options().items():
+        if isinstance(v, np.ndarray):
+            arrays[k] = w.add(v)
+        elif callable(v):
+            opts[k] = "custom"
+        elif isinstance(v, tuple):
+            opts[k] = list(v)
+        else:
+            opts[k] = v
+    from .layers import _CONSTRUCTOR
+
+    return {"class": _CONSTRUCTOR[type(lay)], "options": opts, "arrays": arrays}
+
+
+def _encode_network(net, w: _Writer):
+    def rows(keys, vals):
+        out = []
+        for (layer, param), v in zip(keys, vals):
+            if v is None:
+                out.append([layer, param, None, ""])
+            else:
+                out.append([layer, param, w.add(_array_of(v)), v._fmt if type(v) is dlarray else None])
+        return out
+
+    return {
+        "layers": [_layer_entry(lay, w) for lay in net._layers],
+        "learnables": rows(net._lkeys, net._lvals),
+        "state": rows(net._skeys, net._svals),
+    }
+
+
+def save(path, obj):
+    """Save a dlnetwork or a container of parameters to ``path`` (.npz + JSON manifest, no pickle).
+
+    MATLAB counterpart: ``save(filename, "net")``. ``obj`` may be a dlnetwork, or a dlarray / ndarray /
+    dict / list / tuple / Table nesting them (e.g. the parameters of a model function, or Adam's
+    averageGrad). Returns the path written.
+    """
+    from .network import dlnetwork
+
+    path = os.fspath(path)
+    if not path.endswith(".npz"):
+        path += ".npz"
+    w = _Writer()
+    if isinstance(obj, dlnetwork):
+        manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": "dlnetwork",
+                    "network": _encode_network(obj, w)}
+    else:
+        manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": "parameters",
+                    "tree": _encode(obj, w)}
+    text = json.dumps(manifest, allow_nan=False)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".dlteach-", suffix=".npz", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **{_MANIFEST: np.array(text)}, **w.arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+# -------------------------------------------------------------------------------------------------
+# decoding
+
+class _Bad(Exception):
+    pass
+
+
+def _need(cond, what):
+    if not cond:
+        raise _Bad(what)
+
+
+def _get(arrays, key):
+    _need(isinstance(key, str) and key in arrays, f"the manifest refers to a missing array entry {key!r}")
+    return arrays[key]
+
+
+def _fmt_ok(fmt, arr):
+    _need(isinstance(fmt, str), "a dlarray format in the manifest is not a string")
+    try:
+        _parse_format(fmt)
+    except FormatError:
+        raise _Bad(f"invalid dlarray format {fmt!r} in the manifest") from None
+    _need(not fmt or len(fmt) == arr.ndim, f"the format {fmt!r} does not match an array of {arr.ndim} dimensions")
+    return fmt
+
+
+def _decode(node, arrays, depth=0):
+    _need(depth < 200, "the manifest is nested too deeply")
+    _need(isinstance(node, dict) and "t" in node, "a manifest entry is malformed")
+    t = node["t"]
+    if t == "dlarray":
+        arr = _get(arrays, node.get("key"))
+        return dlarray._wrap(arr, _fmt_ok(node.get("fmt"), arr))
+    if t == "ndarray":
+        return _get(arrays, node.get("key"))
+    if t == "npscalar":
+        arr = _get(arrays, node.get("key"))
+        _need(arr.ndim == 0, "a scalar entry is not 0-dimensional")
+        return arr[()]
+    if t == "none":
+        return None
+    if t == "bool":
+        _need(isinstance(node.get("v"), bool), "a bool entry is malformed")
+        return node["v"]
+    if t == "int":
+        try:
+            return int(node.get("v"))
+        except (TypeError, ValueError):
+            raise _Bad("an int entry is malformed") from None
+    if t == "float":
+        v = node.get("v")
+        _need(isinstance(v, str), "a float entry is malformed")
+        try:
+            out = float(v)
+        except ValueError:
+            raise _Bad("a float entry is malformed") from None
+        _need(math.isfinite(out) or v in ("nan", "inf", "-inf"), "a float entry is malformed")
+        return out
+    if t == "str":
+        _need(isinstance(node.get("v"), str), "a str entry is malformed")
+        return node["v"]
+    if t == "dict":
+        items = node.get("items")
+        _need(isinstance(items, list) and all(isinstance(i, list) and len(i) == 2 and isinstance(i[0], str)
+                                              for i in items), "a dict entry is malformed")
+        return {k: _decode(v, arrays, depth + 1) for k, v in items}
+    if t in ("list", "tuple"):
+        items = node.get("items")
+        _need(isinstance(items, list), f"a {t} entry is malformed")
+        out = [_decode(v, arrays, depth + 1) for v in items]
+        return out if t == "list" else tuple(out)
+    if t == "table":
+        rows = node.get("rows")
+        _need(isinstance(rows, list) and all(isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)
+                                             and isinstance(r[1], str) for r in rows), "a table entry is malformed")
+        return Table([r[0] for r in rows], [r[1] for r in rows], [_decode(r[2], arrays, depth + 1) for r in rows])
+    raise _Bad(f"unknown entry type {t!r} in the manifest")
+
+
+def _decode_network(spec, arrays):
+    from .layers import LAYER_CLASSES
+    from .network import _fill, dlnetwork
+
+    _need(isinstance(spec, dict), "the network description is malformed")
+    entries = spec.get("layers")
+    _need(isinstance(entries, list) and entries, "the network has no layers")
+    layers = []
+    for e in entries:
+        _need(isinstance(e, dict) and e.get("class") in LAYER_CLASSES, f"unknown layer type {e.get('class') if isinstance(e, dict) else e!r}")
+        opts = e.get("options")
+        arr_opts = e.get("arrays", {})
+        _need(isinstance(opts, dict) and isinstance(arr_opts, dict), "a layer description is malformed")
+        opts = dict(opts)
+        for k, key in arr_opts.items():
+            opts[k] = _get(arrays, key)
+        try:
+            layers.append(LAYER_CLASSES[e["class"]]._from_options(opts))
+        except Exception as err:
+            raise _Bad(f"layer {e['class']} cannot be rebuilt from the saved options ({err})") from None
+    try:
+        net = dlnetwork(layers, Initialize=False)
+    except Exception as err:
+        raise _Bad(f"the saved layers do not form a valid network ({err})") from None
+
+    def values(rows, keys, what):
+        _need(isinstance(rows, list) and len(rows) == len(keys), f"the {what} rows do not match the layers")
+        out = []
+        for row, key in zip(rows, keys):
+            _need(isinstance(row, list) and len(row) == 4 and (row[0], row[1]) == key,
+                  f"the {what} rows do not match the layers (expected {key[0]}/{key[1]})")
+            if row[2] is None:
+                out.append(None)
+                continue
+            arr = _get(arrays, row[2])
+            fmt = row[3]
+            out.append(dlarray._wrap(arr, _fmt_ok(fmt, arr)) if fmt is not None else arr)
+        return out
+
+    net._lvals = values(spec.get("learnables"), net._lkeys, "Learnables")
+    net._svals = values(spec.get("state"), net._skeys, "State")
+    if net.Initialized:
+        def refuse(lay, name, shape):  # pragma: no cover - every value is set
+            raise _Bad(f"{lay.Name}/{name} is missing")
+
+        try:
+            _fill(net, refuse)
+        except _Bad:
+            raise
+        except Exception as err:
+            raise _Bad(f"the saved values do not fit the layers ({err})") from None
+    net._family.record(net._lvals, net._svals)
+    return net
+
+
+def load(path):
+    """Load what :func:`save` wrote (MATLAB ``load``). Raises FileFormatError for corrupt or foreign files."""
+    path = os.fspath(path)
+    if not os.path.exists(path) and os.path.exists(path + ".npz"):
+        path += ".npz"
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no file {path!r}.")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = list(z.files)
+            if _MANIFEST not in names:
+                raise _Bad("__foreign__")
+            arrays = {k: z[k] for k in names}  # reads (and CRC-checks) every entry now
+    except _Bad:
+        raise FileFormatError(
+            f"{path!r} is a .npz file but not a dlteach file (it has the arrays {names[:8]} and no dlteach manifest). "
+            "Load it with np.load(path) instead, or save networks and parameters with dlteach's save."
+        ) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError) as err:
+        raise FileFormatError(
+            f"{path!r} cannot be read as a dlteach file: it is corrupt, truncated or not a .npz file ({type(err).__name__}: "
+            f"{err}). Save it again with dlteach's save."
+        ) from None
+    try:
+        m = arrays.pop(_MANIFEST)
+        _need(m.dtype.kind == "U" and m.ndim == 0, "the manifest entry is not a text string")
+        try:
+            manifest = json.loads(str(m))
+        except ValueError as err:
+            raise _Bad(f"the manifest is not valid JSON ({err})") from None
+        _need(isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME, "the manifest does not name the dlteach format")
+        version = manifest.get("version")
+        _need(isinstance(version, int), "the manifest has no format version")
+        if version > FORMAT_VERSION:
+            raise _Bad(f"it was written by a newer dlteach (format version {version}; this one reads up to "
+                       f"{FORMAT_VERSION}). Update dlteach")
+        kind = manifest.get("kind")
+        if kind == "dlnetwork":
+            out = _decode_network(manifest.get("network"), arrays)
+        elif kind == "parameters":
+            out = _decode(manifest.get("tree"), arrays)
+        else:
+            raise _Bad(f"unknown content kind {kind!r}")
+    except _Bad as err:
+        raise FileFormatError(f"{path!r} is not a valid dlteach file: {err}.") from None
+    return out

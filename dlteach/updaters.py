@@ -1,0 +1,574 @@
+"""Parameter updaters: ``adamupdate``, ``rmspropupdate``, ``sgdmupdate`` and ``dlupdate``.
+
+MATLAB counterpart: the functions of the same names (Deep Learning Toolbox), same argument order::
+
+    net, averageGrad, averageSqGrad = adamupdate(net, grad, averageGrad, averageSqGrad, iteration)
+    params, averageSqGrad           = rmspropupdate(params, grad, averageSqGrad, learnRate, sqGradDecay)
+    net, vel                        = sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9)
+    params                          = dlupdate(lambda w, g: w - lr * g, params, grad)
+
+Hyper-parameters are positional in MATLAB's order and also accepted as keywords with MATLAB's names
+(``learnRate``, ``gradDecay``, ``sqGradDecay``, ``epsilon``, ``momentum``).
+
+What can be updated (the same kinds as ``dlgradient`` returns): a dlarray, a NumPy array, a nested
+dict / list / tuple of them (MATLAB struct / cell), a :class:`~dlteach.table.Table` such as
+``net.Learnables``, or a ``dlnetwork``. ``grad`` and every state argument must have exactly the same
+structure as the parameters; the state is ``None`` on the first call (MATLAB ``[]``) and afterwards
+whatever the previous call returned. Outputs have the structure of the parameters; each state leaf is
+of the same kind (dlarray with the parameter's format / ndarray) and dtype as its parameter.
+
+Teaching point - learn-rate factors: only the ``dlnetwork`` syntax ``adamupdate(net, ...)`` applies
+each parameter's ``LearnRateFactor`` (effective lr = learnRate x factor). Passing ``net.Learnables``
+(a Table) uses the global learnRate for every row - the factors are silently ignored, exactly as in
+MATLAB - and returns a Table, not a network.
+
+Decisions (documented because MATLAB's documentation does not settle them):
+
+* A parameter whose effective learning rate is exactly 0 is skipped entirely, its state left as it was
+  (MATLAB R2022+). This applies to every syntax (in the params syntax the effective rate is learnRate).
+  If that state was ``None`` (first call), it is returned as zeros so that the next call gets a
+  complete state container.
+* A ``None`` leaf inside a state container is treated as zeros, like a top-level ``None``.
+* The three solvers refuse traced (inside-``dlfeval``) parameters: call them in the training loop after
+  ``dlfeval`` has returned the gradients. ``dlupdate`` accepts anything its function accepts.
+* Computation is in the parameter's dtype (float32 stays float32): gradients and states are cast to
+  it, hyper-parameters are Python floats, and the caller's arrays are never modified.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from autograd.tracer import getval, isbox
+
+from . import tree
+from .dlarray import dlarray
+from .errors import StructureMismatchError, UpdaterArgumentError
+
+__all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
+
+
+# -------------------------------------------------------------------------------------------------
+# hyper-parameter validation
+
+def _real_scalar(fname, name, value):
+    if isinstance(value, bool) or value is None:
+        raise UpdaterArgumentError(f"{fname}: {name} must be a real number, got {value!r}.")
+    try:
+        if type(value) is dlarray:
+            value = getval(value._data)
+        arr = np.asarray(value)
+        if arr.size != 1 or arr.dtype.kind not in "fiu":
+            raise TypeError
+        return float(arr.reshape(()))
+    except (TypeError, ValueError):
+        raise UpdaterArgumentError(
+            f"{fname}: {name} must be one real number (a scalar such as 0.001), got {_kind(value)}."
+        ) from None
+
+
+def _check_learn_rate(fname, lr):
+    lr = _real_scalar(fname, "learnRate", lr)
+    if not math.isfinite(lr) or lr < 0:
+        raise UpdaterArgumentError(
+            f"{fname}: learnRate must be a finite non-negative number, got {lr!r}. The update already "
+            "subtracts the step (theta = theta - learnRate * ...): pass a positive learning rate such as "
+            "0.001 - a negative one would climb the loss instead of descending it."
+        )
+    return lr
+
+
+def _check_decay(fname, name, value, symbol):
+    value = _real_scalar(fname, name, value)
+    if not (0.0 <= value < 1.0):
+        raise UpdaterArgumentError(
+            f"{fname}: {name} ({symbol}) must be in [0, 1), got {value!r}. It is the weight of the old "
+            f"moving average: typical values are 0.9 or 0.999. A value of 1 would never let new gradients in."
+        )
+    return value
+
+
+def _check_epsilon(fname, eps):
+    eps = _real_scalar(fname, "epsilon", eps)
+    if not math.isfinite(eps) or eps <= 0:
+        raise UpdaterArgumentError(
+            f"{fname}: epsilon must be a finite positive number, got {eps!r}. It keeps the denominator "
+            "sqrt(v) + epsilon away from zero; the usual value is 1e-8."
+        )
+    return eps
+
+
+def _check_momentum(fname, momentum):
+    momentum = _real_scalar(fname, "momentum", momentum)
+    if not (0.0 <= momentum <= 1.0):
+        raise UpdaterArgumentError(
+            f"{fname}: momentum must be in [0, 1], got {momentum!r}. It is the fraction of the previous "
+            "velocity that is kept; the usual value is 0.9."
+        )
+    return momentum
+
+
+def _check_iteration(iteration):
+    bad = isinstance(iteration, bool) or iteration is None
+    t = None
+    if not bad:
+        try:
+            if type(iteration) is dlarray:
+                iteration = getval(iteration._data)
+            arr = np.asarray(iteration)
+            if arr.size != 1 or arr.dtype.kind not in "fiu":
+                raise TypeError
+            t = arr.reshape(()).item()
+        except (TypeError, ValueError):
+            bad = True
+    if bad or not math.isfinite(t) or t != int(t) or t < 1:
+        raise UpdaterArgumentError(
+            f"adamupdate: iteration must be a positive integer (1, 2, 3, ...), got {iteration!r}. It is the "
+            "number of updates made so far including this one, used for Adam's bias correction. Start the "
+            "counter at 0 before the loop and increment it BEFORE calling adamupdate, so the first call "
+            "gets 1:\n\n    iteration = 0\n    for ...:\n        iteration += 1\n        net, avgG, avgSqG = "
+            "adamupdate(net, grad, avgG, avgSqG, iteration)"
+        )
+    return int(t)
+
+
+# -------------------------------------------------------------------------------------------------
+# containers
+
+def _is_network(x) -> bool:
+    t = type(x)
+    return hasattr(t, "_with_learnables") and hasattr(t, "_learn_rate_factors")
+
+
+def _leaf_paths(obj, prefix):
+    """Names of the leaves of ``obj`` in tree_map order (only used to write error messages)."""
+    out = []
+
+    def walk(x, path):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                walk(v, f"{path}[{k!r}]")
+        elif isinstance(x, (list, tuple)):
+            for i, v in enumerate(x):
+                walk(v, f"{path}[{i}]")
+        elif type(x) in tree._REGISTRY:
+            children, aux = tree._REGISTRY[type(x)][0](x)
+            for i, c in enumerate(children):
+                walk(c, path + tree._child_name(type(x), aux, i))
+        else:
+            out.append(path)
+
+    walk(obj, prefix)
+    return out
+
+
+class _Irregular(Exception):
+    """A container the fast path does not handle (subclass, namedtuple): use tree.tree_map instead."""
+
+
+def _flatten(x, leaves):
+    """Append x's leaves to ``leaves`` and return x's structure as nested tuples (no path strings: fast)."""
+    t = type(x)
+    if t is dict:
+        return (dict, tuple(x), tuple(_flatten(v, leaves) for v in x.values()))
+    if t is list or t is tuple:
+        return (t, len(x), tuple(_flatten(v, leaves) for v in x))
+    spec = tree._REGISTRY.get(t)
+    if spec is not None:
+        children, aux = spec[0](x)
+        return (t, aux, tuple(_flatten(c, leaves) for c in children))
+    if isinstance(x, (dict, list, tuple)):
+        raise _Irregular
+    leaves.append(x)
+    return None
+
+
+def _unflatten(spec, it):
+    if spec is None:
+        return next(it)
+    t, aux, children = spec
+    if t is dict:
+        return {k: _unflatten(c, it) for k, c in zip(aux, children)}
+    if t is list or t is tuple:
+        return t(_unflatten(c, it) for c in children)
+    return tree._REGISTRY[t][1](aux, [_unflatten(c, it) for c in children])
+
+
+def _same_spec(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # an aux that does not compare to a bool (arrays): let tree_map decide
+        return False
+
+
+def _gather(fname, params, others, names, on_mismatch=None):
+    """Leaves of params and of each other container (None -> None), checking the structures.
+
+    Returns ``(leaves, gathered, rebuild)``; ``rebuild(new_leaves)`` gives a container like params.
+    Fast path: flatten each container once and compare the structure specs; on any difference
+    tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
+    StructureMismatchError naming the first mismatching key / index.
+    """
+    try:
+        leaves = []
+        spec = _flatten(params, leaves)
+    except _Irregular:
+        spec = None
+        leaves = tree.tree_leaves(params)
+    gathered = []
+    for name, other in zip(names, others):
+        if other is None and on_mismatch is None:  # a state on the first call
+            gathered.append(None)
+            continue
+        if on_mismatch is None and not tree.is_container(other) and tree.is_container(params) and name != "grad":
+            raise UpdaterArgumentError(
+                f"{fname}: {name} is {_kind(other)} but the parameters are {_kind(params)}. Initialise the "
+                f"state with None (MATLAB: {name} = []), not with zeros: on the first call {fname} starts from "
+                f"zeros of the right sizes itself and returns a state with the same structure as the "
+                f"parameters; pass that back on the next call. (MATLAB's classic mistake is {name} = "
+                "zeros(size(net)).)"
+            )
+        if spec is not None:
+            collected = []
+            try:
+                if _same_spec(_flatten(other, collected), spec):
+                    gathered.append(collected)
+                    continue
+            except _Irregular:
+                pass
+        collected = []
+        try:
+            tree.tree_map(lambda p, o: collected.append(o), params, other)
+        except StructureMismatchError as e:
+            if on_mismatch is not None:
+                raise on_mismatch(name, e) from None
+            hint = ("Pass the gradients that dlgradient returned for these very parameters."
+                    if name == "grad" else
+                    f"Pass None on the first call and afterwards the {name} that {fname} returned.")
+            raise StructureMismatchError(f"{fname}: {name} does not match the parameters. {e} {hint}") from None
+        gathered.append(collected)
+    if spec is not None:
+        rebuild = lambda new_leaves: _unflatten(spec, iter(new_leaves))  # noqa: E731
+    else:
+        rebuild = lambda new_leaves: _rebuild(params, new_leaves)  # noqa: E731
+    return leaves, gathered, rebuild
+
+
+def _kind(x) -> str:
+    if isinstance(x, dict):
+        return "a dict"
+    if isinstance(x, (list, tuple)):
+        return f"a {type(x).__name__}"
+    if type(x) is dlarray or isinstance(x, np.ndarray):
+        return f"an array of shape {tuple(np.shape(getval(x._data if type(x) is dlarray else x)))}"
+    if isinstance(x, numbers.Number):
+        return f"the number {x}"
+    return f"a {type(x).__name__}"
+
+
+def _rebuild(params, new_leaves):
+    it = iter(new_leaves)
+    return tree.tree_map(lambda _: next(it), params)
+
+
+# -------------------------------------------------------------------------------------------------
+# leaves
+
+def _param_array(fname, leaf, i, params, prefix):
+    raw = leaf._data if type(leaf) is dlarray else leaf
+    if isbox(raw):
+        raise UpdaterArgumentError(
+            f"{fname}: the parameters are being traced by dlfeval. Call {fname} in the training loop, after "
+            "dlfeval has returned the loss and the gradients - not inside the model loss function."
+        )
+    if isinstance(raw, np.ndarray):
+        arr = raw
+    elif isinstance(raw, (float, np.floating)):
+        arr = np.asarray(raw)
+    else:
+        arr = None
+    if arr is None or arr.dtype.kind != "f":
+        where = _leaf_paths(params, prefix)[i]
+        raise UpdaterArgumentError(
+            f"{fname}: {where} is {_kind(leaf) if arr is None else f'an array of dtype {arr.dtype}'}; learnable "
+            "parameters must be floating-point arrays (float32 = MATLAB single). Convert them with "
+            ".astype(np.float32)."
+        )
+    return arr
+
+
+def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
+    """A gradient or state leaf as an ndarray of the parameter's dtype (None stays None)."""
+    if leaf is None:
+        if name == "grad":
+            where = _leaf_paths(params, "grad")[i]
+            raise UpdaterArgumentError(f"{fname}: {where} is None; every parameter needs a gradient array.")
+        return None
+    raw = getval(leaf._data) if type(leaf) is dlarray else leaf
+    if isinstance(raw, np.ndarray):
+        arr = raw
+    else:
+        try:
+            arr = np.asarray(raw)
+        except Exception:  # pragma: no cover - exotic objects
+            arr = None
+        if arr is None or arr.dtype.kind not in "fiu":
+            where = _leaf_paths(params, name)[i]
+            raise UpdaterArgumentError(f"{fname}: {where} is {_kind(leaf)}, expected a numeric array.")
+    if arr.shape != arr_p.shape:
+        where = _leaf_paths(params, name)[i]
+        pwhere = _leaf_paths(params, prefix)[i]
+        if name == "grad":
+            fix = ("The gradient of a parameter always has the parameter's size: check that the gradients come "
+                   "from dlgradient(loss, <these parameters>) and are passed in the same order.")
+        else:
+            fix = (f"Initialise the state with None (MATLAB: []) rather than with zeros, and afterwards pass "
+                   f"back the {name} that {fname} returned.")
+        raise UpdaterArgumentError(
+            f"{fname}: {where} has shape {arr.shape} but {pwhere} has shape {arr_p.shape}. {fix}"
+        )
+    if arr.dtype != arr_p.dtype:
+        arr = arr.astype(arr_p.dtype)
+    return arr
+
+
+def _pack(template, data):
+    """Wrap ``data`` like the parameter leaf ``template`` (dlarray keeps its format)."""
+    if type(template) is dlarray:
+        return dlarray._wrap(data, template._fmt)
+    if isinstance(template, np.ndarray):
+        return data
+    if isinstance(template, np.generic):
+        return data[()]
+    return float(data)
+
+
+# -------------------------------------------------------------------------------------------------
+# driver shared by the three solvers
+
+def _run(fname, step, params, grad, states, state_names, lr, hyper):
+    """Apply ``step(p, g, states..., lr, *hyper) -> (p_new, state_new...)`` leaf by leaf.
+
+    Handles dlnetwork (learn-rate factors, returns a new network), Table and nested containers.
+    """
+    network = params if _is_network(params) else None
+    if network is not None:
+        container = network.Learnables
+        factors = list(network._learn_rate_factors())
+    else:
+        container = params
+        factors = None
+    leaves, gathered, rebuild = _gather(fname, container, (grad, *states), ("grad", *state_names))
+    grad_leaves, state_leaves = gathered[0], gathered[1:]
+    if factors is not None and len(factors) != len(leaves):
+        raise UpdaterArgumentError(
+            f"{fname}: the network reports {len(factors)} learn-rate factors for {len(leaves)} learnables."
+        )
+    prefix = "net.Learnables" if network is not None else "params"
+    n_state = len(states)
+    new_params = []
+    new_states = [[] for _ in range(n_state)]
+    for i, p in enumerate(leaves):
+        arr_p = _param_array(fname, p, i, container, prefix)
+        g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
+        s_in = [None if sl is None else sl[i] for sl in state_leaves]
+        s_arr = [_other_array(fname, state_names[k], s_in[k], arr_p, i, container, prefix) for k in range(n_state)]
+        eff_lr = lr
+        if factors is not None:
+            f = float(factors[i])
+            if not math.isfinite(f) or f < 0:
+                where = _leaf_paths(container, "net.Learnables")[i]
+                raise UpdaterArgumentError(
+                    f"{fname}: the learn-rate factor of {where} is {f!r}; factors must be finite and >= 0."
+                )
+            eff_lr = lr * f
+        if eff_lr == 0.0:
+            new_params.append(p)
+            for k in range(n_state):
+                new_states[k].append(s_in[k] if s_in[k] is not None else _pack(p, np.zeros_like(arr_p)))
+            continue
+        if arr_p.ndim == 0:  # ufuncs return NumPy scalars for 0-d input; compute on 1-element views
+            out = step(arr_p.reshape(1), g.reshape(1), *(a if a is None else a.reshape(1) for a in s_arr),
+                       eff_lr, *hyper)
+            out = [o.reshape(()) for o in out]
+        else:
+            out = step(arr_p, g, *s_arr, eff_lr, *hyper)
+        new_params.append(_pack(p, out[0]))
+        for k in range(n_state):
+            new_states[k].append(_pack(p, out[1 + k]))
+    new_container = rebuild(new_params)
+    state_containers = [rebuild(s) for s in new_states]
+    first = network._with_learnables(new_container) if network is not None else new_container
+    return (first, *state_containers)
+
+
+# -------------------------------------------------------------------------------------------------
+# the solvers' per-array steps (fresh arrays only; the inputs are never written)
+
+def _adam_step(p, g, m, v, lr, b1, b2, eps, t):
+    tmp = np.multiply(g, 1.0 - b1)
+    if m is None:
+        m_new = tmp
+        tmp = np.empty_like(g)
+    else:
+        m_new = np.multiply(m, b1)
+        m_new += tmp
+    np.multiply(g, g, out=tmp)
+    tmp *= 1.0 - b2
+    if v is None:
+        v_new = tmp
+        tmp = np.empty_like(g)
+    else:
+        v_new = np.multiply(v, b2)
+        v_new += tmp
+    alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+    np.sqrt(v_new, out=tmp)
+    tmp += eps
+    np.divide(m_new, tmp, out=tmp)
+    tmp *= alpha
+    return np.subtract(p, tmp), m_new, v_new
+
+
+def _rmsprop_step(p, g, v, lr, rho, eps):
+    tmp = np.multiply(g, g)
+    tmp *= 1.0 - rho
+    if v is None:
+        v_new = tmp
+        tmp = np.empty_like(g)
+    else:
+        v_new = np.multiply(v, rho)
+        v_new += tmp
+    np.sqrt(v_new, out=tmp)
+    tmp += eps
+    np.divide(g, tmp, out=tmp)
+    tmp *= lr
+    return np.subtract(p, tmp), v_new
+
+
+def _sgdm_step(p, g, vel, lr, mu):
+    vel_new = np.multiply(g, -lr)
+    if vel is not None:
+        vel_new += np.multiply(vel, mu)
+    return np.add(p, vel_new), vel_new
+
+
+# -------------------------------------------------------------------------------------------------
+# public API
+
+def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001, gradDecay=0.9,
+               sqGradDecay=0.999, epsilon=1e-8):
+    """Adam update (MATLAB ``adamupdate``) -> ``(params, averageGrad, averageSqGrad)``.
+
+    Per parameter, with t = iteration (1 on the first call)::
+
+        m = gradDecay*m + (1-gradDecay)*g                 # averageGrad
+        v = sqGradDecay*v + (1-sqGradDecay)*g**2          # averageSqGrad
+        alpha = learnRate * sqrt(1-sqGradDecay**t) / (1-gradDecay**t)
+        theta = theta - alpha * m / (sqrt(v) + epsilon)   # epsilon on the UN-corrected sqrt(v)
+
+    This is MATLAB's ("epsilon-hat") form. PyTorch's Adam with eps=e is this form with epsilon =
+    e*sqrt(1-sqGradDecay**t); this form with epsilon=e is PyTorch's with eps = e/sqrt(1-sqGradDecay**t).
+    They differ only for gradients of the size of epsilon. Pass ``averageGrad = averageSqGrad = None`` on the first call (both,
+    MATLAB ``[]``). For a dlnetwork each parameter uses learnRate x its LearnRateFactor and a new
+    network is returned; for a Table such as ``net.Learnables`` the factors are ignored.
+    """
+    fname = "adamupdate"
+    t = _check_iteration(iteration)
+    lr = _check_learn_rate(fname, learnRate)
+    b1 = _check_decay(fname, "gradDecay", gradDecay, "beta1")
+    b2 = _check_decay(fname, "sqGradDecay", sqGradDecay, "beta2")
+    eps = _check_epsilon(fname, epsilon)
+    if (averageGrad is None) != (averageSqGrad is None):
+        given, missing = ("averageGrad", "averageSqGrad") if averageSqGrad is None else ("averageSqGrad", "averageGrad")
+        raise UpdaterArgumentError(
+            f"adamupdate: {missing} is None but {given} is not. Pass both as None on the first call (MATLAB: "
+            "averageGrad = []; averageSqGrad = [];) and afterwards both values that adamupdate returned:\n\n"
+            "    net, averageGrad, averageSqGrad = adamupdate(net, grad, averageGrad, averageSqGrad, iteration)"
+        )
+    return _run(fname, _adam_step, params, grad, (averageGrad, averageSqGrad), ("averageGrad", "averageSqGrad"),
+                lr, (b1, b2, eps, t))
+
+
+def rmspropupdate(params, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
+    """RMSProp update (MATLAB ``rmspropupdate``) -> ``(params, averageSqGrad)``.
+
+    Per parameter: ``v = sqGradDecay*v + (1-sqGradDecay)*g**2``; ``theta = theta - learnRate*g/(sqrt(v)+epsilon)``
+    (no bias correction; PyTorch's RMSprop with alpha=sqGradDecay, eps=epsilon). ``averageSqGrad`` is
+    None on the first call (MATLAB ``[]``). dlnetwork / Table behaviour as in :func:`adamupdate`.
+    """
+    fname = "rmspropupdate"
+    lr = _check_learn_rate(fname, learnRate)
+    rho = _check_decay(fname, "sqGradDecay", sqGradDecay, "rho")
+    eps = _check_epsilon(fname, epsilon)
+    return _run(fname, _rmsprop_step, params, grad, (averageSqGrad,), ("averageSqGrad",), lr, (rho, eps))
+
+
+def sgdmupdate(params, grad, vel, learnRate=0.01, momentum=0.9):
+    """Stochastic gradient descent with momentum (MATLAB ``sgdmupdate``) -> ``(params, vel)``.
+
+    Per parameter: ``vel = momentum*vel - learnRate*g``; ``theta = theta + vel`` (the velocity stores the
+    negative step; PyTorch's SGD momentum buffer b = momentum*b + g corresponds to vel = -learnRate*b for a
+    constant learning rate). ``vel`` is None on the first call (MATLAB ``[]``). dlnetwork / Table
+    behaviour as in :func:`adamupdate`.
+    """
+    fname = "sgdmupdate"
+    lr = _check_learn_rate(fname, learnRate)
+    mu = _check_momentum(fname, momentum)
+    return _run(fname, _sgdm_step, params, grad, (vel,), ("vel",), lr, (mu,))
+
+
+def dlupdate(fun, params, *extra):
+    """Apply ``fun`` to every learnable parameter (MATLAB ``dlupdate``).
+
+    ``dlupdate(fun, params, A1, ..., An)`` calls ``fun(p, a1, ..., an)`` for every parameter array p of
+    ``params`` (dlarray, array, dict / list / tuple, Table, dlnetwork) with the matching arrays of the
+    extra containers ``A1..An``, which must have the same structure (for a dlnetwork: Tables such as the
+    gradients, or other dlnetworks). Returns a container like ``params`` (a new dlnetwork for a network).
+    If ``fun`` returns a tuple of k values, dlupdate returns a tuple of k containers (MATLAB
+    ``[net, vel] = dlupdate(@sgdmFunction, net, grad, vel)``); the first has the kind of ``params``, the
+    others are containers like ``params`` (Tables for a network). Learn-rate factors are not used.
+
+    Examples (MATLAB's)::
+
+        params = dlupdate(lambda w, g: w - lr * g, params, grad)            # plain SGD
+        grad = dlupdate(lambda g, p: g + l1 * np.sign(p), grad, params)     # L1 regularisation
+        grad = dlupdate(lambda g: g * min(1.0, thr / np.linalg.norm(g)), grad)   # gradient clipping
+    """
+    if not callable(fun):
+        raise UpdaterArgumentError(
+            "dlupdate: the first argument must be the function to apply (MATLAB: a function handle such as "
+            f"@(w,g) w - lr*g), got {type(fun).__name__}. Example: dlupdate(lambda w, g: w - lr * g, params, grad)."
+        )
+    network = params if _is_network(params) else None
+    container = network.Learnables if network is not None else params
+    extras = [e.Learnables if _is_network(e) else e for e in extra]
+
+    def mismatch(j, err):
+        return StructureMismatchError(
+            f"dlupdate: extra argument {j + 1} (argument {j + 3} of dlupdate) does not match the parameters. "
+            f"{err} Every extra argument is split the same way as the parameters, so it must be a container "
+            "of the same structure; to pass a constant (a learning rate, a threshold) capture it in the "
+            "function instead: dlupdate(lambda w, g: w - lr * g, params, grad)."
+        )
+
+    leaves, extra_leaves, rebuild = _gather("dlupdate", container, extras, range(len(extras)), mismatch)
+    results = [fun(p, *(el[i] for el in extra_leaves)) for i, p in enumerate(leaves)]
+    multi = [type(r) is tuple for r in results]
+    if not any(multi):
+        out = rebuild(results)
+        return network._with_learnables(out) if network is not None else out
+    if not all(multi) or len({len(r) for r in results}) != 1:
+        lengths = [len(r) if type(r) is tuple else 1 for r in results]
+        i = next(i for i, n in enumerate(lengths) if n != lengths[0])
+        where = _leaf_paths(container, "params")[i]
+        raise UpdaterArgumentError(
+            f"dlupdate: the function returned {lengths[0]} output(s) for the first parameter but {lengths[i]} for "
+            f"{where}. It must return the same number of outputs for every parameter (a tuple for several)."
+        )
+    k = len(results[0])
+    outs = [rebuild([r[j] for r in results]) for j in range(k)]
+    if network is not None:
+        outs[0] = network._with_learnables(outs[0])
+    return tuple(outs)
