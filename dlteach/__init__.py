@@ -1,11 +1,61 @@
 """dlteach: MATLAB's custom-training-loop API on HIPS autograd, for teaching.
 
-Core names are imported here; plotting and widget code (monitor, inspectors) load lazily, so
+Everything a custom training loop needs is importable from here, under MATLAB's names::
+
+    from dlteach import dlarray, dlfeval, dlgradient, fullyconnect, relu, softmax, crossentropy, adamupdate
+
+Plotting and widget code (the monitor's front end, the debugging inspectors) load lazily, so
 ``import dlteach`` stays fast.
 """
 
-from .dlarray import dlarray, dims, extractdata, finddim, isdlarray, stripdims
+from . import errors, nnc
 from .autodiff import dlfeval, dlgradient
-from . import errors
+from .data import load_digits, make_moons, make_regression_line
+from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
+from .layers import (
+    averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
+    flattenLayer, fullyConnectedLayer, imageInputLayer, leakyReluLayer, maxPooling2dLayer, reluLayer,
+    sigmoidLayer, softmaxLayer, tanhLayer,
+)
+from .losses import crossentropy, huber, l1loss, l2loss, mse
+from .minibatchqueue import hasdata, minibatchqueue, next, partition, reset, shuffle
+from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
+from .network import analyzeNetwork, dlnetwork, forward, initialize, predict
+from .ops import (
+    avgpool, batchnorm, dlconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
+    relu, sigmoid, softmax, tanh,
+)
+from .serialization import load, save
+from .table import Table
+from .updaters import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
 __version__ = "0.1.0"
+
+# ``next`` (MATLAB's next(mbq)) is importable by name but left out of ``import *`` so that it
+# never shadows Python's builtin ``next`` by accident.
+__all__ = [
+    "dlarray", "dims", "extractdata", "stripdims", "finddim", "isdlarray",
+    "dlfeval", "dlgradient",
+    "fullyconnect", "dlconv", "batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "softmax",
+    "maxpool", "avgpool", "dropout", "onehotencode", "onehotdecode",
+    "crossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
+    "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate",
+    "featureInputLayer", "imageInputLayer", "fullyConnectedLayer", "convolution2dLayer",
+    "batchNormalizationLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
+    "softmaxLayer", "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "flattenLayer",
+    "dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "Table", "save", "load",
+    "load_digits", "make_regression_line", "make_moons",
+    "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
+    "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
+    "errors",
+]
+
+
+def __getattr__(name):
+    """Load the debugging helpers (matplotlib, ipywidgets) only when first used."""
+    if name == "debug":
+        import importlib
+        module = importlib.import_module(".debug", __name__)
+        globals()["debug"] = module
+        return module
+    raise AttributeError(f"module 'dlteach' has no attribute {name!r}")

@@ -43,8 +43,7 @@ __all__ = [
 ]
 
 
-class SpatialArgumentError(DLTeachError, ValueError):
-    """A bad argument to a convolution or pooling operation (shape, stride, padding, ...)."""
+from .errors import SpatialArgumentError  # noqa: E402  (defined with the other teaching errors)
 
 
 # --------------------------------------------------------------------------------------------

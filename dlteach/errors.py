@@ -46,3 +46,32 @@ class NetworkError(DLTeachError, ValueError):
 
 class FileFormatError(DLTeachError, ValueError):
     """A saved dlteach file is corrupt, truncated or not a dlteach file."""
+
+
+class LossArgumentError(DLTeachError, ValueError):
+    """A bad option or argument of a loss function (unknown Reduction, logical targets, ...)."""
+
+
+class SpatialArgumentError(DLTeachError, ValueError):
+    """A bad argument to a convolution or pooling operation (shape, stride, padding, ...)."""
+
+
+class MiniBatchQueueError(DLTeachError, ValueError):
+    """A minibatchqueue was created or used with a bad option."""
+
+
+class NoDataError(MiniBatchQueueError):
+    """``next`` was called on a minibatchqueue that has no mini-batch left."""
+
+
+class MonitorError(DLTeachError, ValueError):
+    """A trainingProgressMonitor was used the wrong way (the message names the fix)."""
+
+
+class DLTeachWarning(UserWarning):
+    """Base class of dlteach's teaching warnings (something is probably, not certainly, wrong)."""
+
+
+class StateNotUpdatedWarning(DLTeachWarning):
+    """``predict`` runs a trained network whose batch-normalization State was never stored
+    (the learner probably forgot ``net.State = state`` after ``dlfeval``)."""

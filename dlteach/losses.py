@@ -58,8 +58,7 @@ PROBABILITY_TOLERANCE = 1e-4
 SUM_TOLERANCE = 1e-3
 
 
-class LossArgumentError(DLTeachError, ValueError):
-    """A bad option or argument of a loss function (unknown Reduction, logical targets, ...)."""
+from .errors import LossArgumentError  # noqa: E402  (defined with the other teaching errors)
 
 
 # -------------------------------------------------------------------------------------------------

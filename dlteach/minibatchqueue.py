@@ -48,12 +48,7 @@ __all__ = ["minibatchqueue", "hasdata", "next", "reset", "shuffle", "partition",
            "MiniBatchQueueError", "NoDataError"]
 
 
-class MiniBatchQueueError(DLTeachError, ValueError):
-    """A minibatchqueue was created or used with a bad option."""
-
-
-class NoDataError(MiniBatchQueueError):
-    """``next`` was called on a minibatchqueue that has no mini-batch left."""
+from .errors import MiniBatchQueueError, NoDataError  # noqa: E402  (defined with the other teaching errors)
 
 
 _CASTS = {

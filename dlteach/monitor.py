@@ -91,11 +91,7 @@ import warnings
 
 import numpy as np
 
-try:  # the shared error base class (dlteach/errors.py) may not exist yet
-    from dlteach.errors import DLTeachError as _Base
-except Exception:  # pragma: no cover - depends on the rest of the package
-    class _Base(Exception):
-        """Fallback base class until dlteach.errors exists."""
+from .errors import MonitorError
 
 __all__ = [
     "trainingProgressMonitor",
@@ -110,10 +106,6 @@ _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _FRONTENDS = ("auto", "widget", "headless", "none")
-
-
-class MonitorError(_Base, ValueError):
-    """A trainingProgressMonitor was used the wrong way (the message names the fix)."""
 
 
 # --------------------------------------------------------------------------- helpers

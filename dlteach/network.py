@@ -42,15 +42,7 @@ from .table import Table
 
 __all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "StateNotUpdatedWarning"]
 
-try:  # a dlteach-wide warning base class, if errors.py defines one
-    from .errors import DLTeachWarning as _WarningBase  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on errors.py
-    _WarningBase = UserWarning
-
-
-class StateNotUpdatedWarning(_WarningBase):
-    """``predict`` runs a trained network whose batch-normalization State was never stored
-    (the learner probably forgot ``net.State = state`` after ``dlfeval``)."""
+from .errors import StateNotUpdatedWarning  # noqa: E402  (defined with the other teaching errors)
 
 
 class _Family:
