@@ -32,6 +32,18 @@ from _common import KERNEL_NAME, lesson_notebooks, use_tool_env  # noqa: E402
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
 
 
+def _coalesce_streams(outputs):
+    """Merge consecutive stream outputs of the same name (how they are split depends on timing)."""
+    merged = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == out.get("name")):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute(path: Path, timeout: int = 1800, write: bool = True) -> nbformat.NotebookNode:
     """Execute ``path`` in a fresh kernel; write it back (atomically) if ``write``."""
     use_tool_env()
@@ -49,6 +61,8 @@ def execute(path: Path, timeout: int = 1800, write: bool = True) -> nbformat.Not
     client.execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     if write:
         tmp = path.with_suffix(".ipynb.tmp")
         nbformat.write(nb, tmp)
