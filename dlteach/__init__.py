@@ -47,7 +47,7 @@ __all__ = [
     "load_digits", "make_regression_line", "make_moons",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
-    "errors",
+    "errors", "debug",
 ]
 
 
