@@ -134,7 +134,8 @@ class GradientCheckReport:
     """Result of :func:`gradient_check`: ``rows`` (one dict per learnable), ``passed``, ``failed``.
 
     Row keys: ``name``, ``Layer``, ``Parameter`` (networks; None for dicts), ``max_rel_error``,
-    ``max_abs_error``, ``entries_checked``, ``passed``, ``note``. ``report["fc1.Weights"]`` is that row.
+    ``max_abs_error``, ``entries_checked``, ``passed``, ``note``, and for checked rows ``indices`` (flat,
+    C order), ``analytical``, ``numerical`` (the compared values). ``report["fc1.Weights"]`` is that row.
     """
 
     def __init__(self, rows, notes, tolerance, epsilon, network):
@@ -306,7 +307,7 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
         a_all = a_all.astype(np.float64)
         n = theta.size
         picks = np.arange(n) if n <= num_checks else np.sort(rng.choice(n, size=num_checks, replace=False))
-        rel, ab, ok = [], [], []
+        rel, ab, ok, nums = [], [], [], []
         for k in picks:
             vals = []
             for sign in (1.0, -1.0):
@@ -318,6 +319,7 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
                 new[i] = new_leaf
                 vals.append(_scalar(evaluate(rebuild(new))[0], "The first output of lossFcn")[0])
             num = (vals[0] - vals[1]) / (2.0 * epsilon)
+            nums.append(num)
             a = float(a_all.flat[k])
             e = abs(a - num)
             r = e / max(abs(a) + abs(num), 1e-12)
@@ -325,7 +327,8 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
             ab.append(e)
             ok.append(r < tolerance or e < 1e-9)
         row.update(max_rel_error=float(max(rel)), max_abs_error=float(max(ab)), entries_checked=len(picks),
-                   passed=bool(all(ok)))
+                   passed=bool(all(ok)), indices=picks, analytical=a_all.ravel()[picks],
+                   numerical=np.asarray(nums))
         if row["passed"] and row["max_rel_error"] >= tolerance:
             row["note"] = "gradient ~ 0 here: compared by absolute error (< 1e-9)"
         if not row["passed"]:
