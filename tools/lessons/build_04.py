@@ -1173,7 +1173,7 @@ md(r"""
 | error at the `dlfeval` line | traceback | any line of the model loss function | call it directly (technique 1), then run it by hand (technique 2) |
 | `ProbabilityError`; outputs outside [0, 1], columns not summing to 1 | error message, `diagnose(Y=...)` | logits into `crossentropy` (bug a) | `softmaxLayer()` at the end, or `crossentropy(softmax(Y), T)` |
 | good training loss, poor `predict` accuracy, `StateNotUpdatedWarning` | test accuracy, warning | forgotten `net.State = state` (bug b) | store the state after every `dlfeval` |
-| loss jumps up, oscillates, or becomes `NaN` | loss curve, `diagnose(losses=...)` | learning rate too large (bug c) | divide it by 10 |
+| loss jumps above its first value, oscillates, or becomes `NaN` | the loss curve (`diagnose` flags only `NaN`) | learning rate too large (bug c) | divide it by 10 |
 | `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
 | zero gradient norms for some learnables; they never change | `GradientNormTracker`, `gradient_check`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
 
