@@ -27,8 +27,9 @@ variable ``DLTEACH_HEADLESS``):
 
 * ``"widget"`` -- an IPython ZMQ kernel whose current ``execute_request`` came from a front end
   that identifies cells (JupyterLab 3/4, Notebook 7 and VS Code put ``cellId`` into the request
-  metadata).  Shows an ipywidgets box: one matplotlib subplot per metric or group (PNG in an
-  ``ipywidgets.Image``), info fields, progress bar, elapsed time, Status and a Stop button.
+  metadata).  Shows an ipywidgets box: one subplot per metric or group (a live SVG drawn by this
+  module in an ``ipywidgets.Image``; ``live_plot="png"`` uses matplotlib instead), info fields,
+  progress bar, elapsed time, Status and a Stop button.
 * ``"headless"`` -- a ZMQ kernel driven by nbclient / nbconvert / nbval / jupyter console (they
   send no ``cellId``) or ``DLTEACH_HEADLESS=1``: data are recorded, nothing is shown per step, and
   one static figure is emitted when the monitor finishes.
@@ -42,9 +43,13 @@ IPython's ``post_run_cell`` of a cell that recorded something.  Then the widget 
 nbviewer.  Its text/plain is only ``<Figure size WxH with N Axes>`` (deterministic for nbval:
 no timings in text; the elapsed time is only drawn into the image).
 
-Cost control: recordMetrics only appends to lists; the plot is redrawn at most every
+Cost control: recordMetrics only appends to lists; the live plot is redrawn at most every
 ``redraw_interval`` seconds (default 0.5) and never more often than 20 x the last draw time, so
-drawing costs <= ~5 % of the loop; widget state is sent only at those redraws.
+drawing costs <= ~5 % of the loop; widget state is sent only at those redraws.  The live frame is
+an SVG written directly from the data (frame, nice ticks, polylines decimated to min/max per pixel
+column): ~0.2-0.5 ms for a few hundred points, against ~25-70 ms for a matplotlib draw + PNG, and
+there is no expensive first frame (matplotlib's first draw of a new figure with font cache and
+layout was 0.1-0.5 s, the main cost of short loops).  matplotlib renders only the final static PNG.
 
 The Stop button while a cell runs (the hard part)
 -------------------------------------------------
@@ -75,9 +80,10 @@ Chromium (tests/e2e/test_monitor_browser.py) with ipykernel 7.4.0 (subshell rout
 ipykernel 6.31.0 + jupyter-ui-poll 1.1.0 (kernel from another env via DLTEACH_E2E_PYTHON); with
 the subshell route disabled the same test fails on 7.4 (the loop runs to the end).
 
-Measured cost (benchmarks/bench_monitor.py): headless recordMetrics ~3-5 us per call (~1-2 % of
-a 5 ms step); widget mode: steady state <= ~5 % by the 20 x draw-time rule, plus a one-time
-~0.2 s for the widgets and ~0.1-0.5 s for the first figure per monitor.
+Measured cost (benchmarks/bench_monitor.py, 200 iterations of the lesson-03 MLP / a CNN step on
+digits, on a busy 2-core machine): in-loop monitor time < ~1 % of the step time headless and
+~0.5-1.5 % in widget mode; plus a one-time ~25-75 ms for the final static PNG (both modes; with a
+cold matplotlib import add ~0.3 s once per kernel).
 """
 from __future__ import annotations
 
@@ -356,6 +362,126 @@ class _StopChannel:
         self.mode = "closed"
 
 
+# ------------------------------------------------------------------ live SVG plot
+
+_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # matplotlib's tab10
+
+
+def _nice_step(span, n):
+    raw = span / max(n, 1)
+    mag = 10.0 ** np.floor(np.log10(raw))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * mag >= raw:
+            return m * mag
+    return 10.0 * mag  # pragma: no cover
+
+
+def _limits(lo, hi, log):
+    """Axis limits with 5 % margins (in log10 units on a log axis)."""
+    if log:
+        lo, hi = np.log10(lo), np.log10(hi)
+    if not hi > lo:
+        pad = abs(lo) * 0.05 if lo != 0 else 0.5
+        return lo - pad, hi + pad
+    pad = 0.05 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def _ticks(lo, hi, log, n=5):
+    """[(position in axis units, label)] inside [lo, hi]."""
+    if log:
+        d0, d1 = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
+        if d1 - d0 >= 1:
+            stride = max(1, -(-(d1 - d0 + 1) // 6))
+            return [(float(d), f"{10.0 ** d:g}") for d in range(d0, d1 + 1, stride)]
+        vals = [v for v in np.arange(*_tick_range(10 ** lo, 10 ** hi, n)) if v > 0]
+        return [(float(np.log10(v)), f"{v:.3g}") for v in vals]
+    start, stop, step = _tick_range(lo, hi, n)
+    return [(float(v), _fmt_tick(v, step)) for v in np.arange(start, stop, step)]
+
+
+def _tick_range(lo, hi, n):
+    step = _nice_step(hi - lo, n)
+    start = np.ceil(lo / step) * step
+    return start, hi + step * 1e-6, step
+
+
+def _fmt_tick(v, step, digits=4):
+    if abs(v) < abs(step) * 1e-6:
+        v = 0.0
+    return f"{v + 0.0:.{digits}g}"
+
+
+def _decimate(x, y, max_points):
+    """Keep the min and max of y in each of max_points/2 buckets (spikes stay visible)."""
+    n = len(x)
+    if n <= max_points:
+        return x, y
+    buckets = max_points // 2
+    starts = np.linspace(0, n, buckets + 1).astype(int)[:-1]
+    ends = np.append(starts[1:], n) - 1
+    xs = np.column_stack([x[starts], x[ends]]).ravel()
+    ys = np.column_stack([np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)]).ravel()
+    return xs, ys
+
+
+def _svg_panel(out, x0, y0, w, h, title, series, scale, xlabel):
+    """Append one subplot (frame, grid, ticks, polylines, labels, legend) to the list out."""
+    import html
+
+    left, right, top, bottom = 62.0, 12.0, 10.0, 38.0
+    pw, ph = w - left - right, h - top - bottom
+    px0, py0 = x0 + left, y0 + top
+    log = scale == "log"
+    xs_all, ys_all = [], []
+    for _name, x, y in series:
+        keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log else True)
+        xs_all.append(x[keep])
+        ys_all.append(y[keep])
+    xs = np.concatenate(xs_all) if xs_all else np.zeros(0)
+    ys = np.concatenate(ys_all) if ys_all else np.zeros(0)
+    if xs.size:
+        xlo, xhi = _limits(float(xs.min()), float(xs.max()), False)
+        ylo, yhi = _limits(float(ys.min()), float(ys.max()), log)
+    else:
+        xlo, xhi, ylo, yhi = 0.0, 1.0, (-1.0 if log else 0.0), (0.0 if log else 1.0)
+    sx = pw / (xhi - xlo)
+    sy = ph / (yhi - ylo)
+    out.append(f'<rect x="{px0:.1f}" y="{py0:.1f}" width="{pw:.1f}" height="{ph:.1f}" fill="white" '
+               f'stroke="#444" stroke-width="0.8"/>')
+    for v, lab in _ticks(xlo, xhi, False):
+        X = px0 + (v - xlo) * sx
+        out.append(f'<line x1="{X:.1f}" y1="{py0:.1f}" x2="{X:.1f}" y2="{py0 + ph:.1f}" stroke="#ddd"/>'
+                   f'<text x="{X:.1f}" y="{py0 + ph + 14:.1f}" text-anchor="middle">{html.escape(lab)}</text>')
+    for v, lab in _ticks(ylo, yhi, log):
+        Y = py0 + ph - (v - ylo) * sy
+        out.append(f'<line x1="{px0:.1f}" y1="{Y:.1f}" x2="{px0 + pw:.1f}" y2="{Y:.1f}" stroke="#ddd"/>'
+                   f'<text x="{px0 - 4:.1f}" y="{Y + 4:.1f}" text-anchor="end">{html.escape(lab)}</text>')
+    max_points = int(2 * pw)
+    for k, ((name, _x, _y), x, y) in enumerate(zip(series, xs_all, ys_all)):
+        if not x.size:
+            continue
+        x, y = _decimate(x, y, max_points)
+        X = px0 + (x - xlo) * sx
+        Y = py0 + ph - ((np.log10(y) if log else y) - ylo) * sy
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(X.tolist(), Y.tolist()))
+        out.append(f'<polyline fill="none" stroke="{_COLORS[k % len(_COLORS)]}" stroke-width="1.4" '
+                   f'points="{pts}"/>')
+    out.append(f'<text x="{px0 + pw / 2:.1f}" y="{y0 + h - 6:.1f}" text-anchor="middle">'
+               f'{html.escape(xlabel)}</text>')
+    cx, cy = x0 + 12, py0 + ph / 2
+    out.append(f'<text x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" transform="rotate(-90 {cx:.1f} {cy:.1f})">'
+               f'{html.escape(title)}</text>')
+    if len(series) > 1:
+        for k, (name, _x, _y) in enumerate(series):
+            ly = py0 + 12 + 13 * k
+            lx = px0 + pw - 8
+            out.append(f'<line x1="{lx - 118:.1f}" y1="{ly - 4:.1f}" x2="{lx - 100:.1f}" y2="{ly - 4:.1f}" '
+                       f'stroke="{_COLORS[k % len(_COLORS)]}" stroke-width="2"/>'
+                       f'<text x="{lx - 96:.1f}" y="{ly:.1f}">{html.escape(name)}</text>')
+
+
 # ------------------------------------------------------------------------- monitor
 
 
@@ -364,7 +490,8 @@ class trainingProgressMonitor:
 
     Parameters (MATLAB name-value options): ``Metrics``, ``Info``, ``XLabel``, ``Visible``,
     ``Progress`` (0-100), ``Status``.  Extra options: ``frontend`` ("auto", "widget",
-    "headless", "none"), ``redraw_interval`` (s, default 0.5), ``poll_interval`` (s, default 0.2).
+    "headless", "none"), ``redraw_interval`` (s, default 0.5), ``poll_interval`` (s, default 0.2),
+    ``live_plot`` ("svg": fast live frames, default; "png": matplotlib live frames).
     The timer starts at creation: create the monitor right before the loop.
     """
 
@@ -380,10 +507,14 @@ class trainingProgressMonitor:
         frontend="auto",
         redraw_interval=0.5,
         poll_interval=0.2,
+        live_plot="svg",
         _clock=None,
     ):
         if frontend not in _FRONTENDS:
             raise MonitorError(f"frontend must be one of {_FRONTENDS}, got {frontend!r}.")
+        if live_plot not in ("svg", "png"):
+            raise MonitorError(f"live_plot must be \"svg\" or \"png\", got {live_plot!r}.")
+        self._live_plot = live_plot
         self._clock = _clock or time.perf_counter
         self._t0 = self._clock()
         self._redraw_interval = float(redraw_interval)
@@ -762,6 +893,25 @@ class trainingProgressMonitor:
         self.redraw_count += 1
         return buf.getvalue()
 
+    def _render_svg(self):
+        """Live frame as SVG text (bytes): same panels as the final figure, ~1 ms instead of ~30 ms."""
+        panels = self._panels()
+        n = max(1, len(panels))
+        ncols = min(n, 2)
+        nrows = -(-n // ncols)
+        pw, ph = (640.0 if ncols == 1 else 480.0), 260.0
+        W, H = pw * ncols, ph * nrows
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" '
+               f'viewBox="0 0 {W:.0f} {H:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
+               f'<rect width="100%" height="100%" fill="white"/>']
+        for i, (title, members, scale) in enumerate(panels):
+            series = [(m, np.asarray(self._steps[m], dtype=np.float64),
+                       np.asarray(self._values[m], dtype=np.float64)) for m in members]
+            _svg_panel(out, (i % ncols) * pw, (i // ncols) * ph, pw, ph, title, series, scale, self._xlabel)
+        out.append("</svg>")
+        self.redraw_count += 1
+        return "".join(out).encode()
+
     def _figure_text(self):
         w, h = (self._fig.get_size_inches() * self._fig.dpi).round().astype(int)
         return f"<Figure size {w}x{h} with {len(self._fig.axes)} Axes>"
@@ -800,7 +950,7 @@ class trainingProgressMonitor:
         self._w_progress = W.FloatProgress(value=self._progress, min=0.0, max=100.0,
                                            description="Progress")
         self._w_info = W.HTML(self._info_html())
-        self._w_plot = W.Image(format="png")
+        self._w_plot = W.Image(format="svg+xml" if self._live_plot == "svg" else "png")
         self._w_plot.add_class("dlteach-plot")
         self._ui = W.VBox([W.HBox([self._w_header, self._w_stop]), self._w_progress,
                            self._w_info, self._w_plot])
@@ -818,12 +968,16 @@ class trainingProgressMonitor:
             display(self._ui, display_id=self._display_id)
 
     def _refresh(self, now):
-        """Throttled widget update: plot PNG, info, progress, status, elapsed time."""
-        rebuild = self._fig is None or self._layout_key is None
+        """Throttled widget update: live plot (SVG or PNG), info, progress, status, elapsed time."""
         t0 = time.perf_counter()
-        self._w_plot.value = self._render_png()
+        if self._live_plot == "svg":
+            self._w_plot.value = self._render_svg()
+            rebuild = False
+        else:
+            rebuild = self._fig is None or self._layout_key is None
+            self._w_plot.value = self._render_png()
         self._refresh_widgets()
-        if not rebuild:  # the first draw (imports, font cache, layout) is a one-time cost
+        if not rebuild:  # the first matplotlib draw (imports, font cache, layout) is a one-time cost
             self._draw_cost = time.perf_counter() - t0
         self._last_draw = now
 

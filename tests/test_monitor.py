@@ -392,3 +392,76 @@ def test_headless_kernel_emits_one_deterministic_figure(tmp_path):
     assert out1[1].data["image/png"]
     # the monitor already finished with its cell: Progress=100 later adds no second figure
     assert [o.output_type for o in out2] == ["stream"]
+
+
+# ------------------------------------------------------------------ live SVG plot
+
+
+def _polylines(svg):
+    import re
+
+    out = []
+    for pts in re.findall(r'<polyline [^>]*points="([^"]*)"', svg):
+        out.append(np.array([[float(v) for v in p.split(",")] for p in pts.split()]))
+    return out
+
+
+def _frames(svg):
+    import re
+
+    return [tuple(float(v) for v in m) for m in re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)" fill="white" stroke', svg)]
+
+
+def test_live_plot_is_svg_with_the_data_mapped_into_the_frame():
+    m = trainingProgressMonitor(Metrics="Loss", XLabel="Epoch", frontend="widget")
+    assert m._w_plot.format == "svg+xml"
+    x = np.arange(1, 12.0)
+    y = 10.0 - x  # 9 .. -1
+    for a, b in zip(x, y):
+        recordMetrics(m, a, Loss=b)
+    m._refresh(0.0)
+    svg = bytes(m._w_plot.value).decode()
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert ">Epoch<" in svg and ">Loss<" in svg
+    (fx, fy, fw, fh), = _frames(svg)
+    (pts,) = _polylines(svg)
+    assert pts.shape == (11, 2)
+    # 5 % margins on both axes: data range [lo, hi] spans the middle 1/1.1 of the frame
+    np.testing.assert_allclose(pts[:, 0], fx + fw * (0.05 + (x - 1) / 10) / 1.1, atol=0.06)
+    np.testing.assert_allclose(pts[:, 1], fy + fh - fh * (0.05 + (y + 1) / 10) / 1.1, atol=0.06)
+
+
+def test_live_svg_groups_log_scale_nonfinite_and_many_points():
+    m = trainingProgressMonitor(Metrics=["Train", "Val", "Acc"], frontend="widget")
+    groupSubPlot(m, "Loss", ["Train", "Val"])
+    yscale(m, "Loss", "log")
+    n = 5000
+    spike = 1234
+    for it in range(1, n + 1):
+        train = 100.0 if it == spike else 1.0 / it
+        recordMetrics(m, it, Train=train, Acc=it / n)
+        if it % 100 == 0:
+            recordMetrics(m, it, Val=2.0 / it)
+    recordMetrics(m, n + 1, Acc=float("nan"))
+    svg = m._render_svg().decode()
+    assert len(_frames(svg)) == 2  # one subplot per panel
+    lines = _polylines(svg)
+    assert len(lines) == 3  # Train, Val, Acc
+    (fx, fy, fw, fh) = _frames(svg)[0]
+    assert len(lines[0]) <= 2 * fw + 1  # decimated to about two points per pixel column ...
+    assert lines[0][:, 1].min() == pytest.approx(fy + fh * 0.05 / 1.1, abs=0.06)  # ... the spike kept
+    assert len(lines[1]) == n // 100
+    for decade in (">0.001<", ">0.01<", ">0.1<", ">1<", ">10<", ">100<"):
+        assert decade in svg  # log axis: ticks at decades
+    assert ">Train<" in svg and ">Val<" in svg  # legend of the group
+    assert "nan" not in svg.lower()
+
+
+def test_live_plot_png_option_and_bad_value():
+    m = trainingProgressMonitor(Metrics="Loss", frontend="widget", live_plot="png")
+    recordMetrics(m, 1, Loss=1.0)
+    m._refresh(0.0)
+    assert m._w_plot.format == "png" and m._w_plot.value[:4] == b"\x89PNG"
+    with pytest.raises(MonitorError, match="live_plot"):
+        trainingProgressMonitor(Metrics="Loss", live_plot="gif")
