@@ -190,16 +190,22 @@ def lab_page(chromium_browser):
 
 
 def open_notebook(page, server: JupyterLabServer, path: str, timeout=45_000):
-    """Open a notebook in JupyterLab and wait until its kernel is idle."""
-    page.goto(f"{server.url}/lab/tree/{path}", timeout=timeout)
+    """Open a notebook in JupyterLab and wait until it is the current widget and its kernel is idle.
+
+    ``?reset`` starts from an empty workspace: otherwise JupyterLab restores the notebooks an earlier
+    test opened, and one of them may become the current widget.
+    """
+    page.goto(f"{server.url}/lab/tree/{path}?reset", timeout=timeout)
     page.wait_for_function("() => window.jupyterapp !== undefined", timeout=timeout)
     page.wait_for_function(
-        """() => {
+        """(path) => {
             const w = window.jupyterapp.shell.currentWidget;
             if (!w || !w.sessionContext || !w.content || !w.content.widgets) return false;
+            if (!w.context || w.context.path !== path) return false;
             const k = w.sessionContext.session && w.sessionContext.session.kernel;
             return !!k && k.status === 'idle' && w.content.widgets.length > 0;
         }""",
+        arg=path,
         timeout=timeout,
     )
 
@@ -299,3 +305,55 @@ def run_cell_and_stop(page, cell_index: int, changes_before_stop=2, timeout=60_0
         "kernel_status": kernel_status(page),
         "timings": timings,
     }
+
+
+def execute_in_kernel(page, code: str, timeout=30_000) -> str:
+    """Run ``code`` in the notebook's kernel directly (no cell); returns the reply status ("ok"/"error")."""
+    return page.evaluate(
+        """async ([code, timeout]) => {
+            const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            const future = k.requestExecute({code, silent: false, store_history: false});
+            const reply = await Promise.race([
+                future.done,
+                new Promise((_, reject) => setTimeout(() => reject(new Error('kernel did not reply')), timeout)),
+            ]);
+            return reply.content.status;
+        }""",
+        [code, timeout],
+    )
+
+
+def run_cells(page, indices, timeout=120_000):
+    """Run the given cells one after the other, each to completion; returns the error outputs seen."""
+    errors = []
+    for i in indices:
+        run_cell(page, i)
+        wait_cell_done(page, i, timeout=timeout)
+        err = page.evaluate(
+            """(i) => {
+                const outputs = window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs;
+                for (let j = 0; j < outputs.length; j++) {
+                    const o = outputs.get(j);
+                    if (o.type === 'error') return o.toJSON().ename + ': ' + o.toJSON().evalue;
+                }
+                return null;
+            }""",
+            i,
+        )
+        if err:
+            errors.append((i, err))
+    return errors
+
+
+def strip_outputs(source: Path, dest: Path) -> Path:
+    """Copy a notebook without outputs and execution counts (so 'cell finished' is unambiguous)."""
+    import nbformat
+
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    nb.metadata.pop("widgets", None)
+    nbformat.write(nb, dest)
+    return dest
