@@ -867,6 +867,7 @@ def modelLossStandIn(net, X):
 
 try:
     _loss, _gradients, _state = dlfeval(modelLoss, net, dlarray(XTrain[:, :100], "CB"))   # a trial call
+    copy.deepcopy(net).State = _state            # the state must fit the network
     lossFcn = modelLoss
 except Exception as err:   # not written yet (NotImplementedError, NameError) or not working
     print(f"(Your modelLoss is not ready - {type(err).__name__} - training with the stand-in instead.)")
@@ -905,7 +906,8 @@ ax.plot(np.arange(1, 11) * len(lossHistory) // 10, perEpoch, "o-", label="mean o
 ax.set_yscale("log")
 ax.set_xlabel("iteration (mini-batch of 100 images)")
 ax.set_ylabel("mean squared error per pixel (log scale)")
-ax.set_title("Training the autoencoder with the squared error built from Sub2 + PowScalar")
+ax.set_title("Training the autoencoder with " + ("your squared error (Sub2 + PowScalar)" if lossFcn is not modelLossStandIn
+                                                  else "the stand-in loss (l2loss, all elements)"))
 ax.legend()
 plt.show()
 """)
