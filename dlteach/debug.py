@@ -27,7 +27,7 @@ from autograd.tracer import getval
 from . import tree
 from .autodiff import dlfeval
 from .dlarray import dlarray
-from .errors import DLTeachError, DLTeachWarning
+from .errors import DLTeachError, DLTeachWarning  # noqa: F401
 from .network import dlnetwork, forward
 from .table import Table
 
@@ -38,12 +38,7 @@ __all__ = [
 ]
 
 
-class DebugError(DLTeachError, ValueError):
-    """A debugging helper was called the wrong way (the message names the fix)."""
-
-
-class GradientCheckWarning(DLTeachWarning):
-    """The gradient check's result may be meaningless (randomness, float32 inside the loss, ...)."""
+from .errors import DebugError, GradientCheckWarning  # noqa: E402  (defined with the other teaching errors)
 
 
 # --------------------------------------------------------------------------------------------- naming
@@ -748,7 +743,8 @@ def _quarters(v):
 def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
     """Flag common training problems, each with the likely cause and the fix.
 
-    Codes: ``nan_loss`` (a loss is NaN/Inf), ``exploding_gradients`` (a norm > 1e3, non-finite, or the
+    Codes: ``nan_loss`` (a loss is NaN/Inf), ``loss_rising`` (the loss, smoothed over a tenth of the run,
+    rises above 1.5 x the first loss: learning rate too large), ``exploding_gradients`` (a norm > 1e3, non-finite, or the
     last quarter's median norm > 10 x the first quarter's), ``vanishing_gradients`` (a learnable's norm
     < 1e-7: now, or throughout the last quarter), ``loss_not_falling`` (mean of the last quarter of the
     losses not below the first quarter's mean by more than 1 %), ``probabilities_do_not_sum_to_one``
@@ -771,6 +767,14 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
                 "high that the parameters blow up (lower it 10x), log of 0 in a hand-written cross-entropy (use "
                 "crossentropy, or add a small epsilon), division by zero, or NaN/Inf in the data.")
         elif len(v) >= 4:
+            w = max(2, len(v) // 10)  # smooth mini-batch noise before comparing with the start
+            smooth = np.convolve(v, np.ones(w) / w, mode="valid")
+            peak = int(np.argmax(smooth))
+            if v[0] > 0 and smooth[peak] > 1.5 * v[0]:  # v[0]: the loss before the first update
+                add("loss_rising", f"the loss rose to {smooth[peak] / v[0]:.2g} x its first value (around "
+                    f"entry {peak + w - 1}). A loss must not rise above its first value: the steps overshoot the "
+                    "minimum, so the learning rate is probably too large (try 10 x smaller); check also that the "
+                    "update subtracts the gradient (descent, not ascent).")
             a, b = _quarters(v)
             if not np.mean(b) < np.mean(a) - 0.01 * abs(np.mean(a)):
                 add("loss_not_falling", f"the loss does not fall: mean of the last quarter {np.mean(b):.4g} vs "
@@ -791,7 +795,9 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
             add("vanishing_gradients", f"vanishing gradients: the gradient of {', '.join(small)} is (almost) zero "
                 "(norm < 1e-7). Likely causes: dlgradient of the wrong variable or a loss that does not depend on "
                 "them (extractdata / float(...) cut the trace), dead ReLUs (check inspect_activations; lower the "
-                "learning rate, use He initialization or leakyrelu), or saturated sigmoid/tanh units.")
+                "learning rate, use He initialization or leakyrelu), or saturated sigmoid/tanh units. (A bias "
+                "followed by batch normalization has zero gradient by design: batch normalization subtracts it "
+                "again with the mean.)")
     if grad_norms is not None:
         if not isinstance(grad_norms, GradientNormTracker):
             raise DebugError("diagnose(grad_norms=...) expects a GradientNormTracker (tracker.record(iteration, "
@@ -823,7 +829,9 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
         if small:
             add("vanishing_gradients", f"vanishing gradients: the gradient norm of {', '.join(small)} stayed below "
                 "1e-7 in the last quarter of the iterations. Likely causes: the wrong variable differentiated or "
-                "a cut trace (extractdata), dead ReLUs (inspect_activations), saturated sigmoid/tanh units.")
+                "a cut trace (extractdata), dead ReLUs (inspect_activations), saturated sigmoid/tanh units. (A "
+                "bias followed by batch normalization has zero gradient by design: batch normalization subtracts "
+                "it again with the mean.)")
     if Y is not None:
         d = _data(Y)
         if d is None:

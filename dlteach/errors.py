@@ -75,3 +75,11 @@ class DLTeachWarning(UserWarning):
 class StateNotUpdatedWarning(DLTeachWarning):
     """``predict`` runs a trained network whose batch-normalization State was never stored
     (the learner probably forgot ``net.State = state`` after ``dlfeval``)."""
+
+
+class DebugError(DLTeachError, ValueError):
+    """A debugging helper (dlteach.debug) was called the wrong way (the message names the fix)."""
+
+
+class GradientCheckWarning(DLTeachWarning):
+    """The gradient check's result may be meaningless (randomness, float32 inside the loss, ...)."""

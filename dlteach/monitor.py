@@ -637,7 +637,10 @@ class trainingProgressMonitor:
     def Status(self, value):
         if not isinstance(value, str):
             raise MonitorError(f"Status must be a string such as \"Running\", got {value!r}.")
+        changed = value != self._status
         self._status = value
+        if changed and self._finished:
+            self._touch()  # e.g. Status = "Training complete" after the loop: redraw the final figure
 
     @property
     def Stop(self):
@@ -873,7 +876,8 @@ class trainingProgressMonitor:
             self._axes[title] = ax
         # fixed margins: a layout engine (tight/constrained) doubles the cost of every redraw
         w_in, h_in = fig.get_figwidth(), fig.get_figheight()
-        fig.subplots_adjust(left=0.75 / w_in, right=1 - 0.2 / w_in, bottom=0.55 / h_in,
+        fig.subplots_adjust(left=0.95 / w_in,  # room for log-scale tick labels such as 2x10^0
+                            right=1 - 0.2 / w_in, bottom=0.55 / h_in,
                             top=1 - 0.35 / h_in, wspace=0.35, hspace=0.6)
         self._fig, self._layout_key = fig, key
         return panels

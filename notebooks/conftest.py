@@ -7,7 +7,7 @@ Run the instructor notebooks in strict mode (outputs compared) with::
 * ``notebooks/student/`` is never collected: student versions raise NotImplementedError by design.
 * The sanitize patterns of ``nbval_sanitize.cfg`` (kernel temp-file names in warnings, memory
   addresses) are applied automatically, no ``--nbval-sanitize-with`` needed.
-* Kernels inherit ``PYTHONPATH`` with the repository root first, so the notebooks import this
+* Kernels inherit ``OPENBLAS_NUM_THREADS=1`` and ``PYTHONPATH`` with the repository root first, so the notebooks import this
   checkout's ``dlteach`` even if it is not installed.
 
 Cells whose output is a plot, a widget or a timing must carry ``# NBVAL_IGNORE_OUTPUT``; a cell
@@ -26,6 +26,9 @@ collect_ignore_glob = [".ipynb_checkpoints", "*/.ipynb_checkpoints"]
 
 _parts = [str(HERE.parent)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(_parts))
+# one BLAS thread per kernel, as tools/execute_notebooks.py executes them (see tools/_common.py)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 
 def pytest_collectstart(collector):

@@ -402,6 +402,17 @@ def test_diagnose_loss_not_falling():
     assert diagnose(losses=[1.0, 0.9, 0.8, 0.7]).ok
 
 
+def test_diagnose_loss_rising_with_a_learning_rate_far_too_large():
+    losses, *_ = _train(50.0, iters=40)  # steps overshoot: the loss jumps above its start
+    assert max(losses) > 1.5 * losses[0] and np.all(np.isfinite(losses))
+    diag = diagnose(losses=losses)
+    assert "loss_rising" in diag
+    assert "learning rate" in dict(diag.findings)["loss_rising"]
+    # the rule is about the smoothed curve: one noisy mini-batch does not trigger it, a sustained rise does
+    assert "loss_rising" not in diagnose(losses=[1.0, 0.9, 1.6, 0.8, 0.7, 0.6, 0.5, 0.45, 0.4, 0.35])
+    assert "loss_rising" in diagnose(losses=[1.0, 4.0, 5.0, 3.0, 2.5, 2.0, 1.9, 1.8])
+
+
 def test_diagnose_exploding_gradients():
     diag = diagnose(gradients={"fc1": {"Weights": np.full((10, 10), 200.0)}, "fc2": {"Weights": np.ones(3)}})
     assert diag.codes == ["exploding_gradients"] and "fc1.Weights" in diag.findings[0][1]

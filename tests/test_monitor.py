@@ -465,3 +465,34 @@ def test_live_plot_png_option_and_bad_value():
     assert m._w_plot.format == "png" and m._w_plot.value[:4] == b"\x89PNG"
     with pytest.raises(MonitorError, match="live_plot"):
         trainingProgressMonitor(Metrics="Loss", live_plot="gif")
+
+
+def test_status_set_after_the_final_figure_redraws_it():
+    m = trainingProgressMonitor(Metrics="Loss", frontend="none")
+    m.Status = "Running"
+    recordMetrics(m, 1, Loss=1.0)
+    m.Progress = 100  # finishes: the final figure shows "Running"
+    shown = []
+    m._emit_static = lambda: shown.append(m.Status)
+    m.finish()
+    assert shown == []  # nothing changed: no second figure
+    m.Status = "Training complete"
+    m.finish()  # what the post-cell hook does
+    assert shown == ["Training complete"]
+
+
+def test_log_scale_tick_labels_fit_in_the_final_figure():
+    m = trainingProgressMonitor(Metrics=["A", "B"], frontend="none")
+    groupSubPlot(m, "Loss", ["A", "B"])
+    yscale(m, "Loss", "log")
+    for i in range(1, 50):
+        recordMetrics(m, i, A=2.4 - i / 100, B=2.2 - i / 200)  # a narrow log range: labels like 2x10^0
+    m._render_png()
+    fig = m._fig
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    label_box = ax.yaxis.label.get_window_extent(renderer)
+    assert label_box.x0 >= 0, "the y label is cut off at the left edge"
+    for tick in ax.get_yticklabels() + ax.get_yticklabels(minor=True):
+        if tick.get_text():
+            assert tick.get_window_extent(renderer).x0 >= 0

@@ -38,6 +38,11 @@ def tool_env(extra_pythonpath: Path | None = REPO) -> dict:
     if extra_pythonpath is not None:
         parts = [str(extra_pythonpath)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
         env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parts))
+    # one BLAS thread per kernel: the lesson models are tiny, and on a shared 2-core machine (CI,
+    # Binder) OpenBLAS's default thread pool made a training cell 7x slower (2.6 s vs 18 s) by
+    # oversubscription; a fixed thread count also keeps float sums, hence nbval outputs, reproducible
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     # debugpy's "frozen modules" notice on Python 3.11 (kernel stderr, not cell output)
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     return env

@@ -202,7 +202,6 @@ above it show the chain of calls, and the frame of *our* function (`modelLoss`) 
 """)
 
 code(r"""
-# NBVAL_RAISES_EXCEPTION
 # Technique 1: call the model loss function directly, without dlfeval. This cell fails on purpose.
 loss, gradients, state = modelLoss(net, X, T)
 """, tags=["raises-exception"])
@@ -858,10 +857,11 @@ then wanders without settling, while the healthy curve falls steadily. A loss th
 oscillates wildly, is the signature of a learning rate that is too large; with a still larger one it becomes `NaN`
 (which `diagnose` flags as `nan_loss`).
 
-`diagnose` has no finding here, and it is worth seeing why: its rule compares the mean loss of the last quarter of the
-run with that of the first quarter, and since the loss jumped up at once, the first quarter is already high — the
-run "falls" from its peak. No automatic rule replaces **looking at the curve**; the rule of thumb that catches this
-case is: *the loss must not rise above its first value*.
+`diagnose` flags it as `loss_rising`: its rule is exactly the rule of thumb that catches this case — *the loss must
+not rise above its first value* (the first loss is measured before any update, so it is what the untrained network
+scores). Note that a rule comparing the first and the last quarter of the run would miss it: the loss jumped up at
+once, so the first quarter is already high and the run seems to "fall" from its peak. No automatic rule replaces
+**looking at the curve**, but this one is worth remembering.
 
 ### Exercise 4 (2 points) — name it and fix it
 
@@ -1173,7 +1173,7 @@ md(r"""
 | error at the `dlfeval` line | traceback | any line of the model loss function | call it directly (technique 1), then run it by hand (technique 2) |
 | `ProbabilityError`; outputs outside [0, 1], columns not summing to 1 | error message, `diagnose(Y=...)` | logits into `crossentropy` (bug a) | `softmaxLayer()` at the end, or `crossentropy(softmax(Y), T)` |
 | good training loss, poor `predict` accuracy, `StateNotUpdatedWarning` | test accuracy, warning | forgotten `net.State = state` (bug b) | store the state after every `dlfeval` |
-| loss jumps above its first value, oscillates, or becomes `NaN` | the loss curve (`diagnose` flags only `NaN`) | learning rate too large (bug c) | divide it by 10 |
+| loss jumps above its first value, oscillates, or becomes `NaN` | the loss curve; `diagnose` (`loss_rising`, `nan_loss`) | learning rate too large (bug c) | divide it by 10 |
 | `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
 | zero gradient norms for some learnables; they never change | `GradientNormTracker`, `gradient_check`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
 
