@@ -48,7 +48,7 @@ from autograd.tracer import getval, isbox
 
 from .dlarray import _LABEL_ORDER, _apply_format, _parse_format, _size_str, _to_single, dlarray
 from .errors import DLTeachError, FormatError, ProbabilityError, SizeMismatchError
-from .primitives import maximum, minimum
+from .primitives import maximum, minimum, neg_xlog_clamped
 
 __all__ = ["crossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
 
@@ -429,7 +429,7 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
     y = p.data
     _check_probabilities(y, p, multilabel, fname)
     eps = float(onp.finfo(_dtype(y)).eps)
-    loss = -(T * anp.log(maximum(y, eps)))
+    loss = neg_xlog_clamped(T, y, eps)  # -(T .* log(max(Y, eps))) as one recorded operation
     if multilabel:
         loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))
     per_class = 1 if multilabel else onp.shape(getval(y))[p.fmt.index("C")]

@@ -156,7 +156,7 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     b2 = b if onp.shape(getval(b)) in ((n_out, 1), (1, 1), (1,), ()) else anp.reshape(b, (-1, 1))
     if onp.ndim(getval(b2)) == 1:  # a single bias value: broadcasts as it is
         b2 = anp.reshape(b2, (1, 1))
-    y = w2 @ x2 + b2
+    y = _prim.affine(w2, x2, b2)  # w2 @ x2 + b2 as one recorded operation
     if len(rest) != 1:
         y = anp.reshape(y, (n_out,) + tuple(rest))
     return _out(y, "C" + fmt[first:], formatted)
@@ -308,9 +308,7 @@ def softmax(X, DataFormat=None):
     """Softmax over the channel dimension (MATLAB ``softmax``): y_c = e^{x_c} / Σ_k e^{x_k}."""
     x, fmt, formatted = _prepare(X, DataFormat, "softmax")
     c = _channel_axis(fmt, "softmax")
-    shift = onp.max(getval(x), axis=c, keepdims=True)  # constant: softmax is shift-invariant
-    e = anp.exp(x - shift)
-    y = e / anp.sum(e, axis=c, keepdims=True)
+    y = _prim.softmax_axis(x, c)  # one fused primitive: shifted by the max, VJP y * (g - sum(g * y))
     return _out(y, fmt, formatted)
 
 

@@ -122,3 +122,57 @@ def tanh(x):
 
 
 defvjp(tanh, lambda ans, x: lambda g: g * (1.0 - ans * ans))
+
+
+# -------------------------------------------------------------------------------------------------
+# fused operations: one recorded node instead of several (each node costs ~10 us of tracing)
+
+@primitive
+def affine(w, x, b):
+    """``w @ x + b`` (fullyconnect's core) as one node. VJPs: g xᵀ, wᵀ g, and g summed to b's shape."""
+    return w @ x + b
+
+
+defvjp(
+    affine,
+    lambda ans, w, x, b: lambda g: anp.matmul(g, anp.swapaxes(x, -1, -2)),
+    lambda ans, w, x, b: lambda g: anp.matmul(anp.swapaxes(w, -1, -2), g),
+    lambda ans, w, x, b: unbroadcast_f(b, lambda g: g),
+)
+
+
+@primitive
+def softmax_axis(x, axis):
+    """Softmax along ``axis`` (shifted by the max for stability) as one node.
+
+    VJP: y ⊙ (g − Σ_axis g ⊙ y), written with traceable operations so higher derivatives work.
+    """
+    e = onp.exp(x - onp.max(x, axis=axis, keepdims=True))
+    return e / onp.sum(e, axis=axis, keepdims=True)
+
+
+defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - anp.sum(g * ans, axis=axis, keepdims=True)))
+
+
+@primitive
+def neg_xlog_clamped(t, y, eps):
+    """``-t * log(max(y, eps))``, crossentropy's element loss, as one node.
+
+    VJPs: ``-t / y`` for y (where y > eps, half at y == eps, as ``maximum`` splits ties; 0 below) and
+    ``-log(max(y, eps))`` for t.
+    """
+    return -(t * onp.log(onp.maximum(y, eps)))
+
+
+def _clamp_share(y, eps):
+    y_ = onp.asarray(getval(y))
+    return (y_ > eps) + 0.5 * (y_ == eps)
+
+
+defvjp(
+    neg_xlog_clamped,
+    lambda ans, t, y, eps: unbroadcast_f(t, lambda g: -g * anp.log(maximum(y, eps))),
+    lambda ans, t, y, eps: unbroadcast_f(
+        y, lambda g: -g * t / maximum(y, eps) * _mask(_clamp_share(y, eps), g)),
+    argnums=(0, 1),
+)

@@ -10,7 +10,7 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import isbox, trace_stack
 
 import dlteach.autodiff as autodiff
-from dlteach import dlarray, dims, dlfeval, dlgradient, extractdata
+from dlteach import dlarray, dims, dlfeval, dlgradient, extractdata, stripdims
 from dlteach.errors import DLTeachError, NonScalarLossError, NotTracedError
 
 
@@ -612,3 +612,32 @@ def test_inputs_not_requested_are_not_differentiated(rng):
     w, x = extractdata(W).astype(np.float64), extractdata(X).astype(np.float64)
     np.testing.assert_allclose(extractdata(gW), numeric_grad(lambda v: np.sum(np.tanh(v @ x) ** 2), w), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(extractdata(gX), numeric_grad(lambda v: np.sum(np.tanh(w @ v) ** 2), x), rtol=1e-3, atol=1e-4)
+
+
+def test_gradient_penalty_through_fused_fullyconnect_and_softmax(rng):
+    # fullyconnect and softmax are single fused primitives with hand VJPs: their VJPs must be
+    # differentiable again (EnableHigherDerivatives), checked against finite differences in float64
+    from dlteach import fullyconnect, softmax
+
+    W = rng.standard_normal((3, 4))
+    b = rng.standard_normal((3, 1))
+    X = rng.standard_normal((4, 5))
+    C = rng.standard_normal((3, 5))
+
+    def model(W, b, X):
+        Y = softmax(fullyconnect(dlarray(X, "CB"), W, b))
+        loss = np.sum(stripdims(Y) * C)
+        gx = dlgradient(loss, X, EnableHigherDerivatives=True)
+        return dlgradient(np.sum(gx ** 2), W, b)
+
+    gW, gb = dlfeval(model, W, b, X)
+
+    def penalty(Wv, bv):  # d loss / d X by hand: Wᵀ (y ⊙ (C − Σ_c C ⊙ y))
+        Z = Wv @ X + bv
+        E = np.exp(Z - Z.max(axis=0))
+        Y = E / E.sum(axis=0)
+        gx = Wv.T @ (Y * (C - np.sum(C * Y, axis=0)))
+        return np.sum(gx ** 2)
+
+    np.testing.assert_allclose(gW, numeric_grad(lambda Wv: penalty(Wv, b), W), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gb, numeric_grad(lambda bv: penalty(W, bv), b), rtol=1e-5, atol=1e-7)

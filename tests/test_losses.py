@@ -565,3 +565,13 @@ def test_float64_y_with_float32_targets_gives_single():
     r = rng(36)
     Y, T = r.standard_normal((2, 3)), r.standard_normal((2, 3)).astype(np.float32)
     assert l2loss(dlarray(Y, "CB"), T).dtype == np.float32  # MATLAB: single wins
+
+
+def test_crossentropy_gradient_by_hand_including_the_clamped_entries():
+    # d/dY of -sum(T .* log(max(Y, eps))) / N is -T ./ (N Y) where Y > eps, and 0 where Y is clamped
+    P = np.array([[0.0, 0.2, 0.7], [1.0, 0.8, 0.3]], dtype=np.float32)
+    T = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]], dtype=np.float32)
+    g = dlfeval(lambda Y: dlgradient(crossentropy(Y, T), Y), dlarray(P, "CB"))
+    expected = np.where(P > 0, -T / (3 * np.where(P > 0, P, 1)), 0).astype(np.float32)
+    assert extractdata(g).dtype == np.float32
+    np.testing.assert_allclose(extractdata(g), expected, rtol=1e-6)
