@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# JupyterLab refuses to start as root (containers, Binder-like VMs) unless told it is intended
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: lab test test-unit test-notebooks student-notebooks execute-notebooks profile-notebooks bench clean
@@ -21,7 +23,7 @@ $(VENV)/.all-installed: pyproject.toml
 	touch $(VENV)/.lab-installed $@
 
 lab: $(VENV)/.lab-installed
-	$(VENV)/bin/jupyter lab notebooks/student/01_model_loss_functions.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) notebooks/student/01_model_loss_functions.ipynb
 
 test: $(VENV)/.all-installed
 	$(PY) -m pytest tests
