@@ -279,8 +279,7 @@ def _stat_like(value, like, C):
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    x = _raw(X)
-    y = x * (getval(x) > 0)
+    y = _prim.relu(_raw(X))  # one pass forward; VJP g .* (y > 0)
     return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
 
 

@@ -176,3 +176,12 @@ defvjp(
         y, lambda g: -g * t / maximum(y, eps) * _mask(_clamp_share(y, eps), g)),
     argnums=(0, 1),
 )
+
+
+@primitive
+def relu(x):
+    """max(x, 0) in one pass. VJP: g where the output is positive (0 at x = 0, as MATLAB's relu)."""
+    return onp.maximum(x, x.dtype.type(0)) if hasattr(x, "dtype") else max(x, 0.0)
+
+
+defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))
