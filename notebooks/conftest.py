@@ -7,8 +7,9 @@ Run the instructor notebooks in strict mode (outputs compared) with::
 * ``notebooks/student/`` is never collected: student versions raise NotImplementedError by design.
 * The sanitize patterns of ``nbval_sanitize.cfg`` (kernel temp-file names in warnings, memory
   addresses) are applied automatically, no ``--nbval-sanitize-with`` needed.
-* Kernels inherit ``OPENBLAS_NUM_THREADS=1`` and ``PYTHONPATH`` with the repository root first, so the notebooks import this
-  checkout's ``dlteach`` even if it is not installed.
+* Kernels inherit ``OPENBLAS_NUM_THREADS=1`` (as tools/execute_notebooks.py runs them) and
+  ``PYTHONPATH`` with the repository root first, so the notebooks import this checkout's
+  ``dlteach`` even if it is not installed.
 
 Cells whose output is a plot, a widget or a timing must carry ``# NBVAL_IGNORE_OUTPUT``; a cell
 that demonstrates an error carries the cell tag ``raises-exception`` (honoured by nbval and by
