@@ -743,9 +743,10 @@ def _quarters(v):
 def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
     """Flag common training problems, each with the likely cause and the fix.
 
-    Codes: ``nan_loss`` (a loss is NaN/Inf), ``loss_rising`` (the loss, smoothed over a tenth of the run,
-    rises above 1.5 x the first loss: learning rate too large), ``exploding_gradients`` (a norm > 1e3, non-finite, or the
-    last quarter's median norm > 10 x the first quarter's), ``vanishing_gradients`` (a learnable's norm
+    Codes: ``nan_loss`` (a loss is NaN/Inf), ``loss_rising`` (the loss, averaged over a tenth of the
+    run and at least 2 values, rises above 1.5 x the first loss: learning rate too large),
+    ``exploding_gradients`` (a norm > 1e3, non-finite, or the last quarter's median norm > 10 x the
+    first quarter's), ``vanishing_gradients`` (a learnable's norm
     < 1e-7: now, or throughout the last quarter), ``loss_not_falling`` (mean of the last quarter of the
     losses not below the first quarter's mean by more than 1 %), ``probabilities_do_not_sum_to_one``
     (Y over C does not sum to 1 or has negatives). ``losses``: numbers or the monitor (its "Loss");
