@@ -505,25 +505,24 @@ def _reduction(anp_fun, name):
     return handler
 
 
-def _mean(x, axis=None, keepdims=False):
-    """Mean as sum times a Python float: keeps float32 in the forward and the backward pass."""
+def _reduced_count(x, axis):
+    """Number of elements a reduction over ``axis`` (None = all) combines into each result."""
     shape = _shape(x)
     if axis is None:
-        n = int(onp.prod(shape))
-    else:
-        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-        n = int(onp.prod([shape[a] for a in axes]))
+        return int(onp.prod(shape))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    return int(onp.prod([shape[a] for a in axes]))
+
+
+def _mean(x, axis=None, keepdims=False):
+    """Mean as sum times a Python float: keeps float32 in the forward and the backward pass."""
+    n = _reduced_count(x, axis)
     return anp.sum(x, axis=axis, keepdims=keepdims) * (1.0 / n)
 
 
 def _var(x, axis=None, keepdims=False, ddof=0):
     """Variance from dtype-preserving means: sum((x - mean)^2) / (n - ddof)."""
-    shape = _shape(x)
-    if axis is None:
-        n = int(onp.prod(shape))
-    else:
-        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-        n = int(onp.prod([shape[a] for a in axes]))
+    n = _reduced_count(x, axis)
     d = x - _mean(x, axis=axis, keepdims=True)
     scale = 1.0 / (n - ddof) if n > ddof else onp.inf
     return anp.sum(d * d, axis=axis, keepdims=keepdims) * scale

@@ -102,6 +102,20 @@ def _pair(v, name):
     return out
 
 
+def _padding_text(padding):
+    """MATLAB's display of a Padding option: 'same' or [t b l r]."""
+    return "'same'" if padding == "same" else "[" + " ".join(map(str, padding)) + "]"
+
+
+def _require_images(layer, kind, in_size, in_fmt, advice=""):
+    """A 2-D layer needs SSC(B) input; the error names the layer, what it received and how to fix it."""
+    if in_fmt != "SSC":
+        raise NetworkError(
+            f"Layer '{layer.Name}' ({kind}) needs images (format SSCB) as input, but it receives "
+            f"{in_fmt}B data of size {_size_text(in_size)}.{advice}"
+        )
+
+
 def _padding_option(p):
     if isinstance(p, str):
         if p.lower() != "same":
@@ -481,16 +495,12 @@ class Convolution2DLayer(Layer):
         self.BiasL2Factor = float(BiasL2Factor)
 
     def _describe(self):
-        pad = "'same'" if self.Padding == "same" else "[" + " ".join(map(str, self.Padding)) + "]"
         return (f"{self.NumFilters} {_size_text(self.FilterSize)} convolutions with stride "
-                f"[{' '.join(map(str, self.Stride))}] and padding {pad}")
+                f"[{' '.join(map(str, self.Stride))}] and padding {_padding_text(self.Padding)}")
 
     def _check_input(self, in_size, in_fmt):
-        if in_fmt != "SSC":
-            raise NetworkError(
-                f"Layer '{self.Name}' (convolution2dLayer) needs images (format SSCB) as input, but it receives "
-                f"{in_fmt}B data of size {_size_text(in_size)}. Put it after an imageInputLayer or another 2-D layer."
-            )
+        _require_images(self, "convolution2dLayer", in_size, in_fmt,
+                        " Put it after an imageInputLayer or another 2-D layer.")
 
     def _shapes(self, in_size, in_fmt):
         self._check_input(in_size, in_fmt)
@@ -654,16 +664,11 @@ class _Pooling2DLayer(Layer):
         self.Padding = _padding_option(Padding)
 
     def _describe(self):
-        pad = "'same'" if self.Padding == "same" else "[" + " ".join(map(str, self.Padding)) + "]"
         return (f"{_size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "
-                f"and padding {pad}")
+                f"and padding {_padding_text(self.Padding)}")
 
     def _check_input(self, in_size, in_fmt):
-        if in_fmt != "SSC":
-            raise NetworkError(
-                f"Layer '{self.Name}' ({self._prefix} pooling) needs images (format SSCB) as input, but it receives "
-                f"{in_fmt}B data of size {_size_text(in_size)}."
-            )
+        _require_images(self, f"{self._prefix} pooling", in_size, in_fmt)
 
     def _shapes(self, in_size, in_fmt):
         self._check_input(in_size, in_fmt)

@@ -13,17 +13,7 @@ import dlteach.autodiff as autodiff
 from dlteach import dlarray, dims, dlfeval, dlgradient, extractdata, stripdims
 from dlteach.errors import DLTeachError, NonScalarLossError, NotTracedError
 
-
-def numeric_grad(f, x, h=1e-6):
-    """Central finite differences of a scalar function of a float64 array."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
+from finite_differences import numeric_grad  # tests/finite_differences.py
 
 
 def value_and_gradient(loss_fn, *xs):

@@ -13,6 +13,8 @@ from dlteach.errors import FormatError, ProbabilityError, SizeMismatchError
 from dlteach.losses import LossArgumentError, crossentropy, huber, l1loss, l2loss, mse
 from dlteach.ops import sigmoid, softmax
 
+from finite_differences import numeric_grad  # tests/finite_differences.py
+
 TORCH_REASON = "PyTorch is the oracle for these loss values"
 
 
@@ -36,18 +38,6 @@ def value(loss):
     assert dims(loss) == ""
     assert loss.size == 1
     return float(extractdata(loss))
-
-
-def fd_grad(f, x, h=1e-6):
-    """Central finite differences of a scalar function of a float64 array."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 def classification_data(C=10, N=12, seed=0, dtype=np.float64):
@@ -437,7 +427,7 @@ def test_regression_gradients_match_finite_differences(fun, kw):
     Y, T = r.standard_normal((3, 5)), r.standard_normal((3, 5))
     loss, g = _grad_through_dlfeval(fun, dlarray(Y, "CB"), T, **kw)
     assert dims(g) == "CB" and g.dtype == np.float64
-    ref = fd_grad(lambda y: value(fun(dlarray(y, "CB"), T, **kw)), Y)
+    ref = numeric_grad(lambda y: value(fun(dlarray(y, "CB"), T, **kw)), Y)
     np.testing.assert_allclose(extractdata(g), ref, rtol=1e-6, atol=1e-8)
 
 
@@ -463,7 +453,7 @@ def test_crossentropy_gradient_through_activation_matches_finite_differences(mod
         return dlgradient(loss, Zd)
 
     g = dlfeval(model_loss, dlarray(Z, "CB"))
-    np.testing.assert_allclose(extractdata(g), fd_grad(lambda z: value(f(z)), Z), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(extractdata(g), numeric_grad(lambda z: value(f(z)), Z), rtol=1e-6, atol=1e-9)
     if mode == "single-label":  # softmax + crossentropy: (w_label) * (softmax - onehot)/N when unweighted
         g1 = dlfeval(lambda Zd: dlgradient(crossentropy(softmax(Zd), T), Zd), dlarray(Z, "CB"))
         np.testing.assert_allclose(extractdata(g1), (np_softmax(Z) - T) / 5, rtol=1e-10, atol=1e-12)
@@ -503,7 +493,7 @@ def test_second_order_gradient_penalty_matches_finite_differences(name):
         return value(dlfeval(lambda Zd: penalty(Zd)[0], dlarray(z, "CB")))
 
     _, g2 = dlfeval(penalty, dlarray(Z, "CB"))
-    ref = fd_grad(penalty_value, Z, h=1e-5)
+    ref = numeric_grad(penalty_value, Z, h=1e-5)
     np.testing.assert_allclose(extractdata(g2), ref, rtol=1e-5, atol=1e-7 * np.abs(ref).max())
 
 

@@ -15,6 +15,8 @@ from dlteach.nnc import (
     SoftmaxCrossEntropy, SquaredError, Sub2, Sum, nnc_loss, optimized_loss,
 )
 
+from finite_differences import numeric_grad  # tests/finite_differences.py
+
 TORCH_REASON = "PyTorch is the oracle for these element-wise losses"
 
 
@@ -24,17 +26,6 @@ def rng(seed=0):
 
 def data(x):
     return extractdata(x) if isinstance(x, dlarray) else np.asarray(x)
-
-
-def fd_grad(f, x, h=1e-6):
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (f(xp) - f(xm)) / (2 * h)
-    return g
 
 
 def grad_of_sum(layer, *args, wrt=0):
@@ -189,7 +180,7 @@ def test_softmax_cross_entropy_equals_categorical_of_softmax_with_gradients():
     def f(zz):
         return float(data(Sum(SoftmaxCrossEntropy(zz, t))))
 
-    np.testing.assert_allclose(grad_of_sum(lambda x: SoftmaxCrossEntropy(x, t), z), fd_grad(f, z), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(grad_of_sum(lambda x: SoftmaxCrossEntropy(x, t), z), numeric_grad(f, z), rtol=1e-6, atol=1e-9)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -267,8 +258,8 @@ def test_binary_layer_gradients_match_finite_differences(name):
 
     ga, gb = dlfeval(lambda x0, x1: dlgradient(f(x0, x1), x0, x1), a, b)
     assert np.shape(ga) == a.shape and np.shape(gb) == b.shape
-    np.testing.assert_allclose(data(ga), fd_grad(lambda x: float(data(f(x, b))), a), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(data(gb), fd_grad(lambda x: float(data(f(a, x))), b), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(data(ga), numeric_grad(lambda x: float(data(f(x, b))), a), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(data(gb), numeric_grad(lambda x: float(data(f(a, x))), b), rtol=1e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["AddScalar", "MulScalar", "PowScalar", "RSubScalar", "Exp", "Log", "Abs"])
@@ -285,7 +276,7 @@ def test_unary_layer_gradients_match_finite_differences(name):
         return Sum(Mul2(layer(v), w))
 
     g = dlfeval(lambda v: dlgradient(f(v), v), x)
-    np.testing.assert_allclose(data(g), fd_grad(lambda v: float(data(f(v))), x), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(data(g), numeric_grad(lambda v: float(data(f(v))), x), rtol=1e-6, atol=1e-9)
 
 
 def test_abs_gradient_is_plus_one_at_zero():
@@ -426,7 +417,7 @@ def test_nnc_loss_is_sum_of_terminal_means_same_loss_and_gradients():
             p[k] = v
             return float(data(nnc_loss(_two_terminal_network(p, x, y_target, labels))))
 
-        np.testing.assert_allclose(data(ga[k]), fd_grad(f, params[k]), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(data(ga[k]), numeric_grad(f, params[k]), rtol=1e-6, atol=1e-9)
     assert optimized_loss is nnc_loss
 
 
