@@ -14,56 +14,15 @@ rebuilt and reviewed as plain text. Cell metadata follows nbgrader schema 3 (see
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
-import nbformat
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "notebooks" / "02_squared_error_from_primitives.ipynb"
+from _lesson import Lesson  # noqa: E402  (tools/lessons/_lesson.py)
 
-cells = []
-
-
-def _src(text):
-    return textwrap.dedent(text).strip("\n")
-
-
-def _nbg(grade_id, *, grade=False, solution=False, locked=True, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution}
-    if points is not None:
-        meta["points"] = points
-    return {"nbgrader": meta}
-
-
-def md(text, grade_id=None):
-    cell = nbformat.v4.new_markdown_cell(_src(text))
-    if grade_id:
-        cell.metadata.update(_nbg(grade_id))
-    cells.append(cell)
-
-
-def code(text, grade_id=None, *, tags=None, requires_solutions=False):
-    cell = nbformat.v4.new_code_cell(_src(text))
-    if grade_id:
-        cell.metadata.update(_nbg(grade_id))
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    if requires_solutions:
-        cell.metadata["dlteach"] = {"requires_solutions": True}
-    cells.append(cell)
-
-
-def solution(text, grade_id):
-    cell = nbformat.v4.new_code_cell(_src(text))
-    cell.metadata.update(_nbg(grade_id, solution=True, locked=False))
-    cells.append(cell)
-
-
-def tests(text, grade_id, points):
-    cell = nbformat.v4.new_code_cell(_src(text))
-    cell.metadata.update(_nbg(grade_id, grade=True, points=points))
-    cells.append(cell)
+LESSON = Lesson(2, '02_squared_error_from_primitives.ipynb', minutes=50,
+                seed='Sony Neural Network Console: tutorial using your own loss function (B1-B3)')
+md, code, solution, tests = LESSON.md, LESSON.code, LESSON.solution, LESSON.tests
 
 
 # =================================================================================================
@@ -1253,28 +1212,5 @@ md(r"""
 """, "summary")
 
 
-def build() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = cells
-    nb.metadata = {
-        "dlteach": {"lesson": 2, "estimated_minutes": 50,
-                    "seed": "Sony Neural Network Console: tutorial using your own loss function (B1-B3)"},
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
-
-
-def main(argv=None) -> int:
-    out = Path(argv[0]) if argv else OUT
-    nb = build()
-    nbformat.validate(nb)
-    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
-    assert len(ids) == len(set(ids)), f"duplicate grade_ids: {ids}"
-    nbformat.write(nb, out)
-    print(f"wrote {out} ({len(nb.cells)} cells)")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(LESSON.write(sys.argv[1:]))

@@ -17,46 +17,16 @@ through the kernel, runs the cell and clicks Stop. Keep its summary line
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "notebooks" / "03_custom_training_loops.ipynb"
+from _lesson import Lesson  # noqa: E402  (tools/lessons/_lesson.py)
 
-CELLS = []
-
-
-def _nbg(grade_id, *, grade=False, solution=False, locked=True, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution}
-    if points is not None:
-        meta["points"] = points
-    return meta
-
-
-def md(text, grade_id=None):
-    cell = new_markdown_cell(text.strip("\n"))
-    if grade_id:
-        cell.metadata["nbgrader"] = _nbg(grade_id)
-    CELLS.append(cell)
-
-
-def code(src, *, grade_id=None, kind=None, points=None, tags=None, requires_solutions=False):
-    """kind: None (ordinary), "locked" (setup), "solution" (learner writes), "tests" (graded)."""
-    cell = new_code_cell(src.strip("\n"))
-    if kind == "locked":
-        cell.metadata["nbgrader"] = _nbg(grade_id)
-    elif kind == "solution":
-        cell.metadata["nbgrader"] = _nbg(grade_id, solution=True, locked=False)
-    elif kind == "tests":
-        cell.metadata["nbgrader"] = _nbg(grade_id, grade=True, locked=True, points=points)
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    if requires_solutions:
-        cell.metadata["dlteach"] = {"requires_solutions": True}
-    CELLS.append(cell)
+LESSON = Lesson(3, '03_custom_training_loops.ipynb', minutes=50,
+                seed='MATLAB: Define Model Loss Function for Custom Training Loop (A5-A6)')
+md, code = LESSON.md, LESSON.code
 
 
 # =================================================================================================
@@ -1487,17 +1457,5 @@ but the loss does not behave.
 """, grade_id="summary")
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook(cells=CELLS)
-    nb.metadata = {
-        "dlteach": {"lesson": 3, "estimated_minutes": 50,
-                    "seed": "MATLAB: Define Model Loss Function for Custom Training Loop (A5-A6)"},
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
-
-
 if __name__ == "__main__":
-    nbformat.write(build(), OUT)
-    print(f"wrote {OUT.relative_to(REPO)} ({len(CELLS)} cells)")
+    sys.exit(LESSON.write(sys.argv[1:]))

@@ -11,46 +11,16 @@ function" (reference/seeds.md, A7), followed by a bug hunt (issue 6, lesson 04).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[2]
-OUT = REPO / "notebooks" / "04_debugging_model_loss.ipynb"
+from _lesson import Lesson  # noqa: E402  (tools/lessons/_lesson.py)
 
-CELLS = []
-
-
-def _nbg(grade_id, *, grade=False, solution=False, locked=True, points=None):
-    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3,
-            "solution": solution}
-    if points is not None:
-        meta["points"] = points
-    return meta
-
-
-def md(text, grade_id=None):
-    cell = new_markdown_cell(text.strip("\n"))
-    if grade_id:
-        cell.metadata["nbgrader"] = _nbg(grade_id)
-    CELLS.append(cell)
-
-
-def code(src, *, grade_id=None, kind=None, points=None, tags=None, requires_solutions=False):
-    """kind: None (ordinary), "locked" (setup), "solution" (learner writes), "tests" (graded)."""
-    cell = new_code_cell(src.strip("\n"))
-    if kind == "locked":
-        cell.metadata["nbgrader"] = _nbg(grade_id)
-    elif kind == "solution":
-        cell.metadata["nbgrader"] = _nbg(grade_id, solution=True, locked=False)
-    elif kind == "tests":
-        cell.metadata["nbgrader"] = _nbg(grade_id, grade=True, locked=True, points=points)
-    if tags:
-        cell.metadata["tags"] = list(tags)
-    if requires_solutions:
-        cell.metadata["dlteach"] = {"requires_solutions": True}
-    CELLS.append(cell)
+LESSON = Lesson(4, '04_debugging_model_loss.ipynb', minutes=50,
+                seed='MATLAB: Define Model Loss Function for Custom Training Loop (A7: debugging the model loss function) + bug hunt')
+md, code = LESSON.md, LESSON.code
 
 
 # =================================================================================================
@@ -1213,20 +1183,5 @@ gradient norms and `diagnose` before changing anything.
 """, grade_id="summary")
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook(cells=CELLS)
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"l04-{i:03d}"
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.metadata["dlteach"] = {"lesson": 4, "estimated_minutes": 50,
-                              "seed": "MATLAB: Define Model Loss Function for Custom Training Loop (A7: debugging "
-                                      "the model loss function) + bug hunt"}
-    return nb
-
-
 if __name__ == "__main__":
-    nb = build()
-    nbformat.validate(nb)
-    nbformat.write(nb, OUT)
-    print(f"wrote {OUT} ({len(nb.cells)} cells)")
+    sys.exit(LESSON.write(sys.argv[1:]))
