@@ -3,35 +3,32 @@
 MATLAB counterpart: ``[y1,...] = dlfeval(fun, x1, ...)``; ``[g1,...] = dlgradient(y, x1, ...,
 RetainData=tf, EnableHigherDerivatives=tf)``.
 
-How it works (see HIPS autograd's ``tracer.py``/``core.py``): ``dlfeval`` wraps every floating leaf of
-its arguments in autograd *boxes*, each leaf its own root node, and runs ``fun``. Every NumPy operation
-on a box is recorded. ``dlgradient(loss, x)`` runs the reverse pass from the loss's node and reads the
-gradient that arrives at each requested leaf: d loss / d x.
+How it works (see HIPS autograd's ``tracer.py``/``core.py``): ``dlfeval`` opens a trace level and wraps
+every floating leaf of its arguments in an autograd *box*, each leaf its own root node, then runs
+``fun``. Every primitive applied to a box is recorded as a node that keeps the primitive, its arguments
+and its result. ``dlgradient(loss, x)`` runs the reverse pass from the loss's node: it visits only the
+nodes on a path from the loss to a requested input, builds the vector-Jacobian products (VJPs) of those
+nodes for just the parents that lead there, and reads the gradient arriving at each requested node.
 
-Each leaf is boxed on two nested trace levels. The backward pass of the upper level computes with the
-boxes of the lower level, so it is itself recorded: that is what ``EnableHigherDerivatives=True`` uses
-(gradient penalties, second derivatives). A plain ``dlgradient`` runs on the lowest level, whose graph
-holds the forward pass and every recorded backward pass.
-
-Level of an ``EnableHigherDerivatives=True`` call: the highest level on which the loss is recorded,
-but below the level of every earlier higher-derivative call whose results the loss depends on (on a
-higher level those results are constants, so their contribution would be silently lost). Independent
-calls (PINN-style ``Ux = dlgradient(sum(U), X, ...)``, ``Ut = dlgradient(sum(U), T, ...)``) therefore
-share the top level, and only truly nested ones (``Uxx`` from ``Ux``) need another level.
+Higher derivatives (``EnableHigherDerivatives=True``): the recorded graph is *replayed* one trace level
+up, with the requested inputs boxed again on that new level, and the reverse pass runs there. Its VJPs
+then compute with the boxes of dlfeval's level, so the gradient itself is recorded on that level: it can
+be used in the loss and differentiated by a later ``dlgradient`` (gradient penalties, PINN residuals
+``Ux``, ``Uxx`` ...). The replay costs one more forward pass, only in those calls; nesting depth is
+unlimited.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as onp
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
-from autograd.tracer import getval, isbox, new_box, notrace_primitives, toposort, trace_stack
+from autograd.tracer import Node, getval, isbox, new_box, notrace_primitives, toposort, trace_stack
 
 from .dlarray import dlarray
 from .errors import NonScalarLossError, NotTracedError
 from .tree import tree_map
-
-#: number of nested trace levels per dlfeval: k levels allow k-1 nested EnableHigherDerivatives calls.
-TRACE_LEVELS = 2
 
 _TAPES: list["_Tape"] = []
 
@@ -45,33 +42,28 @@ _OUTSIDE_MESSAGE = (
 )
 
 
-class _Node(VJPNode):
-    """Graph node with one VJP per parent, so dlgradient computes only the gradients it needs.
+class _Node(Node):
+    """One recorded operation: the primitive, its arguments (unboxed on this level) and its result.
 
-    autograd's VJPNode has one VJP for all parents: the backward pass of ``W @ X`` would also compute
-    the gradient for the data X, and that of the first convolution the gradient for the input images.
-    Here the VJP makers still run at forward time (same errors, same captured values), one per parent,
-    and :func:`dlgradient` calls only those on a path to a requested input.
+    Unlike autograd's VJPNode, nothing is computed when the operation is recorded: the VJPs are built
+    during the reverse pass, only for the parents on a path to a requested input (so ``W @ X`` never
+    computes the gradient of the data X), and the stored call can be replayed for higher derivatives.
     """
 
-    __slots__ = ("vjps",)
+    __slots__ = ("parents", "value", "fun", "args", "kwargs", "argnums")
 
     def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
         self.parents = parents
-        try:
-            vjpmaker = primitive_vjps[fun]
-        except KeyError:
-            fun_name = getattr(fun, "__name__", fun)
-            raise NotImplementedError(f"VJP of {fun_name} wrt argnums {parent_argnums} not defined") from None
-        self.vjps = [vjpmaker((argnum,), value, args, kwargs) for argnum in parent_argnums]
+        self.value = value
+        self.fun = fun
+        self.args = args
+        self.kwargs = kwargs
+        self.argnums = parent_argnums
 
-    def initialize_root(self):
-        self.parents = []
-        self.vjps = []
-
-    @property
-    def vjp(self):  # autograd's interface: all parents at once
-        return lambda g: tuple(next(iter(v(g))) for v in self.vjps)
+    def initialize_root(self, value):
+        self.parents = ()
+        self.value = value
+        self.fun = None
 
 
 # functions that are never recorded (comparisons, argmax, floor, ...): the very same set as autograd's
@@ -79,12 +71,22 @@ notrace_primitives[_Node] = notrace_primitives[VJPNode]
 
 
 class _Tape:
-    __slots__ = ("traces", "higher")
+    """One dlfeval call: its trace level."""
 
-    def __init__(self, traces):
-        self.traces = traces
-        # one entry per EnableHigherDerivatives call: (level index, level-0 nodes of its results)
-        self.higher = []
+    __slots__ = ("trace",)
+
+    def __init__(self, trace):
+        self.trace = trace
+
+
+@contextmanager
+def _new_trace():
+    """A new trace level (autograd's ``trace_stack.new_trace``, but also left cleanly on an exception)."""
+    trace_stack.top += 1
+    try:
+        yield trace_stack.top
+    finally:
+        trace_stack.top -= 1
 
 
 def _is_float_leaf(v) -> bool:
@@ -93,33 +95,31 @@ def _is_float_leaf(v) -> bool:
     return isinstance(v, onp.ndarray) and v.dtype.kind in "fc"
 
 
-def _box_value(x, traces):
-    for t in traces:
-        x = new_box(x, t, _Node.new_root())
-    return x
+def _box_value(x, tape):
+    return new_box(x, tape.trace, _Node.new_root(x))
 
 
-def _box_leaf(leaf, traces):
+def _box_leaf(leaf, tape):
     if type(leaf) is dlarray:
         if _is_float_leaf(getval(leaf._data)):
-            return dlarray._wrap(_box_value(leaf._data, traces), leaf._fmt)
+            return dlarray._wrap(_box_value(leaf._data, tape), leaf._fmt)
         return leaf
     if isbox(leaf) or _is_float_leaf(leaf):
-        return _box_value(leaf, traces)
+        return _box_value(leaf, tape)
     return leaf
 
 
-def _strip_value(x, traces):
-    while isbox(x) and x._trace in traces:
+def _strip_value(x, trace):
+    while isbox(x) and x._trace >= trace:
         x = x._value
     return x
 
 
-def _strip_leaf(leaf, traces):
+def _strip_leaf(leaf, trace):
     if type(leaf) is dlarray:
-        return dlarray._wrap(_strip_value(leaf._data, traces), leaf._fmt)
+        return dlarray._wrap(_strip_value(leaf._data, trace), leaf._fmt)
     if isbox(leaf):
-        return _strip_value(leaf, traces)
+        return _strip_value(leaf, trace)
     return leaf
 
 
@@ -135,23 +135,15 @@ def dlfeval(fun, *args, **kwargs):
             f"dlfeval's first argument must be the function to evaluate (e.g. dlfeval(modelLoss, net, X, T)), "
             f"not {type(fun).__name__}. In MATLAB it is a function handle, @modelLoss; in Python pass the function itself."
         )
-    managers = [trace_stack.new_trace() for _ in range(TRACE_LEVELS)]
-    traces = []
-    tape = None
-    try:
-        for cm in managers:
-            traces.append(cm.__enter__())
-        tape = _Tape(tuple(traces))
+    with _new_trace() as trace:
+        tape = _Tape(trace)
         _TAPES.append(tape)
-        box = lambda leaf: _box_leaf(leaf, traces)  # noqa: E731
-        out = fun(*tree_map(box, args), **tree_map(box, kwargs))
-        trace_set = set(traces)
-        return tree_map(lambda leaf: _strip_leaf(leaf, trace_set), out)
-    finally:
-        if tape is not None:
+        try:
+            box = lambda leaf: _box_leaf(leaf, tape)  # noqa: E731
+            out = fun(*tree_map(box, args), **tree_map(box, kwargs))
+            return tree_map(lambda leaf: _strip_leaf(leaf, trace), out)
+        finally:
             _TAPES.remove(tape)
-        for cm in reversed(managers[: len(traces)]):
-            cm.__exit__(None, None, None)
 
 
 def _down_to(x, t):
@@ -170,13 +162,14 @@ def _raw(x):
 
 
 def _find_tape(loss_raw):
+    """The tape of the innermost dlfeval that recorded ``loss_raw`` (None if none did)."""
     traces = set()
     x = loss_raw
     while isbox(x):
         traces.add(x._trace)
         x = x._value
     for tape in reversed(_TAPES):
-        if traces.intersection(tape.traces):
+        if tape.trace in traces:
             return tape
     return None
 
@@ -227,58 +220,32 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
             "differentiate np.sum(Y)."
         )
 
-    if EnableHigherDerivatives:
-        index = _higher_level(tape, raw_loss)
-        level = tape.traces[index]
-    else:
-        level = tape.traces[0]
-
-    loss_box = _down_to(raw_loss, level)
+    trace = tape.trace
+    loss_box = _down_to(raw_loss, trace)
     if loss_box is None:
         raise NotTracedError(_OUTSIDE_MESSAGE)
 
-    # leaves requested, keyed by their node on this level
+    # the requested values, by their node on dlfeval's level
     wanted = {}
 
     def collect(leaf):
-        b = _down_to(_raw(leaf), level)
+        b = _down_to(_raw(leaf), trace)
         if b is not None:
             wanted[b._node] = None
         return leaf
 
     tree_map(collect, wrt)
-
-    # reverse pass, restricted to the nodes on a path from the loss to a requested input
-    order = list(toposort(loss_box._node))
-    useful = set()
-    for node in reversed(order):  # parents before children
-        if node in wanted or any(p in useful for p in node.parents):
-            useful.add(node)
-    outgrads = {loss_box._node: (vspace(loss_box._value).ones(), False)}
-    for node in order:
-        if node not in useful:
-            continue
-        g = outgrads.pop(node)[0]
-        if node in wanted:
-            wanted[node] = g
-        vjps = getattr(node, "vjps", None)
-        if vjps is None:  # a node made by autograd itself
-            for parent, ingrad in zip(node.parents, node.vjp(g)):
-                if parent in useful:
-                    outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
-            continue
-        for parent, vjp in zip(node.parents, vjps):
-            if parent in useful:
-                outgrads[parent] = add_outgrads(outgrads.get(parent), next(iter(vjp(g))))
+    if EnableHigherDerivatives:
+        found = _replayed_gradients(loss_box._node, wanted, tape)
+    else:
+        found = _backward(loss_box._node, wanted)
 
     def finish(leaf):
         raw = _raw(leaf)
         v = getval(raw)
-        if not _is_float_leaf(v) and not isinstance(v, (onp.ndarray, onp.generic)):
-            return None
         if not _is_float_leaf(v):
             return None
-        b = _down_to(raw, level)
+        b = _down_to(raw, trace)
         if b is None:
             raise NotTracedError(
                 "dlgradient: one of the values to differentiate with respect to is not traced. Only inputs of the "
@@ -286,21 +253,22 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
                 "argument of dlfeval instead of creating it inside the function, and do not pass it through "
                 "extractdata."
             )
-        g = wanted.get(b._node)
-        dtype = onp.asarray(v).dtype
+        g = found.get(b._node)
+        dtype = v.dtype if isinstance(v, onp.ndarray) else onp.asarray(v).dtype
         if g is None:
             g = onp.zeros(onp.shape(v), dtype=dtype)
+        elif not EnableHigherDerivatives:
+            if isbox(g):  # an outer dlfeval's box (nested dlfeval): the gradient is a value here
+                g = getval(g)
+            if not isinstance(g, onp.ndarray):
+                g = onp.asarray(g)
+            if g.dtype != dtype:
+                g = onp.real(g) if onp.iscomplexobj(g) and dtype.kind != "c" else g
+                g = g.astype(dtype)
+            if g.shape != onp.shape(v):
+                g = onp.array(onp.broadcast_to(g, onp.shape(v)))
         else:
-            gv = getval(g)
-            if onp.iscomplexobj(gv) and not onp.iscomplexobj(v):
-                g = onp.real(gv) if not EnableHigherDerivatives else g
-            if not EnableHigherDerivatives:
-                g = onp.asarray(getval(g))
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
-                if g.shape != onp.shape(v):
-                    g = onp.array(onp.broadcast_to(g, onp.shape(v)))
-            elif getattr(getval(g), "dtype", dtype) != dtype:
+            if getattr(getval(g), "dtype", dtype) != dtype:
                 g = g.astype(dtype) if isbox(g) else onp.asarray(g, dtype=dtype)
         if type(leaf) is dlarray:
             return dlarray._wrap(g, leaf._fmt)
@@ -309,54 +277,74 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         return g
 
     grads = tuple(tree_map(finish, w) for w in wrt)
-    if EnableHigherDerivatives:
-        base = tape.traces[0]
-        nodes = set()
-
-        def record(leaf):
-            b = _down_to(_raw(leaf), base)
-            if b is not None:
-                nodes.add(b._node)
-            return leaf
-
-        tree_map(record, grads)
-        tape.higher.append((index, nodes))
     return grads[0] if len(grads) == 1 else grads
 
 
-def _reached(start, targets):
-    """The nodes of ``targets`` that ``start`` depends on (walks the recorded graph)."""
-    found = set()
-    seen = {start}
-    stack = [start]
-    while stack:
-        node = stack.pop()
-        if node in targets:
-            found.add(node)
-        for parent in node.parents:
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
+def _backward(loss_node, wanted):
+    """Reverse pass from ``loss_node``: ``{node: d loss / d node}`` for the nodes of ``wanted``.
+
+    Visits only the nodes on a path from the loss to a wanted node, and builds each node's VJPs only for
+    the parents on such a path (autograd's ``vjp_argnums`` makers, given just those argnums).
+    """
+    order = list(toposort(loss_node))  # children before parents
+    useful = set()
+    for node in reversed(order):  # parents before children
+        if node in wanted or any(p in useful for p in node.parents):
+            useful.add(node)
+    found = {}
+    if loss_node not in useful:
+        return found
+    outgrads = {loss_node: (vspace(loss_node.value).ones(), False)}
+    for node in order:
+        if node not in useful:
+            continue
+        g = outgrads.pop(node)[0]
+        if node in wanted:
+            found[node] = g
+        if not node.parents:
+            continue
+        pairs = [(argnum, parent) for argnum, parent in zip(node.argnums, node.parents) if parent in useful]
+        if not pairs:
+            continue
+        try:
+            vjpmaker = primitive_vjps[node.fun]
+        except KeyError:
+            name = getattr(node.fun, "__name__", node.fun)
+            raise NotImplementedError(f"The gradient (VJP) of {name} is not defined, so dlgradient cannot "
+                                      "differentiate through it.") from None
+        ingrads = vjpmaker(tuple(a for a, _ in pairs), node.value, node.args, node.kwargs)(g)
+        for (_, parent), ingrad in zip(pairs, ingrads):
+            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     return found
 
 
-def _higher_level(tape, raw_loss):
-    """Index of the trace level an EnableHigherDerivatives=True dlgradient must run on (see module doc)."""
-    index = max(i for i, t in enumerate(tape.traces) if _down_to(raw_loss, t) is not None)
-    nested = 0
-    if tape.higher:
-        base = _down_to(raw_loss, tape.traces[0])
-        targets = set().union(*(nodes for _, nodes in tape.higher))
-        reached = _reached(base._node, targets) if base is not None else set()
-        for level, nodes in tape.higher:
-            if nodes & reached:
-                index = min(index, level - 1)
-                nested += 1
-    if index < 1:
-        raise NotImplementedError(
-            f"This dlgradient(..., EnableHigherDerivatives=True) differentiates a value that already depends on "
-            f"the results of {nested} earlier EnableHigherDerivatives=True call(s): derivatives nested this deep need "
-            f"more trace levels than the {len(tape.traces)} this dlfeval has. Set dlteach.autodiff.TRACE_LEVELS = "
-            f"{len(tape.traces) + 1} (or more) before calling dlfeval."
-        )
-    return index
+def _replayed_gradients(loss_node, wanted, tape):
+    """Gradients that are themselves recorded on dlfeval's level (EnableHigherDerivatives=True).
+
+    The graph from the inputs to the loss is called again, operation by operation, with every wanted
+    value boxed once more on a new, higher trace level. The reverse pass on that level computes with
+    the boxes of dlfeval's level, so the gradients it returns are recorded there.
+    """
+    order = list(toposort(loss_node))
+    with _new_trace() as upper:
+        replayed = {}
+        upper_wanted = {}
+        for node in reversed(order):  # parents before children
+            if not node.parents:  # an input leaf: its box on dlfeval's level
+                value = new_box(node.value, tape.trace, node)
+            else:
+                args = list(node.args)
+                for argnum, parent in zip(node.argnums, node.parents):
+                    args[argnum] = replayed[parent]
+                value = node.fun(*args, **node.kwargs)
+            if node in wanted:
+                if not (isbox(value) and value._trace == upper):
+                    value = new_box(value, upper, _Node.new_root(value))
+                upper_wanted[value._node] = node
+            replayed[node] = value
+        top = replayed[loss_node]
+        if not (isbox(top) and top._trace == upper):
+            return {}
+        found = _backward(top._node, upper_wanted)
+    return {upper_wanted[n]: g for n, g in found.items()}
+

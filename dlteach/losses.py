@@ -48,7 +48,7 @@ from autograd.tracer import getval, isbox
 
 from .dlarray import _LABEL_ORDER, _apply_format, _parse_format, _size_str, _to_single, dlarray
 from .errors import DLTeachError, FormatError, ProbabilityError, SizeMismatchError
-from .primitives import maximum, minimum, neg_xlog_clamped
+from .primitives import maximum, minimum, neg_xlog_clamped, scaled_sum
 
 __all__ = ["crossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
 
@@ -315,7 +315,7 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, fname, per_class=1):
         N = onp.count_nonzero(onp.broadcast_to(getval(mask), yshape)) / per_class
     if N == 0:
         N = 1
-    return dlarray._wrap(anp.sum(loss) * (1.0 / float(N)), "")
+    return dlarray._wrap(scaled_sum(loss, 1.0 / float(N)), "")
 
 
 def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
@@ -354,7 +354,7 @@ def _check_probabilities(y, p, multilabel, fname):
     v = onp.asarray(getval(y))
     if v.size == 0:
         return
-    lo, hi = float(onp.nanmin(v)), float(onp.nanmax(v))
+    lo, hi = float(onp.fmin.reduce(v, axis=None)), float(onp.fmax.reduce(v, axis=None))  # NaN-ignoring
     act = "sigmoid" if multilabel else "softmax"
     if lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
         raise ProbabilityError(
@@ -365,9 +365,10 @@ def _check_probabilities(y, p, multilabel, fname):
         )
     if not multilabel:
         c = p.fmt.index("C")
-        s = onp.sum(v.astype(onp.float64), axis=c)
-        bad = onp.abs(s - 1.0) > SUM_TOLERANCE
-        if onp.any(bad):
+        s = v.sum(axis=c, dtype=onp.float64)
+        s_lo, s_hi = onp.fmin.reduce(s, axis=None), onp.fmax.reduce(s, axis=None)  # NaN sums are not flagged
+        if s_hi - 1.0 > SUM_TOLERANCE or 1.0 - s_lo > SUM_TOLERANCE:
+            bad = onp.abs(s - 1.0) > SUM_TOLERANCE
             hint = (
                 " Y has a single channel: for a binary classifier with one sigmoid output use "
                 "ClassificationMode='multilabel' (binary cross-entropy)."
@@ -378,7 +379,7 @@ def _check_probabilities(y, p, multilabel, fname):
             raise ProbabilityError(
                 f"{fname} (single-label mode) expects one probability distribution per prediction: the values of "
                 f"Y along its 'C' dimension must sum to 1, but {int(onp.count_nonzero(bad))} of {bad.size} sum to "
-                f"between {float(onp.nanmin(s)):.4g} and {float(onp.nanmax(s)):.4g}. Apply softmax first: "
+                f"between {float(s_lo):.4g} and {float(s_hi):.4g}. Apply softmax first: "
                 f"loss = {fname}(softmax(Y), T).{hint}"
             )
 

@@ -11,6 +11,7 @@ inside :func:`dlteach.dlfeval` and keeps float32 as float32.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import autograd.numpy as anp
@@ -136,26 +137,28 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     else:
         first = len(fmt)
     shape = onp.shape(getval(x))
-    n_in = int(onp.prod(shape[:first]))
+    n_in = math.prod(shape[:first])
     rest = shape[first:]
     w = _match_dtype(_param(weights), x)
     b = _match_dtype(_param(bias), x)
     wshape = onp.shape(getval(w))
+    bshape = onp.shape(getval(b))
     n_out = wshape[0]
-    if int(onp.prod(wshape[1:])) != n_in:
+    if math.prod(wshape[1:]) != n_in:
         raise SizeMismatchError(
             f"fullyconnect: the weights are {'x'.join(map(str, wshape))}, so each observation must have "
-            f"{int(onp.prod(wshape[1:]))} input values, but X ({fmt}, size {'x'.join(map(str, shape))}) has "
+            f"{math.prod(wshape[1:])} input values, but X ({fmt}, size {'x'.join(map(str, shape))}) has "
             f"{n_in} per observation. Weights must be OutputSize x InputSize."
         )
-    if int(onp.size(getval(b))) not in (1, n_out):
-        raise SizeMismatchError(f"fullyconnect: bias has {onp.size(getval(b))} elements; expected OutputSize = {n_out}.")
+    if math.prod(bshape) not in (1, n_out):
+        raise SizeMismatchError(f"fullyconnect: bias has {math.prod(bshape)} elements; expected OutputSize = {n_out}.")
     # reshape only where needed: every reshape of a traced array is one more recorded operation
     w2 = anp.reshape(w, (n_out, n_in)) if len(wshape) != 2 else w
     x2 = x if len(shape) == 2 and first == 1 else anp.reshape(x, (n_in, -1))
-    b2 = b if onp.shape(getval(b)) in ((n_out, 1), (1, 1), (1,), ()) else anp.reshape(b, (-1, 1))
-    if onp.ndim(getval(b2)) == 1:  # a single bias value: broadcasts as it is
-        b2 = anp.reshape(b2, (1, 1))
+    if bshape not in ((n_out, 1), (1, 1)):
+        b2 = anp.reshape(b, (-1, 1)) if math.prod(bshape) == n_out else anp.reshape(b, (1, 1))
+    else:
+        b2 = b
     y = _prim.affine(w2, x2, b2)  # w2 @ x2 + b2 as one recorded operation
     if len(rest) != 1:
         y = anp.reshape(y, (n_out,) + tuple(rest))

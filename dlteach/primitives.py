@@ -12,7 +12,7 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.extend import defvjp, primitive
 from autograd.numpy.numpy_vjps import unbroadcast_f
-from autograd.tracer import getval
+from autograd.tracer import getval, isbox
 
 
 def _mask(cond, g):
@@ -133,11 +133,19 @@ def affine(w, x, b):
     return w @ x + b
 
 
+def _affine_bias_vjp(ans, w, x, b):
+    if onp.shape(getval(b)) == onp.shape(getval(ans))[:1] + (1,):  # one bias per output row: sum over columns
+        return lambda g: g.sum(axis=1, keepdims=True)
+    return unbroadcast_f(b, lambda g: g)
+
+
+# Operators and methods (``@``, ``.T``, ``.sum``) rather than autograd.numpy functions: on plain arrays
+# (a first-order dlgradient) they are NumPy's own, on boxes (EnableHigherDerivatives) they are recorded.
 defvjp(
     affine,
-    lambda ans, w, x, b: lambda g: anp.matmul(g, anp.swapaxes(x, -1, -2)),
-    lambda ans, w, x, b: lambda g: anp.matmul(anp.swapaxes(w, -1, -2), g),
-    lambda ans, w, x, b: unbroadcast_f(b, lambda g: g),
+    lambda ans, w, x, b: lambda g: g @ x.T,
+    lambda ans, w, x, b: lambda g: w.T @ g,
+    _affine_bias_vjp,
 )
 
 
@@ -151,7 +159,7 @@ def softmax_axis(x, axis):
     return e / onp.sum(e, axis=axis, keepdims=True)
 
 
-defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - anp.sum(g * ans, axis=axis, keepdims=True)))
+defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
 
 
 @primitive
@@ -169,13 +177,45 @@ def _clamp_share(y, eps):
     return (y_ > eps) + 0.5 * (y_ == eps)
 
 
+def _neg_xlog_y_vjp(ans, t, y, eps):
+    def vjp(g):
+        if isbox(g) or isbox(y) or isbox(t):  # traced (higher derivatives): recordable operations
+            return -g * t / maximum(y, eps) * _mask(_clamp_share(y, eps), g)
+        y_ = onp.asarray(y)
+        out = g * t
+        out /= onp.maximum(y_, y_.dtype.type(eps))
+        out *= -1
+        if y_.min() <= eps:  # clamped entries: no gradient below eps, half of it at eps
+            out *= _mask(_clamp_share(y_, eps), out)
+        return out
+
+    if onp.shape(getval(y)) == onp.shape(getval(ans)):
+        return vjp
+    return unbroadcast_f(y, vjp)
+
+
 defvjp(
     neg_xlog_clamped,
     lambda ans, t, y, eps: unbroadcast_f(t, lambda g: -g * anp.log(maximum(y, eps))),
-    lambda ans, t, y, eps: unbroadcast_f(
-        y, lambda g: -g * t / maximum(y, eps) * _mask(_clamp_share(y, eps), g)),
+    _neg_xlog_y_vjp,
     argnums=(0, 1),
 )
+
+
+@primitive
+def scaled_sum(x, scale):
+    """``sum(x) * scale`` (a loss's reduction, e.g. the sum over all elements divided by the batch size)
+    as one node. VJP: ``g * scale`` in every element, in x's dtype."""
+    return onp.sum(x) * scale
+
+
+def _scaled_sum_vjp(ans, x, scale):
+    v = getval(x)
+    shape, dtype = onp.shape(v), getattr(v, "dtype", onp.dtype(float))
+    return lambda g: g * onp.full(shape, scale, dtype=dtype)
+
+
+defvjp(scaled_sum, _scaled_sum_vjp)
 
 
 @primitive

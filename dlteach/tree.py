@@ -51,6 +51,12 @@ def tree_map(f, tree, *rest, path: str = ""):
 
     Raises StructureMismatchError naming the first key / index where the structures differ.
     """
+    if not rest:
+        return _map1(f, tree)
+    return _map_checked(f, tree, *rest, path=path)
+
+
+def _map_checked(f, tree, *rest, path=""):
     t = type(tree)
     if t is dict or isinstance(tree, dict):
         for r in rest:
@@ -93,6 +99,22 @@ def tree_map(f, tree, *rest, path: str = ""):
         ]
         return unflatten(aux, new)
     return f(tree, *rest)
+
+
+def _map1(f, tree):
+    """tree_map over one tree: no structures to compare, so no paths to build (the fast, common case)."""
+    t = type(tree)
+    if t is dict:
+        return {k: _map1(f, v) for k, v in tree.items()}
+    if t is list or t is tuple:
+        return t([_map1(f, v) for v in tree])
+    if t in _REGISTRY:
+        flatten, unflatten = _REGISTRY[t]
+        children, aux = flatten(tree)
+        return unflatten(aux, [_map1(f, c) for c in children])
+    if isinstance(tree, (dict, list, tuple)):  # subclasses (OrderedDict, namedtuple, ...)
+        return _map_checked(f, tree)
+    return f(tree)
 
 
 def _child_name(t, aux, i):

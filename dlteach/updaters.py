@@ -171,14 +171,17 @@ class _Irregular(Exception):
 def _flatten(x, leaves):
     """Append x's leaves to ``leaves`` and return x's structure as nested tuples (no path strings: fast)."""
     t = type(x)
+    if t is dlarray or t is np.ndarray:
+        leaves.append(x)
+        return None
     if t is dict:
-        return (dict, tuple(x), tuple(_flatten(v, leaves) for v in x.values()))
+        return (dict, tuple(x), tuple([_flatten(v, leaves) for v in x.values()]))
     if t is list or t is tuple:
-        return (t, len(x), tuple(_flatten(v, leaves) for v in x))
+        return (t, len(x), tuple([_flatten(v, leaves) for v in x]))
     spec = tree._REGISTRY.get(t)
     if spec is not None:
         children, aux = spec[0](x)
-        return (t, aux, tuple(_flatten(c, leaves) for c in children))
+        return (t, aux, tuple([_flatten(c, leaves) for c in children]))
     if isinstance(x, (dict, list, tuple)):
         raise _Irregular
     leaves.append(x)
@@ -299,6 +302,14 @@ def _param_array(fname, leaf, i, params, prefix):
     return arr
 
 
+def _fast_array(leaf, arr_p):
+    """The common case of :func:`_other_array`: an untraced array of the parameter's shape and dtype (else None)."""
+    raw = leaf._data if type(leaf) is dlarray else leaf
+    if type(raw) is np.ndarray and raw.shape == arr_p.shape and raw.dtype == arr_p.dtype:
+        return raw
+    return None
+
+
 def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
     """A gradient or state leaf as an ndarray of the parameter's dtype (None stays None)."""
     if leaf is None:
@@ -372,9 +383,14 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     new_states = [[] for _ in range(n_state)]
     for i, p in enumerate(leaves):
         arr_p = _param_array(fname, p, i, container, prefix)
-        g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
+        g = _fast_array(grad_leaves[i], arr_p)
+        if g is None:
+            g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
         s_in = [None if sl is None else sl[i] for sl in state_leaves]
-        s_arr = [_other_array(fname, state_names[k], s_in[k], arr_p, i, container, prefix) for k in range(n_state)]
+        s_arr = [None if s_in[k] is None else _fast_array(s_in[k], arr_p) for k in range(n_state)]
+        for k in range(n_state):
+            if s_arr[k] is None:
+                s_arr[k] = _other_array(fname, state_names[k], s_in[k], arr_p, i, container, prefix)
         eff_lr = lr
         if factors is not None:
             f = float(factors[i])

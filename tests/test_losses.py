@@ -565,3 +565,16 @@ def test_crossentropy_gradient_by_hand_including_the_clamped_entries():
     expected = np.where(P > 0, -T / (3 * np.where(P > 0, P, 1)), 0).astype(np.float32)
     assert extractdata(g).dtype == np.float32
     np.testing.assert_allclose(extractdata(g), expected, rtol=1e-6)
+
+
+def test_crossentropy_gradient_at_exactly_eps_is_halved():
+    # max(Y, eps) splits the gradient of a tie in half, as ``maximum`` does: at Y == eps the gradient is
+    # half of -T/(N eps); checked for the plain reverse pass and for the traced one (EnableHigherDerivatives)
+    eps = float(np.finfo(np.float32).eps)
+    P = np.array([[eps, 0.5], [1.0 - eps, 0.5]], dtype=np.float32)
+    T = np.array([[1.0, 1.0], [0.0, 0.0]], dtype=np.float32)
+    expected = np.array([[-0.5 / (2 * eps), -1.0 / (2 * 0.5)], [0.0, 0.0]], dtype=np.float32)
+    for higher in (False, True):
+        g = dlfeval(lambda Y: dlgradient(crossentropy(Y, T), Y, EnableHigherDerivatives=higher), dlarray(P, "CB"))
+        assert extractdata(g).dtype == np.float32
+        np.testing.assert_allclose(extractdata(g), expected, rtol=1e-6)
