@@ -15,8 +15,9 @@ Rows
       + adamupdate(net, ...)
 
 Every row runs in its own child process (OpenBLAS's and PyTorch's OpenMP thread pools slow each other
-down when they share a process); the figure is the median of ``--repeat`` steps after ``--warmup``
-steps. Also measures ``import dlteach`` in fresh interpreters.
+down when they share a process), all with the same malloc thresholds: the ones ``import dlteach`` sets
+(dlteach/_allocator.py), or glibc's defaults with ``--default-malloc``. The figure is the median of
+``--repeat`` steps after ``--warmup`` steps. Also measures ``import dlteach`` in fresh interpreters.
 
     .venv/bin/python benchmarks/bench_training_step.py [--repeat R] [--warmup W] [--threads N]
     .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
@@ -45,6 +46,8 @@ parser.add_argument("--warmup", type=int, default=10)
 parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: NumPy's BLAS default)")
 parser.add_argument("--row", default=None, help=argparse.SUPPRESS)
 parser.add_argument("--profile", default=None, metavar="ROW", help="cProfile one row, e.g. mlp-dlteach")
+parser.add_argument("--default-malloc", action="store_true",
+                    help="run every row with glibc's default malloc thresholds (dlteach tuning off)")
 args = parser.parse_args()
 if args.threads is not None:  # before NumPy loads its BLAS
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -390,8 +393,21 @@ def run_row(name):
             "q3": statistics.quantiles(times, n=4)[2], "first_loss": losses[0], "last_loss": losses[-1]}
 
 
+def malloc_env():
+    """The same allocator settings for every row: those ``import dlteach`` applies (dlteach/_allocator.py),
+    or glibc's defaults with --default-malloc. Otherwise only the rows that import dlteach would get them."""
+    from dlteach import _allocator
+
+    if args.default_malloc:
+        return {"DLTEACH_MALLOC_TUNING": "0"}, "glibc defaults (DLTEACH_MALLOC_TUNING=0)"
+    env = {"MALLOC_MMAP_THRESHOLD_": str(_allocator.MMAP_THRESHOLD),
+           "MALLOC_TRIM_THRESHOLD_": str(_allocator.TRIM_THRESHOLD)}
+    return env, "dlteach's thresholds for every row (" + ", ".join(f"{k}={v}" for k, v in env.items()) + ")"
+
+
 def child(name):
     env = dict(os.environ)
+    env.update(MALLOC_ENV)
     if THREADS:
         env["BENCH_THREADS"] = str(THREADS)
     cmd = [sys.executable, os.path.abspath(__file__), "--row", name, "--repeat", str(args.repeat),
@@ -437,8 +453,10 @@ if args.profile:
 import numpy as np  # noqa: E402
 
 THREADS = args.threads or blas_threads()
+MALLOC_ENV, malloc_text = malloc_env()
 print(f"one training step, float32, batch {BATCH}; median of {args.repeat} steps after {args.warmup} warm-up steps")
 print(f"NumPy {np.__version__}, BLAS threads = PyTorch threads = {THREADS or 'unknown (threadpoolctl missing)'}")
+print(f"malloc: {malloc_text}")
 print()
 results = {}
 for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-maxpool2-fc10")):

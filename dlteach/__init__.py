@@ -8,7 +8,7 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 ``import dlteach`` stays fast.
 """
 
-from . import errors, nnc
+from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
 from .data import load_digits, make_moons, make_regression_line
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
@@ -30,6 +30,8 @@ from .table import Table
 from .updaters import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
 __version__ = "0.1.0"
+
+_allocator.tune()  # keep freed array memory for reuse: no page faults each step (glibc; DLTEACH_MALLOC_TUNING=0 opts out)
 
 # ``next`` (MATLAB's next(mbq)) is importable by name but left out of ``import *`` so that it
 # never shadows Python's builtin ``next`` by accident.

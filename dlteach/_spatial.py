@@ -23,6 +23,7 @@ Public entry points (validated wrappers): :func:`conv2d`, :func:`maxpool2d`, :fu
 from __future__ import annotations
 
 import operator
+import weakref
 from collections import namedtuple
 
 import numpy as np
@@ -331,10 +332,10 @@ def _mm_grad_w(cols, gm, g):
     return acc
 
 
-# Hand-off of the forward patch matrix to the weight-gradient VJP (see _conv2d_p / conv2d):
-# the raw forward stores (output, cols) here; every VJP maker of that call (one per trace level)
-# runs before the primitive returns and picks it up; conv2d() clears it afterwards.
-_COLS_STASH = []
+# Hand-off of the forward patch matrix to the weight-gradient VJP (see _conv2d_p / conv2d): a traced
+# forward keeps its im2col matrix here, under the id of its output array, for as long as that output
+# lives (the recorded node holds it until the reverse pass); the VJP maker finds it by the output.
+_COLS_BY_OUTPUT = {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,7 +350,9 @@ def _conv2d_p(x, w, geom, out_dtype, keep_cols=False):
     cols = _im2col(x, g, dt)
     y = _mm_forward(_wmat(w, g, dt), cols, g).astype(out_dtype, copy=False)
     if keep_cols:
-        _COLS_STASH[:] = [y, cols]
+        key = id(y)
+        _COLS_BY_OUTPUT[key] = cols
+        weakref.finalize(y, _COLS_BY_OUTPUT.pop, key, None)
     return y
 
 
@@ -379,9 +382,7 @@ def _conv2d_grad_filter(x, gy, geom, out_dtype, cols=None, gm=None):
 
 def _conv2d_vjps(argnums, ans, args, kwargs):
     x, w, geom, out_dtype = args
-    cols = None
-    if kwargs.get("keep_cols") and len(_COLS_STASH) == 2 and _COLS_STASH[0] is getval(ans):
-        cols = _COLS_STASH[1]
+    cols = _COLS_BY_OUTPUT.get(id(getval(ans))) if kwargs.get("keep_cols") else None
     xdt, wdt = x.dtype, w.dtype
 
     def vjp(gy):
@@ -428,12 +429,7 @@ def conv2d(x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1)):
     wv = _check_array(w, "conv2d weights", "kh x kw x C x F")
     geom = _conv_geometry(xv.shape, wv.shape, stride, padding, dilation)
     out_dtype = _compute_dtype(xv.dtype, wv.dtype)
-    keep = isbox(w)
-    try:
-        return _conv2d_p(x, w, geom, out_dtype, keep_cols=keep)
-    finally:
-        if keep:
-            _COLS_STASH.clear()
+    return _conv2d_p(x, w, geom, out_dtype, keep_cols=isbox(w))
 
 
 # --------------------------------------------------------------------------------------------

@@ -195,14 +195,19 @@ def test_conv2d_large_batch_default_path_matches_torch():
     _assert_close32(gw, gw_ref)
 
 
-def test_conv2d_only_weights_traced_reuses_forward_and_matches_full(layout):
-    # the weight gradient alone (input not traced) must equal the one computed with both traced
+def test_conv2d_only_weights_traced_reuses_forward_and_matches_full(layout, monkeypatch):
+    # the weight gradient alone (input not traced) reuses the forward's patch matrix (one im2col in
+    # all) and must equal the one computed with both traced
     rng = _rng(6)
     x = rng.standard_normal((9, 9, 3, 2)).astype(np.float32)
     w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
     loss = lambda x, w: np.sum(np.sin(conv2d(x, w, 2, ((1, 0), (0, 1)))))
+    calls = []
+    im2col = spatial._im2col
+    monkeypatch.setattr(spatial, "_im2col", lambda *a: calls.append(1) or im2col(*a))
     gw_only = grad(loss, 1)(x, w)
-    assert spatial._COLS_STASH == []  # the hand-off of the forward patches does not keep memory alive
+    assert len(calls) == 1
+    assert spatial._COLS_BY_OUTPUT == {}  # the hand-off of the forward patches does not keep memory alive
     _, gw_both = grad(loss, (0, 1))(x, w)
     np.testing.assert_array_equal(gw_only, gw_both)
 
