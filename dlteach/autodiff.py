@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 import numpy as onp
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
-from autograd.tracer import Node, getval, isbox, new_box, notrace_primitives, toposort, trace_stack
+from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
 from .dlarray import dlarray
 from .errors import NonScalarLossError, NotTracedError
@@ -60,7 +60,7 @@ class _Node(Node):
         self.kwargs = kwargs
         self.argnums = parent_argnums
 
-    def initialize_root(self, value):
+    def initialize_root(self, value):  # Node.new_root(value); dlfeval uses the faster _new_root
         self.parents = ()
         self.value = value
         self.fun = None
@@ -95,15 +95,31 @@ def _is_float_leaf(v) -> bool:
     return isinstance(v, onp.ndarray) and v.dtype.kind in "fc"
 
 
+def _new_root(value):
+    node = _Node.__new__(_Node)
+    node.parents = ()
+    node.value = value
+    node.fun = None
+    return node
+
+
 def _box_value(x, tape):
-    return new_box(x, tape.trace, _Node.new_root(x))
+    return new_box(x, tape.trace, _new_root(x))
 
 
 def _box_leaf(leaf, tape):
-    if type(leaf) is dlarray:
-        if _is_float_leaf(getval(leaf._data)):
-            return dlarray._wrap(_box_value(leaf._data, tape), leaf._fmt)
+    t = type(leaf)
+    if t is dlarray:
+        data = leaf._data
+        if type(data) is onp.ndarray:  # the common case, checked first
+            if data.dtype.kind in "fc":
+                return dlarray._wrap(new_box(data, tape.trace, _new_root(data)), leaf._fmt)
+            return leaf
+        if _is_float_leaf(getval(data)):
+            return dlarray._wrap(_box_value(data, tape), leaf._fmt)
         return leaf
+    if t is onp.ndarray:
+        return new_box(leaf, tape.trace, _new_root(leaf)) if leaf.dtype.kind in "fc" else leaf
     if isbox(leaf) or _is_float_leaf(leaf):
         return _box_value(leaf, tape)
     return leaf
@@ -117,7 +133,8 @@ def _strip_value(x, trace):
 
 def _strip_leaf(leaf, trace):
     if type(leaf) is dlarray:
-        return dlarray._wrap(_strip_value(leaf._data, trace), leaf._fmt)
+        data = leaf._data
+        return dlarray._wrap(_strip_value(data, trace), leaf._fmt) if isbox(data) else leaf
     if isbox(leaf):
         return _strip_value(leaf, trace)
     return leaf
@@ -242,6 +259,12 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
 
     def finish(leaf):
         raw = _raw(leaf)
+        if not EnableHigherDerivatives and type(raw) in box_types and raw._trace == trace:
+            # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
+            g = found.get(raw._node)
+            v = raw._value
+            if type(g) is onp.ndarray and type(v) is onp.ndarray and g.dtype == v.dtype and g.shape == v.shape:
+                return dlarray._wrap(g, leaf._fmt) if type(leaf) is dlarray else g
         v = getval(raw)
         if not _is_float_leaf(v):
             return None
@@ -286,36 +309,71 @@ def _backward(loss_node, wanted):
     Visits only the nodes on a path from the loss to a wanted node, and builds each node's VJPs only for
     the parents on such a path (autograd's ``vjp_argnums`` makers, given just those argnums).
     """
-    order = list(toposort(loss_node))  # children before parents
+    order = _toposort(loss_node)  # children before parents
     useful = set()
     for node in reversed(order):  # parents before children
-        if node in wanted or any(p in useful for p in node.parents):
+        if node in wanted:
             useful.add(node)
+            continue
+        for parent in node.parents:
+            if parent in useful:
+                useful.add(node)
+                break
     found = {}
     if loss_node not in useful:
         return found
-    outgrads = {loss_node: (vspace(loss_node.value).ones(), False)}
+    outgrads = {loss_node: (vspace(loss_node.value).ones(), False)}  # autograd's (sum, mutable) pairs
     for node in order:
         if node not in useful:
             continue
         g = outgrads.pop(node)[0]
         if node in wanted:
             found[node] = g
-        if not node.parents:
+        parents = node.parents
+        if not parents:
             continue
-        pairs = [(argnum, parent) for argnum, parent in zip(node.argnums, node.parents) if parent in useful]
-        if not pairs:
-            continue
+        if len(parents) == 1 and parents[0] in useful:
+            argnums = node.argnums
+            useful_parents = parents
+        else:
+            useful_parents = [p for p in parents if p in useful]
+            if not useful_parents:  # a requested intermediate value: nothing to pass further back
+                continue
+            argnums = tuple([a for a, p in zip(node.argnums, parents) if p in useful])
         try:
             vjpmaker = primitive_vjps[node.fun]
         except KeyError:
             name = getattr(node.fun, "__name__", node.fun)
             raise NotImplementedError(f"The gradient (VJP) of {name} is not defined, so dlgradient cannot "
                                       "differentiate through it.") from None
-        ingrads = vjpmaker(tuple(a for a, _ in pairs), node.value, node.args, node.kwargs)(g)
-        for (_, parent), ingrad in zip(pairs, ingrads):
+        ingrads = vjpmaker(argnums, node.value, node.args, node.kwargs)(g)
+        for parent, ingrad in zip(useful_parents, ingrads):
             outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     return found
+
+
+def _toposort(end):
+    """The nodes ``end`` depends on, each after all of its children (as autograd's ``util.toposort``)."""
+    child_counts = {}
+    stack = [end]
+    while stack:
+        node = stack.pop()
+        if node in child_counts:
+            child_counts[node] += 1
+        else:
+            child_counts[node] = 1
+            stack.extend(node.parents)
+    order = []
+    ready = [end]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.parents:
+            if child_counts[parent] == 1:
+                ready.append(parent)
+            else:
+                child_counts[parent] -= 1
+    return order
 
 
 def _replayed_gradients(loss_node, wanted, tape):
@@ -325,7 +383,7 @@ def _replayed_gradients(loss_node, wanted, tape):
     value boxed once more on a new, higher trace level. The reverse pass on that level computes with
     the boxes of dlfeval's level, so the gradients it returns are recorded there.
     """
-    order = list(toposort(loss_node))
+    order = _toposort(loss_node)
     with _new_trace() as upper:
         replayed = {}
         upper_wanted = {}
@@ -339,7 +397,7 @@ def _replayed_gradients(loss_node, wanted, tape):
                 value = node.fun(*args, **node.kwargs)
             if node in wanted:
                 if not (isbox(value) and value._trace == upper):
-                    value = new_box(value, upper, _Node.new_root(value))
+                    value = new_box(value, upper, _new_root(value))
                 upper_wanted[value._node] = node
             replayed[node] = value
         top = replayed[loss_node]

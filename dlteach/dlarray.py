@@ -23,6 +23,7 @@ import numpy as onp
 from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
+from . import tree as _tree
 from .errors import FormatError, NotTracedError
 
 _LABEL_ORDER = {"S": 0, "C": 1, "B": 2, "T": 3, "U": 4}
@@ -592,3 +593,6 @@ def finddim(X, label: str):
 def isdlarray(X) -> bool:
     """True if X is a dlarray (MATLAB ``isdlarray``)."""
     return type(X) is dlarray
+
+
+_tree._LEAF_TYPES.add(dlarray)  # a dlarray is a leaf of every container walk (dlteach/tree.py)

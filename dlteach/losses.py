@@ -75,7 +75,9 @@ def _as_array(x):
 
 
 def _dtype(x):
-    return onp.asarray(getval(x)).dtype if not hasattr(getval(x), "dtype") else getval(x).dtype
+    v = getval(x)
+    d = getattr(v, "dtype", None)
+    return d if d is not None else onp.asarray(v).dtype
 
 
 class _Prepared:
@@ -350,6 +352,9 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
 # -------------------------------------------------------------------------------------------------
 # crossentropy
 
+_EPS = {onp.dtype(onp.float32): float(onp.finfo(onp.float32).eps), onp.dtype(onp.float64): float(onp.finfo(onp.float64).eps)}
+
+
 def _check_probabilities(y, p, multilabel, fname):
     v = onp.asarray(getval(y))
     if v.size == 0:
@@ -429,7 +434,7 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
         )
     y = p.data
     _check_probabilities(y, p, multilabel, fname)
-    eps = float(onp.finfo(_dtype(y)).eps)
+    eps = _EPS.get(_dtype(y)) or float(onp.finfo(_dtype(y)).eps)
     loss = neg_xlog_clamped(T, y, eps)  # -(T .* log(max(Y, eps))) as one recorded operation
     if multilabel:
         loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))

@@ -155,8 +155,13 @@ def softmax_axis(x, axis):
 
     VJP: y ⊙ (g − Σ_axis g ⊙ y), written with traceable operations so higher derivatives work.
     """
-    e = onp.exp(x - onp.max(x, axis=axis, keepdims=True))
-    return e / onp.sum(e, axis=axis, keepdims=True)
+    x = onp.asarray(x)
+    e = x - x.max(axis=axis, keepdims=True)
+    if e.dtype.kind != "f":  # integer scores
+        e = e.astype(onp.float64)
+    onp.exp(e, out=e)
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
 
 
 defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
@@ -206,7 +211,7 @@ defvjp(
 def scaled_sum(x, scale):
     """``sum(x) * scale`` (a loss's reduction, e.g. the sum over all elements divided by the batch size)
     as one node. VJP: ``g * scale`` in every element, in x's dtype."""
-    return onp.sum(x) * scale
+    return (onp.add.reduce(x, axis=None) if type(x) is onp.ndarray else onp.sum(x)) * scale
 
 
 def _scaled_sum_vjp(ans, x, scale):

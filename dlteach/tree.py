@@ -10,9 +10,14 @@ Everything that is not a container is a *leaf* (dlarray, ndarray, number, None, 
 
 from __future__ import annotations
 
+import numpy as np
+
 from .errors import StructureMismatchError
 
 _REGISTRY: dict[type, tuple] = {}
+
+#: types that are certainly leaves (checked first, to skip a recursive call per leaf); dlarray adds itself
+_LEAF_TYPES = {np.ndarray, float, int, str, type(None)}
 
 
 def register(cls, flatten, unflatten):
@@ -105,9 +110,12 @@ def _map1(f, tree):
     """tree_map over one tree: no structures to compare, so no paths to build (the fast, common case)."""
     t = type(tree)
     if t is dict:
-        return {k: _map1(f, v) for k, v in tree.items()}
+        out = {}
+        for k, v in tree.items():
+            out[k] = f(v) if type(v) in _LEAF_TYPES else _map1(f, v)
+        return out
     if t is list or t is tuple:
-        return t([_map1(f, v) for v in tree])
+        return t([f(v) if type(v) in _LEAF_TYPES else _map1(f, v) for v in tree])
     if t in _REGISTRY:
         flatten, unflatten = _REGISTRY[t]
         children, aux = flatten(tree)

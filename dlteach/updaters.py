@@ -175,17 +175,28 @@ def _flatten(x, leaves):
         leaves.append(x)
         return None
     if t is dict:
-        return (dict, tuple(x), tuple([_flatten(v, leaves) for v in x.values()]))
+        return (dict, tuple(x), _flatten_children(x.values(), leaves))
     if t is list or t is tuple:
-        return (t, len(x), tuple([_flatten(v, leaves) for v in x]))
+        return (t, len(x), _flatten_children(x, leaves))
     spec = tree._REGISTRY.get(t)
     if spec is not None:
         children, aux = spec[0](x)
-        return (t, aux, tuple([_flatten(c, leaves) for c in children]))
+        return (t, aux, _flatten_children(children, leaves))
     if isinstance(x, (dict, list, tuple)):
         raise _Irregular
     leaves.append(x)
     return None
+
+
+def _flatten_children(children, leaves):
+    specs = []
+    for c in children:
+        if type(c) is dlarray or type(c) is np.ndarray:  # a leaf: no recursive call
+            leaves.append(c)
+            specs.append(None)
+        else:
+            specs.append(_flatten(c, leaves))
+    return tuple(specs)
 
 
 def _unflatten(spec, it):
@@ -193,10 +204,13 @@ def _unflatten(spec, it):
         return next(it)
     t, aux, children = spec
     if t is dict:
-        return {k: _unflatten(c, it) for k, c in zip(aux, children)}
+        out = {}
+        for k, c in zip(aux, children):
+            out[k] = next(it) if c is None else _unflatten(c, it)
+        return out
     if t is list or t is tuple:
-        return t(_unflatten(c, it) for c in children)
-    return tree._REGISTRY[t][1](aux, [_unflatten(c, it) for c in children])
+        return t([next(it) if c is None else _unflatten(c, it) for c in children])
+    return tree._REGISTRY[t][1](aux, [next(it) if c is None else _unflatten(c, it) for c in children])
 
 
 def _same_spec(a, b) -> bool:
