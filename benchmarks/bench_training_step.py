@@ -16,10 +16,12 @@ Rows
 
 Every row runs in its own child process (OpenBLAS's and PyTorch's OpenMP thread pools slow each other
 down when they share a process), all with the same malloc thresholds: the ones ``import dlteach`` sets
-(dlteach/_allocator.py), or glibc's defaults with ``--default-malloc``. The figure is the median of
-``--repeat`` steps after ``--warmup`` steps. Also measures ``import dlteach`` in fresh interpreters.
+(dlteach/_allocator.py), or glibc's defaults with ``--default-malloc``. A row's figure is the median of
+``--repeat`` steps after ``--warmup`` steps; all rows run ``--rounds`` times, interleaved, and the ratios
+are the medians of the per-round ratios (the VM's speed drifts between quiet and busy periods). Also
+measures ``import dlteach`` in fresh interpreters.
 
-    .venv/bin/python benchmarks/bench_training_step.py [--repeat R] [--warmup W] [--threads N]
+    .venv/bin/python benchmarks/bench_training_step.py [--repeat R] [--warmup W] [--threads N] [--rounds K]
     .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
 
 Targets (issue "Core"): dlteach MLP step within 1.3x of hand-written NumPy and no slower than PyTorch;
@@ -42,6 +44,7 @@ LR = 1e-3
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--repeat", type=int, default=100)
+parser.add_argument("--rounds", type=int, default=3, help="run every row this many times, interleaved")
 parser.add_argument("--warmup", type=int, default=10)
 parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: NumPy's BLAS default)")
 parser.add_argument("--row", default=None, help=argparse.SUPPRESS)
@@ -460,17 +463,32 @@ print(f"malloc: {malloc_text}")
 print()
 results = {}
 for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-maxpool2-fc10")):
-    print(f"{title}")
-    print(f"  {'row':62s} {'median ms':>10s} {'IQR ms':>15s} {'/ numpy':>8s} {'/ torch':>8s}  loss first->last")
-    res = {row: child(f"{model}-{row}") for row in ORDER}
+    # rounds: every row once per round, so the rows of one round ran minutes (not hours) apart; a shared
+    # VM's speed drifts by tens of percent between quiet and busy periods, and the ratios of one round
+    # are comparable where absolute times of different periods are not
+    rounds = [{row: child(f"{model}-{row}") for row in ORDER} for _ in range(args.rounds)]
+    res = {}
+    for row in ORDER:
+        ok = [r[row] for r in rounds if "median" in r[row]]
+        res[row] = ({"median": statistics.median(r["median"] for r in ok),
+                     "q1": statistics.median(r["q1"] for r in ok), "q3": statistics.median(r["q3"] for r in ok),
+                     "first_loss": ok[0]["first_loss"], "last_loss": ok[0]["last_loss"]}
+                    if ok else rounds[0][row])
+
+    def ratio(row, ref):
+        per_round = [r[row]["median"] / r[ref]["median"] for r in rounds if "median" in r[row] and "median" in r[ref]]
+        return (statistics.median(per_round), min(per_round), max(per_round)) if per_round else (float("nan"),) * 3
+
+    res["ratios"] = {row: {"numpy": ratio(row, "numpy"), "torch": ratio(row, "torch")} for row in ORDER}
     results[model] = res
+    print(f"{title}  ({args.rounds} rounds; ratios: median of the per-round ratios)")
+    print(f"  {'row':62s} {'median ms':>10s} {'IQR ms':>15s} {'/ numpy':>8s} {'/ torch':>8s}  loss first->last")
     for row in ORDER:
         r = res[row]
         if "error" in r:
             print(f"  {ROWS[row][0]:62s} {'-':>10s}  (not available: {r['error'][:60]})")
             continue
-        ratio_np = r["median"] / res["numpy"]["median"] if "median" in res["numpy"] else float("nan")
-        ratio_t = r["median"] / res["torch"]["median"] if "median" in res["torch"] else float("nan")
+        ratio_np, ratio_t = res["ratios"][row]["numpy"][0], res["ratios"][row]["torch"][0]
         print(f"  {ROWS[row][0]:62s} {r['median'] * 1e3:10.2f} {r['q1'] * 1e3:7.2f}-{r['q3'] * 1e3:7.2f} "
               f"{ratio_np:8.2f} {ratio_t:8.2f}  {r['first_loss']:.3f}->{r['last_loss']:.3f}")
     print()
@@ -478,8 +496,12 @@ for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-max
 imp = import_time()
 print(f"import time (fresh interpreter, median of 7): numpy+autograd {imp['numpy, autograd.numpy'] * 1e3:.0f} ms, "
       f"dlteach {imp['dlteach'] * 1e3:.0f} ms (target < 300 ms)")
-m, c = results["mlp"], results["cnn"]
-if all("median" in r for r in (m["dlteach"], m["numpy"], m["torch"], c["dlteach"], c["torch"])):
-    print(f"targets: MLP dlteach/numpy = {m['dlteach']['median'] / m['numpy']['median']:.2f} (<= 1.3), "
-          f"MLP dlteach/torch = {m['dlteach']['median'] / m['torch']['median']:.2f} (<= 1.0), "
-          f"CNN dlteach/torch = {c['dlteach']['median'] / c['torch']['median']:.2f} (<= 1.5)")
+m, c = results["mlp"]["ratios"]["dlteach"], results["cnn"]["ratios"]["dlteach"]
+
+
+def show(r):
+    return f"{r[0]:.2f} [{r[1]:.2f}-{r[2]:.2f}]"
+
+
+print(f"targets (median [min-max] over rounds): MLP dlteach/numpy = {show(m['numpy'])} (<= 1.3), "
+      f"MLP dlteach/torch = {show(m['torch'])} (<= 1.0), CNN dlteach/torch = {show(c['torch'])} (<= 1.5)")

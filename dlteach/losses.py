@@ -158,10 +158,12 @@ def _shape_text(shape):
 
 
 def _prepare_targets(targets, p, fname):
-    yshape = onp.shape(getval(p.data))
+    yshape = getval(p.data).shape
     tfmt = targets._fmt if type(targets) is dlarray else ""
     raw = _as_array(targets)
     dt = _dtype(raw)
+    if tfmt == p.fmt and dt.kind == "f" and getval(raw).shape == yshape:  # the common case: nothing to check
+        return raw
     if dt.kind == "b":
         raise LossArgumentError(
             f"{fname}: the targets are logical (bool). MATLAB's {fname} does not accept logical targets "
@@ -329,10 +331,13 @@ def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, Nor
         raise LossArgumentError(f"{fname}: WeightsFormat was given but no weights.")
     w = None if weights is None else _align(weights, WeightsFormat, p, "the weights", fname, strict=True)
     m = None if Mask is None else _align(Mask, None, p, "the Mask", fname, strict=False)
-    single = any(_dtype(v) == onp.float32 for v in (p.data, T, w, m) if v is not None)
-    dtype = onp.dtype(onp.float32) if single else _dtype(p.data)
-    p.data = _cast(p.data, dtype)
-    T = _cast(T, dtype)
+    ydt, tdt = _dtype(p.data), _dtype(T)
+    single = onp.float32 in (ydt, tdt) or any(_dtype(v) == onp.float32 for v in (w, m) if v is not None)
+    dtype = _FLOAT32 if single else ydt
+    if ydt != dtype:
+        p.data = _cast(p.data, dtype)
+    if tdt != dtype:
+        T = _cast(T, dtype)
     w = None if w is None else _cast(w, dtype)
     m = None if m is None else _cast(m, dtype)
     return p, T, w, m, Reduction, NormalizationFactor, single
@@ -352,6 +357,7 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
 # -------------------------------------------------------------------------------------------------
 # crossentropy
 
+_FLOAT32 = onp.dtype(onp.float32)
 _EPS = {onp.dtype(onp.float32): float(onp.finfo(onp.float32).eps), onp.dtype(onp.float64): float(onp.finfo(onp.float64).eps)}
 
 

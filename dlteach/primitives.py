@@ -129,8 +129,12 @@ defvjp(tanh, lambda ans, x: lambda g: g * (1.0 - ans * ans))
 
 @primitive
 def affine(w, x, b):
-    """``w @ x + b`` (fullyconnect's core) as one node. VJPs: g xᵀ, wᵀ g, and g summed to b's shape."""
-    return w @ x + b
+    """``w @ x + b`` (fullyconnect's core, 2-D) as one node. VJPs: g xᵀ, wᵀ g, and g summed to b's shape."""
+    out = w @ x
+    if type(b) is onp.ndarray and b.dtype == out.dtype and b.shape in ((out.shape[0], 1), (1, 1)):
+        out += b  # in place (a column of biases): one array less per call
+        return out
+    return out + b
 
 
 def _affine_bias_vjp(ans, w, x, b):

@@ -396,15 +396,19 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     new_params = []
     new_states = [[] for _ in range(n_state)]
     for i, p in enumerate(leaves):
-        arr_p = _param_array(fname, p, i, container, prefix)
+        arr_p = p._data if type(p) is dlarray else p
+        if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f":
+            arr_p = _param_array(fname, p, i, container, prefix)
         g = _fast_array(grad_leaves[i], arr_p)
         if g is None:
             g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
         s_in = [None if sl is None else sl[i] for sl in state_leaves]
-        s_arr = [None if s_in[k] is None else _fast_array(s_in[k], arr_p) for k in range(n_state)]
-        for k in range(n_state):
-            if s_arr[k] is None:
-                s_arr[k] = _other_array(fname, state_names[k], s_in[k], arr_p, i, container, prefix)
+        s_arr = []
+        for k, leaf in enumerate(s_in):
+            a = None if leaf is None else _fast_array(leaf, arr_p)
+            if a is None and leaf is not None:
+                a = _other_array(fname, state_names[k], leaf, arr_p, i, container, prefix)
+            s_arr.append(a)
         eff_lr = lr
         if factors is not None:
             f = float(factors[i])
@@ -425,9 +429,15 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
             out = [o.reshape(()) for o in out]
         else:
             out = step(arr_p, g, *s_arr, eff_lr, *hyper)
-        new_params.append(_pack(p, out[0]))
-        for k in range(n_state):
-            new_states[k].append(_pack(p, out[1 + k]))
+        if type(p) is dlarray:  # _pack's common case
+            fmt = p._fmt
+            new_params.append(dlarray._wrap(out[0], fmt))
+            for k in range(n_state):
+                new_states[k].append(dlarray._wrap(out[1 + k], fmt))
+        else:
+            new_params.append(_pack(p, out[0]))
+            for k in range(n_state):
+                new_states[k].append(_pack(p, out[1 + k]))
     new_container = rebuild(new_params)
     state_containers = [rebuild(s) for s in new_states]
     first = network._with_learnables(new_container) if network is not None else new_container
