@@ -658,3 +658,31 @@ def test_operation_without_gradient_fails_only_when_differentiated():
     with pytest.raises(NotImplementedError, match="no_grad_op"):
         dlfeval(lambda x: dlgradient(np.sum(no_grad_op(x)), x), np.array([1.0, 3.0]))
     assert autodiff._TAPES == [] and trace_stack.top == -1
+
+
+def test_gradient_penalty_through_convolution_and_pooling(rng):
+    # EnableHigherDerivatives replays the recorded graph: through dlconv (im2col hand-off), relu,
+    # maxpool, fullyconnect, softmax and crossentropy; float64 against central differences
+    from dlteach import crossentropy, dlconv, fullyconnect, maxpool, relu, softmax
+
+    X = rng.standard_normal((6, 6, 2, 3))
+    Wc = rng.standard_normal((3, 3, 2, 4)) * 0.5
+    bc = rng.standard_normal((4, 1)) * 0.1
+    Wf = rng.standard_normal((3, 2 * 2 * 4)) * 0.5
+    T = np.eye(3)[:, [0, 2, 1]]
+
+    def loss_fn(Wc, X):
+        Y = relu(dlconv(dlarray(X, "SSCB"), Wc, bc))
+        Y = maxpool(Y, 2, Stride=2)
+        return crossentropy(softmax(fullyconnect(Y, Wf, np.zeros((3, 1)))), dlarray(T, "CB"))
+
+    def penalty(Wc, X):
+        gx = dlgradient(loss_fn(Wc, X), X, EnableHigherDerivatives=True)
+        p = np.sum(gx**2)
+        return p, dlgradient(p, Wc)
+
+    p, g = dlfeval(penalty, Wc, X)
+    value = lambda w: float(dlfeval(lambda w, x: penalty(w, x)[0], w, X))  # noqa: E731
+    np.testing.assert_allclose(float(p), value(Wc), rtol=1e-12)
+    assert np.abs(g).max() > 1e-3  # the penalty does depend on the weights
+    np.testing.assert_allclose(g, numeric_grad(value, Wc), rtol=1e-5, atol=1e-8)
