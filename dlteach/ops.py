@@ -154,7 +154,8 @@ def fullyconnect(X, weights, bias, DataFormat=None):
         raise SizeMismatchError(f"fullyconnect: bias has {math.prod(bshape)} elements; expected OutputSize = {n_out}.")
     # reshape only where needed: every reshape of a traced array is one more recorded operation
     w2 = anp.reshape(w, (n_out, n_in)) if len(wshape) != 2 else w
-    x2 = x if len(shape) == 2 and first == 1 else anp.reshape(x, (n_in, -1))
+    # an N-D batch whose observation dims come first (H x W x C x N) is flattened inside affine's node
+    x2 = x if (len(shape) == 2 and first == 1) or len(rest) == 1 else anp.reshape(x, (n_in, -1))
     if bshape not in ((n_out, 1), (1, 1)):
         b2 = anp.reshape(b, (-1, 1)) if math.prod(bshape) == n_out else anp.reshape(b, (1, 1))
     else:
