@@ -322,7 +322,9 @@ def _backward(loss_node, wanted):
     found = {}
     if loss_node not in useful:
         return found
-    outgrads = {loss_node: (vspace(loss_node.value).ones(), False)}  # autograd's (sum, mutable) pairs
+    v = getval(loss_node.value)
+    ones = onp.ones(v.shape, v.dtype) if isinstance(v, (onp.ndarray, onp.generic)) else vspace(v).ones()
+    outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
     for node in order:
         if node not in useful:
             continue

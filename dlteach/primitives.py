@@ -12,7 +12,8 @@ import functools
 
 import autograd.numpy as anp
 import numpy as onp
-from autograd.extend import defvjp
+from autograd.core import translate_vjp
+from autograd.extend import defvjp_argnums
 from autograd.numpy.numpy_vjps import unbroadcast_f
 from autograd.tracer import box_types, getval, isbox, new_box
 
@@ -51,6 +52,27 @@ def primitive(f_raw):
     f_wrapped.fun = f_raw
     f_wrapped._is_autograd_primitive = True
     return f_wrapped
+
+
+def defvjp(fun, *vjpmakers, argnums=None):
+    """autograd's ``defvjp``: one VJP maker per argument (``None``: a zero gradient), optionally for the
+    given ``argnums``. Registered as one ``vjp_argnums`` function without autograd's per-call generator
+    layers (the reverse pass asks for the VJPs of just the arguments it needs)."""
+    makers = {a: translate_vjp(m, fun, a) for a, m in zip(range(len(vjpmakers)) if argnums is None else argnums,
+                                                          vjpmakers)}
+
+    def vjp_argnums(argnums, ans, args, kwargs):
+        vjps = []
+        for a in argnums:
+            if a not in makers:
+                raise NotImplementedError(f"VJP of {fun.__name__} wrt argnum {a} not defined")
+            vjps.append(makers[a](ans, *args, **kwargs))
+        if len(vjps) == 1:
+            vjp = vjps[0]
+            return lambda g: (vjp(g),)
+        return lambda g: tuple([vjp(g) for vjp in vjps])
+
+    defvjp_argnums(fun, vjp_argnums)
 
 
 def _mask(cond, g):
