@@ -136,13 +136,16 @@ def fullyconnect(X, weights, bias, DataFormat=None):
         first = fmt.index("T")
     else:
         first = len(fmt)
-    shape = onp.shape(getval(x))
+    xv = getval(x)
+    shape = xv.shape
     n_in = math.prod(shape[:first])
     rest = shape[first:]
-    w = _match_dtype(_param(weights), x)
-    b = _match_dtype(_param(bias), x)
-    wshape = onp.shape(getval(w))
-    bshape = onp.shape(getval(b))
+    w, b = _param(weights), _param(bias)
+    wv, bv = getval(w), getval(b)
+    if xv.dtype == onp.float32 and onp.float64 in (wv.dtype, bv.dtype):  # single wins
+        w, b = _match_dtype(w, x), _match_dtype(b, x)
+        wv, bv = getval(w), getval(b)
+    wshape, bshape = wv.shape, bv.shape
     n_out = wshape[0]
     if math.prod(wshape[1:]) != n_in:
         raise SizeMismatchError(

@@ -54,6 +54,8 @@ __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
 # hyper-parameter validation
 
 def _real_scalar(fname, name, value):
+    if type(value) is float or type(value) is int:  # the common case
+        return float(value)
     if isinstance(value, bool) or value is None:
         raise UpdaterArgumentError(f"{fname}: {name} must be a real number, got {value!r}.")
     try:
@@ -111,6 +113,8 @@ def _check_momentum(fname, momentum):
 
 
 def _check_iteration(iteration):
+    if type(iteration) is int and iteration >= 1:  # the common case
+        return iteration
     bad = isinstance(iteration, bool) or iteration is None
     t = None
     if not bad:
