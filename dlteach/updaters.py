@@ -472,7 +472,7 @@ def _adam_step(p, g, m, v, lr, b1, b2, eps, t):
     tmp += eps
     np.divide(m_new, tmp, out=tmp)
     tmp *= alpha
-    return np.subtract(p, tmp), m_new, v_new
+    return np.subtract(p, tmp, out=tmp), m_new, v_new  # tmp is ours: it becomes the new parameter array
 
 
 def _rmsprop_step(p, g, v, lr, rho, eps):
@@ -488,7 +488,7 @@ def _rmsprop_step(p, g, v, lr, rho, eps):
     tmp += eps
     np.divide(g, tmp, out=tmp)
     tmp *= lr
-    return np.subtract(p, tmp), v_new
+    return np.subtract(p, tmp, out=tmp), v_new
 
 
 def _sgdm_step(p, g, vel, lr, mu):
