@@ -480,6 +480,7 @@ for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-max
         return (statistics.median(per_round), min(per_round), max(per_round)) if per_round else (float("nan"),) * 3
 
     res["ratios"] = {row: {"numpy": ratio(row, "numpy"), "torch": ratio(row, "torch")} for row in ORDER}
+    res["ratios"]["network"] = ratio("dlnetwork", "dlteach")
     results[model] = res
     print(f"{title}  ({args.rounds} rounds; ratios: median of the per-round ratios)")
     print(f"  {'row':62s} {'median ms':>10s} {'IQR ms':>15s} {'/ numpy':>8s} {'/ torch':>8s}  loss first->last")
@@ -504,4 +505,6 @@ def show(r):
 
 
 print(f"targets (median [min-max] over rounds): MLP dlteach/numpy = {show(m['numpy'])} (<= 1.3), "
-      f"MLP dlteach/torch = {show(m['torch'])} (<= 1.0), CNN dlteach/torch = {show(c['torch'])} (<= 1.5)")
+      f"MLP dlteach/torch = {show(m['torch'])} (<= 1.0), CNN dlteach/torch = {show(c['torch'])} (<= 1.5); "
+      f"dlnetwork/model functions: MLP {show(results['mlp']['ratios']['network'])}, "
+      f"CNN {show(results['cnn']['ratios']['network'])} (<= 1.1)")
