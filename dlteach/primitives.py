@@ -4,6 +4,11 @@ HIPS autograd's own VJPs for ``maximum``/``minimum`` (and ``mean``, ``max``, ``w
 masks, so a float32 network would silently compute its backward pass in float64 (slower, and the
 gradients come back as float64). The primitives here keep the dtype of the upstream gradient, and
 their VJPs are written with autograd-traceable operations, so higher derivatives still work.
+
+The fused ones (``affine``, ``softmax_axis``, ``relu``, ``neg_xlog_clamped``, ``scaled_sum``) replace
+several recorded operations by one: each recorded node costs a few microseconds of Python, which is a
+large part of a small network's training step. ``primitive`` and ``defvjp`` below are autograd's, with
+the generic layers these functions do not need taken out.
 """
 
 from __future__ import annotations
@@ -185,7 +190,7 @@ defvjp(tanh, lambda ans, x: lambda g: g * (1.0 - ans * ans))
 
 
 # -------------------------------------------------------------------------------------------------
-# fused operations: one recorded node instead of several (each node costs ~10 us of tracing)
+# fused operations: one recorded node instead of several
 
 @primitive
 def affine(w, x, b):
