@@ -60,11 +60,6 @@ class _Node(Node):
         self.kwargs = kwargs
         self.argnums = parent_argnums
 
-    def initialize_root(self, value):  # Node.new_root(value); dlfeval uses the faster _new_root
-        self.parents = ()
-        self.value = value
-        self.fun = None
-
 
 # functions that are never recorded (comparisons, argmax, floor, ...): the very same set as autograd's
 notrace_primitives[_Node] = notrace_primitives[VJPNode]
@@ -96,6 +91,7 @@ def _is_float_leaf(v) -> bool:
 
 
 def _new_root(value):
+    """The node of an input leaf: no parents, no call; ``value`` is the leaf's value."""
     node = _Node.__new__(_Node)
     node.parents = ()
     node.value = value
@@ -111,15 +107,9 @@ def _box_leaf(leaf, tape):
     t = type(leaf)
     if t is dlarray:
         data = leaf._data
-        if type(data) is onp.ndarray:  # the common case, checked first
-            if data.dtype.kind in "fc":
-                return dlarray._wrap(new_box(data, tape.trace, _new_root(data)), leaf._fmt)
-            return leaf
         if _is_float_leaf(getval(data)):
             return dlarray._wrap(_box_value(data, tape), leaf._fmt)
         return leaf
-    if t is onp.ndarray:
-        return new_box(leaf, tape.trace, _new_root(leaf)) if leaf.dtype.kind in "fc" else leaf
     if isbox(leaf) or _is_float_leaf(leaf):
         return _box_value(leaf, tape)
     return leaf

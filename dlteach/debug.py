@@ -27,7 +27,7 @@ from autograd.tracer import getval
 from . import tree
 from .autodiff import dlfeval
 from .dlarray import dlarray
-from .errors import DLTeachError, DLTeachWarning  # noqa: F401
+from .errors import DebugError, GradientCheckWarning  # defined with the other teaching errors
 from .network import dlnetwork, forward
 from .table import Table
 
@@ -36,9 +36,6 @@ __all__ = [
     "gradient_norms", "GradientNormTracker", "diagnose", "Diagnosis",
     "DebugError", "GradientCheckWarning",
 ]
-
-
-from .errors import DebugError, GradientCheckWarning  # noqa: E402  (defined with the other teaching errors)
 
 
 # --------------------------------------------------------------------------------------------- naming
@@ -740,6 +737,10 @@ def _quarters(v):
     return v[:q], v[-q:]
 
 
+_BIAS_BEFORE_BATCHNORM = ("(A bias followed by batch normalization has zero gradient by design: batch "
+                          "normalization subtracts it again with the mean.)")
+
+
 def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
     """Flag common training problems, each with the likely cause and the fix.
 
@@ -796,9 +797,8 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
             add("vanishing_gradients", f"vanishing gradients: the gradient of {', '.join(small)} is (almost) zero "
                 "(norm < 1e-7). Likely causes: dlgradient of the wrong variable or a loss that does not depend on "
                 "them (extractdata / float(...) cut the trace), dead ReLUs (check inspect_activations; lower the "
-                "learning rate, use He initialization or leakyrelu), or saturated sigmoid/tanh units. (A bias "
-                "followed by batch normalization has zero gradient by design: batch normalization subtracts it "
-                "again with the mean.)")
+                "learning rate, use He initialization or leakyrelu), or saturated sigmoid/tanh units. "
+                + _BIAS_BEFORE_BATCHNORM)
     if grad_norms is not None:
         if not isinstance(grad_norms, GradientNormTracker):
             raise DebugError("diagnose(grad_norms=...) expects a GradientNormTracker (tracker.record(iteration, "
@@ -830,9 +830,8 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
         if small:
             add("vanishing_gradients", f"vanishing gradients: the gradient norm of {', '.join(small)} stayed below "
                 "1e-7 in the last quarter of the iterations. Likely causes: the wrong variable differentiated or "
-                "a cut trace (extractdata), dead ReLUs (inspect_activations), saturated sigmoid/tanh units. (A "
-                "bias followed by batch normalization has zero gradient by design: batch normalization subtracts "
-                "it again with the mean.)")
+                "a cut trace (extractdata), dead ReLUs (inspect_activations), saturated sigmoid/tanh units. "
+                + _BIAS_BEFORE_BATCHNORM)
     if Y is not None:
         d = _data(Y)
         if d is None:

@@ -440,7 +440,8 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
         )
     y = p.data
     _check_probabilities(y, p, multilabel, fname)
-    eps = _EPS.get(_dtype(y)) or float(onp.finfo(_dtype(y)).eps)
+    dt = _dtype(y)
+    eps = _EPS.get(dt) or float(onp.finfo(dt).eps)
     loss = neg_xlog_clamped(T, y, eps)  # -(T .* log(max(Y, eps))) as one recorded operation
     if multilabel:
         loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))

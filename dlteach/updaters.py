@@ -175,7 +175,7 @@ class _Irregular(Exception):
 def _flatten(x, leaves):
     """Append x's leaves to ``leaves`` and return x's structure as nested tuples (no path strings: fast)."""
     t = type(x)
-    if t is dlarray or t is np.ndarray:
+    if t in tree._LEAF_TYPES:
         leaves.append(x)
         return None
     if t is dict:
@@ -195,7 +195,7 @@ def _flatten(x, leaves):
 def _flatten_children(children, leaves):
     specs = []
     for c in children:
-        if type(c) is dlarray or type(c) is np.ndarray:  # a leaf: no recursive call
+        if type(c) in tree._LEAF_TYPES:  # a leaf: no recursive call
             leaves.append(c)
             specs.append(None)
         else:
