@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: lab test test-unit test-notebooks student-notebooks execute-notebooks profile-notebooks bench clean
+.PHONY: lab test test-unit test-notebooks sync-lessons student-notebooks execute-notebooks profile-notebooks bench clean
 
 $(VENV)/.lab-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(VENV)/.all-installed
 
 test-unit: $(VENV)/.all-installed
 	$(PY) -m pytest tests -m "not binder and not browser"
+
+sync-lessons: $(VENV)/.all-installed
+	$(PY) tools/sync_lessons.py
 
 student-notebooks: $(VENV)/.all-installed
 	$(PY) tools/generate_student.py

@@ -1,69 +1,54 @@
-#!/usr/bin/env python
-"""Build notebooks/03_custom_training_loops.ipynb (instructor version, unexecuted).
+# ---
+# jupyter:
+#   dlteach:
+#     estimated_minutes: 50
+#     lesson: 3
+#     seed: 'MATLAB: Define Model Loss Function for Custom Training Loop (A5-A6)'
+#   jupytext:
+#     notebook_metadata_filter: dlteach,kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/lessons/build_03.py
-    python tools/execute_notebooks.py notebooks/03_custom_training_loops.ipynb
-    python tools/generate_student.py notebooks/03_custom_training_loops.ipynb
+# %% [markdown] nbgrader={"grade": false, "grade_id": "intro", "locked": true, "schema_version": 3, "solution": false}
+# # Lesson 3 — Custom training loops
+#
+# *Use the model loss function: evaluate it on every mini-batch and update the learnable parameters.*
+#
+# This lesson follows the second half of MATLAB's documentation page **"Define Model Loss Function for Custom Training
+# Loop"** — *updating the learnable parameters* and *using the model loss function in a custom training loop* — retold in
+# our own words and in Python with `dlteach`.
+#
+# **After this lesson you can**
+#
+# 1. feed a training loop with mini-batches from a `minibatchqueue` (size, format, a preprocessing function that builds
+#    one-hot targets, shuffling with a seed);
+# 2. write the complete custom training loop — epochs, mini-batches, the iteration counter, `dlfeval`, an updater — in
+#    both styles: for a `dlnetwork` and for a model function with a dictionary of parameters; and measure the test
+#    accuracy with `predict`;
+# 3. watch training live in a `trainingProgressMonitor` and stop it with its Stop button;
+# 4. state the update rule and MATLAB's default hyper-parameters of `adamupdate`, `rmspropupdate` and `sgdmupdate`, and
+#    write your own update rule — plain SGD, SGD with momentum, weight decay, gradient clipping — with `dlupdate`;
+# 5. find the two mistakes in the training-loop snippet of the MATLAB page itself;
+# 6. explore how the learning rate changes training.
+#
+# **Time:** about 50 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `dlnetwork`,
+# the model-function form). MATLAB is *not* required: MATLAB code is shown next to the Python for those who know it.
+#
+# **How the exercises work.** There are five graded exercises (10 points). Each has a cell where you write code — replace
+# the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
+# **Correct** or a red box that says what was expected. Stuck? `ex1.hint()` shows a hint (`ex1.hint(2)` the next one).
+# Cells that use your answers still run when an exercise is not done yet.
+#
+# **Run the cells in order, from the top.**
 
-Seed: MATLAB "Define Model Loss Function for Custom Training Loop", points A5 (the four updaters) and
-A6 (the model loss function in a custom training loop, whose own snippet has two mistakes), see
-reference/seeds.md; issue 6, lesson 03.
-
-The monitored training cell (Section 3) reads ``numEpochs`` from the hyper-parameter cell of Section 2:
-tests/e2e/test_monitor_browser.py runs the cells above it in JupyterLab, sets ``numEpochs`` larger
-through the kernel, runs the cell and clicks Stop. Keep its summary line
-``... after <i> of <n> iterations ... monitor.Stop = <bool>`` (the test parses it).
-"""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _lesson import Lesson  # noqa: E402  (tools/lessons/_lesson.py)
-
-LESSON = Lesson(3, '03_custom_training_loops.ipynb', minutes=50,
-                seed='MATLAB: Define Model Loss Function for Custom Training Loop (A5-A6)')
-md, code = LESSON.md, LESSON.code
-
-
-# =================================================================================================
-md(r"""
-# Lesson 3 — Custom training loops
-
-*Use the model loss function: evaluate it on every mini-batch and update the learnable parameters.*
-
-This lesson follows the second half of MATLAB's documentation page **"Define Model Loss Function for Custom Training
-Loop"** — *updating the learnable parameters* and *using the model loss function in a custom training loop* — retold in
-our own words and in Python with `dlteach`.
-
-**After this lesson you can**
-
-1. feed a training loop with mini-batches from a `minibatchqueue` (size, format, a preprocessing function that builds
-   one-hot targets, shuffling with a seed);
-2. write the complete custom training loop — epochs, mini-batches, the iteration counter, `dlfeval`, an updater — in
-   both styles: for a `dlnetwork` and for a model function with a dictionary of parameters; and measure the test
-   accuracy with `predict`;
-3. watch training live in a `trainingProgressMonitor` and stop it with its Stop button;
-4. state the update rule and MATLAB's default hyper-parameters of `adamupdate`, `rmspropupdate` and `sgdmupdate`, and
-   write your own update rule — plain SGD, SGD with momentum, weight decay, gradient clipping — with `dlupdate`;
-5. find the two mistakes in the training-loop snippet of the MATLAB page itself;
-6. explore how the learning rate changes training.
-
-**Time:** about 50 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `dlnetwork`,
-the model-function form). MATLAB is *not* required: MATLAB code is shown next to the Python for those who know it.
-
-**How the exercises work.** There are five graded exercises (10 points). Each has a cell where you write code — replace
-the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
-**Correct** or a red box that says what was expected. Stuck? `ex1.hint()` shows a hint (`ex1.hint(2)` the next one).
-Cells that use your answers still run when an exercise is not done yet.
-
-**Run the cells in order, from the top.**
-""", grade_id="intro")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import math
 import numpy as np
 import matplotlib.pyplot as plt
@@ -84,60 +69,57 @@ from dlteach.checks import (Exercise, ____, check_close, check_equal, check_shap
                             check_true, check_dtype)
 
 np.random.seed(0)   # networks and our own initialisers draw from NumPy's global random generator
-""", grade_id="setup", kind="locked")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 1. Mini-batches with `minibatchqueue`
+# %% [markdown]
+# ## 1. Mini-batches with `minibatchqueue`
+#
+# A training loop does not show the model all 4,000 training images at once. It takes a **mini-batch** — here 128
+# images — computes the loss and its gradients on that mini-batch only, updates the parameters, and moves on to the
+# next mini-batch. One pass over all the training data is an **epoch**; every update is an **iteration**.
+#
+# `minibatchqueue` hands out the mini-batches. As in MATLAB, it can prepare each mini-batch on the fly:
+#
+# * `MiniBatchSize` — the number of observations per mini-batch (MATLAB's default is 128);
+# * `MiniBatchFcn` — a *preprocessing function* that receives the raw slices of a mini-batch and returns the arrays the
+#   loop needs. Ours turns the digit labels (0…9) into **one-hot targets**, 10 × N (the `"CB"` layout of lesson 01);
+# * `MiniBatchFormat` — the `dlarray` format of each output: `"SSCB"` for the images, `"CB"` for the targets;
+# * `seed` — `shuffle(mbq)` draws a new random order of the observations (call it at the start of every epoch); with a
+#   seed the orders are the same on every run. (MATLAB seeds with `rng(0)` instead; `dlteach` also accepts that style:
+#   without `seed=` it uses NumPy's global generator.)
+#
+# The data in MATLAB come from a *datastore*; in `dlteach` you pass the arrays themselves, each with the observations
+# along its **last** dimension (MATLAB's layout: images 28 × 28 × 1 × N, labels of length N).
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td>
+# <pre>
+# function [X,T] = preprocessMiniBatch(dataX,dataT)
+#     X = cat(4,dataX{:});
+#     T = onehotencode(cat(2,dataT{:}),1);
+# end
+# &nbsp;
+# mbq = minibatchqueue(ds, ...
+#     MiniBatchSize=128, ...
+#     MiniBatchFcn=@preprocessMiniBatch, ...
+#     MiniBatchFormat=["SSCB" "CB"]);
+# </pre>
+# </td><td>
+# <pre>
+# def preprocessMiniBatch(X, labels):
+#     T = onehotencode(labels, 1, ClassNames=classes)
+#     return X, T
+# &nbsp;
+# &nbsp;
+# mbq = minibatchqueue(XTrain, labelsTrain,
+#     MiniBatchSize=128,
+#     MiniBatchFcn=preprocessMiniBatch,
+#     MiniBatchFormat=["SSCB", "CB"], seed=0)
+# </pre>
+# </td></tr>
+# </table>
 
-A training loop does not show the model all 4,000 training images at once. It takes a **mini-batch** — here 128
-images — computes the loss and its gradients on that mini-batch only, updates the parameters, and moves on to the
-next mini-batch. One pass over all the training data is an **epoch**; every update is an **iteration**.
-
-`minibatchqueue` hands out the mini-batches. As in MATLAB, it can prepare each mini-batch on the fly:
-
-* `MiniBatchSize` — the number of observations per mini-batch (MATLAB's default is 128);
-* `MiniBatchFcn` — a *preprocessing function* that receives the raw slices of a mini-batch and returns the arrays the
-  loop needs. Ours turns the digit labels (0…9) into **one-hot targets**, 10 × N (the `"CB"` layout of lesson 01);
-* `MiniBatchFormat` — the `dlarray` format of each output: `"SSCB"` for the images, `"CB"` for the targets;
-* `seed` — `shuffle(mbq)` draws a new random order of the observations (call it at the start of every epoch); with a
-  seed the orders are the same on every run. (MATLAB seeds with `rng(0)` instead; `dlteach` also accepts that style:
-  without `seed=` it uses NumPy's global generator.)
-
-The data in MATLAB come from a *datastore*; in `dlteach` you pass the arrays themselves, each with the observations
-along its **last** dimension (MATLAB's layout: images 28 × 28 × 1 × N, labels of length N).
-
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td>
-<pre>
-function [X,T] = preprocessMiniBatch(dataX,dataT)
-    X = cat(4,dataX{:});
-    T = onehotencode(cat(2,dataT{:}),1);
-end
-&nbsp;
-mbq = minibatchqueue(ds, ...
-    MiniBatchSize=128, ...
-    MiniBatchFcn=@preprocessMiniBatch, ...
-    MiniBatchFormat=["SSCB" "CB"]);
-</pre>
-</td><td>
-<pre>
-def preprocessMiniBatch(X, labels):
-    T = onehotencode(labels, 1, ClassNames=classes)
-    return X, T
-&nbsp;
-&nbsp;
-mbq = minibatchqueue(XTrain, labelsTrain,
-    MiniBatchSize=128,
-    MiniBatchFcn=preprocessMiniBatch,
-    MiniBatchFormat=["SSCB", "CB"], seed=0)
-</pre>
-</td></tr>
-</table>
-""")
-
-code(r"""
+# %%
 XTrain, labelsTrain, _ = load_digits("train")   # 28 x 28 x 1 x 4000 images, 4000 labels 0..9
 XTest, labelsTest, _ = load_digits("test")      # 28 x 28 x 1 x 1000, the held-out test set
 classes = np.arange(10)
@@ -153,15 +135,13 @@ miniBatchSize = 128
 mbq = minibatchqueue(XTrain, labelsTrain, MiniBatchSize=miniBatchSize, MiniBatchFcn=preprocessMiniBatch,
                      MiniBatchFormat=["SSCB", "CB"], seed=0)
 mbq
-""")
 
-md(r"""
-Take the mini-batches of one epoch, as the inner loop of a training loop does: `hasdata(mbq)` says whether a
-mini-batch is left and `next(mbq)` returns it (Python's built-in `next` works on a queue). The last mini-batch is
-smaller: 4,000 = 31 × 128 + 32 (`PartialMiniBatch="return"`, MATLAB's default, keeps it).
-""")
+# %% [markdown]
+# Take the mini-batches of one epoch, as the inner loop of a training loop does: `hasdata(mbq)` says whether a
+# mini-batch is left and `next(mbq)` returns it (Python's built-in `next` works on a queue). The last mini-batch is
+# smaller: 4,000 = 31 × 128 + 32 (`PartialMiniBatch="return"`, MATLAB's default, keeps it).
 
-code(r"""
+# %%
 shuffle(mbq)                     # new random order, back to the first mini-batch
 X, T = next(mbq)                 # MATLAB: [X,T] = next(mbq);
 print("X:", dims(X), X.shape, X.dtype)
@@ -173,33 +153,29 @@ while hasdata(mbq):
     X, T = next(mbq)
     sizes.append(X.shape[-1])
 print(f"{len(sizes)} mini-batches in one epoch; sizes of the last three: {sizes[-3:]}")
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 2. The training loop, network-object form
+# %% [markdown]
+# ## 2. The training loop, network-object form
+#
+# MATLAB's page puts the pieces of a custom training loop together like this (in our words): keep an **iteration
+# counter** that starts at 0; loop over the **epochs**; in each epoch loop over the **mini-batches**; for every
+# mini-batch increment the counter, get the mini-batch, evaluate the model loss function with `dlfeval`, and update the
+# learnable parameters with an **updater** such as `adamupdate`.
+#
+# `adamupdate` needs, besides the network and the gradients, two *moving averages* of the gradients that it keeps
+# from one call to the next, and the **iteration number**. The moving averages start empty — `[]` in MATLAB, `None`
+# in Python — and each call returns their new values, which you pass to the next call. The iteration number must be
+# **1 on the first call**: that is why the counter starts at 0 and is incremented *before* the update.
+#
+# We train a small perceptron on the digits: the 784 pixels of an image, a fully connected layer with 64 units,
+# ReLU, a fully connected layer with 10 outputs, softmax. The hyper-parameters go in one cell, so that they are easy to
+# change:
 
-MATLAB's page puts the pieces of a custom training loop together like this (in our words): keep an **iteration
-counter** that starts at 0; loop over the **epochs**; in each epoch loop over the **mini-batches**; for every
-mini-batch increment the counter, get the mini-batch, evaluate the model loss function with `dlfeval`, and update the
-learnable parameters with an **updater** such as `adamupdate`.
-
-`adamupdate` needs, besides the network and the gradients, two *moving averages* of the gradients that it keeps
-from one call to the next, and the **iteration number**. The moving averages start empty — `[]` in MATLAB, `None`
-in Python — and each call returns their new values, which you pass to the next call. The iteration number must be
-**1 on the first call**: that is why the counter starts at 0 and is incremented *before* the update.
-
-We train a small perceptron on the digits: the 784 pixels of an image, a fully connected layer with 64 units,
-ReLU, a fully connected layer with 10 outputs, softmax. The hyper-parameters go in one cell, so that they are easy to
-change:
-""")
-
-code(r"""
+# %%
 numEpochs = 2          # passes over the 4000 training images
 learnRate = 0.001      # adamupdate's default learning rate
-""")
 
-code(r"""
+# %%
 layers = [
     imageInputLayer([28, 28, 1], Normalization="none"),
     fullyConnectedLayer(64, Name="fc1"),
@@ -227,52 +203,50 @@ def testAccuracy(net):
 np.random.seed(0)             # MATLAB: rng(0) - the initial weights are random
 net = dlnetwork(layers)
 print(f"test accuracy before training: {testAccuracy(net):.3f}   (guessing: 0.1)")
-""")
 
-md(r"""
-The loop, side by side. Read it from the outside in: epochs, mini-batches, one update per mini-batch.
+# %% [markdown]
+# The loop, side by side. Read it from the outside in: epochs, mini-batches, one update per mini-batch.
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td>
+# <pre>
+# averageGrad = [];
+# averageSqGrad = [];
+# iteration = 0;
+# for epoch = 1:numEpochs
+#     shuffle(mbq);
+#     while hasdata(mbq)
+#         iteration = iteration + 1;
+#         [X,T] = next(mbq);
+#         [loss,gradients] = dlfeval(@modelLoss,net,X,T);
+#         [net,averageGrad,averageSqGrad] = adamupdate(net, ...
+#             gradients,averageGrad,averageSqGrad,iteration,learnRate);
+#     end
+# end
+# </pre>
+# </td><td>
+# <pre>
+# averageGrad = None
+# averageSqGrad = None
+# iteration = 0
+# for epoch in range(1, numEpochs + 1):
+#     shuffle(mbq)
+#     while hasdata(mbq):
+#         iteration += 1
+#         X, T = next(mbq)
+#         loss, gradients = dlfeval(modelLoss, net, X, T)
+#         net, averageGrad, averageSqGrad = adamupdate(net,
+#             gradients, averageGrad, averageSqGrad, iteration, learnRate)
+# </pre>
+# </td></tr>
+# </table>
+#
+# Two Python details: the updater does not change `net` in place, it **returns** the updated network, so you assign
+# it back to `net` (MATLAB's value semantics behave the same way); and we also collect the mini-batch losses to print
+# their mean at the end of each epoch.
 
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td>
-<pre>
-averageGrad = [];
-averageSqGrad = [];
-iteration = 0;
-for epoch = 1:numEpochs
-    shuffle(mbq);
-    while hasdata(mbq)
-        iteration = iteration + 1;
-        [X,T] = next(mbq);
-        [loss,gradients] = dlfeval(@modelLoss,net,X,T);
-        [net,averageGrad,averageSqGrad] = adamupdate(net, ...
-            gradients,averageGrad,averageSqGrad,iteration,learnRate);
-    end
-end
-</pre>
-</td><td>
-<pre>
-averageGrad = None
-averageSqGrad = None
-iteration = 0
-for epoch in range(1, numEpochs + 1):
-    shuffle(mbq)
-    while hasdata(mbq):
-        iteration += 1
-        X, T = next(mbq)
-        loss, gradients = dlfeval(modelLoss, net, X, T)
-        net, averageGrad, averageSqGrad = adamupdate(net,
-            gradients, averageGrad, averageSqGrad, iteration, learnRate)
-</pre>
-</td></tr>
-</table>
-
-Two Python details: the updater does not change `net` in place, it **returns** the updated network, so you assign
-it back to `net` (MATLAB's value semantics behave the same way); and we also collect the mini-batch losses to print
-their mean at the end of each epoch.
-""")
-
-code(r"""
+# %%
 averageGrad = None           # MATLAB: averageGrad = [];
 averageSqGrad = None         # MATLAB: averageSqGrad = [];
 iteration = 0
@@ -289,37 +263,33 @@ for epoch in range(1, numEpochs + 1):
     print(f"epoch {epoch}: {iteration} iterations so far, mean mini-batch loss {np.mean(epochLosses):.4f}")
 
 print(f"test accuracy after training: {testAccuracy(net):.3f}")
-""")
 
-md(r"""
-About 64 updates, a fraction of a second, and the network recognises most of the 1,000 test digits it has never
-seen. The loss started near $\log 10 \approx 2.30$ (a uniform guess) and fell.
+# %% [markdown]
+# About 64 updates, a fraction of a second, and the network recognises most of the 1,000 test digits it has never
+# seen. The loss started near $\log 10 \approx 2.30$ (a uniform guess) and fell.
+#
+# What if the counter were incremented *after* the update, so that the first call got `iteration = 0`? Adam divides by
+# $1-\beta_1^{t}$ to correct its moving averages (Section 5), which is $0$ for $t = 0$. `adamupdate` therefore refuses:
 
-What if the counter were incremented *after* the update, so that the first call got `iteration = 0`? Adam divides by
-$1-\beta_1^{t}$ to correct its moving averages (Section 5), which is $0$ for $t = 0$. `adamupdate` therefore refuses:
-""")
-
-code(r"""
+# %%
 try:
     adamupdate(net, gradients, None, None, 0)
 except UpdaterArgumentError as err:
     print(f"{type(err).__name__}: {err}")
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 2b. The training loop, model-function form
 
-The same loop works for a model written as a function of a dictionary of parameters (lesson 01, Section 4). Only
-three things change: the parameters are the dictionary `parameters` instead of `net`, the model loss function takes
-that dictionary, and for the test accuracy we call the model function itself — there is no `predict` for a plain
-function. (A model with dropout or batch normalisation would get a `doTraining` flag, as in lesson 01.)
+# %% [markdown]
+# ## 2b. The training loop, model-function form
+#
+# The same loop works for a model written as a function of a dictionary of parameters (lesson 01, Section 4). Only
+# three things change: the parameters are the dictionary `parameters` instead of `net`, the model loss function takes
+# that dictionary, and for the test accuracy we call the model function itself — there is no `predict` for a plain
+# function. (A model with dropout or batch normalisation would get a `doTraining` flag, as in lesson 01.)
+#
+# The next cell gives the pieces from lesson 01: the initialisers, `model`, `modelLossFcn`, and `initializeParameters()`,
+# which returns freshly initialised parameters (always the same ones: it seeds the generator).
 
-The next cell gives the pieces from lesson 01: the initialisers, `model`, `modelLossFcn`, and `initializeParameters()`,
-which returns freshly initialised parameters (always the same ones: it seeds the generator).
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "model_function", "locked": true, "schema_version": 3, "solution": false}
 def initializeGlorot(sz, numOut, numIn):
     # Glorot (Xavier) uniform initialisation: U(-bound, bound), bound = sqrt(6 / (numIn + numOut)); float32
     Z = 2 * np.random.rand(*sz).astype(np.float32) - 1
@@ -362,42 +332,41 @@ def modelAccuracy(parameters):
 
 parameters = initializeParameters()
 print(f"test accuracy of the untrained model function: {modelAccuracy(parameters):.3f}")
-""", grade_id="model_function", kind="locked")
 
-md(r"""
-### Exercise 1 (3 points) — the training loop, model-function form
 
-Write `trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001)`. It trains the model function with
-`adamupdate` and returns `parameters, lossHistory`:
+# %% [markdown]
+# ### Exercise 1 (3 points) — the training loop, model-function form
+#
+# Write `trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001)`. It trains the model function with
+# `adamupdate` and returns `parameters, lossHistory`:
+#
+# * `parameters` — the trained parameters (a dictionary like the one passed in);
+# * `lossHistory` — a list with the loss of every iteration, as Python floats (`float(loss)`), in order.
+#
+# Follow the network-object loop above, with `parameters` in place of `net` and `modelLossFcn` in place of
+# `modelLoss`. Call `shuffle(mbq)` at the start of every epoch, and start both moving averages at `None`.
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td>
+# <pre>
+# [loss,gradients] = dlfeval(@modelLoss,parameters,X,T);
+# [parameters,averageGrad,averageSqGrad] = adamupdate( ...
+#     parameters,gradients,averageGrad,averageSqGrad, ...
+#     iteration,learnRate);
+# </pre>
+# </td><td>
+# <pre>
+# def trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001):
+#     ...
+#     return parameters, lossHistory
+# </pre>
+# </td></tr>
+# </table>
+#
+# The test trains fresh parameters on 640 images for 2 epochs (10 iterations) and compares with a reference loop.
 
-* `parameters` — the trained parameters (a dictionary like the one passed in);
-* `lossHistory` — a list with the loss of every iteration, as Python floats (`float(loss)`), in order.
-
-Follow the network-object loop above, with `parameters` in place of `net` and `modelLossFcn` in place of
-`modelLoss`. Call `shuffle(mbq)` at the start of every epoch, and start both moving averages at `None`.
-
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td>
-<pre>
-[loss,gradients] = dlfeval(@modelLoss,parameters,X,T);
-[parameters,averageGrad,averageSqGrad] = adamupdate( ...
-    parameters,gradients,averageGrad,averageSqGrad, ...
-    iteration,learnRate);
-</pre>
-</td><td>
-<pre>
-def trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001):
-    ...
-    return parameters, lossHistory
-</pre>
-</td></tr>
-</table>
-
-The test trains fresh parameters on 640 images for 2 epochs (10 iterations) and compares with a reference loop.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex1_setup", "locked": true, "schema_version": 3, "solution": false}
 # used by the test cells: a small queue of the first n training images, and a fixed batch to measure the loss on
 def _smallQueue(n=640, seed=1):
     return minibatchqueue(XTrain[..., :n], labelsTrain[:n], MiniBatchSize=128, MiniBatchFcn=preprocessMiniBatch,
@@ -415,9 +384,9 @@ ex1 = Exercise("ex1", "the training loop, model-function form", hints=[
     "parameters, averageGrad, averageSqGrad = adamupdate(parameters, gradients, averageGrad, averageSqGrad, "
     "iteration, learnRate) - and return parameters, lossHistory at the very end, after both loops.",
 ])
-""", grade_id="ex1_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_solution", "locked": false, "schema_version": 3, "solution": true}
 def trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001):
     ### BEGIN SOLUTION
     averageGrad = None
@@ -435,9 +404,9 @@ def trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001):
             lossHistory.append(float(loss))
     return parameters, lossHistory
     ### END SOLUTION
-""", grade_id="ex1_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false}
 with ex1:
     _p0 = initializeParameters(seed=3)
     _out = trainModelFunction(_p0, _smallQueue(), 2)
@@ -488,13 +457,11 @@ with ex1:
     assert np.allclose(extractdata(_p2["fc2"]["Weights"]), extractdata(_pr2["fc2"]["Weights"]), rtol=1e-4, atol=1e-6), \
         "learnRate is not used"
     ### END HIDDEN TESTS
-""", grade_id="ex1_tests", kind="tests", points=3)
 
-md(r"""
-Now train the model function on all the training data, as we trained the network:
-""")
+# %% [markdown]
+# Now train the model function on all the training data, as we trained the network:
 
-code(r"""
+# %%
 try:
     parametersTrained, lossHistoryFcn = trainModelFunction(initializeParameters(), mbq, numEpochs, learnRate)
     print(f"{len(lossHistoryFcn)} iterations; mean loss of the last 10: {np.mean(lossHistoryFcn[-10:]):.4f}")
@@ -502,36 +469,32 @@ try:
 except (NotImplementedError, NameError):
     parametersTrained = initializeParameters()
     print("(trainModelFunction of Exercise 1 is not written yet - the lesson goes on without it)")
-""")
 
-md(r"""
-The accuracy is close to the network's but not identical: the two models start from different random weights (the
-network's layers and our `initializeGlorot` draw their random numbers differently), and with only two epochs the
-starting point still shows.
-""")
+# %% [markdown]
+# The accuracy is close to the network's but not identical: the two models start from different random weights (the
+# network's layers and our `initializeGlorot` draw their random numbers differently), and with only two epochs the
+# starting point still shows.
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 3. Watching training: `trainingProgressMonitor`
+# %% [markdown]
+# ## 3. Watching training: `trainingProgressMonitor`
+#
+# Printing one line per epoch tells little while training runs. MATLAB's `trainingProgressMonitor` (R2022b) plots the
+# metrics you record, live, with a **Stop** button; `dlteach` has the same object:
+#
+# * `monitor = trainingProgressMonitor(Metrics=["Loss"], Info=["Epoch"], XLabel="Iteration")` — create it right before
+#   the loop (its clock starts then);
+# * `recordMetrics(monitor, iteration, Loss=loss)` — add a point to the plot (a `dlarray` scalar is fine);
+# * `updateInfo(monitor, Epoch=...)` — text fields next to the plot;
+# * `monitor.Progress = 100 * iteration / numIterations` — the progress bar, in percent;
+# * `monitor.Stop` — becomes `True` when you click **Stop**. Test it in **both** loop conditions, and the loop ends
+#   after the current iteration. The network keeps what it has learned so far.
+#
+# That is why MATLAB's examples write the epoch loop as a `while` loop: `while epoch < numEpochs and not monitor.Stop`.
+#
+# In JupyterLab (or Notebook 7, VS Code) you see the live plot; click **Stop** while it runs. When the notebook runs
+# without a front end (nbconvert, a grader) the monitor records silently and shows one static figure at the end.
 
-Printing one line per epoch tells little while training runs. MATLAB's `trainingProgressMonitor` (R2022b) plots the
-metrics you record, live, with a **Stop** button; `dlteach` has the same object:
-
-* `monitor = trainingProgressMonitor(Metrics=["Loss"], Info=["Epoch"], XLabel="Iteration")` — create it right before
-  the loop (its clock starts then);
-* `recordMetrics(monitor, iteration, Loss=loss)` — add a point to the plot (a `dlarray` scalar is fine);
-* `updateInfo(monitor, Epoch=...)` — text fields next to the plot;
-* `monitor.Progress = 100 * iteration / numIterations` — the progress bar, in percent;
-* `monitor.Stop` — becomes `True` when you click **Stop**. Test it in **both** loop conditions, and the loop ends
-  after the current iteration. The network keeps what it has learned so far.
-
-That is why MATLAB's examples write the epoch loop as a `while` loop: `while epoch < numEpochs and not monitor.Stop`.
-
-In JupyterLab (or Notebook 7, VS Code) you see the live plot; click **Stop** while it runs. When the notebook runs
-without a front end (nbconvert, a grader) the monitor records silently and shows one static figure at the end.
-""")
-
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 np.random.seed(0)
 net = dlnetwork(layers)                                   # a fresh network
@@ -561,102 +524,95 @@ while epoch < numEpochs and not monitor.Stop:
 monitor.Status = "Stopped" if monitor.Stop else "Training complete"
 print(f"{monitor.Status} after {iteration} of {numIterations} iterations (epoch {epoch} of {numEpochs}); "
       f"monitor.Stop = {monitor.Stop}")
-""")
 
-md(r"""
-The recorded values stay available after the loop, in `monitor.MetricData`: for every metric an array with one row
-`[step, value]` per call of `recordMetrics`. (If you clicked Stop, the numbers below are smaller.)
-""")
+# %% [markdown]
+# The recorded values stay available after the loop, in `monitor.MetricData`: for every metric an array with one row
+# `[step, value]` per call of `recordMetrics`. (If you clicked Stop, the numbers below are smaller.)
 
-code(r"""
+# %%
 lossData = monitor.MetricData["Loss"]
 print("MetricData['Loss']:", lossData.shape, "- first row [iteration, loss]:", np.round(lossData[0], 4))
 print(f"test accuracy after {iteration} iterations: {testAccuracy(net):.3f}")
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 4. Find the two mistakes
+# %% [markdown]
+# ## 4. Find the two mistakes
+#
+# MATLAB's page shows the training loop as a short snippet. Here it is, in MATLAB and transliterated line by line into
+# Python — **including two mistakes** that are in the original page:
+#
+# <table>
+# <tr><th>MATLAB (the page's snippet)</th><th>Python, line by line</th></tr>
+# <tr><td>
+# <pre>
+# iteration = 0;
+# &nbsp;
+# for epoch = 1:numEpochs
+#     for i = 1:numIterationsPerEpoch
+#         iteration = iteration + 1;
+# &nbsp;
+#         % Prepare mini-batch.
+#         % ...
+# &nbsp;
+#         % Evaluate model loss and gradients.
+#         [loss,gradients] = dlfeval(@modelLoss,net,X,T);
+# &nbsp;
+#         % Update learnable parameters.
+#         [parameters,trailingAvg,trailingAvgSq] = ...
+#             adamupdate(parameters,gradients, ...
+#             trailingAvg,trailingAverageSq,iteration);
+#     end
+# end
+# </pre>
+# </td><td>
+# <pre>
+# iteration = 0
+# &nbsp;
+# for epoch in range(1, numEpochs + 1):
+#     for i in range(numIterationsPerEpoch):
+#         iteration += 1
+# &nbsp;
+#         # Prepare mini-batch.
+#         X, T = next(mbq)
+# &nbsp;
+#         # Evaluate model loss and gradients.
+#         loss, gradients = dlfeval(modelLoss, net, X, T)
+# &nbsp;
+#         # Update learnable parameters.
+#         parameters, trailingAvg, trailingAvgSq = \
+#             adamupdate(parameters, gradients,
+#             trailingAvg, trailingAverageSq, iteration)
+# </pre>
+# </td></tr>
+# </table>
+#
+# ### Exercise 2a (1 point) — which two?
+#
+# Which **two** of these statements describe real mistakes of the snippet? Store the two letters as a set, e.g.
+# `seed_mistakes = {"A", "E"}`.
+#
+# * **A** — The counter starts at `iteration = 0`, but `adamupdate` needs an iteration of at least 1.
+# * **B** — The loss and the gradients are evaluated for `net`, but `adamupdate` updates `parameters`.
+# * **C** — `dlfeval` must be given `modelLoss(net, X, T)`, with parentheses, not `modelLoss`.
+# * **D** — The moving average of the squared gradients is called `trailingAvgSq` in one place and `trailingAverageSq`
+#   in another.
+# * **E** — The moving averages `trailingAvg` and `trailingAvgSq` must start as arrays of zeros the size of the
+#   parameters, not as empty `[]` / `None`.
 
-MATLAB's page shows the training loop as a short snippet. Here it is, in MATLAB and transliterated line by line into
-Python — **including two mistakes** that are in the original page:
-
-<table>
-<tr><th>MATLAB (the page's snippet)</th><th>Python, line by line</th></tr>
-<tr><td>
-<pre>
-iteration = 0;
-&nbsp;
-for epoch = 1:numEpochs
-    for i = 1:numIterationsPerEpoch
-        iteration = iteration + 1;
-&nbsp;
-        % Prepare mini-batch.
-        % ...
-&nbsp;
-        % Evaluate model loss and gradients.
-        [loss,gradients] = dlfeval(@modelLoss,net,X,T);
-&nbsp;
-        % Update learnable parameters.
-        [parameters,trailingAvg,trailingAvgSq] = ...
-            adamupdate(parameters,gradients, ...
-            trailingAvg,trailingAverageSq,iteration);
-    end
-end
-</pre>
-</td><td>
-<pre>
-iteration = 0
-&nbsp;
-for epoch in range(1, numEpochs + 1):
-    for i in range(numIterationsPerEpoch):
-        iteration += 1
-&nbsp;
-        # Prepare mini-batch.
-        X, T = next(mbq)
-&nbsp;
-        # Evaluate model loss and gradients.
-        loss, gradients = dlfeval(modelLoss, net, X, T)
-&nbsp;
-        # Update learnable parameters.
-        parameters, trailingAvg, trailingAvgSq = \
-            adamupdate(parameters, gradients,
-            trailingAvg, trailingAverageSq, iteration)
-</pre>
-</td></tr>
-</table>
-
-### Exercise 2a (1 point) — which two?
-
-Which **two** of these statements describe real mistakes of the snippet? Store the two letters as a set, e.g.
-`seed_mistakes = {"A", "E"}`.
-
-* **A** — The counter starts at `iteration = 0`, but `adamupdate` needs an iteration of at least 1.
-* **B** — The loss and the gradients are evaluated for `net`, but `adamupdate` updates `parameters`.
-* **C** — `dlfeval` must be given `modelLoss(net, X, T)`, with parentheses, not `modelLoss`.
-* **D** — The moving average of the squared gradients is called `trailingAvgSq` in one place and `trailingAverageSq`
-  in another.
-* **E** — The moving averages `trailingAvg` and `trailingAvgSq` must start as arrays of zeros the size of the
-  parameters, not as empty `[]` / `None`.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex2a_setup", "locked": true, "schema_version": 3, "solution": false}
 ex2a = Exercise("ex2a", "the two mistakes of the snippet", hints=[
     "Go through the statements one by one and compare with the loop of Section 2, which works. When is the counter "
     "incremented? How is dlfeval called there? How do the moving averages start?",
     "One mistake is about WHICH learnables are updated (compare the first argument of dlfeval's function and of "
     "adamupdate); the other is about a NAME.",
 ])
-""", grade_id="ex2a_setup", kind="locked")
 
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex2a_solution", "locked": false, "schema_version": 3, "solution": true}
 # seed_mistakes = {"?", "?"}
 ### BEGIN SOLUTION
 seed_mistakes = {"B", "D"}
 ### END SOLUTION
-""", grade_id="ex2a_solution", kind="solution")
 
-code(r"""
+# %% nbgrader={"grade": true, "grade_id": "ex2a_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false}
 with ex2a:
     check_true("seed_mistakes", isinstance(seed_mistakes, (set, frozenset, list, tuple)) and
                all(isinstance(s, str) for s in seed_mistakes),
@@ -676,14 +632,12 @@ with ex2a:
     ### BEGIN HIDDEN TESTS
     assert _answer == {"B", "D"}, "the mistakes are B and D"
     ### END HIDDEN TESTS
-""", grade_id="ex2a_tests", kind="tests", points=1)
 
-md(r"""
-Run the snippet (on our data; `parameters` is the dictionary of Section 2b). Python stops at the first
-mistake it meets — and which one that is depends on the order in which Python evaluates the arguments:
-""")
+# %% [markdown]
+# Run the snippet (on our data; `parameters` is the dictionary of Section 2b). Python stops at the first
+# mistake it meets — and which one that is depends on the order in which Python evaluates the arguments:
 
-code(r"""
+# %% tags=["raises-exception"]
 # The snippet, transliterated - mistakes included. This cell fails on purpose.
 np.random.seed(0)
 net = dlnetwork(layers)
@@ -707,15 +661,13 @@ for epoch in range(1, numEpochs + 1):
         parameters, trailingAvg, trailingAvgSq = \
             adamupdate(parameters, gradients,
             trailingAvg, trailingAverageSq, iteration)
-""", tags=["raises-exception"])
 
-md(r"""
-A `NameError`: there is no variable `trailingAverageSq` — MATLAB says *"Unrecognized function or variable
-'trailingAverageSq'"*. Correct only the name, and the first mistake shows up: the gradients belong to `net` (a table
-with the rows of `net.Learnables`), but the parameters to update are the dictionary `parameters`.
-""")
+# %% [markdown]
+# A `NameError`: there is no variable `trailingAverageSq` — MATLAB says *"Unrecognized function or variable
+# 'trailingAverageSq'"*. Correct only the name, and the first mistake shows up: the gradients belong to `net` (a table
+# with the rows of `net.Learnables`), but the parameters to update are the dictionary `parameters`.
 
-code(r"""
+# %%
 trailingAvg = None
 trailingAvgSq = None
 try:
@@ -723,16 +675,15 @@ try:
     parameters, trailingAvg, trailingAvgSq = adamupdate(parameters, gradients, trailingAvg, trailingAvgSq, 1)
 except StructureMismatchError as err:
     print(f"{type(err).__name__}: {err}")
-""")
 
-md(r"""
-An error is the friendly outcome. The dangerous case is when `parameters` *happens to fit* the gradients — say
-someone wrote `parameters = net.Learnables` once, before the loop. Then nothing fails: `adamupdate` dutifully updates
-the **copy** `parameters`, while `dlfeval` keeps evaluating the untouched `net`. The loop runs, and the model never
-learns:
-""")
 
-code(r"""
+# %% [markdown]
+# An error is the friendly outcome. The dangerous case is when `parameters` *happens to fit* the gradients — say
+# someone wrote `parameters = net.Learnables` once, before the loop. Then nothing fails: `adamupdate` dutifully updates
+# the **copy** `parameters`, while `dlfeval` keeps evaluating the untouched `net`. The loop runs, and the model never
+# learns:
+
+# %%
 def seedLoopSilent(net, mbq, numEpochs):
     # the snippet with the name corrected and `parameters` a copy of the learnables: NO error
     parameters = net.Learnables
@@ -760,34 +711,32 @@ print("net changed:       ", not np.array_equal(extractdata(netAfter.Learnables.
                                                 extractdata(net0.Learnables.Value[0])))
 print("parameters changed:", not np.array_equal(extractdata(parametersAfter.Value[0]),
                                                 extractdata(net0.Learnables.Value[0])))
-""")
 
-md(r"""
-A flat loss curve and no error message: the classic symptom of updating one object and evaluating another. The fix
-is to update **the object you evaluate** — here `net`, so `adamupdate(net, gradients, ...)` returns the updated network
-(in the model-function form it is `parameters` in *both* calls) — and to use one name for each moving average.
+# %% [markdown]
+# A flat loss curve and no error message: the classic symptom of updating one object and evaluating another. The fix
+# is to update **the object you evaluate** — here `net`, so `adamupdate(net, gradients, ...)` returns the updated network
+# (in the model-function form it is `parameters` in *both* calls) — and to use one name for each moving average.
+#
+# ### Exercise 2b (2 points) — the corrected loop
+#
+# Write `trainSeedFixed(net, mbq, numEpochs)`: the snippet with both mistakes corrected, in the network-object form, for
+# the default learning rate. Shuffle the queue at the start of every epoch and loop over its mini-batches with
+# `while hasdata(mbq):` (our queue hands them out; there is no `numIterationsPerEpoch` to keep in sync). Return the
+# trained network.
+#
+# The test runs your loop for a few iterations on a fresh network and checks that the loss falls and that it is the
+# **network** that was updated.
 
-### Exercise 2b (2 points) — the corrected loop
-
-Write `trainSeedFixed(net, mbq, numEpochs)`: the snippet with both mistakes corrected, in the network-object form, for
-the default learning rate. Shuffle the queue at the start of every epoch and loop over its mini-batches with
-`while hasdata(mbq):` (our queue hands them out; there is no `numIterationsPerEpoch` to keep in sync). Return the
-trained network.
-
-The test runs your loop for a few iterations on a fresh network and checks that the loss falls and that it is the
-**network** that was updated.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex2b_setup", "locked": true, "schema_version": 3, "solution": false}
 ex2b = Exercise("ex2b", "the corrected loop", hints=[
     "Start with the loop of Section 2 (network-object form): trailingAvg = None, trailingAvgSq = None, iteration = 0, "
     "then for epoch ...: shuffle(mbq); while hasdata(mbq): ...",
     "The update line: net, trailingAvg, trailingAvgSq = adamupdate(net, gradients, trailingAvg, trailingAvgSq, iteration)",
     "Return the network at the end of the function: return net",
 ])
-""", grade_id="ex2b_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex2b_solution", "locked": false, "schema_version": 3, "solution": true}
 def trainSeedFixed(net, mbq, numEpochs):
     ### BEGIN SOLUTION
     trailingAvg = None
@@ -802,9 +751,9 @@ def trainSeedFixed(net, mbq, numEpochs):
             net, trailingAvg, trailingAvgSq = adamupdate(net, gradients, trailingAvg, trailingAvgSq, iteration)
     return net
     ### END SOLUTION
-""", grade_id="ex2b_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex2b_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex2b:
     np.random.seed(5)
     _net0 = dlnetwork(layers)
@@ -841,54 +790,51 @@ with ex2b:
         assert np.allclose(extractdata(_r1.Value), extractdata(_r2.Value), rtol=1e-4, atol=1e-6), \
             f"{_r1.Layer}/{_r1.Parameter} differs from the reference Adam loop"
     ### END HIDDEN TESTS
-""", grade_id="ex2b_tests", kind="tests", points=2)
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 5. The four updaters
+# %% [markdown]
+# ## 5. The four updaters
+#
+# MATLAB offers four functions to update the learnable parameters: three built-in rules — `adamupdate` (adaptive
+# moment estimation), `rmspropupdate` (root-mean-square propagation), `sgdmupdate` (stochastic gradient descent with
+# momentum) — and `dlupdate`, which applies **your own** function to every learnable parameter. All four work
+# element by element, on any container of parameters — a `dlnetwork`, its `Learnables` table, a dictionary, a single
+# array — and return a container of the same kind.
+#
+# Notation: $\theta$ a parameter, $g = \partial\,\text{loss}/\partial\theta$ its gradient on the current mini-batch,
+# $\eta$ the learning rate (`learnRate`), $t$ the iteration number.
+#
+# | updater | call (Python; MATLAB has the same order) | state it keeps | MATLAB's defaults |
+# |---|---|---|---|
+# | `adamupdate` | `net, avgG, avgSqG = adamupdate(net, grad, avgG, avgSqG, iteration)` | `averageGrad`, `averageSqGrad` | `learnRate=0.001`, `gradDecay=0.9`, `sqGradDecay=0.999`, `epsilon=1e-8` |
+# | `rmspropupdate` | `net, avgSqG = rmspropupdate(net, grad, avgSqG)` | `averageSqGrad` | `learnRate=0.001`, `sqGradDecay=0.9`, `epsilon=1e-8` |
+# | `sgdmupdate` | `net, vel = sgdmupdate(net, grad, vel)` | `vel` (velocity) | `learnRate=0.01`, `momentum=0.9` |
+# | `dlupdate` | `net = dlupdate(fun, net, grad)` | whatever `fun` returns | none: `fun` decides |
+#
+# The hyper-parameters follow the state, positionally in this order (`adamupdate(net, grad, avgG, avgSqG, iteration,
+# learnRate, gradDecay, sqGradDecay, epsilon)`), or by name (`adamupdate(..., learnRate=0.01)`). Every state starts as
+# `None` (MATLAB `[]`).
+#
+# ### 5.1 `adamupdate`
+#
+# Adam keeps a moving average $m$ of the gradients (the *first moment*, `averageGrad`) and one of the squared gradients
+# $v$ (the *second moment*, `averageSqGrad`), and divides the one by the square root of the other, so every parameter
+# gets a step of about $\eta$ whatever the size of its gradient. Both averages start at 0, which makes them too small
+# in the first iterations; the factor $\alpha_t$ corrects this (*bias correction*) — and needs $t \ge 1$:
+#
+# $$m \leftarrow \beta_1 m + (1-\beta_1)\,g, \qquad v \leftarrow \beta_2 v + (1-\beta_2)\,g^2,$$
+# $$\alpha_t = \eta\,\frac{\sqrt{1-\beta_2^{\,t}}}{1-\beta_1^{\,t}}, \qquad
+# \theta \leftarrow \theta - \alpha_t\,\frac{m}{\sqrt{v} + \epsilon}$$
+#
+# with $\beta_1$ = `gradDecay`, $\beta_2$ = `sqGradDecay`. (This is how MATLAB computes it: $\epsilon$ is added to
+# $\sqrt v$ *before* the bias correction. Textbooks and PyTorch add it after; the two differ only for gradients as tiny
+# as $\epsilon$.)
+#
+# The example of MATLAB's documentation, checked by hand: parameters all equal, gradient 1 everywhere, first iteration,
+# `learnRate=0.05, gradDecay=0.75, sqGradDecay=0.95`. Then $m = 0.25$, $v = 0.05$, and every parameter decreases by
+# $0.05\cdot\frac{\sqrt{0.05}}{0.25}\cdot\frac{0.25}{\sqrt{0.05}+10^{-8}} \approx 0.04999999776$ — about the learning
+# rate, as promised:
 
-MATLAB offers four functions to update the learnable parameters: three built-in rules — `adamupdate` (adaptive
-moment estimation), `rmspropupdate` (root-mean-square propagation), `sgdmupdate` (stochastic gradient descent with
-momentum) — and `dlupdate`, which applies **your own** function to every learnable parameter. All four work
-element by element, on any container of parameters — a `dlnetwork`, its `Learnables` table, a dictionary, a single
-array — and return a container of the same kind.
-
-Notation: $\theta$ a parameter, $g = \partial\,\text{loss}/\partial\theta$ its gradient on the current mini-batch,
-$\eta$ the learning rate (`learnRate`), $t$ the iteration number.
-
-| updater | call (Python; MATLAB has the same order) | state it keeps | MATLAB's defaults |
-|---|---|---|---|
-| `adamupdate` | `net, avgG, avgSqG = adamupdate(net, grad, avgG, avgSqG, iteration)` | `averageGrad`, `averageSqGrad` | `learnRate=0.001`, `gradDecay=0.9`, `sqGradDecay=0.999`, `epsilon=1e-8` |
-| `rmspropupdate` | `net, avgSqG = rmspropupdate(net, grad, avgSqG)` | `averageSqGrad` | `learnRate=0.001`, `sqGradDecay=0.9`, `epsilon=1e-8` |
-| `sgdmupdate` | `net, vel = sgdmupdate(net, grad, vel)` | `vel` (velocity) | `learnRate=0.01`, `momentum=0.9` |
-| `dlupdate` | `net = dlupdate(fun, net, grad)` | whatever `fun` returns | none: `fun` decides |
-
-The hyper-parameters follow the state, positionally in this order (`adamupdate(net, grad, avgG, avgSqG, iteration,
-learnRate, gradDecay, sqGradDecay, epsilon)`), or by name (`adamupdate(..., learnRate=0.01)`). Every state starts as
-`None` (MATLAB `[]`).
-
-### 5.1 `adamupdate`
-
-Adam keeps a moving average $m$ of the gradients (the *first moment*, `averageGrad`) and one of the squared gradients
-$v$ (the *second moment*, `averageSqGrad`), and divides the one by the square root of the other, so every parameter
-gets a step of about $\eta$ whatever the size of its gradient. Both averages start at 0, which makes them too small
-in the first iterations; the factor $\alpha_t$ corrects this (*bias correction*) — and needs $t \ge 1$:
-
-$$m \leftarrow \beta_1 m + (1-\beta_1)\,g, \qquad v \leftarrow \beta_2 v + (1-\beta_2)\,g^2,$$
-$$\alpha_t = \eta\,\frac{\sqrt{1-\beta_2^{\,t}}}{1-\beta_1^{\,t}}, \qquad
-\theta \leftarrow \theta - \alpha_t\,\frac{m}{\sqrt{v} + \epsilon}$$
-
-with $\beta_1$ = `gradDecay`, $\beta_2$ = `sqGradDecay`. (This is how MATLAB computes it: $\epsilon$ is added to
-$\sqrt v$ *before* the bias correction. Textbooks and PyTorch add it after; the two differ only for gradients as tiny
-as $\epsilon$.)
-
-The example of MATLAB's documentation, checked by hand: parameters all equal, gradient 1 everywhere, first iteration,
-`learnRate=0.05, gradDecay=0.75, sqGradDecay=0.95`. Then $m = 0.25$, $v = 0.05$, and every parameter decreases by
-$0.05\cdot\frac{\sqrt{0.05}}{0.25}\cdot\frac{0.25}{\sqrt{0.05}+10^{-8}} \approx 0.04999999776$ — about the learning
-rate, as promised:
-""")
-
-code(r"""
+# %%
 theta = np.full((3, 3, 4), 0.5)                  # float64 here, to see all the digits
 g = np.ones((3, 3, 4))
 thetaNew, m, v = adamupdate(theta, g, None, None, 1, 0.05, 0.75, 0.95)
@@ -900,51 +846,49 @@ stepHand = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * mHand / (np.sqrt(vHand) +
 print(f"m = {m[0, 0, 0]:.4f}, v = {v[0, 0, 0]:.4f}")
 print(f"decrease by adamupdate: {theta[0, 0, 0] - thetaNew[0, 0, 0]:.11f}")
 print(f"decrease by hand:       {stepHand:.11f}")
-""")
 
-md(r"""
-### 5.2 `rmspropupdate`
+# %% [markdown]
+# ### 5.2 `rmspropupdate`
+#
+# RMSProp keeps only the moving average of the squared gradients and divides the gradient by its square root — no
+# first moment, no bias correction:
+#
+# $$v \leftarrow \rho\, v + (1-\rho)\,g^2, \qquad \theta \leftarrow \theta - \eta\,\frac{g}{\sqrt{v} + \epsilon}$$
+#
+# with $\rho$ = `sqGradDecay` (default 0.9), $\eta$ = `learnRate` (default 0.001), $\epsilon$ = `epsilon`
+# (default $10^{-8}$). Because $v$ starts at 0, the first step is large: $v = 0.1\,g^2$, so the step is
+# $\eta / \sqrt{0.1} \approx 3.16\,\eta$ in the direction of $-\operatorname{sign}(g)$.
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td><pre>[net,averageSqGrad] = rmspropupdate(net,gradients,averageSqGrad,learnRate,sqGradDecay);</pre></td>
+# <td><pre>net, averageSqGrad = rmspropupdate(net, gradients, averageSqGrad, learnRate, sqGradDecay)</pre></td></tr>
+# </table>
+#
+# ### Exercise 3 (2 points) — one RMSProp step by hand
+#
+# Write `rmspropStep(theta, g, v, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8)` for NumPy arrays: one RMSProp step
+# by the formula above, returning `theta_new, v_new`. On the first step `v` is an array of zeros. Do not change the
+# arrays you are given (compute new ones). The test compares with `rmspropupdate`.
 
-RMSProp keeps only the moving average of the squared gradients and divides the gradient by its square root — no
-first moment, no bias correction:
-
-$$v \leftarrow \rho\, v + (1-\rho)\,g^2, \qquad \theta \leftarrow \theta - \eta\,\frac{g}{\sqrt{v} + \epsilon}$$
-
-with $\rho$ = `sqGradDecay` (default 0.9), $\eta$ = `learnRate` (default 0.001), $\epsilon$ = `epsilon`
-(default $10^{-8}$). Because $v$ starts at 0, the first step is large: $v = 0.1\,g^2$, so the step is
-$\eta / \sqrt{0.1} \approx 3.16\,\eta$ in the direction of $-\operatorname{sign}(g)$.
-
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td><pre>[net,averageSqGrad] = rmspropupdate(net,gradients,averageSqGrad,learnRate,sqGradDecay);</pre></td>
-<td><pre>net, averageSqGrad = rmspropupdate(net, gradients, averageSqGrad, learnRate, sqGradDecay)</pre></td></tr>
-</table>
-
-### Exercise 3 (2 points) — one RMSProp step by hand
-
-Write `rmspropStep(theta, g, v, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8)` for NumPy arrays: one RMSProp step
-by the formula above, returning `theta_new, v_new`. On the first step `v` is an array of zeros. Do not change the
-arrays you are given (compute new ones). The test compares with `rmspropupdate`.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex3_setup", "locked": true, "schema_version": 3, "solution": false}
 ex3 = Exercise("ex3", "one RMSProp step by hand", hints=[
     "First the new moving average: v_new = sqGradDecay * v + (1 - sqGradDecay) * g ** 2",
     "Then the step with the NEW average: theta_new = theta - learnRate * g / (np.sqrt(v_new) + epsilon); "
     "return theta_new, v_new",
 ])
-""", grade_id="ex3_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_solution", "locked": false, "schema_version": 3, "solution": true}
 def rmspropStep(theta, g, v, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
     ### BEGIN SOLUTION
     v_new = sqGradDecay * v + (1 - sqGradDecay) * g ** 2
     theta_new = theta - learnRate * g / (np.sqrt(v_new) + epsilon)
     return theta_new, v_new
     ### END SOLUTION
-""", grade_id="ex3_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex3:
     _rng = np.random.default_rng(11)
     _theta = _rng.standard_normal((4, 5)).astype(np.float32)
@@ -982,52 +926,48 @@ with ex3:
     assert np.allclose(_tx, [-0.5]), "epsilon is added to sqrt(v): 1 / (sqrt(1) + 1) = 0.5"
     assert _t1.dtype == np.float32, "float32 in, float32 out"
     ### END HIDDEN TESTS
-""", grade_id="ex3_tests", kind="tests", points=2)
 
-md(r"""
-### 5.3 `sgdmupdate`
+# %% [markdown]
+# ### 5.3 `sgdmupdate`
+#
+# Stochastic gradient descent with momentum keeps a **velocity** $u$ (`vel`): a moving sum of past steps. Each
+# iteration keeps the fraction $\mu$ (`momentum`) of it and adds the new gradient step:
+#
+# $$u \leftarrow \mu\, u - \eta\, g, \qquad \theta \leftarrow \theta + u$$
+#
+# (defaults $\eta$ = 0.01, $\mu$ = 0.9). In MATLAB's convention the velocity *is* the step, with its minus sign. Where the
+# gradient keeps pointing the same way, the steps pile up: in the long run the step is
+# $\eta\,g\,(1 + \mu + \mu^2 + \dots) = \eta\,g / (1-\mu)$, ten times $\eta\,g$ for $\mu = 0.9$. Where it changes sign,
+# they cancel — momentum damps zig-zagging.
 
-Stochastic gradient descent with momentum keeps a **velocity** $u$ (`vel`): a moving sum of past steps. Each
-iteration keeps the fraction $\mu$ (`momentum`) of it and adds the new gradient step:
-
-$$u \leftarrow \mu\, u - \eta\, g, \qquad \theta \leftarrow \theta + u$$
-
-(defaults $\eta$ = 0.01, $\mu$ = 0.9). In MATLAB's convention the velocity *is* the step, with its minus sign. Where the
-gradient keeps pointing the same way, the steps pile up: in the long run the step is
-$\eta\,g\,(1 + \mu + \mu^2 + \dots) = \eta\,g / (1-\mu)$, ten times $\eta\,g$ for $\mu = 0.9$. Where it changes sign,
-they cancel — momentum damps zig-zagging.
-""")
-
-code(r"""
+# %%
 theta = np.array([1.0])
 vel = None                                 # MATLAB: vel = [];
 for k in range(1, 6):
     theta, vel = sgdmupdate(theta, np.array([1.0]), vel)      # the same gradient every time
     print(f"iteration {k}: vel = {vel[0]: .5f}   (hand: {-0.01 * sum(0.9 ** j for j in range(k)): .5f})")
-""")
 
-md(r"""
-### 5.4 `dlupdate`: your own update rule
+# %% [markdown]
+# ### 5.4 `dlupdate`: your own update rule
+#
+# `dlupdate(fun, params, A1, ..., An)` calls `fun(p, a1, ..., an)` for every learnable parameter `p`, together with the
+# matching arrays of the other containers (the gradients, a state, ...), and returns a container like `params`. It is
+# how you write any rule the three built-ins do not offer. The simplest is **plain stochastic gradient descent**,
+# $\theta \leftarrow \theta - \eta\, g$:
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td><pre>updateFcn = @(parameters,gradients) parameters - learnRate .* gradients;
+# net = dlupdate(updateFcn,net,gradients);</pre></td>
+# <td><pre>updateFcn = lambda parameters, gradients: parameters - learnRate * gradients
+# net = dlupdate(updateFcn, net, gradients)</pre></td></tr>
+# </table>
+#
+# A Python `lambda` is MATLAB's anonymous function `@(...)`. A constant such as the learning rate is *captured* by the
+# function, not passed to `dlupdate`: every extra argument of `dlupdate` must be a container with the structure of the
+# parameters.
 
-`dlupdate(fun, params, A1, ..., An)` calls `fun(p, a1, ..., an)` for every learnable parameter `p`, together with the
-matching arrays of the other containers (the gradients, a state, ...), and returns a container like `params`. It is
-how you write any rule the three built-ins do not offer. The simplest is **plain stochastic gradient descent**,
-$\theta \leftarrow \theta - \eta\, g$:
-
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td><pre>updateFcn = @(parameters,gradients) parameters - learnRate .* gradients;
-net = dlupdate(updateFcn,net,gradients);</pre></td>
-<td><pre>updateFcn = lambda parameters, gradients: parameters - learnRate * gradients
-net = dlupdate(updateFcn, net, gradients)</pre></td></tr>
-</table>
-
-A Python `lambda` is MATLAB's anonymous function `@(...)`. A constant such as the learning rate is *captured* by the
-function, not passed to `dlupdate`: every extra argument of `dlupdate` must be a container with the structure of the
-parameters.
-""")
-
-code(r"""
+# %%
 np.random.seed(0)
 net = dlnetwork(layers)
 shuffle(mbq)
@@ -1044,46 +984,44 @@ print("fc2 Bias, first 3 values, before:", np.round(w0[:3], 5))
 print("after dlupdate:                  ", np.round(w1[:3], 5))
 print("w - learnRate * g by hand:       ", np.round(w0[:3] - learnRateSGD * g0[:3], 5))
 print(f"loss on this mini-batch: {float(loss):.4f} before, {float(crossentropy(forward(netSGD, X), T)):.4f} after")
-""")
 
-md(r"""
-A function given to `dlupdate` may also return **several** values: then `dlupdate` returns several containers. That
-is how a rule with a state is written — MATLAB's example is SGD with momentum, `[net,vel] = dlupdate(@sgdmFunction,net,
-gradients,vel)`. The state container must exist from the first call on, with the structure of the parameters, so
-we start it as zeros — made with `dlupdate` as well:
+# %% [markdown]
+# A function given to `dlupdate` may also return **several** values: then `dlupdate` returns several containers. That
+# is how a rule with a state is written — MATLAB's example is SGD with momentum, `[net,vel] = dlupdate(@sgdmFunction,net,
+# gradients,vel)`. The state container must exist from the first call on, with the structure of the parameters, so
+# we start it as zeros — made with `dlupdate` as well:
+#
+# ```python
+# vel = dlupdate(lambda w: np.zeros_like(w), net.Learnables)   # MATLAB: vel = dlupdate(@(w) zeros(size(w),"like",w), net.Learnables);
+# net, vel = dlupdate(sgdmFunction, net, gradients, vel)
+# ```
+#
+# (With a network, `dlupdate` returns the network first and the other outputs as tables with the rows of
+# `net.Learnables`.)
+#
+# ### Exercise 4 (2 points) — SGD with momentum, written with `dlupdate`
+#
+# Write `sgdmFunction(w, g, vel, learnRate=0.01, momentum=0.9)` for **one** parameter array: it returns the updated
+# parameter and the updated velocity, `w_new, vel_new`, by the rule of `sgdmupdate` (Section 5.3). Used through
+# `dlupdate`, it must give the same numbers as `sgdmupdate`.
 
-```python
-vel = dlupdate(lambda w: np.zeros_like(w), net.Learnables)   # MATLAB: vel = dlupdate(@(w) zeros(size(w),"like",w), net.Learnables);
-net, vel = dlupdate(sgdmFunction, net, gradients, vel)
-```
-
-(With a network, `dlupdate` returns the network first and the other outputs as tables with the rows of
-`net.Learnables`.)
-
-### Exercise 4 (2 points) — SGD with momentum, written with `dlupdate`
-
-Write `sgdmFunction(w, g, vel, learnRate=0.01, momentum=0.9)` for **one** parameter array: it returns the updated
-parameter and the updated velocity, `w_new, vel_new`, by the rule of `sgdmupdate` (Section 5.3). Used through
-`dlupdate`, it must give the same numbers as `sgdmupdate`.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex4_setup", "locked": true, "schema_version": 3, "solution": false}
 ex4 = Exercise("ex4", "SGD with momentum as a dlupdate function", hints=[
     "Two lines: first the new velocity vel_new = momentum * vel - learnRate * g, then w_new = w + vel_new.",
     "Return both, the parameter first: return w_new, vel_new",
 ])
-""", grade_id="ex4_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex4_solution", "locked": false, "schema_version": 3, "solution": true}
 def sgdmFunction(w, g, vel, learnRate=0.01, momentum=0.9):
     ### BEGIN SOLUTION
     vel = momentum * vel - learnRate * g
     w = w + vel
     return w, vel
     ### END SOLUTION
-""", grade_id="ex4_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex4:
     _rng = np.random.default_rng(4)
     _w = _rng.standard_normal(6).astype(np.float32)
@@ -1131,14 +1069,12 @@ with ex4:
         assert extractdata(_a.Value).dtype == np.float32, "float32 must stay float32"
         assert np.allclose(extractdata(_a.Value), extractdata(_b.Value), rtol=1e-6, atol=1e-8), "network form"
     ### END HIDDEN TESTS
-""", grade_id="ex4_tests", kind="tests", points=2)
 
-md(r"""
-Now the claim of the exercise on real training: ten iterations on the digits, once with `sgdmupdate` and once with
-`dlupdate(sgdmFunction, ...)`, from the same network and on the same mini-batches.
-""")
+# %% [markdown]
+# Now the claim of the exercise on real training: ten iterations on the digits, once with `sgdmupdate` and once with
+# `dlupdate(sgdmFunction, ...)`, from the same network and on the same mini-batches.
 
-code(r"""
+# %%
 try:
     np.random.seed(0)
     netA = netB = dlnetwork(layers)
@@ -1157,24 +1093,23 @@ try:
     print("equal up to float32 rounding:", biggest < 1e-6)
 except (NotImplementedError, NameError):
     print("(sgdmFunction of Exercise 4 is not written yet - the lesson goes on without it)")
-""")
 
-md(r"""
-#### Weight decay and gradient clipping: `dlupdate` on the gradients
 
-`dlupdate` is not only for the parameters. Applied to the **gradients**, before the updater, it modifies them:
+# %% [markdown]
+# #### Weight decay and gradient clipping: `dlupdate` on the gradients
+#
+# `dlupdate` is not only for the parameters. Applied to the **gradients**, before the updater, it modifies them:
+#
+# * **Weight decay (L2 regularisation).** Adding $\frac{\lambda}{2}\lVert\theta\rVert^2$ to the loss adds $\lambda\theta$ to
+#   the gradient: $\;g \leftarrow g + \lambda\,\theta$. MATLAB's pattern: `gradients = dlupdate(@(g,w) g + l2Regularization*w,
+#   gradients, parameters)`. (Updaters do not apply a layer's `L2Factor` themselves; MATLAB's examples often restrict
+#   the decay to the weights, `idx = net.Learnables.Parameter == "Weights"` — the same boolean mask works on a `dlteach`
+#   `Table`.)
+# * **Gradient clipping.** A rare huge gradient can throw training far off. Rescale each gradient whose L2 norm exceeds a
+#   threshold $\tau$: $\;g \leftarrow g \cdot \min\!\left(1, \tau / \lVert g\rVert_2\right)$ — MATLAB's example calls it
+#   `thresholdL2Norm`.
 
-* **Weight decay (L2 regularisation).** Adding $\frac{\lambda}{2}\lVert\theta\rVert^2$ to the loss adds $\lambda\theta$ to
-  the gradient: $\;g \leftarrow g + \lambda\,\theta$. MATLAB's pattern: `gradients = dlupdate(@(g,w) g + l2Regularization*w,
-  gradients, parameters)`. (Updaters do not apply a layer's `L2Factor` themselves; MATLAB's examples often restrict
-  the decay to the weights, `idx = net.Learnables.Parameter == "Weights"` — the same boolean mask works on a `dlteach`
-  `Table`.)
-* **Gradient clipping.** A rare huge gradient can throw training far off. Rescale each gradient whose L2 norm exceeds a
-  threshold $\tau$: $\;g \leftarrow g \cdot \min\!\left(1, \tau / \lVert g\rVert_2\right)$ — MATLAB's example calls it
-  `thresholdL2Norm`.
-""")
-
-code(r"""
+# %%
 def thresholdL2Norm(g, gradientThreshold):
     # rescale g to the L2 norm gradientThreshold if it is larger (MATLAB example of the same name)
     gradientNorm = float(np.sqrt(np.sum(extractdata(g) ** 2)))
@@ -1206,19 +1141,16 @@ for layer in gradients:
 
 # ... and then any updater uses the modified gradients, e.g.
 parameters, vel = sgdmupdate(parameters, dlupdate(lambda g: thresholdL2Norm(g, gradientThreshold), gradientsDecay), None)
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-### 5.5 The four updaters side by side
+# %% [markdown]
+# ### 5.5 The four updaters side by side
+#
+# Which rule trains fastest? We train four copies of the same initial network on the **same** mini-batches, one per
+# updater, each with MATLAB's default learning rate (for plain SGD via `dlupdate` we use 0.01 as well), and record the
+# four losses in one monitor. `groupSubPlot(monitor, "Loss", [...])` draws them in one subplot, one line per updater.
+# (`yscale(monitor, "Loss", "log")` would switch that subplot to a logarithmic axis, as in the static figure below.)
 
-Which rule trains fastest? We train four copies of the same initial network on the **same** mini-batches, one per
-updater, each with MATLAB's default learning rate (for plain SGD via `dlupdate` we use 0.01 as well), and record the
-four losses in one monitor. `groupSubPlot(monitor, "Loss", [...])` draws them in one subplot, one line per updater.
-(`yscale(monitor, "Loss", "log")` would switch that subplot to a logarithmic axis, as in the static figure below.)
-""")
-
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 updaterNames = ["Adam", "RMSProp", "SGDM", "SGD"]
 learnRates = {"Adam": 0.001, "RMSProp": 0.001, "SGDM": 0.01, "SGD": 0.01}
@@ -1263,14 +1195,12 @@ while epoch < numEpochsCompare and not monitor.Stop:
         updateInfo(monitor, Epoch=f"{epoch} of {numEpochsCompare}")
         monitor.Progress = 100 * iteration / numIterations
 print(f"{iteration} iterations for each of {len(updaterNames)} updaters")
-""")
 
-md(r"""
-The same curves as a static figure (mini-batch losses are noisy, so we also draw a moving average over 8 iterations),
-and the test accuracies:
-""")
+# %% [markdown]
+# The same curves as a static figure (mini-batch losses are noisy, so we also draw a moving average over 8 iterations),
+# and the test accuracies:
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 data = monitor.MetricData
 fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -1287,39 +1217,35 @@ ax.set_title("Four updaters, same network, same mini-batches")
 ax.legend(title="updater (thick: moving average of 8)")
 plt.tight_layout()
 plt.show()
-""")
 
-code(r"""
+# %%
 print(f"{'updater':8s} {'learnRate':>9s} {'mean loss, last 8 iterations':>29s} {'test accuracy':>14s}")
 for name in updaterNames:
     values = monitor.MetricData[name][:, 1]
     print(f"{name:8s} {learnRates[name]:9.3f} {np.mean(values[-8:]):29.3f} {testAccuracy(nets[name]):14.3f}")
-""")
 
-md(r"""
-What to read from it:
 
-* **Adam and RMSProp** take steps of about the learning rate for *every* parameter, whatever the size of its
-  gradient, so they make fast progress from the start with no tuning. RMSProp's first steps are even ~3× larger
-  (Section 5.2).
-* **SGD with momentum** starts like plain SGD and speeds up as the velocity builds up (up to 10× the plain step for
-  momentum 0.9).
-* **Plain SGD** with learning rate 0.01 is clearly the slowest here: its step is proportional to the gradient, which is
-  small for most weights. A larger learning rate would help — which leads to the next section.
+# %% [markdown]
+# What to read from it:
+#
+# * **Adam and RMSProp** take steps of about the learning rate for *every* parameter, whatever the size of its
+#   gradient, so they make fast progress from the start with no tuning. RMSProp's first steps are even ~3× larger
+#   (Section 5.2).
+# * **SGD with momentum** starts like plain SGD and speeds up as the velocity builds up (up to 10× the plain step for
+#   momentum 0.9).
+# * **Plain SGD** with learning rate 0.01 is clearly the slowest here: its step is proportional to the gradient, which is
+#   small for most weights. A larger learning rate would help — which leads to the next section.
+#
+# Two epochs is a short race: the ranking after many epochs can differ, and each rule has its best learning rate.
 
-Two epochs is a short race: the ranking after many epochs can differ, and each rule has its best learning rate.
-""")
+# %% [markdown]
+# ## 6. Exploring the learning rate
+#
+# The learning rate is the hyper-parameter that matters most. Too small, and the loss creeps down; too large, and the
+# steps overshoot — the loss jumps up and may never recover. We train the same network with Adam for 40 iterations at
+# several learning rates and overlay the loss curves.
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 6. Exploring the learning rate
-
-The learning rate is the hyper-parameter that matters most. Too small, and the loss creeps down; too large, and the
-steps overshoot — the loss jumps up and may never recover. We train the same network with Adam for 40 iterations at
-several learning rates and overlay the loss curves.
-""")
-
-code(r"""
+# %%
 def trainAdamShort(learnRate, numIterations=40):
     # the same starting network and the same mini-batches for every learning rate
     np.random.seed(0)
@@ -1359,26 +1285,23 @@ def plotLearnRates(curves, current=None):
 lrCurves = {lr: trainAdamShort(lr) for lr in (1e-4, 1e-3, 1e-2, 1e-1)}
 for lr, curve in lrCurves.items():
     print(f"learnRate = {lr:<7g} loss after 1 iteration {curve[0]:.3f}, mean of the last 10: {np.mean(curve[-10:]):.3f}")
-""")
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 fig = plotLearnRates(lrCurves, current=1e-3)
 plt.show()
-""")
 
-md(r"""
-* $10^{-4}$: every step is tiny; after 40 iterations the loss has hardly moved.
-* $10^{-3}$ (Adam's default) and $10^{-2}$: steady progress; here $10^{-2}$ is even faster.
-* $10^{-1}$: the first step overshoots — the loss jumps far *above* its starting value — and training spends the
-  following iterations recovering.
+# %% [markdown]
+# * $10^{-4}$: every step is tiny; after 40 iterations the loss has hardly moved.
+# * $10^{-3}$ (Adam's default) and $10^{-2}$: steady progress; here $10^{-2}$ is even faster.
+# * $10^{-1}$: the first step overshoots — the loss jumps far *above* its starting value — and training spends the
+#   following iterations recovering.
+#
+# **Try it yourself.** Move the slider: the network is trained with the chosen learning rate (about half a second) and
+# its curve is added to the figure. (The slider needs a live notebook — JupyterLab, Notebook 7, VS Code. In a static
+# view of the notebook you only see the figure above.)
 
-**Try it yourself.** Move the slider: the network is trained with the chosen learning rate (about half a second) and
-its curve is added to the figure. (The slider needs a live notebook — JupyterLab, Notebook 7, VS Code. In a static
-view of the notebook you only see the figure above.)
-""")
-
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 slider = widgets.SelectionSlider(options=[1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], value=1e-3,
                                  description="learnRate", continuous_update=False,
@@ -1398,64 +1321,56 @@ def onLearnRateChange(change):
 
 
 slider.observe(onLearnRateChange, names="value")
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 7. MATLAB ↔ Python, side by side
+# %% [markdown]
+# ## 7. MATLAB ↔ Python, side by side
+#
+# | | MATLAB | Python (dlteach) |
+# |---|---|---|
+# | mini-batch queue | `mbq = minibatchqueue(ds,MiniBatchSize=128,MiniBatchFcn=@f,MiniBatchFormat=["SSCB" "CB"])` | `mbq = minibatchqueue(X, labels, MiniBatchSize=128, MiniBatchFcn=f, MiniBatchFormat=["SSCB", "CB"], seed=0)` |
+# | preprocessing function | `function [X,T] = f(dataX,dataT)` (cell arrays) | `def f(X, labels): ... return X, T` (arrays, observations last) |
+# | one-hot targets | `T = onehotencode(labels,1)` | `T = onehotencode(labels, 1, ClassNames=classes)` |
+# | reproducible shuffling | `rng(0)` | `minibatchqueue(..., seed=0)` (or `np.random.seed(0)`) |
+# | new epoch | `shuffle(mbq)` | `shuffle(mbq)` |
+# | mini-batches of an epoch | `while hasdata(mbq)` | `while hasdata(mbq):` |
+# | next mini-batch | `[X,T] = next(mbq);` | `X, T = next(mbq)` |
+# | loop over epochs | `for epoch = 1:numEpochs` | `for epoch in range(1, numEpochs + 1):` |
+# | iteration counter | `iteration = 0;` … `iteration = iteration + 1;` | `iteration = 0` … `iteration += 1` (before the update) |
+# | empty state | `averageGrad = [];` | `averageGrad = None` |
+# | loss and gradients | `[loss,gradients] = dlfeval(@modelLoss,net,X,T);` | `loss, gradients = dlfeval(modelLoss, net, X, T)` |
+# | Adam | `[net,avgG,avgSqG] = adamupdate(net,gradients,avgG,avgSqG,iteration);` | `net, avgG, avgSqG = adamupdate(net, gradients, avgG, avgSqG, iteration)` |
+# | RMSProp | `[net,avgSqG] = rmspropupdate(net,gradients,avgSqG);` | `net, avgSqG = rmspropupdate(net, gradients, avgSqG)` |
+# | SGD with momentum | `[net,vel] = sgdmupdate(net,gradients,vel);` | `net, vel = sgdmupdate(net, gradients, vel)` |
+# | custom rule | `net = dlupdate(@(w,g) w - lr*g,net,gradients);` | `net = dlupdate(lambda w, g: w - lr * g, net, gradients)` |
+# | custom rule with state | `[net,vel] = dlupdate(@sgdmFunction,net,gradients,vel);` | `net, vel = dlupdate(sgdmFunction, net, gradients, vel)` |
+# | model-function form | `[parameters,avgG,avgSqG] = adamupdate(parameters,...)` | `parameters, avgG, avgSqG = adamupdate(parameters, ...)` |
+# | monitor | `monitor = trainingProgressMonitor(Metrics="Loss",Info="Epoch",XLabel="Iteration");` | `monitor = trainingProgressMonitor(Metrics=["Loss"], Info=["Epoch"], XLabel="Iteration")` |
+# | record / info / progress | `recordMetrics(monitor,iteration,Loss=loss);` `updateInfo(monitor,Epoch=...);` `monitor.Progress = ...;` | `recordMetrics(monitor, iteration, Loss=loss)` `updateInfo(monitor, Epoch=...)` `monitor.Progress = ...` |
+# | Stop button | `while epoch < numEpochs && ~monitor.Stop` | `while epoch < numEpochs and not monitor.Stop:` |
+# | several lines in one plot | `groupSubPlot(monitor,"Loss",["Adam" "SGDM"])` | `groupSubPlot(monitor, "Loss", ["Adam", "SGDM"])` |
+# | test predictions | `scores = predict(net,XTest); YPred = onehotdecode(scores,classes,1);` | `scores = predict(net, XTest); YPred = onehotdecode(scores, classes, 1)` |
 
-| | MATLAB | Python (dlteach) |
-|---|---|---|
-| mini-batch queue | `mbq = minibatchqueue(ds,MiniBatchSize=128,MiniBatchFcn=@f,MiniBatchFormat=["SSCB" "CB"])` | `mbq = minibatchqueue(X, labels, MiniBatchSize=128, MiniBatchFcn=f, MiniBatchFormat=["SSCB", "CB"], seed=0)` |
-| preprocessing function | `function [X,T] = f(dataX,dataT)` (cell arrays) | `def f(X, labels): ... return X, T` (arrays, observations last) |
-| one-hot targets | `T = onehotencode(labels,1)` | `T = onehotencode(labels, 1, ClassNames=classes)` |
-| reproducible shuffling | `rng(0)` | `minibatchqueue(..., seed=0)` (or `np.random.seed(0)`) |
-| new epoch | `shuffle(mbq)` | `shuffle(mbq)` |
-| mini-batches of an epoch | `while hasdata(mbq)` | `while hasdata(mbq):` |
-| next mini-batch | `[X,T] = next(mbq);` | `X, T = next(mbq)` |
-| loop over epochs | `for epoch = 1:numEpochs` | `for epoch in range(1, numEpochs + 1):` |
-| iteration counter | `iteration = 0;` … `iteration = iteration + 1;` | `iteration = 0` … `iteration += 1` (before the update) |
-| empty state | `averageGrad = [];` | `averageGrad = None` |
-| loss and gradients | `[loss,gradients] = dlfeval(@modelLoss,net,X,T);` | `loss, gradients = dlfeval(modelLoss, net, X, T)` |
-| Adam | `[net,avgG,avgSqG] = adamupdate(net,gradients,avgG,avgSqG,iteration);` | `net, avgG, avgSqG = adamupdate(net, gradients, avgG, avgSqG, iteration)` |
-| RMSProp | `[net,avgSqG] = rmspropupdate(net,gradients,avgSqG);` | `net, avgSqG = rmspropupdate(net, gradients, avgSqG)` |
-| SGD with momentum | `[net,vel] = sgdmupdate(net,gradients,vel);` | `net, vel = sgdmupdate(net, gradients, vel)` |
-| custom rule | `net = dlupdate(@(w,g) w - lr*g,net,gradients);` | `net = dlupdate(lambda w, g: w - lr * g, net, gradients)` |
-| custom rule with state | `[net,vel] = dlupdate(@sgdmFunction,net,gradients,vel);` | `net, vel = dlupdate(sgdmFunction, net, gradients, vel)` |
-| model-function form | `[parameters,avgG,avgSqG] = adamupdate(parameters,...)` | `parameters, avgG, avgSqG = adamupdate(parameters, ...)` |
-| monitor | `monitor = trainingProgressMonitor(Metrics="Loss",Info="Epoch",XLabel="Iteration");` | `monitor = trainingProgressMonitor(Metrics=["Loss"], Info=["Epoch"], XLabel="Iteration")` |
-| record / info / progress | `recordMetrics(monitor,iteration,Loss=loss);` `updateInfo(monitor,Epoch=...);` `monitor.Progress = ...;` | `recordMetrics(monitor, iteration, Loss=loss)` `updateInfo(monitor, Epoch=...)` `monitor.Progress = ...` |
-| Stop button | `while epoch < numEpochs && ~monitor.Stop` | `while epoch < numEpochs and not monitor.Stop:` |
-| several lines in one plot | `groupSubPlot(monitor,"Loss",["Adam" "SGDM"])` | `groupSubPlot(monitor, "Loss", ["Adam", "SGDM"])` |
-| test predictions | `scores = predict(net,XTest); YPred = onehotdecode(scores,classes,1);` | `scores = predict(net, XTest); YPred = onehotdecode(scores, classes, 1)` |
-""")
-
-md(r"""
-## 8. Summary
-
-* A custom training loop = an **iteration counter** starting at 0, a loop over **epochs** (`shuffle(mbq)` at the start
-  of each), a loop over **mini-batches** (`while hasdata(mbq)`), and per mini-batch: increment the counter, `next(mbq)`,
-  `dlfeval(modelLoss, ...)`, an **updater**. The counter is incremented *before* the update: `adamupdate` needs
-  `iteration` ≥ 1.
-* `minibatchqueue` prepares the mini-batches: `MiniBatchSize`, a `MiniBatchFcn` (e.g. one-hot targets),
-  `MiniBatchFormat`, and a `seed` for reproducible shuffling.
-* **Both forms** use the same loop: `net` with `modelLoss(net, X, T)` and `predict` for the test set, or the dictionary
-  `parameters` with `modelLossFcn(parameters, X, T)` and the model function. The updater gets **the object that was
-  evaluated** and returns its new version, which you assign back.
-* **Updaters:** `adamupdate` ($m$, $v$, bias correction; 0.001, 0.9, 0.999, 1e-8), `rmspropupdate` ($v$; 0.001, 0.9,
-  1e-8), `sgdmupdate` (velocity $u \leftarrow \mu u - \eta g$; 0.01, 0.9), and `dlupdate(fun, ...)` for any rule of your
-  own — plain SGD, SGD with momentum (equal to `sgdmupdate`), or a change of the gradients such as weight decay and
-  gradient clipping. States start as `None` (MATLAB `[]`) and are passed back in on every call.
-* The MATLAB page's snippet evaluates `net` but updates `parameters`, and spells the squared average two ways: update
-  the object you evaluate, with one name per state. A loop that updates a copy runs without error and never learns.
-* `trainingProgressMonitor` shows the loss live; test `monitor.Stop` in both loop conditions so the Stop button ends
-  training cleanly.
-* The learning rate decides between crawling and overshooting: always look at the loss curve.
-
-**Next.** Lesson 04 — *debugging the model loss function*: what to do when `dlfeval` throws, or when training runs
-but the loss does not behave.
-""", grade_id="summary")
-
-
-if __name__ == "__main__":
-    sys.exit(LESSON.write(sys.argv[1:]))
+# %% [markdown] nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false}
+# ## 8. Summary
+#
+# * A custom training loop = an **iteration counter** starting at 0, a loop over **epochs** (`shuffle(mbq)` at the start
+#   of each), a loop over **mini-batches** (`while hasdata(mbq)`), and per mini-batch: increment the counter, `next(mbq)`,
+#   `dlfeval(modelLoss, ...)`, an **updater**. The counter is incremented *before* the update: `adamupdate` needs
+#   `iteration` ≥ 1.
+# * `minibatchqueue` prepares the mini-batches: `MiniBatchSize`, a `MiniBatchFcn` (e.g. one-hot targets),
+#   `MiniBatchFormat`, and a `seed` for reproducible shuffling.
+# * **Both forms** use the same loop: `net` with `modelLoss(net, X, T)` and `predict` for the test set, or the dictionary
+#   `parameters` with `modelLossFcn(parameters, X, T)` and the model function. The updater gets **the object that was
+#   evaluated** and returns its new version, which you assign back.
+# * **Updaters:** `adamupdate` ($m$, $v$, bias correction; 0.001, 0.9, 0.999, 1e-8), `rmspropupdate` ($v$; 0.001, 0.9,
+#   1e-8), `sgdmupdate` (velocity $u \leftarrow \mu u - \eta g$; 0.01, 0.9), and `dlupdate(fun, ...)` for any rule of your
+#   own — plain SGD, SGD with momentum (equal to `sgdmupdate`), or a change of the gradients such as weight decay and
+#   gradient clipping. States start as `None` (MATLAB `[]`) and are passed back in on every call.
+# * The MATLAB page's snippet evaluates `net` but updates `parameters`, and spells the squared average two ways: update
+#   the object you evaluate, with one name per state. A loop that updates a copy runs without error and never learns.
+# * `trainingProgressMonitor` shows the loss live; test `monitor.Stop` in both loop conditions so the Stop button ends
+#   training cleanly.
+# * The learning rate decides between crawling and overshooting: always look at the loss curve.
+#
+# **Next.** Lesson 04 — *debugging the model loss function*: what to do when `dlfeval` throws, or when training runs
+# but the loss does not behave.

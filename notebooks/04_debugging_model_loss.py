@@ -1,59 +1,51 @@
-#!/usr/bin/env python
-"""Build notebooks/04_debugging_model_loss.ipynb (instructor version, unexecuted).
+# ---
+# jupyter:
+#   dlteach:
+#     estimated_minutes: 50
+#     lesson: 4
+#     seed: 'MATLAB: Define Model Loss Function for Custom Training Loop (A7: debugging
+#       the model loss function) + bug hunt'
+#   jupytext:
+#     notebook_metadata_filter: dlteach,kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-    python tools/lessons/build_04.py
-    python tools/execute_notebooks.py notebooks/04_debugging_model_loss.ipynb
-    python tools/generate_student.py notebooks/04_debugging_model_loss.ipynb
+# %% [markdown] nbgrader={"grade": false, "grade_id": "intro", "locked": true, "schema_version": 3, "solution": false}
+# # Lesson 4 — Debugging the model loss function
+#
+# *`dlfeval` threw an error, or training "runs" but learns nothing: where is the bug?*
+#
+# This lesson follows the last part of MATLAB's documentation page **"Define Model Loss Function for Custom Training
+# Loop"** — *debugging the model loss function* — retold in our own words and in Python with `dlteach`, and then goes on a
+# **bug hunt** through the mistakes that most often break a custom training loop.
+#
+# **After this lesson you can**
+#
+# 1. find the line of a model loss function that raised an error, by calling the function **directly** — without
+#    `dlfeval` — on generated input of the right size;
+# 2. run a model loss function **by hand**, line by line, and check what every line produces (sizes, formats, values);
+# 3. check the gradients of a model loss function against finite differences with `gradient_check`;
+# 4. recognise five classic bugs by their **symptoms** — an error message, a warning, a loss curve, a gradient norm — and
+#    fix them: logits into `crossentropy`, a forgotten `net.State` update, a learning rate ten times too large, targets in
+#    the wrong layout, and a gradient taken with respect to the wrong variable.
+#
+# **Time:** about 45–50 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `net.State`)
+# and lesson 03 (the custom training loop with `adamupdate`).
+#
+# **How the exercises work.** There are six graded exercises (12 points). Each has a cell where you write code — replace
+# the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
+# **Correct** or a red box that says what was expected. Stuck? Every exercise has hints: `ex1.hint()`, then `ex1.hint(2)`.
+# Run the cells from top to bottom (*Run ▸ Run All Cells* works too: the lesson keeps going even if an exercise is not
+# done yet).
 
-Seed: MATLAB "Define Model Loss Function for Custom Training Loop", section "Debugging the model loss
-function" (reference/seeds.md, A7), followed by a bug hunt (issue 6, lesson 04).
-"""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _lesson import Lesson  # noqa: E402  (tools/lessons/_lesson.py)
-
-LESSON = Lesson(4, '04_debugging_model_loss.ipynb', minutes=50,
-                seed='MATLAB: Define Model Loss Function for Custom Training Loop (A7: debugging the model loss function) + bug hunt')
-md, code = LESSON.md, LESSON.code
-
-
-# =================================================================================================
-md(r"""
-# Lesson 4 — Debugging the model loss function
-
-*`dlfeval` threw an error, or training "runs" but learns nothing: where is the bug?*
-
-This lesson follows the last part of MATLAB's documentation page **"Define Model Loss Function for Custom Training
-Loop"** — *debugging the model loss function* — retold in our own words and in Python with `dlteach`, and then goes on a
-**bug hunt** through the mistakes that most often break a custom training loop.
-
-**After this lesson you can**
-
-1. find the line of a model loss function that raised an error, by calling the function **directly** — without
-   `dlfeval` — on generated input of the right size;
-2. run a model loss function **by hand**, line by line, and check what every line produces (sizes, formats, values);
-3. check the gradients of a model loss function against finite differences with `gradient_check`;
-4. recognise five classic bugs by their **symptoms** — an error message, a warning, a loss curve, a gradient norm — and
-   fix them: logits into `crossentropy`, a forgotten `net.State` update, a learning rate ten times too large, targets in
-   the wrong layout, and a gradient taken with respect to the wrong variable.
-
-**Time:** about 45–50 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `net.State`)
-and lesson 03 (the custom training loop with `adamupdate`).
-
-**How the exercises work.** There are six graded exercises (12 points). Each has a cell where you write code — replace
-the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
-**Correct** or a red box that says what was expected. Stuck? Every exercise has hints: `ex1.hint()`, then `ex1.hint(2)`.
-Run the cells from top to bottom (*Run ▸ Run All Cells* works too: the lesson keeps going even if an exercise is not
-done yet).
-""", grade_id="intro")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import copy
 import traceback
 import warnings
@@ -72,28 +64,25 @@ from dlteach.debug import gradient_check, inspect_activations, gradient_norms, G
 from dlteach.checks import Exercise, check_close, check_equal, check_shape, check_true
 
 np.random.seed(0)   # networks and generated inputs draw from NumPy's global random generator
-""", grade_id="setup", kind="locked")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 1. Errors surface where `dlfeval` is called
+# %% [markdown]
+# ## 1. Errors surface where `dlfeval` is called
+#
+# You never call a model loss function yourself: `dlfeval` calls it, inside the training loop, for every mini-batch.
+# So when something inside it goes wrong, the error surfaces at the line `dlfeval(...)` of the loop — after the data were
+# prepared, with the updater and the monitor around it — and the message comes from deep inside a library function
+# (a layer, `crossentropy`, `dlgradient`). It can be unclear which line of *your* function handed it the bad value.
+#
+# MATLAB's documentation gives two techniques, and this lesson adds a third:
+#
+# 1. **call the model loss function directly**, without `dlfeval`, with generated input of the required size — so an
+#    error shows its details and you see which line raised it;
+# 2. **run the code of the function by hand**, line by line, and look at what each line produces;
+# 3. (for the bugs that raise nothing) **check the gradients numerically**.
+#
+# Our patient is lesson 01's network and its model loss function with the state output:
 
-You never call a model loss function yourself: `dlfeval` calls it, inside the training loop, for every mini-batch.
-So when something inside it goes wrong, the error surfaces at the line `dlfeval(...)` of the loop — after the data were
-prepared, with the updater and the monitor around it — and the message comes from deep inside a library function
-(a layer, `crossentropy`, `dlgradient`). It can be unclear which line of *your* function handed it the bad value.
-
-MATLAB's documentation gives two techniques, and this lesson adds a third:
-
-1. **call the model loss function directly**, without `dlfeval`, with generated input of the required size — so an
-   error shows its details and you see which line raised it;
-2. **run the code of the function by hand**, line by line, and look at what each line produces;
-3. (for the bugs that raise nothing) **check the gradients numerically**.
-
-Our patient is lesson 01's network and its model loss function with the state output:
-""")
-
-code(r"""
+# %%
 layers = [
     imageInputLayer([28, 28, 1], Normalization="none"),
     convolution2dLayer(5, 20),
@@ -113,42 +102,41 @@ def modelLoss(net, X, T):
     loss = crossentropy(Y, T)
     gradients = dlgradient(loss, net.Learnables)
     return loss, gradients, state
-""")
 
-md(r"""
-### 1.1 Generated input of the right size
 
-The data of the real training loop may be far away (a file, a `minibatchqueue`, a preprocessing function that may
-itself be buggy). To test the model loss function alone, **generate** inputs of the size it expects: random pixel
-values are nonsense images, but they are images of the right size. MATLAB's documentation suggests:
+# %% [markdown]
+# ### 1.1 Generated input of the right size
+#
+# The data of the real training loop may be far away (a file, a `minibatchqueue`, a preprocessing function that may
+# itself be buggy). To test the model loss function alone, **generate** inputs of the size it expects: random pixel
+# values are nonsense images, but they are images of the right size. MATLAB's documentation suggests:
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td>
+# <pre>
+# X = rand([28 28 1 100],"single");
+# X = dlarray(X);
+# &nbsp;
+# T = repmat(eye(10,"single"),[1 10]);
+# </pre>
+# </td><td>
+# <pre>
+# X = dlarray(np.random.rand(28, 28, 1, 100)
+#             .astype(np.float32))
+# T = np.tile(np.eye(10, dtype=np.float32), (1, 10))
+# </pre>
+# </td></tr>
+# </table>
+#
+# * `X`: 100 random images of 28 × 28 pixels and 1 channel, in single precision (`"single"` = `np.float32`). It is left
+#   **unformatted**: the network's input layer supplies the format (`"SSCB"`) itself.
+# * `T`: ten classes × 100 observations. `eye(10)` is the 10 × 10 identity matrix — ten one-hot columns, one per class —
+#   and `repmat(..., [1 10])` (NumPy: `np.tile`) repeats it ten times side by side: the targets of the 100 observations
+#   are the classes 0, 1, ..., 9, 0, 1, ... A plain array is read by `crossentropy` in the layout of the predictions
+#   (classes × observations).
 
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td>
-<pre>
-X = rand([28 28 1 100],"single");
-X = dlarray(X);
-&nbsp;
-T = repmat(eye(10,"single"),[1 10]);
-</pre>
-</td><td>
-<pre>
-X = dlarray(np.random.rand(28, 28, 1, 100)
-            .astype(np.float32))
-T = np.tile(np.eye(10, dtype=np.float32), (1, 10))
-</pre>
-</td></tr>
-</table>
-
-* `X`: 100 random images of 28 × 28 pixels and 1 channel, in single precision (`"single"` = `np.float32`). It is left
-  **unformatted**: the network's input layer supplies the format (`"SSCB"`) itself.
-* `T`: ten classes × 100 observations. `eye(10)` is the 10 × 10 identity matrix — ten one-hot columns, one per class —
-  and `repmat(..., [1 10])` (NumPy: `np.tile`) repeats it ten times side by side: the targets of the 100 observations
-  are the classes 0, 1, ..., 9, 0, 1, ... A plain array is read by `crossentropy` in the layout of the predictions
-  (classes × observations).
-""")
-
-code(r"""
+# %%
 np.random.seed(0)
 X = dlarray(np.random.rand(28, 28, 1, 100).astype(np.float32))   # MATLAB: X = dlarray(rand([28 28 1 100],"single"));
 T = np.tile(np.eye(10, dtype=np.float32), (1, 10))                # MATLAB: T = repmat(eye(10,"single"),[1 10]);
@@ -158,34 +146,31 @@ print("T:", T.shape, T.dtype)
 print("the first 12 columns of T:")
 print(T[:, :12].astype(int))
 print("class of each of the first 12 columns:", T.argmax(axis=0)[:12])
-""")
 
-md(r"""
-### 1.2 Technique 1: call the model loss function directly
+# %% [markdown]
+# ### 1.2 Technique 1: call the model loss function directly
+#
+# Now call `modelLoss` like any Python function — no `dlfeval`. Outside `dlfeval`, **every `dlgradient` call throws**
+# (lesson 01, Section 6), so even a perfect model loss function fails here. The point is *where* it fails: if the error
+# is `dlgradient`'s, every line before it — the forward pass and the loss — ran without error on inputs of this size.
+#
+# The next cell fails on purpose. Read the traceback **from the bottom up**: the last line is the message; the frames
+# above it show the chain of calls, and the frame of *our* function (`modelLoss`) shows the line that raised.
 
-Now call `modelLoss` like any Python function — no `dlfeval`. Outside `dlfeval`, **every `dlgradient` call throws**
-(lesson 01, Section 6), so even a perfect model loss function fails here. The point is *where* it fails: if the error
-is `dlgradient`'s, every line before it — the forward pass and the loss — ran without error on inputs of this size.
-
-The next cell fails on purpose. Read the traceback **from the bottom up**: the last line is the message; the frames
-above it show the chain of calls, and the frame of *our* function (`modelLoss`) shows the line that raised.
-""")
-
-code(r"""
+# %% tags=["raises-exception"]
 # Technique 1: call the model loss function directly, without dlfeval. This cell fails on purpose.
 loss, gradients, state = modelLoss(net, X, T)
-""", tags=["raises-exception"])
 
-md(r"""
-The frame `modelLoss` points at `gradients = dlgradient(loss, net.Learnables)`, and the message is `dlgradient`'s
-own: "called outside dlfeval". So `forward` and `crossentropy` work with these inputs — exactly what we wanted to know.
 
-A long traceback is tiring to read. The same information, with `try`/`except`: the small helper below calls a
-function directly, catches the error, and prints the error's type, **the line of the function that raised it** (it
-walks the traceback, `traceback.extract_tb`, to the last frame of that function) and the message.
-""")
+# %% [markdown]
+# The frame `modelLoss` points at `gradients = dlgradient(loss, net.Learnables)`, and the message is `dlgradient`'s
+# own: "called outside dlfeval". So `forward` and `crossentropy` work with these inputs — exactly what we wanted to know.
+#
+# A long traceback is tiring to read. The same information, with `try`/`except`: the small helper below calls a
+# function directly, catches the error, and prints the error's type, **the line of the function that raised it** (it
+# walks the traceback, `traceback.extract_tb`, to the last frame of that function) and the message.
 
-code(r"""
+# %%
 def whereDidItFail(fcn, *args):
     # Call fcn(*args) directly (no dlfeval); report the error and the line of fcn that raised it.
     try:
@@ -201,15 +186,13 @@ def whereDidItFail(fcn, *args):
 
 
 _ = whereDidItFail(modelLoss, net, X, T)
-""")
 
-md(r"""
-Now an error for a real reason. A classic: the images were flattened to 784 × 100 somewhere in the data preparation
-(for a fully connected model, say), and the convolutional network receives them. Through `dlfeval` the error surfaces at
-the `dlfeval` line; the direct call names the line of `modelLoss`:
-""")
+# %% [markdown]
+# Now an error for a real reason. A classic: the images were flattened to 784 × 100 somewhere in the data preparation
+# (for a fully connected model, say), and the convolutional network receives them. Through `dlfeval` the error surfaces at
+# the `dlfeval` line; the direct call names the line of `modelLoss`:
 
-code(r"""
+# %%
 np.random.seed(1)
 Xflat = dlarray(np.random.rand(28 * 28, 100).astype(np.float32))   # the images flattened: a mistake
 try:
@@ -218,37 +201,36 @@ except Exception as err:
     print(f"dlfeval raised {type(err).__name__}\n")
 
 _ = whereDidItFail(modelLoss, net, Xflat, T)
-""")
 
-md(r"""
-The error comes from the `forward` line, before the loss: the input has the wrong size, and the message says which
-size the input layer expected (28 × 28 × 1 per observation). In Python the traceback of the `dlfeval` call also contains
-the frame of `modelLoss` (look for it between `dlfeval`'s and the library's frames), but the direct call takes automatic
-differentiation out of the picture: if it fails *before* the `dlgradient` line, the bug is in your code or your data,
-not in the tracing. (In Jupyter, running `%debug` in a new cell right after an error opens a debugger in the frame that
-raised, where you can print the local variables.)
 
-### Exercise 1 (2 points) — which line, which error?
+# %% [markdown]
+# The error comes from the `forward` line, before the loss: the input has the wrong size, and the message says which
+# size the input layer expected (28 × 28 × 1 per observation). In Python the traceback of the `dlfeval` call also contains
+# the frame of `modelLoss` (look for it between `dlfeval`'s and the library's frames), but the direct call takes automatic
+# differentiation out of the picture: if it fails *before* the `dlgradient` line, the bug is in your code or your data,
+# not in the tracing. (In Jupyter, running `%debug` in a new cell right after an error opens a debugger in the frame that
+# raised, where you can print the local variables.)
+#
+# ### Exercise 1 (2 points) — which line, which error?
+#
+# A colleague added an L2 penalty on the fully connected weights (*weight decay*, a common extra term) to the model loss
+# function. Their training loop stops at the `dlfeval` line. Use technique 1 (call it directly on `X`, `T` — the helper
+# `whereDidItFail` is there for you) and answer:
+#
+# * `mystery_error` — the name of the exception class that is raised (a string such as `"ValueError"`);
+# * `mystery_line` — the letter of the line that raises it:
+#
+# ```python
+# def modelLossL2(net, X, T, l2Factor=1e-4):
+#     Y, state = forward(net, X, return_state=True)                          # A
+#     loss = crossentropy(Y, T)                                              # B
+#     W = net.Learnables.value("fc", "Weight")                               # C
+#     loss = loss + l2Factor * np.sum(W ** 2)                                # D
+#     gradients = dlgradient(loss, net.Learnables)                           # E
+#     return loss, gradients, state
+# ```
 
-A colleague added an L2 penalty on the fully connected weights (*weight decay*, a common extra term) to the model loss
-function. Their training loop stops at the `dlfeval` line. Use technique 1 (call it directly on `X`, `T` — the helper
-`whereDidItFail` is there for you) and answer:
-
-* `mystery_error` — the name of the exception class that is raised (a string such as `"ValueError"`);
-* `mystery_line` — the letter of the line that raises it:
-
-```python
-def modelLossL2(net, X, T, l2Factor=1e-4):
-    Y, state = forward(net, X, return_state=True)                          # A
-    loss = crossentropy(Y, T)                                              # B
-    W = net.Learnables.value("fc", "Weight")                               # C
-    loss = loss + l2Factor * np.sum(W ** 2)                                # D
-    gradients = dlgradient(loss, net.Learnables)                           # E
-    return loss, gradients, state
-```
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex1_setup", "locked": true, "schema_version": 3, "solution": false}
 def modelLossL2(net, X, T, l2Factor=1e-4):
     Y, state = forward(net, X, return_state=True)                          # A
     loss = crossentropy(Y, T)                                              # B
@@ -263,9 +245,8 @@ ex1 = Exercise("ex1", "which line, which error?", hints=[
     "The error is raised before dlgradient (line E) is reached. Read the message: which row is it looking for, "
     "and which rows does the table have?",
 ])
-""", grade_id="ex1_setup", kind="locked")
 
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex1_solution", "locked": false, "schema_version": 3, "solution": true}
 # mystery_error = "..."   (the exception's class name)
 # mystery_line = "A", "B", "C", "D" or "E"
 ### BEGIN SOLUTION
@@ -273,9 +254,8 @@ whereDidItFail(modelLossL2, net, X, T)
 mystery_error = "KeyError"
 mystery_line = "C"
 ### END SOLUTION
-""", grade_id="ex1_solution", kind="solution")
 
-code(r"""
+# %% nbgrader={"grade": true, "grade_id": "ex1_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex1:
     check_true("mystery_line", isinstance(mystery_line, str) and mystery_line.strip().upper() in tuple("ABCDE"),
                f"mystery_line should be one of the letters 'A' ... 'E'; got {mystery_line!r}.")
@@ -293,29 +273,25 @@ with ex1:
         assert "Weight" in str(_err), "the error is about the row fc/Weight"
     assert mystery_line.strip().upper() == "C" and mystery_error.strip().split(".")[-1] == "KeyError"
     ### END HIDDEN TESTS
-""", grade_id="ex1_tests", kind="tests", points=2)
 
-md(r"""
-The table's parameter is called `Weights`, with an *s* — the message lists the rows that exist. Lines A and B ran;
-D and E never did. The fix is one letter: `net.Learnables.value("fc", "Weights")`.
-""")
+# %% [markdown]
+# The table's parameter is called `Weights`, with an *s* — the message lists the rows that exist. Lines A and B ran;
+# D and E never did. The fix is one letter: `net.Learnables.value("fc", "Weights")`.
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 2. Technique 2: run the code by hand, line by line
+# %% [markdown]
+# ## 2. Technique 2: run the code by hand, line by line
+#
+# When the direct call runs up to `dlgradient` but the results look wrong — a strange loss, a network that does not
+# learn — take the function apart: copy its lines into cells and run them one at a time on the generated inputs, looking
+# at every intermediate value. For each line, ask:
+#
+# * **size and format** — is it what the next line expects (`"CB"`: classes × observations)?
+# * **type** — still `float32`?
+# * **values** — probabilities between 0 and 1 whose columns sum to 1? no `NaN`/`Inf`?
+#
+# Line 1 of `modelLoss`, the forward pass:
 
-When the direct call runs up to `dlgradient` but the results look wrong — a strange loss, a network that does not
-learn — take the function apart: copy its lines into cells and run them one at a time on the generated inputs, looking
-at every intermediate value. For each line, ask:
-
-* **size and format** — is it what the next line expects (`"CB"`: classes × observations)?
-* **type** — still `float32`?
-* **values** — probabilities between 0 and 1 whose columns sum to 1? no `NaN`/`Inf`?
-
-Line 1 of `modelLoss`, the forward pass:
-""")
-
-code(r"""
+# %%
 Y, state = forward(net, X, return_state=True)          # line 1 of modelLoss
 
 Yd = extractdata(Y)
@@ -327,68 +303,59 @@ print("any NaN or Inf:", bool(not np.all(np.isfinite(Yd))))
 print("predicted class of the first 10 observations:", Yd.argmax(axis=0)[:10])
 print()
 print(state)
-""")
 
-md(r"""
-Everything as it should be: 10 classes × 100 observations, format `"CB"`, single precision, and every column is a
-probability distribution — the softmax layer did its job. The state is the table of batch normalisation's running
-statistics. Line 2, the loss:
-""")
+# %% [markdown]
+# Everything as it should be: 10 classes × 100 observations, format `"CB"`, single precision, and every column is a
+# probability distribution — the softmax layer did its job. The state is the table of batch normalisation's running
+# statistics. Line 2, the loss:
 
-code(r"""
+# %%
 loss = crossentropy(Y, T)                               # line 2 of modelLoss
 byHand = -np.sum(T * np.log(Yd)) / T.shape[1]           # -(1/N) sum T log Y
 print(f"crossentropy(Y, T) = {float(loss):.4f}")
 print(f"by hand            = {float(byHand):.4f}")
 print(f"log(10)            = {np.log(10):.4f}   (a classifier that guesses uniformly)")
-""")
 
-md(r"""
-A loss a little above $\log 10 \approx 2.30$ is what an untrained 10-class classifier should give on random inputs.
-A loss of 0, a negative loss, `NaN` or a value in the hundreds would each point at a bug.
+# %% [markdown]
+# A loss a little above $\log 10 \approx 2.30$ is what an untrained 10-class classifier should give on random inputs.
+# A loss of 0, a negative loss, `NaN` or a value in the hundreds would each point at a bug.
+#
+# Looking *inside* the network, layer by layer, is the same technique one level deeper. `inspect_activations(net, X)`
+# runs the forward pass and records, for every layer, the size of its output and summary statistics — and for ReLU
+# layers the fraction of *dead* units (zero for every observation), a classic reason for a network that stops learning:
 
-Looking *inside* the network, layer by layer, is the same technique one level deeper. `inspect_activations(net, X)`
-runs the forward pass and records, for every layer, the size of its output and summary statistics — and for ReLU
-layers the fraction of *dead* units (zero for every observation), a classic reason for a network that stops learning:
-""")
-
-code(r"""
+# %%
 report = inspect_activations(net, X)
 for name, s in report.stats.items():
     print(f"{name:10s}  size {str(s['size']):18s}  mean {s['mean']:8.3f}  std {s['std']:7.3f}")
 print(f"\nfraction of dead ReLU units: {report.dead_fraction('relu'):.3f}")
-""")
 
-md(r"""
-In Jupyter, `report.show()` opens an explorer: pick a layer in the drop-down list to see the histogram of its
-activations (the static version, `report.plot()`, draws all histograms at once).
-""")
+# %% [markdown]
+# In Jupyter, `report.show()` opens an explorer: pick a layer in the drop-down list to see the histogram of its
+# activations (the static version, `report.plot()`, draws all histograms at once).
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 report.show()
-""")
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 3. Technique 3: the gradient check
+# %% [markdown]
+# ## 3. Technique 3: the gradient check
+#
+# The two techniques find the bugs that raise an error or produce visibly wrong values. The worst bugs do neither: the
+# function runs, returns a loss and gradients of the right sizes — and the gradients are wrong. **Finite differences**
+# catch them. For one parameter $\theta_i$, nudge it by a small $\varepsilon$ both ways and measure how the loss changes:
+#
+# $$\frac{\partial L}{\partial \theta_i} \approx \frac{L(\theta + \varepsilon e_i) - L(\theta - \varepsilon e_i)}{2\varepsilon}
+# \qquad(\text{error of order } \varepsilon^2).$$
+#
+# This costs two evaluations of the loss *per parameter entry* — far too slow for training, but fine for checking a few
+# entries. Compare with the analytical gradient $a$ (from `dlgradient`) through the **relative error**
+# $|a - n| / (|a| + |n|)$: about $10^{-8}$ or less means they agree. It has to be done in **double precision**: in float32
+# the rounding error of the loss (≈ $10^{-7}$) divided by $2\varepsilon$ would swamp the difference.
+#
+# We check the model-function form of lesson 01 — a small perceptron, so the check is quick. First one entry by hand:
 
-The two techniques find the bugs that raise an error or produce visibly wrong values. The worst bugs do neither: the
-function runs, returns a loss and gradients of the right sizes — and the gradients are wrong. **Finite differences**
-catch them. For one parameter $\theta_i$, nudge it by a small $\varepsilon$ both ways and measure how the loss changes:
-
-$$\frac{\partial L}{\partial \theta_i} \approx \frac{L(\theta + \varepsilon e_i) - L(\theta - \varepsilon e_i)}{2\varepsilon}
-\qquad(\text{error of order } \varepsilon^2).$$
-
-This costs two evaluations of the loss *per parameter entry* — far too slow for training, but fine for checking a few
-entries. Compare with the analytical gradient $a$ (from `dlgradient`) through the **relative error**
-$|a - n| / (|a| + |n|)$: about $10^{-8}$ or less means they agree. It has to be done in **double precision**: in float32
-the rounding error of the loss (≈ $10^{-7}$) divided by $2\varepsilon$ would swamp the difference.
-
-We check the model-function form of lesson 01 — a small perceptron, so the check is quick. First one entry by hand:
-""")
-
-code(r"""
+# %%
 XTrain, labelsTrain, TTrain = load_digits("train")
 XTest, labelsTest, TTest = load_digits("test")
 Xs, Ts = dlarray(XTrain[:, :, :, :16], "SSCB"), dlarray(TTrain[:, :16], "CB")   # 16 real digits
@@ -439,46 +406,39 @@ numerical = (lossWith(+epsilon) - lossWith(-epsilon)) / (2 * epsilon)
 print(f"analytical (dlgradient)      = {analytical:.6f}")
 print(f"numerical (finite difference) = {numerical:.6f}")
 print("relative error below 1e-6:", abs(analytical - numerical) / (abs(analytical) + abs(numerical)) < 1e-6)
-""")
 
-md(r"""
-`gradient_check(lossFcn, model, inputs...)` does this for a few randomly chosen entries of **every** learnable: it casts
-the learnables and the inputs to double precision itself, evaluates your function with `dlfeval`, and reports one row
-per learnable with the largest relative error:
-""")
+# %% [markdown]
+# `gradient_check(lossFcn, model, inputs...)` does this for a few randomly chosen entries of **every** learnable: it casts
+# the learnables and the inputs to double precision itself, evaluates your function with `dlfeval`, and reports one row
+# per learnable with the largest relative error:
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 check = gradient_check(modelLossMLP, parameters, Xs, Ts)
 check
-""")
 
-code(r"""
+# %%
 print("all gradients agree with finite differences:", check.passed)
-""")
 
-md(r"""
-It works for the network-object form too — the model is then the `dlnetwork` (a few entries per learnable on a
-mini-batch of 8 images, to stay quick):
-""")
+# %% [markdown]
+# It works for the network-object form too — the model is then the `dlnetwork` (a few entries per learnable on a
+# mini-batch of 8 images, to stay quick):
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 checkNet = gradient_check(modelLoss, net, Xs[:, :, :, :8], Ts[:, :8], num_checks=4)
 checkNet
-""")
 
-code(r"""
+# %%
 print("network gradients agree with finite differences:", checkNet.passed)
-""")
 
-md(r"""
-Now a model function with a hand-written softmax, $\mathrm{softmax}(z)_k = e^{z_k} / \sum_j e^{z_j}$. Its author
-subtracts the largest logit first (a standard trick against overflow) and computes the two column-wise reductions
-with `extractdata`, "to get plain numbers". Its outputs — and so its loss — are exactly those of `model`:
-""")
 
-code(r"""
+# %% [markdown]
+# Now a model function with a hand-written softmax, $\mathrm{softmax}(z)_k = e^{z_k} / \sum_j e^{z_j}$. Its author
+# subtracts the largest logit first (a standard trick against overflow) and computes the two column-wise reductions
+# with `extractdata`, "to get plain numbers". Its outputs — and so its loss — are exactly those of `model`:
+
+# %%
 def modelHandSoftmax(params, X):
     Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
     Y = relu(Y)
@@ -501,41 +461,36 @@ checkHand = gradient_check(modelLossHandSoftmax, parameters, Xs, Ts)
 print("\ngradient check:")
 for row in checkHand.rows:
     print(f"  {row['name']:12s} passed: {row['passed']}")
-""")
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 checkHand
-""")
 
-md(r"""
-The check fails and names the learnables whose gradients are wrong — here all of them, because every gradient flows
-back through the softmax. The function runs, the loss is right, the gradients have the right sizes, nothing raises:
-only the numbers betray it. The cause: `extractdata` returns a plain array, which `dlgradient` treats as a
-**constant**. For the shift that is harmless (softmax does not change when the same number is subtracted from a whole
-column, so its derivative with respect to the shift is zero — try it: keep only the first `extractdata`, and the check
-passes), but the denominator depends on the parameters, and cutting it out of the trace drops a term of the derivative.
+# %% [markdown]
+# The check fails and names the learnables whose gradients are wrong — here all of them, because every gradient flows
+# back through the softmax. The function runs, the loss is right, the gradients have the right sizes, nothing raises:
+# only the numbers betray it. The cause: `extractdata` returns a plain array, which `dlgradient` treats as a
+# **constant**. For the shift that is harmless (softmax does not change when the same number is subtracted from a whole
+# column, so its derivative with respect to the shift is zero — try it: keep only the first `extractdata`, and the check
+# passes), but the denominator depends on the parameters, and cutting it out of the trace drops a term of the derivative.
+#
+# Keep in mind what the check compares: `dlgradient` against finite differences **of the same function**. It catches
+# gradients that do not match the function. It cannot catch a function that consistently computes something else —
+# bug (e) of the hunt is such a case.
 
-Keep in mind what the check compares: `dlgradient` against finite differences **of the same function**. It catches
-gradients that do not match the function. It cannot catch a function that consistently computes something else —
-bug (e) of the hunt is such a case.
-""")
+# %% [markdown]
+# ## 4. The bug hunt
+#
+# Five planted mistakes, each one common in real code. For each: first the **symptom** — what you would actually see —
+# then an exercise to diagnose or fix it. The tools:
+#
+# * a short training run — `trainBriefly` below, lesson 03's loop (Adam, mini-batches of 64, 30 iterations) on 512 real
+#   training digits — with its **loss curve**, and the test accuracy from `predict` on 300 test digits;
+# * the **gradient norms** of every learnable, recorded by a `GradientNormTracker` during the run;
+# * `diagnose(losses=..., grad_norms=..., Y=...)`, which looks at a run and names the likely causes;
+# * and the teaching **error messages** and **warnings** of `dlteach`.
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 4. The bug hunt
-
-Five planted mistakes, each one common in real code. For each: first the **symptom** — what you would actually see —
-then an exercise to diagnose or fix it. The tools:
-
-* a short training run — `trainBriefly` below, lesson 03's loop (Adam, mini-batches of 64, 30 iterations) on 512 real
-  training digits — with its **loss curve**, and the test accuracy from `predict` on 300 test digits;
-* the **gradient norms** of every learnable, recorded by a `GradientNormTracker` during the run;
-* `diagnose(losses=..., grad_norms=..., Y=...)`, which looks at a run and names the likely causes;
-* and the teaching **error messages** and **warnings** of `dlteach`.
-""")
-
-code(r"""
+# %%
 numTrain, miniBatchSize = 512, 64
 XTest300, labelsTest300 = dlarray(XTest[:, :, :, :300], "SSCB"), labelsTest[:300]
 
@@ -581,73 +536,64 @@ def plotLosses(runs, title):
     ax.set_title(title)
     ax.legend(fontsize=8)
     plt.show()
-""")
 
-md(r"""
-First a **healthy** run, the reference for all the symptoms below: the correct `modelLoss`, Adam with its default
-learning rate 0.001, and the state stored after every iteration.
-""")
 
-code(r"""
+# %% [markdown]
+# First a **healthy** run, the reference for all the symptoms below: the correct `modelLoss`, Adam with its default
+# learning rate 0.001, and the state stored after every iteration.
+
+# %%
 np.random.seed(0)
 netOK, lossesOK, trackerOK = trainBriefly(modelLoss, dlnetwork(layers))
 accOK, warnOK = testAccuracy(netOK)
 print(f"loss: first iteration {lossesOK[0]:.2f}, mean of the last 5 {np.mean(lossesOK[-5:]):.2f}")
 print(f"test accuracy {accOK:.0%}, warnings: {len(warnOK)}")
 print(diagnose(losses=lossesOK))
-""")
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 plotLosses({"healthy run": (lossesOK, "-")}, "A healthy training run")
-""")
 
-# ---- bug a ---------------------------------------------------------------------------------------
-md(r"""
-### Bug (a) — logits into `crossentropy`
+# %% [markdown]
+# ### Bug (a) — logits into `crossentropy`
+#
+# **Symptom: an error message.** Someone removed the `softmaxLayer` ("the loss takes care of it" — true in PyTorch,
+# whose `CrossEntropyLoss` expects raw scores, *logits*). MATLAB's `crossentropy`, and `dlteach`'s, expect
+# **probabilities** and apply no activation:
 
-**Symptom: an error message.** Someone removed the `softmaxLayer` ("the loss takes care of it" — true in PyTorch,
-whose `CrossEntropyLoss` expects raw scores, *logits*). MATLAB's `crossentropy`, and `dlteach`'s, expect
-**probabilities** and apply no activation:
-""")
-
-code(r"""
+# %%
 np.random.seed(0)
 netA = dlnetwork(layers[:-1])                          # the same layers without the softmax layer
 try:
     dlfeval(modelLoss, netA, X, T)
 except ProbabilityError as err:
     print(f"{type(err).__name__}: {err}")
-""")
 
-md(r"""
-The message names the mistake (values outside [0, 1] look like logits) and the fix. Running line 1 by hand shows it too,
-and `diagnose` recognises such an output when you give it the predictions `Y`:
-""")
+# %% [markdown]
+# The message names the mistake (values outside [0, 1] look like logits) and the fix. Running line 1 by hand shows it too,
+# and `diagnose` recognises such an output when you give it the predictions `Y`:
 
-code(r"""
+# %%
 Ya = extractdata(forward(netA, X))
 print(f"values from {Ya.min():.2f} to {Ya.max():.2f}; column sums of the first 5: {np.round(Ya.sum(axis=0)[:5], 2)}")
 print(diagnose(Y=Ya))
-""")
 
-md(r"""
-### Exercise 2 (2 points) — fix bug (a) in the model loss function
+# %% [markdown]
+# ### Exercise 2 (2 points) — fix bug (a) in the model loss function
+#
+# Keep the network `netA` as it is (it ends with the fully connected layer) and write `modelLossLogits(net, X, T)`, a
+# model loss function for such a network: apply `softmax` to the output of `forward` before the loss. Return
+# `loss, gradients, state` like `modelLoss`. (The other fix, equally good, is to put `softmaxLayer()` back into the
+# layers.)
 
-Keep the network `netA` as it is (it ends with the fully connected layer) and write `modelLossLogits(net, X, T)`, a
-model loss function for such a network: apply `softmax` to the output of `forward` before the loss. Return
-`loss, gradients, state` like `modelLoss`. (The other fix, equally good, is to put `softmaxLayer()` back into the
-layers.)
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex2_setup", "locked": true, "schema_version": 3, "solution": false}
 ex2 = Exercise("ex2", "softmax before crossentropy", hints=[
     "Y, state = forward(net, X, return_state=True) gives the logits; softmax(Y) turns them into probabilities.",
     "Then loss = crossentropy(softmax(Y), T), gradients = dlgradient(loss, net.Learnables); return loss, gradients, state.",
 ])
-""", grade_id="ex2_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_solution", "locked": false, "schema_version": 3, "solution": true}
 def modelLossLogits(net, X, T):
     ### BEGIN SOLUTION
     Y, state = forward(net, X, return_state=True)
@@ -655,9 +601,9 @@ def modelLossLogits(net, X, T):
     gradients = dlgradient(loss, net.Learnables)
     return loss, gradients, state
     ### END SOLUTION
-""", grade_id="ex2_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex2:
     _Xr, _Tr = dlarray(XTrain[:, :, :, :64], "SSCB"), dlarray(TTrain[:, :64], "CB")
     _out = dlfeval(modelLossLogits, netA, _Xr, _Tr)
@@ -681,18 +627,15 @@ with ex2:
     assert _state.keys() == netA.State.keys(), "state should be the updated State table"
     assert all(np.any(extractdata(v) != 0) for v in _grads.Value), "a gradient is zero"
     ### END HIDDEN TESTS
-""", grade_id="ex2_tests", kind="tests", points=2)
 
-# ---- bug b ---------------------------------------------------------------------------------------
-md(r"""
-### Bug (b) — the forgotten `net.State` update
+# %% [markdown]
+# ### Bug (b) — the forgotten `net.State` update
+#
+# **Symptom: a good training loss, a worse test accuracy, and a warning.** The same training run as the healthy one, but the
+# loop forgets the line `net.State = state` (`storeState=False`). `forward` never changes the network — it *returns* the
+# updated running statistics of batch normalisation — so they stay at their initial values (mean 0, variance 1):
 
-**Symptom: a good training loss, a worse test accuracy, and a warning.** The same training run as the healthy one, but the
-loop forgets the line `net.State = state` (`storeState=False`). `forward` never changes the network — it *returns* the
-updated running statistics of batch normalisation — so they stay at their initial values (mean 0, variance 1):
-""")
-
-code(r"""
+# %%
 np.random.seed(0)
 netB, lossesB, trackerB = trainBriefly(modelLoss, dlnetwork(layers), storeState=False)
 accB, warnB = testAccuracy(netB)
@@ -701,52 +644,50 @@ print(f"test accuracy: healthy run {accOK:.0%}, without net.State = state {accB:
 print(f"\npredict raised {len(warnB)} warning(s):")
 for w in warnB:
     print(f"{type(w).__name__}: {w}")
-""")
 
-md(r"""
-The loss curve cannot show this bug: during training, `forward` normalises with the statistics of the current
-mini-batch, so the training is *exactly* the same. Only `predict` — which normalises with the stored `TrainedMean`
-and `TrainedVariance` — uses the state, and here it is the initial one. `dlteach` notices (trained learnables, initial
-state) and warns with `StateNotUpdatedWarning`. Here the damage is moderate — the stored variance 1 is larger than the real
-one, so the activations are mostly shrunk, not scrambled — but on other data (or after a longer training, when the
-network relies on finer differences) forgetting the state can make `predict` no better than guessing. (The cell above catches the warning with
-`warnings.catch_warnings(record=True)` and prints it; without that, it would appear in a pink box.)
+# %% [markdown]
+# The loss curve cannot show this bug: during training, `forward` normalises with the statistics of the current
+# mini-batch, so the training is *exactly* the same. Only `predict` — which normalises with the stored `TrainedMean`
+# and `TrainedVariance` — uses the state, and here it is the initial one. `dlteach` notices (trained learnables, initial
+# state) and warns with `StateNotUpdatedWarning`. Here the damage is moderate — the stored variance 1 is larger than the real
+# one, so the activations are mostly shrunk, not scrambled — but on other data (or after a longer training, when the
+# network relies on finer differences) forgetting the state can make `predict` no better than guessing. (The cell above catches the warning with
+# `warnings.catch_warnings(record=True)` and prints it; without that, it would appear in a pink box.)
+#
+# ### Exercise 3 (2 points) — one iteration, done right
+#
+# Write `trainStep(net, X, T, averageGrad, averageSqGrad, iteration)`: one iteration of the training loop. Evaluate
+# `modelLoss` with `dlfeval`, **store the state in the network**, and update the learnables with `adamupdate`
+# (learning rate 0.001). Return `net, averageGrad, averageSqGrad, loss`.
+#
+# <table>
+# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
+# <tr><td>
+# <pre>
+# [loss,gradients,state] = dlfeval(@modelLoss,net,X,T);
+# net.State = state;
+# [net,averageGrad,averageSqGrad] = adamupdate(net, ...
+#     gradients,averageGrad,averageSqGrad,iteration);
+# </pre>
+# </td><td>
+# <pre>
+# def trainStep(net, X, T, averageGrad, averageSqGrad,
+#               iteration):
+#     ...
+#     return net, averageGrad, averageSqGrad, loss
+# </pre>
+# </td></tr>
+# </table>
 
-### Exercise 3 (2 points) — one iteration, done right
-
-Write `trainStep(net, X, T, averageGrad, averageSqGrad, iteration)`: one iteration of the training loop. Evaluate
-`modelLoss` with `dlfeval`, **store the state in the network**, and update the learnables with `adamupdate`
-(learning rate 0.001). Return `net, averageGrad, averageSqGrad, loss`.
-
-<table>
-<tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-<tr><td>
-<pre>
-[loss,gradients,state] = dlfeval(@modelLoss,net,X,T);
-net.State = state;
-[net,averageGrad,averageSqGrad] = adamupdate(net, ...
-    gradients,averageGrad,averageSqGrad,iteration);
-</pre>
-</td><td>
-<pre>
-def trainStep(net, X, T, averageGrad, averageSqGrad,
-              iteration):
-    ...
-    return net, averageGrad, averageSqGrad, loss
-</pre>
-</td></tr>
-</table>
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex3_setup", "locked": true, "schema_version": 3, "solution": false}
 ex3 = Exercise("ex3", "trainStep with the state update", hints=[
     "loss, gradients, state = dlfeval(modelLoss, net, X, T), then net.State = state.",
     "net, averageGrad, averageSqGrad = adamupdate(net, gradients, averageGrad, averageSqGrad, iteration, "
     "learnRate=0.001); return net, averageGrad, averageSqGrad, loss",
 ])
-""", grade_id="ex3_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_solution", "locked": false, "schema_version": 3, "solution": true}
 def trainStep(net, X, T, averageGrad, averageSqGrad, iteration):
     ### BEGIN SOLUTION
     loss, gradients, state = dlfeval(modelLoss, net, X, T)
@@ -755,9 +696,9 @@ def trainStep(net, X, T, averageGrad, averageSqGrad, iteration):
                                                  learnRate=0.001)
     return net, averageGrad, averageSqGrad, loss
     ### END SOLUTION
-""", grade_id="ex3_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex3:
     _Xr, _Tr = dlarray(XTrain[:, :, :, :64], "SSCB"), dlarray(TTrain[:, :64], "CB")
     np.random.seed(0)
@@ -793,75 +734,66 @@ with ex3:
     _acc, _w = testAccuracy(_n)
     assert not any(isinstance(_m, StateNotUpdatedWarning) for _m in _w), "predict warns: the state was not stored"
     ### END HIDDEN TESTS
-""", grade_id="ex3_tests", kind="tests", points=2)
 
-# ---- bug c ---------------------------------------------------------------------------------------
-md(r"""
-### Bug (c) — a learning rate ten times too large
+# %% [markdown]
+# ### Bug (c) — a learning rate ten times too large
+#
+# **Symptom: the loss curve.** The same run with `learnRate=0.01` instead of Adam's default 0.001 — one zero missing:
 
-**Symptom: the loss curve.** The same run with `learnRate=0.01` instead of Adam's default 0.001 — one zero missing:
-""")
-
-code(r"""
+# %%
 np.random.seed(0)
 netC, lossesC, trackerC = trainBriefly(modelLoss, dlnetwork(layers), learnRate=0.01)
 accC, _ = testAccuracy(netC)
 print(f"first loss {lossesC[0]:.2f}; largest loss of the first 5 iterations {max(lossesC[:5]):.1f}")
 print(f"mean loss, first quarter {np.mean(lossesC[:7]):.1f}, last quarter {np.mean(lossesC[-7:]):.1f}")
-""")
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 print(f"test accuracy: learnRate 0.001: {accOK:.0%}, learnRate 0.01: {accC:.0%}")
 plotLosses({"learnRate = 0.001 (healthy)": (lossesOK, "-"), "learnRate = 0.01": (lossesC, "-")},
            "A learning rate ten times too large")
-""")
 
-code(r"""
+# %%
 print(diagnose(losses=lossesC))
-""")
 
-md(r"""
-The first steps are too long: the loss jumps far **above** its starting value (above what guessing would score) and
-then wanders without settling, while the healthy curve falls steadily. A loss that rises in the first iterations, or
-oscillates wildly, is the signature of a learning rate that is too large; with a still larger one it becomes `NaN`
-(which `diagnose` flags as `nan_loss`).
+# %% [markdown]
+# The first steps are too long: the loss jumps far **above** its starting value (above what guessing would score) and
+# then wanders without settling, while the healthy curve falls steadily. A loss that rises in the first iterations, or
+# oscillates wildly, is the signature of a learning rate that is too large; with a still larger one it becomes `NaN`
+# (which `diagnose` flags as `nan_loss`).
+#
+# `diagnose` flags it as `loss_rising`: its rule is exactly the rule of thumb that catches this case — *the loss must
+# not rise above its first value* (the first loss is measured before any update, so it is what the untrained network
+# scores). Note that a rule comparing the first and the last quarter of the run would miss it: the loss jumped up at
+# once, so the first quarter is already high and the run seems to "fall" from its peak. No automatic rule replaces
+# **looking at the curve**, but this one is worth remembering.
+#
+# ### Exercise 4 (2 points) — name it and fix it
+#
+# 1. `answer_c` — which statement describes the curve of the run with `learnRate=0.01`? One letter:
+#    * **A** — the loss falls smoothly but more slowly than the healthy run's: the learning rate is too *small*.
+#    * **B** — the loss rises far above its first value in the first iterations and then oscillates at a high level:
+#      the steps overshoot the minimum.
+#    * **C** — the loss is exactly constant: the gradients are zero.
+#    * **D** — the loss is `NaN` from the first iteration on: the data contain `NaN`.
+# 2. `learnRateFixed` — a learning rate that makes this run train well. The test cell runs `trainBriefly` with it and
+#    checks the loss curve.
 
-`diagnose` flags it as `loss_rising`: its rule is exactly the rule of thumb that catches this case — *the loss must
-not rise above its first value* (the first loss is measured before any update, so it is what the untrained network
-scores). Note that a rule comparing the first and the last quarter of the run would miss it: the loss jumped up at
-once, so the first quarter is already high and the run seems to "fall" from its peak. No automatic rule replaces
-**looking at the curve**, but this one is worth remembering.
-
-### Exercise 4 (2 points) — name it and fix it
-
-1. `answer_c` — which statement describes the curve of the run with `learnRate=0.01`? One letter:
-   * **A** — the loss falls smoothly but more slowly than the healthy run's: the learning rate is too *small*.
-   * **B** — the loss rises far above its first value in the first iterations and then oscillates at a high level:
-     the steps overshoot the minimum.
-   * **C** — the loss is exactly constant: the gradients are zero.
-   * **D** — the loss is `NaN` from the first iteration on: the data contain `NaN`.
-2. `learnRateFixed` — a learning rate that makes this run train well. The test cell runs `trainBriefly` with it and
-   checks the loss curve.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex4_setup", "locked": true, "schema_version": 3, "solution": false}
 ex4 = Exercise("ex4", "learning rate", hints=[
     "Compare the two curves in the figure: where does each one start, and where does it go in the first 5 iterations?",
     "Adam's default learning rate is 0.001 (MATLAB's too). Values between 1e-4 and 3e-3 work for this run.",
 ])
-""", grade_id="ex4_setup", kind="locked")
 
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex4_solution", "locked": false, "schema_version": 3, "solution": true}
 # answer_c = "A", "B", "C" or "D"
 # learnRateFixed = ...
 ### BEGIN SOLUTION
 answer_c = "B"
 learnRateFixed = 0.001
 ### END SOLUTION
-""", grade_id="ex4_solution", kind="solution")
 
-code(r"""
+# %% nbgrader={"grade": true, "grade_id": "ex4_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex4:
     check_true("answer_c", isinstance(answer_c, str) and answer_c.strip().upper() in tuple("ABCD"),
                f"answer_c should be one of the letters 'A', 'B', 'C', 'D'; got {answer_c!r}.")
@@ -882,17 +814,14 @@ with ex4:
     assert max(_losses[:5]) <= _losses[0] + 0.5, "the loss should not jump up in the first iterations"
     assert "loss_not_falling" not in [c for c, _ in diagnose(losses=_losses).findings], "diagnose: loss not falling"
     ### END HIDDEN TESTS
-""", grade_id="ex4_tests", kind="tests", points=2)
 
-# ---- bug d ---------------------------------------------------------------------------------------
-md(r"""
-### Bug (d) — targets in the wrong layout
+# %% [markdown]
+# ### Bug (d) — targets in the wrong layout
+#
+# **Symptom: a size error.** The targets come from somewhere else — a CSV file, a data frame, a PyTorch data set — with one
+# **row per observation**: observations × classes (B × C). The network's predictions are classes × observations (C × B).
 
-**Symptom: a size error.** The targets come from somewhere else — a CSV file, a data frame, a PyTorch data set — with one
-**row per observation**: observations × classes (B × C). The network's predictions are classes × observations (C × B).
-""")
-
-code(r"""
+# %%
 TrowsPerObs = TTrain[:, :64].T                          # 64 x 10: one row per observation (B x C)
 Xr = dlarray(XTrain[:, :, :, :64], "SSCB")
 print("targets:", TrowsPerObs.shape)
@@ -900,41 +829,37 @@ try:
     dlfeval(modelLoss, net, Xr, TrowsPerObs)
 except SizeMismatchError as err:
     print(f"{type(err).__name__}: {err}")
-""")
 
-md(r"""
-The message names both sizes — targets 64 × 10, predictions 10(C) × 64(B) — and both fixes: transpose the targets
-(`T.T`, MATLAB `T'`), or *say* what their dimensions are with a format, `dlarray(T, "BC")`, and let `dlteach` permute
-them. The format is the better fix: it documents the layout in the code.
+# %% [markdown]
+# The message names both sizes — targets 64 × 10, predictions 10(C) × 64(B) — and both fixes: transpose the targets
+# (`T.T`, MATLAB `T'`), or *say* what their dimensions are with a format, `dlarray(T, "BC")`, and let `dlteach` permute
+# them. The format is the better fix: it documents the layout in the code.
+#
+# Beware the one case no size check can catch: a mini-batch of exactly **10** observations. Then the wrong layout is also
+# 10 × 10, and the loss is silently computed against the wrong targets:
 
-Beware the one case no size check can catch: a mini-batch of exactly **10** observations. Then the wrong layout is also
-10 × 10, and the loss is silently computed against the wrong targets:
-""")
-
-code(r"""
+# %%
 Y10 = forward(net, dlarray(XTrain[:, :, :, :10], "SSCB"))
 T10 = TTrain[:, :10]                                     # 10 classes x 10 observations: right
 print(f"loss with the right targets:      {float(crossentropy(Y10, T10)):.4f}")
 print(f"loss with the transposed targets: {float(crossentropy(Y10, T10.T)):.4f}   (no error!)")
 print(f"loss with dlarray(T10.T, 'BC'):   {float(crossentropy(Y10, dlarray(T10.T, 'BC'))):.4f}")
-""")
 
-md(r"""
-### Exercise 5 (2 points) — accept observations × classes targets
+# %% [markdown]
+# ### Exercise 5 (2 points) — accept observations × classes targets
+#
+# Write `modelLossRows(net, X, Trows)`, the model loss function of `modelLoss` for targets given as **observations ×
+# classes** (one row per observation, a plain NumPy array). It must be right for *every* batch size — including 10.
+# Return `loss, gradients, state`.
 
-Write `modelLossRows(net, X, Trows)`, the model loss function of `modelLoss` for targets given as **observations ×
-classes** (one row per observation, a plain NumPy array). It must be right for *every* batch size — including 10.
-Return `loss, gradients, state`.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex5_setup", "locked": true, "schema_version": 3, "solution": false}
 ex5 = Exercise("ex5", "targets in the B x C layout", hints=[
     "Tell crossentropy the layout: dlarray(Trows, 'BC'), or transpose: Trows.T.",
     "Do not decide by looking at the sizes (if Trows.shape[0] == ...): for a batch of 10 both layouts are 10 x 10.",
 ])
-""", grade_id="ex5_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_solution", "locked": false, "schema_version": 3, "solution": true}
 def modelLossRows(net, X, Trows):
     ### BEGIN SOLUTION
     T = dlarray(Trows, "BC")
@@ -943,9 +868,9 @@ def modelLossRows(net, X, Trows):
     gradients = dlgradient(loss, net.Learnables)
     return loss, gradients, state
     ### END SOLUTION
-""", grade_id="ex5_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex5:
     _out = dlfeval(modelLossRows, net, Xr, TrowsPerObs)
     check_true("modelLossRows's result", isinstance(_out, tuple) and len(_out) == 3,
@@ -967,18 +892,16 @@ with ex5:
     for _a, _r in zip(_grads.Value, _ref[1].Value):
         assert np.allclose(extractdata(_a), extractdata(_r), rtol=1e-4, atol=1e-7), "gradients differ from modelLoss's"
     ### END HIDDEN TESTS
-""", grade_id="ex5_tests", kind="tests", points=2)
 
-# ---- bug e ---------------------------------------------------------------------------------------
-md(r"""
-### Bug (e) — the gradient with respect to the wrong variable
 
-The loud versions first. `dlgradient(loss, X)` — the gradient with respect to the *input* — returns an array of the
-size of `X`, and the updater refuses it; differentiating with respect to a table that is not an input of `dlfeval`
-(say `learnables = net.Learnables`, taken in another cell) raises at once:
-""")
+# %% [markdown]
+# ### Bug (e) — the gradient with respect to the wrong variable
+#
+# The loud versions first. `dlgradient(loss, X)` — the gradient with respect to the *input* — returns an array of the
+# size of `X`, and the updater refuses it; differentiating with respect to a table that is not an input of `dlfeval`
+# (say `learnables = net.Learnables`, taken in another cell) raises at once:
 
-code(r"""
+# %%
 def modelLossWrtX(net, X, T):
     Y, state = forward(net, X, return_state=True)
     loss = crossentropy(Y, T)
@@ -992,9 +915,8 @@ try:
     adamupdate(net, gradientsX, None, None, 1)
 except Exception as err:
     print(f"\n{type(err).__name__}: {err}")
-""")
 
-code(r"""
+# %%
 learnables = net.Learnables                                # a global copy, e.g. from inspecting the network
 
 
@@ -1009,13 +931,12 @@ try:
     dlfeval(modelLossGlobal, net, X, T)
 except NotTracedError as err:
     print(f"{type(err).__name__}: {err}")
-""")
 
-md(r"""
-**The silent version.** A model function with a one-word bug — can you see it? It raises nothing:
-""")
 
-code(r"""
+# %% [markdown]
+# **The silent version.** A model function with a one-word bug — can you see it? It raises nothing:
+
+# %%
 def modelBuggy(params, X):
     Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
     Y = relu(Y)
@@ -1033,17 +954,15 @@ def modelLossBuggy(params, X, T):
 checkBuggy = gradient_check(modelLossBuggy, parameters, Xs, Ts)
 print("gradient check passed:", checkBuggy.passed)
 print("gradient norms:", {name: round(value, 3) for name, value in gradient_norms(dlfeval(modelLossBuggy, parameters, Xs, Ts)[1]).items()})
-""")
 
-md(r"""
-The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelBuggy` takes `fc2`'s
-parameters from `parameters`, the **global** variable of the notebook, not from its argument `params`. `dlfeval` traces
-only its arguments; the loss does not depend on the traced `params["fc2"]` at all, so its true derivative *is* zero,
-and finite differences agree. The gradient norms give it away. Train it (and the correct `modelLossMLP`) for 30
-iterations and watch the loss curves and the norms that the tracker recorded:
-""")
+# %% [markdown]
+# The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelBuggy` takes `fc2`'s
+# parameters from `parameters`, the **global** variable of the notebook, not from its argument `params`. `dlfeval` traces
+# only its arguments; the loss does not depend on the traced `params["fc2"]` at all, so its true derivative *is* zero,
+# and finite differences agree. The gradient norms give it away. Train it (and the correct `modelLossMLP`) for 30
+# iterations and watch the loss curves and the norms that the tracker recorded:
 
-code(r"""
+# %%
 np.random.seed(0)
 paramsOK, lossesMLP, trackerMLP = trainBriefly(modelLossMLP, copy.deepcopy(parameters))
 paramsE, lossesE, trackerE = trainBriefly(modelLossBuggy, copy.deepcopy(parameters))
@@ -1054,45 +973,41 @@ for name, value in normsE.items():
 changed = float(np.max(np.abs(extractdata(paramsE["fc2"]["Weights"]) - extractdata(parameters["fc2"]["Weights"]))))
 print(f"\nlargest change of fc2.Weights during the buggy run: {changed}")
 print("findings:", [code for code, _ in diagnose(losses=lossesE, grad_norms=trackerE).findings])
-""")
 
-code(r"""
+# %%
 # NBVAL_IGNORE_OUTPUT
 plotLosses({"modelLossMLP (correct)": (lossesMLP, "-"), "modelLossBuggy (fc2 never learns)": (lossesE, "-")},
            "The gradient with respect to the wrong variable")
 figNorms = trackerE.plot()        # gradient norms of the buggy run (log scale: a zero norm cannot be drawn)
 figNorms.axes[0].set_title("Gradient norms of the buggy run: fc2 is missing (its norm is 0)")
 figNorms
-""")
 
-code(r"""
+# %%
 print(diagnose(losses=lossesE, grad_norms=trackerE))
-""")
 
-md(r"""
-The buggy run still learns a little — `fc1` adapts to a random, frozen `fc2` — so its loss curve looks merely
-*disappointing*. The gradient norms tell the real story: `fc2`'s are zero at every iteration, and its weights never
-move — on the log-scale plot of the norms, `fc2`'s lines are missing altogether (a zero cannot be drawn on a log
-scale), and `diagnose` flags it. Zero (or tiny) gradient norms for some learnables mean: the loss does not depend on them the way you think —
-the wrong variable was differentiated, a value was taken from outside the function (a global), or the trace was cut
-(`extractdata`, `float(...)`).
+# %% [markdown]
+# The buggy run still learns a little — `fc1` adapts to a random, frozen `fc2` — so its loss curve looks merely
+# *disappointing*. The gradient norms tell the real story: `fc2`'s are zero at every iteration, and its weights never
+# move — on the log-scale plot of the norms, `fc2`'s lines are missing altogether (a zero cannot be drawn on a log
+# scale), and `diagnose` flags it. Zero (or tiny) gradient norms for some learnables mean: the loss does not depend on them the way you think —
+# the wrong variable was differentiated, a value was taken from outside the function (a global), or the trace was cut
+# (`extractdata`, `float(...)`).
+#
+# ### Exercise 6 (2 points) — fix bug (e)
+#
+# Write `modelLossFixed(params, X, T)`: the model loss function of the perceptron fc1 → ReLU → fc2 → softmax that uses
+# **only** its argument `params` (write the forward pass inside, or call a fixed model function of your own). Return
+# `loss, gradients`. The test cell runs `gradient_check` on it.
 
-### Exercise 6 (2 points) — fix bug (e)
-
-Write `modelLossFixed(params, X, T)`: the model loss function of the perceptron fc1 → ReLU → fc2 → softmax that uses
-**only** its argument `params` (write the forward pass inside, or call a fixed model function of your own). Return
-`loss, gradients`. The test cell runs `gradient_check` on it.
-""")
-
-code(r"""
+# %% nbgrader={"grade": false, "grade_id": "ex6_setup", "locked": true, "schema_version": 3, "solution": false}
 ex6 = Exercise("ex6", "the gradient with respect to the right variable", hints=[
     "Copy modelBuggy and modelLossBuggy and replace `parameters` by `params` in the fc2 line.",
     "Or simply: Y = model(params, X) - the correct model function of Section 3 - then crossentropy and "
     "dlgradient(loss, params).",
 ])
-""", grade_id="ex6_setup", kind="locked")
 
-code(r"""
+
+# %% nbgrader={"grade": false, "grade_id": "ex6_solution", "locked": false, "schema_version": 3, "solution": true}
 def modelLossFixed(params, X, T):
     ### BEGIN SOLUTION
     Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
@@ -1103,9 +1018,9 @@ def modelLossFixed(params, X, T):
     gradients = dlgradient(loss, params)
     return loss, gradients
     ### END SOLUTION
-""", grade_id="ex6_solution", kind="solution")
 
-code(r"""
+
+# %% nbgrader={"grade": true, "grade_id": "ex6_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 with ex6:
     _out = dlfeval(modelLossFixed, parameters, Xs, Ts)
     check_true("modelLossFixed's result", isinstance(_out, tuple) and len(_out) >= 2,
@@ -1132,56 +1047,48 @@ with ex6:
             assert np.allclose(extractdata(_g2[_k][_n]), extractdata(_rg2[_k][_n]), rtol=1e-4, atol=1e-7), \
                 f"gradient {_k}/{_n} differs from the reference"
     ### END HIDDEN TESTS
-""", grade_id="ex6_tests", kind="tests", points=2)
 
-# -------------------------------------------------------------------------------------------------
-md(r"""
-## 5. Symptoms and causes at a glance
+# %% [markdown]
+# ## 5. Symptoms and causes at a glance
+#
+# | symptom | where you see it | likely cause | fix |
+# |---|---|---|---|
+# | error at the `dlfeval` line | traceback | any line of the model loss function | call it directly (technique 1), then run it by hand (technique 2) |
+# | `ProbabilityError`; outputs outside [0, 1], columns not summing to 1 | error message, `diagnose(Y=...)` | logits into `crossentropy` (bug a) | `softmaxLayer()` at the end, or `crossentropy(softmax(Y), T)` |
+# | good training loss, poor `predict` accuracy, `StateNotUpdatedWarning` | test accuracy, warning | forgotten `net.State = state` (bug b) | store the state after every `dlfeval` |
+# | loss jumps above its first value, oscillates, or becomes `NaN` | the loss curve; `diagnose` (`loss_rising`, `nan_loss`) | learning rate too large (bug c) | divide it by 10 |
+# | `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
+# | zero gradient norms for some learnables; they never change | `GradientNormTracker`, `gradient_check`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
+#
+# ## 6. MATLAB ↔ Python, side by side
+#
+# | | MATLAB | Python (dlteach) |
+# |---|---|---|
+# | generated images | `X = dlarray(rand([28 28 1 100],"single"))` | `X = dlarray(np.random.rand(28, 28, 1, 100).astype(np.float32))` |
+# | generated one-hot targets | `T = repmat(eye(10,"single"),[1 10])` | `T = np.tile(np.eye(10, dtype=np.float32), (1, 10))` |
+# | call directly (debugging) | `[loss,gradients] = modelLoss(net,X,T)` | `loss, gradients, state = modelLoss(net, X, T)` |
+# | inspect an error | the error report, `dbstop if error` | the traceback, `try`/`except`, `%debug` |
+# | layer outputs | `forward(net,X,Outputs="relu")` | `forward(net, X, Outputs="relu")`, `inspect_activations(net, X)` |
+# | transpose | `T'` | `T.T` |
+# | targets with a layout | `dlarray(T,"BC")` | `dlarray(T, "BC")` |
+# | warnings as values | `lastwarn` | `warnings.catch_warnings(record=True)` |
+# | gradient check | (none built in) | `gradient_check(modelLoss, net, X, T)` |
 
-| symptom | where you see it | likely cause | fix |
-|---|---|---|---|
-| error at the `dlfeval` line | traceback | any line of the model loss function | call it directly (technique 1), then run it by hand (technique 2) |
-| `ProbabilityError`; outputs outside [0, 1], columns not summing to 1 | error message, `diagnose(Y=...)` | logits into `crossentropy` (bug a) | `softmaxLayer()` at the end, or `crossentropy(softmax(Y), T)` |
-| good training loss, poor `predict` accuracy, `StateNotUpdatedWarning` | test accuracy, warning | forgotten `net.State = state` (bug b) | store the state after every `dlfeval` |
-| loss jumps above its first value, oscillates, or becomes `NaN` | the loss curve; `diagnose` (`loss_rising`, `nan_loss`) | learning rate too large (bug c) | divide it by 10 |
-| `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
-| zero gradient norms for some learnables; they never change | `GradientNormTracker`, `gradient_check`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
-
-## 6. MATLAB ↔ Python, side by side
-
-| | MATLAB | Python (dlteach) |
-|---|---|---|
-| generated images | `X = dlarray(rand([28 28 1 100],"single"))` | `X = dlarray(np.random.rand(28, 28, 1, 100).astype(np.float32))` |
-| generated one-hot targets | `T = repmat(eye(10,"single"),[1 10])` | `T = np.tile(np.eye(10, dtype=np.float32), (1, 10))` |
-| call directly (debugging) | `[loss,gradients] = modelLoss(net,X,T)` | `loss, gradients, state = modelLoss(net, X, T)` |
-| inspect an error | the error report, `dbstop if error` | the traceback, `try`/`except`, `%debug` |
-| layer outputs | `forward(net,X,Outputs="relu")` | `forward(net, X, Outputs="relu")`, `inspect_activations(net, X)` |
-| transpose | `T'` | `T.T` |
-| targets with a layout | `dlarray(T,"BC")` | `dlarray(T, "BC")` |
-| warnings as values | `lastwarn` | `warnings.catch_warnings(record=True)` |
-| gradient check | (none built in) | `gradient_check(modelLoss, net, X, T)` |
-""")
-
-md(r"""
-## 7. Summary
-
-* Errors inside a model loss function surface at the `dlfeval` line. **Technique 1:** call the function directly,
-  without `dlfeval`, on generated input of the right size (`rand([28 28 1 100],"single")`,
-  `repmat(eye(10,"single"),[1 10])`). Outside `dlfeval` the `dlgradient` line always throws — if that is the error you
-  get, every line before it ran.
-* **Technique 2:** run the lines by hand and look at each result: size, format, type, values (probabilities in
-  [0, 1] with columns summing to 1, a first loss near $\log 10$ for ten classes), and with `inspect_activations` inside
-  the network.
-* **Technique 3:** `gradient_check` compares the gradients with central finite differences in double precision and
-  names the learnable whose gradient is wrong.
-* The bug hunt: logits into `crossentropy` (error message), a forgotten `net.State = state` (predict accuracy and a
-  warning — the loss curve cannot show it), a learning rate ten times too large (loss curve), targets in the wrong
-  layout (error message — except for a batch of 10!), the gradient with respect to the wrong variable (gradient norms).
-
-**Next.** Debugging continues in every lesson from here: when a training run disappoints, look at the loss curve, the
-gradient norms and `diagnose` before changing anything.
-""", grade_id="summary")
-
-
-if __name__ == "__main__":
-    sys.exit(LESSON.write(sys.argv[1:]))
+# %% [markdown] nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false}
+# ## 7. Summary
+#
+# * Errors inside a model loss function surface at the `dlfeval` line. **Technique 1:** call the function directly,
+#   without `dlfeval`, on generated input of the right size (`rand([28 28 1 100],"single")`,
+#   `repmat(eye(10,"single"),[1 10])`). Outside `dlfeval` the `dlgradient` line always throws — if that is the error you
+#   get, every line before it ran.
+# * **Technique 2:** run the lines by hand and look at each result: size, format, type, values (probabilities in
+#   [0, 1] with columns summing to 1, a first loss near $\log 10$ for ten classes), and with `inspect_activations` inside
+#   the network.
+# * **Technique 3:** `gradient_check` compares the gradients with central finite differences in double precision and
+#   names the learnable whose gradient is wrong.
+# * The bug hunt: logits into `crossentropy` (error message), a forgotten `net.State = state` (predict accuracy and a
+#   warning — the loss curve cannot show it), a learning rate ten times too large (loss curve), targets in the wrong
+#   layout (error message — except for a batch of 10!), the gradient with respect to the wrong variable (gradient norms).
+#
+# **Next.** Debugging continues in every lesson from here: when a training run disappoints, look at the loss curve, the
+# gradient norms and `diagnose` before changing anything.
