@@ -1,6 +1,6 @@
 # dlteach: two commands on a fresh machine with only Python 3.11+
 #   make lab   - create .venv, install dlteach with the lab extra, open the notebooks in JupyterLab
-#   make test  - create .venv, install everything (lab, test, instructor extras), run the whole test suite
+#   make test  - create .venv, install everything (lab, test, instructor extras), lint (ruff), run the whole test suite
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: lab test test-unit test-notebooks sync-lessons student-notebooks execute-notebooks profile-notebooks bench clean
+.PHONY: lab test test-unit lint test-notebooks sync-lessons student-notebooks execute-notebooks profile-notebooks bench clean
 
 $(VENV)/.lab-installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ $(VENV)/.all-installed: pyproject.toml
 lab: $(VENV)/.lab-installed
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ALLOW_ROOT) notebooks/student/01_model_loss_functions.ipynb
 
-test: $(VENV)/.all-installed
+test: $(VENV)/.all-installed lint
 	$(PY) -m pytest tests
 	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/[0-9]*.ipynb
+
+lint: $(VENV)/.all-installed
+	$(VENV)/bin/ruff check dlteach tests tools benchmarks
 
 test-unit: $(VENV)/.all-installed
 	$(PY) -m pytest tests -m "not binder and not browser"

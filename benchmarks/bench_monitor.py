@@ -27,7 +27,7 @@ import numpy as np
 from dlteach import (
     adamupdate, convolution2dLayer, crossentropy, dlfeval, dlgradient, dlnetwork, forward, fullyConnectedLayer,
     hasdata, imageInputLayer, load_digits, maxPooling2dLayer, minibatchqueue, next as mbq_next, onehotencode,
-    reluLayer, reset, shuffle, softmaxLayer,
+    reluLayer, shuffle, softmaxLayer,
 )
 from dlteach.monitor import recordMetrics, trainingProgressMonitor, updateInfo
 

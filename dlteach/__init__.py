@@ -18,7 +18,8 @@ from .layers import (
     sigmoidLayer, softmaxLayer, tanhLayer,
 )
 from .losses import crossentropy, huber, l1loss, l2loss, mse
-from .minibatchqueue import hasdata, minibatchqueue, next, partition, reset, shuffle
+from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
+from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import analyzeNetwork, dlnetwork, forward, initialize, predict
 from .ops import (

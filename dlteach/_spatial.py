@@ -32,8 +32,6 @@ from numpy.lib.stride_tricks import as_strided
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from autograd.tracer import getval, isbox
 
-from dlteach.errors import DLTeachError
-
 __all__ = [
     "SpatialArgumentError",
     "conv2d",
@@ -470,7 +468,7 @@ def _maxpool_p(x, geom):
         return xr.max(axis=(1, 3))
     xp = _pad(x, g, x.dtype, value=-np.inf)
     out = None
-    for k, v in _windows(xp, g):
+    for _k, v in _windows(xp, g):
         if out is None:
             out = v.copy()
         else:
@@ -596,7 +594,7 @@ def _avgpool_p(x, geom):
     else:
         xp = _pad(x, g, x.dtype)
         out = None
-        for k, v in _windows(xp, g):
+        for _k, v in _windows(xp, g):
             if out is None:
                 out = v.copy()
             else:
@@ -616,7 +614,7 @@ def _avgpool_adj(gy, geom, dtype):
         return dx
     dxp = np.zeros((g.Hp, g.Wp, g.C, g.N), dtype=dtype)
     disjoint = g.sh >= g.ph and g.sw >= g.pw
-    for k, view in _windows(dxp, g):
+    for _k, view in _windows(dxp, g):
         if disjoint:
             view[...] = gs
         else:

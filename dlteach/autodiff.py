@@ -27,10 +27,11 @@ from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
 from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
 from .dlarray import dlarray
+from .formats import data_of, size_text, wrap_like
 from .errors import NonScalarLossError, NotTracedError
 from .tree import tree_map
 
-_TAPES: list["_Tape"] = []
+_TAPES: list[_Tape] = []
 
 _OUTSIDE_MESSAGE = (
     "dlgradient was called outside dlfeval: the value to differentiate is not traced.\n"
@@ -106,9 +107,9 @@ def _box_value(x, tape):
 def _box_leaf(leaf, tape):
     t = type(leaf)
     if t is dlarray:
-        data = leaf._data
+        data = data_of(leaf)
         if _is_float_leaf(getval(data)):
-            return dlarray._wrap(_box_value(data, tape), leaf._fmt)
+            return wrap_like(_box_value(data, tape), leaf)
         return leaf
     if isbox(leaf) or _is_float_leaf(leaf):
         return _box_value(leaf, tape)
@@ -123,8 +124,8 @@ def _strip_value(x, trace):
 
 def _strip_leaf(leaf, trace):
     if type(leaf) is dlarray:
-        data = leaf._data
-        return dlarray._wrap(_strip_value(data, trace), leaf._fmt) if isbox(data) else leaf
+        data = data_of(leaf)
+        return wrap_like(_strip_value(data, trace), leaf) if isbox(data) else leaf
     if isbox(leaf):
         return _strip_value(leaf, trace)
     return leaf
@@ -164,10 +165,6 @@ def _down_to(x, t):
     return None
 
 
-def _raw(x):
-    return x._data if type(x) is dlarray else x
-
-
 def _find_tape(loss_raw):
     """The tape of the innermost dlfeval that recorded ``loss_raw`` (None if none did)."""
     traces = set()
@@ -179,11 +176,6 @@ def _find_tape(loss_raw):
         if tape.trace in traces:
             return tape
     return None
-
-
-def _size_text(v):
-    shape = onp.shape(v)
-    return "x".join(map(str, shape)) if shape else "1x1"
 
 
 def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
@@ -199,7 +191,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     """
     if not wrt:
         raise TypeError("dlgradient needs what to differentiate with respect to: dlgradient(loss, parameters).")
-    raw_loss = _raw(loss)
+    raw_loss = data_of(loss)
     if not _TAPES:
         raise NotTracedError(_OUTSIDE_MESSAGE)
     if not isbox(raw_loss):
@@ -221,7 +213,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         )
     if onp.size(value) != 1:
         raise NonScalarLossError(
-            f"The value to differentiate is non-scalar (size {_size_text(value)}); dlgradient needs a traced real "
+            f"The value to differentiate is non-scalar (size {size_text(value)}); dlgradient needs a traced real "
             "dlarray scalar. Reduce it to one number first, e.g. loss = np.mean(...) or np.sum(...) (the loss "
             "functions crossentropy, mse, l2loss already return a scalar). For the derivative of every element, "
             "differentiate np.sum(Y)."
@@ -236,7 +228,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     wanted = {}
 
     def collect(leaf):
-        b = _down_to(_raw(leaf), trace)
+        b = _down_to(data_of(leaf), trace)
         if b is not None:
             wanted[b._node] = None
         return leaf
@@ -248,13 +240,13 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         found = _backward(loss_box._node, wanted)
 
     def finish(leaf):
-        raw = _raw(leaf)
+        raw = data_of(leaf)
         if not EnableHigherDerivatives and type(raw) in box_types and raw._trace == trace:
             # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
             g = found.get(raw._node)
             v = raw._value
             if type(g) is onp.ndarray and type(v) is onp.ndarray and g.dtype == v.dtype and g.shape == v.shape:
-                return dlarray._wrap(g, leaf._fmt) if type(leaf) is dlarray else g
+                return wrap_like(g, leaf) if type(leaf) is dlarray else g
         v = getval(raw)
         if not _is_float_leaf(v):
             return None
@@ -284,7 +276,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
             if getattr(getval(g), "dtype", dtype) != dtype:
                 g = g.astype(dtype) if isbox(g) else onp.asarray(g, dtype=dtype)
         if type(leaf) is dlarray:
-            return dlarray._wrap(g, leaf._fmt)
+            return wrap_like(g, leaf)
         if isinstance(v, (float, onp.floating)) and not isbox(g):
             return type(v)(onp.asarray(g).reshape(()))
         return g

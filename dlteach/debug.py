@@ -22,11 +22,11 @@ import time
 import warnings
 
 import numpy as np
-from autograd.tracer import getval
 
 from . import tree
 from .autodiff import dlfeval
 from .dlarray import dlarray
+from .formats import fmt_of, size_text, value_of, wrap_like
 from .errors import DebugError, GradientCheckWarning  # defined with the other teaching errors
 from .network import dlnetwork, forward
 from .table import Table
@@ -80,8 +80,7 @@ def _data(v):
     """Plain ndarray of a leaf (dlarray, ndarray, number), or None if it is not numeric."""
     if v is None or isinstance(v, (str, bytes)):
         return None
-    raw = v._data if type(v) is dlarray else v
-    raw = getval(raw)
+    raw = value_of(v)
     if isinstance(raw, (bool, np.bool_)):
         return None
     try:
@@ -97,9 +96,9 @@ def _is_float(v):
 
 def _to64(leaf):
     if type(leaf) is dlarray:
-        d = getval(leaf._data)
+        d = value_of(leaf)
         if getattr(d, "dtype", None) is not None and d.dtype.kind == "f":
-            return dlarray._wrap(np.array(d, dtype=np.float64), leaf._fmt)
+            return wrap_like(np.array(d, dtype=np.float64), leaf)
         return leaf
     if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f":
         return leaf.astype(np.float64)
@@ -113,7 +112,7 @@ def _scalar(v, what):
     if d is None or d.size != 1:
         raise DebugError(
             f"{what} must be a scalar loss, got {type(v).__name__}"
-            f"{'' if d is None else ' of size ' + 'x'.join(map(str, d.shape))}. lossFcn must return the loss "
+            f"{'' if d is None else ' of size ' + size_text(d.shape)}. lossFcn must return the loss "
             "first: return loss, gradients (MATLAB [loss,gradients] = dlfeval(@modelLoss,...))."
         )
     return d.reshape(()).item(), d.dtype
@@ -305,7 +304,7 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
             for sign in (1.0, -1.0):
                 t = theta.copy()
                 t.flat[k] += sign * epsilon
-                new_leaf = dlarray._wrap(t, leaf._fmt) if type(leaf) is dlarray else (
+                new_leaf = wrap_like(t, leaf) if type(leaf) is dlarray else (
                     t if isinstance(leaf, np.ndarray) else type(leaf)(t.reshape(())))
                 new = list(leaves)
                 new[i] = new_leaf
@@ -338,8 +337,9 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
 
 
 def _batch_axis(v, data):
-    if type(v) is dlarray and "B" in v._fmt:
-        return v._fmt.index("B")
+    fmt = fmt_of(v)
+    if "B" in fmt:
+        return fmt.index("B")
     return data.ndim - 1 if data.ndim > 1 else None
 
 
@@ -388,7 +388,7 @@ class ActivationReport:
         lines = ["Activations (mean, std, min, max; dead = units zero for every observation)"]
         w = max([len(n) for n in self.stats] + [5])
         for n, s in self.stats.items():
-            size = "x".join(map(str, s["size"]))
+            size = size_text(tuple(s["size"]))
             dead = "" if s["dead_fraction"] is None else f"  dead {100 * s['dead_fraction']:.1f}%" \
                 f"  zeros {100 * s['zero_fraction']:.1f}%"
             lines.append(f"  {n.ljust(w)}  {size:>14}  mean {s['mean']:+.3g}  std {s['std']:.3g}  "
@@ -402,7 +402,7 @@ class ActivationReport:
         for n, s in self.stats.items():
             dead = "" if s["dead_fraction"] is None else f"{100 * s['dead_fraction']:.1f}%"
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
-                n, "x".join(map(str, s["size"])), f"{s['mean']:.3g}", f"{s['std']:.3g}", f"{s['min']:.3g}",
+                n, size_text(tuple(s["size"])), f"{s['mean']:.3g}", f"{s['std']:.3g}", f"{s['min']:.3g}",
                 f"{s['max']:.3g}", dead)) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("layer", "size", "mean", "std", "min", "max", "dead ReLUs"))
         return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -448,7 +448,7 @@ class ActivationReport:
             fig.tight_layout()
             img.value = _png(fig)
             s = self.stats[name]
-            text.value = (f"size {'x'.join(map(str, s['size']))}, mean {s['mean']:.3g}, std {s['std']:.3g}, "
+            text.value = (f"size {size_text(tuple(s['size']))}, mean {s['mean']:.3g}, std {s['std']:.3g}, "
                           f"min {s['min']:.3g}, max {s['max']:.3g}" +
                           ("" if s["dead_fraction"] is None else
                            f", dead ReLUs {100 * s['dead_fraction']:.1f}%, zeros {100 * s['zero_fraction']:.1f}%"))
@@ -837,7 +837,7 @@ def diagnose(losses=None, gradients=None, Y=None, grad_norms=None) -> Diagnosis:
         if d is None:
             raise DebugError(f"diagnose(Y=...) expects the network output (C x B), got {type(Y).__name__}.")
         d = d.astype(np.float64)
-        axis = Y._fmt.index("C") if type(Y) is dlarray and "C" in Y._fmt else 0
+        axis = fmt_of(Y).index("C") if "C" in fmt_of(Y) else 0
         checked.append("probabilities Y")
         sums = d.sum(axis=axis)
         tol = 1e-3 if _data(Y).dtype == np.float32 else 1e-6

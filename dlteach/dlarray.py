@@ -24,97 +24,30 @@ from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
 from . import tree as _tree
+from . import formats as _f
+from .formats import (
+    LABEL_ORDER, apply_format, as_single, is_single, parse_format, data_of, reduced_format, result_format, size_text,
+    to_single, value_of, wrap,
+)
 from .errors import FormatError, NotTracedError
 
-_LABEL_ORDER = {"S": 0, "C": 1, "B": 2, "T": 3, "U": 4}
-_UNIQUE_LABELS = "CBT"
 _MATLAB_CLASS = {onp.dtype("float32"): "single", onp.dtype("float64"): "double", onp.dtype("bool"): "logical"}
 
-
-def _parse_format(fmt) -> str:
-    if fmt is None:
-        return ""
-    if not isinstance(fmt, str):
-        raise FormatError(f"A dlarray format must be a string such as 'SSCB' or 'CB', not {type(fmt).__name__}.")
-    bad = [ch for ch in fmt if ch not in _LABEL_ORDER]
-    if bad:
-        raise FormatError(
-            f"Invalid dlarray format {fmt!r}: unknown label(s) {''.join(sorted(set(bad)))!r}. "
-            "Use S (spatial), C (channel), B (batch), T (time) and U (unspecified), e.g. 'SSCB' for images."
-        )
-    for label in _UNIQUE_LABELS:
-        if fmt.count(label) > 1:
-            raise FormatError(
-                f"Invalid dlarray format {fmt!r}: label {label!r} appears {fmt.count(label)} times. "
-                "C, B and T may appear at most once; only S and U may repeat."
-            )
-    return fmt
-
-
-def _float_dtype_of(x):
-    """dtype of x's data if it is a floating array or NumPy floating scalar, else None."""
-    v = getval(x)
-    dt = getattr(v, "dtype", None)
-    if dt is not None and dt.kind == "f":
-        return dt
-    return None
-
-
-def _is_single(*xs) -> bool:
-    return any(_float_dtype_of(x) == onp.float32 for x in xs)
-
-
-def _to_single(out):
-    """Cast float64 results back to float32 (MATLAB's single-wins rule)."""
-    v = getval(out)
-    if getattr(v, "dtype", None) == onp.float64:
-        return anp.astype(out, onp.float32) if isbox(out) else onp.asarray(v, dtype=onp.float32)
-    return out
-
-
-def _as_single(x):
-    """x cast to float32 if it is float64 data (array, NumPy scalar or box); otherwise x unchanged.
-
-    Casting the double operands *before* an operation (rather than the result after it) keeps the
-    backward pass in float32 as well: the cast of a constant is not recorded, and the gradient
-    flowing back through a recorded cast is converted to the double input's own dtype.
-    """
-    v = getval(x)
-    if getattr(v, "dtype", None) != onp.float64:
-        return x
-    if isbox(x):
-        return anp.astype(x, onp.float32)
-    if isinstance(v, onp.ndarray):
-        return v.astype(onp.float32)
-    return onp.float32(v)
-
-
-def _unwrap(x):
-    return x._data if type(x) is dlarray else x
 
 
 def _shape(x):
     return onp.shape(getval(x))
 
 
-def _result_format(out, *operands) -> str:
-    """Elementwise rule: the format of the first formatted operand with the result's ndim."""
-    nd = onp.ndim(getval(out))
-    for op in operands:
-        if type(op) is dlarray and op._fmt and len(op._fmt) == nd:
-            return op._fmt
-    return ""
-
-
 def _elementwise(fun, *operands, **kwargs):
     """Apply an elementwise (broadcasting) function to dlarrays / arrays / scalars."""
-    raw = [_unwrap(o) for o in operands]
-    if _is_single(*raw):
-        raw = [_as_single(r) for r in raw]
-        out = _to_single(fun(*raw, **kwargs))
+    data = [data_of(o) for o in operands]
+    if is_single(*data):
+        data = [as_single(r) for r in data]
+        out = to_single(fun(*data, **kwargs))
     else:
-        out = fun(*raw, **kwargs)
-    return dlarray._wrap(out, _result_format(out, *operands))
+        out = fun(*data, **kwargs)
+    return wrap(out, result_format(out, *operands))
 
 
 class dlarray:
@@ -130,7 +63,7 @@ class dlarray:
     __hash__ = None
 
     def __init__(self, X, fmt=None):
-        fmt = _parse_format(fmt)
+        fmt = parse_format(fmt)
         if type(X) is dlarray:
             data = X._data
         elif isbox(X):
@@ -144,16 +77,9 @@ class dlarray:
                     f"dlarray holds floating-point or logical data (MATLAB: single, double, logical); got {data.dtype}."
                 )
         if fmt:
-            data, fmt = _apply_format(data, fmt)
+            data, fmt = apply_format(data, fmt)
         self._data = data
         self._fmt = fmt
-
-    @classmethod
-    def _wrap(cls, data, fmt: str = ""):
-        obj = object.__new__(cls)
-        obj._data = data
-        obj._fmt = fmt
-        return obj
 
     # -- basic properties -------------------------------------------------------------------
     @property
@@ -203,7 +129,7 @@ class dlarray:
     def _scalar(self):
         v = getval(self._data)
         if onp.size(v) != 1:
-            raise TypeError(f"Only a dlarray with one element can be converted to a Python number; this one has size {_size_str(self)}.")
+            raise TypeError(f"Only a dlarray with one element can be converted to a Python number; this one has size {size_text(self)}.")
         return onp.asarray(v).reshape(())
 
     def __float__(self):
@@ -233,7 +159,7 @@ class dlarray:
         traced = " (traced)" if isbox(self._data) else ""
         cls = _MATLAB_CLASS.get(data.dtype, str(data.dtype))
         body = onp.array2string(data, precision=4, threshold=60, edgeitems=3)
-        return f"{_size_str(self)} {cls} dlarray{traced}\n{body}"
+        return f"{size_text(self)} {cls} dlarray{traced}\n{body}"
 
     __str__ = __repr__
 
@@ -278,10 +204,10 @@ class dlarray:
         return _elementwise(anp.abs, self)
 
     def __matmul__(self, other):
-        return _matmul(self._data, _unwrap(other))
+        return _matmul(self._data, data_of(other))
 
     def __rmatmul__(self, other):
-        return _matmul(_unwrap(other), self._data)
+        return _matmul(data_of(other), self._data)
 
     def __eq__(self, other):
         return _elementwise(anp.equal, self, other)
@@ -315,16 +241,16 @@ class dlarray:
         idx = _unwrap_index(idx)
         out = self._data[idx]
         nd = onp.ndim(getval(out))
-        return dlarray._wrap(out, self._fmt if nd == self.ndim else "")
+        return wrap(out, self._fmt if nd == self.ndim else "")
 
     def __setitem__(self, idx, value):
-        if isbox(self._data) or isbox(_unwrap(value)):
+        if isbox(self._data) or isbox(data_of(value)):
             raise TypeError(
                 "Assigning into part of a traced dlarray (X[i] = ...) cannot be differentiated. Build the "
                 "array from whole-array operations instead: np.where(mask, A, B), np.concatenate, or a mask product."
             )
         self._data = onp.array(self._data, copy=True)
-        self._data[_unwrap_index(idx)] = getval(_unwrap(value))
+        self._data[_unwrap_index(idx)] = value_of(value)
 
     # -- NumPy protocol ------------------------------------------------------------------------
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -345,7 +271,7 @@ class dlarray:
         raw_args = _unwrap_tree(args)
         raw_kwargs = _unwrap_tree(kwargs)
         operands = [a for a in _flat_args(args) if type(a) is dlarray]
-        if _is_single(*[a._data for a in operands]):
+        if is_single(*[a._data for a in operands]):
             raw_args = _single_tree(raw_args)
         out = fun(*raw_args, **raw_kwargs)
         return _wrap_outputs(out, operands, func.__name__, raw_args)
@@ -366,58 +292,30 @@ class dlarray:
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return dlarray._wrap(anp.reshape(self._data, shape), "")
+        return wrap(anp.reshape(self._data, shape), "")
 
     def astype(self, dtype):
-        return dlarray._wrap(anp.astype(self._data, dtype) if isbox(self._data) else self._data.astype(dtype), self._fmt)
+        return wrap(anp.astype(self._data, dtype) if isbox(self._data) else self._data.astype(dtype), self._fmt)
 
     @property
     def T(self):
-        return dlarray._wrap(anp.transpose(self._data), "")
+        return wrap(anp.transpose(self._data), "")
 
     def __copy__(self):
-        return dlarray._wrap(self._data if isbox(self._data) else onp.array(self._data, copy=True), self._fmt)
+        return wrap(self._data if isbox(self._data) else onp.array(self._data, copy=True), self._fmt)
 
     def __deepcopy__(self, memo):
         return self.__copy__()
 
 
 def _matmul(a, b):
-    if _is_single(a, b):
-        return dlarray._wrap(_to_single(anp.matmul(_as_single(a), _as_single(b))), "")
-    return dlarray._wrap(anp.matmul(a, b), "")
+    if is_single(a, b):
+        return wrap(to_single(anp.matmul(as_single(a), as_single(b))), "")
+    return wrap(anp.matmul(a, b), "")
 
 
 # -------------------------------------------------------------------------------------------------
 # format helpers
-
-def _apply_format(data, fmt: str):
-    nd = onp.ndim(getval(data))
-    if len(fmt) < nd:
-        extra = _shape(data)[len(fmt):]
-        if all(s == 1 for s in extra):
-            data = anp.reshape(data, _shape(data)[: len(fmt)])
-        else:
-            raise FormatError(
-                f"The format {fmt!r} has {len(fmt)} labels but the data has {nd} dimensions "
-                f"(size {'x'.join(map(str, _shape(data)))}). Give one label per dimension."
-            )
-    elif len(fmt) > nd:
-        data = anp.reshape(data, _shape(data) + (1,) * (len(fmt) - nd))
-    perm = sorted(range(len(fmt)), key=lambda i: (_LABEL_ORDER[fmt[i]], i))
-    if perm != list(range(len(fmt))):
-        data = anp.transpose(data, perm)
-        if not isbox(data):
-            data = onp.ascontiguousarray(data)
-    return data, "".join(fmt[i] for i in perm)
-
-
-def _size_str(x) -> str:
-    shape = x.shape
-    if x._fmt:
-        return " x ".join(f"{n}({lab})" for n, lab in zip(shape, x._fmt))
-    return " x ".join(str(n) for n in shape) if shape else "1 x 1"
-
 
 def _unwrap_index(idx):
     if type(idx) is dlarray:
@@ -440,7 +338,7 @@ def _unwrap_tree(x):
 def _single_tree(x):
     if isinstance(x, (list, tuple)) and not isbox(x):
         return type(x)(_single_tree(v) for v in x)
-    return _as_single(x)
+    return as_single(x)
 
 
 def _flat_args(args):
@@ -455,28 +353,16 @@ _REDUCTIONS = {"sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std"
 _UNFORMAT = {"reshape", "transpose", "swapaxes", "moveaxis", "rollaxis", "ravel", "flatten", "squeeze", "expand_dims", "dot", "matmul", "tensordot", "einsum", "outer", "kron", "inner"}
 
 
-def _reduced_format(fmt, ndim, axis, keepdims):
-    if not fmt:
-        return ""
-    if axis is None:
-        return fmt if keepdims else ""
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    axes = {a % ndim for a in axes}
-    if keepdims:
-        return fmt
-    return "".join(lab for i, lab in enumerate(fmt) if i not in axes)
-
-
 def _wrap_outputs(out, operands, name, raw_args):
     if isinstance(out, (list, tuple)) and not isbox(out):
         return type(out)(_wrap_outputs(o, operands, name, raw_args) for o in out)
     v = getval(out)
     if not isinstance(v, (onp.ndarray, onp.generic, float, int, bool)):
         return out
-    if _is_single(*[a._data for a in operands]):
-        out = _to_single(out)
-    fmt = "" if name in _UNFORMAT or name in _REDUCTIONS else _result_format(out, *operands)
-    return dlarray._wrap(out, fmt)
+    if is_single(*[a._data for a in operands]):
+        out = to_single(out)
+    fmt = "" if name in _UNFORMAT or name in _REDUCTIONS else result_format(out, *operands)
+    return wrap(out, fmt)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -486,22 +372,22 @@ def _reduction(anp_fun, name):
     def handler(x, axis=None, dtype=None, out=None, keepdims=False, **kw):
         if out is not None:
             raise TypeError(f"np.{name}(..., out=...) is not supported on dlarray.")
-        raw = _unwrap(x)
-        nd = onp.ndim(getval(raw))
+        data = data_of(x)
+        nd = onp.ndim(getval(data))
         if name == "mean":
-            res = _mean(raw, axis=axis, keepdims=keepdims)
+            res = _mean(data, axis=axis, keepdims=keepdims)
         elif name in ("var", "std"):
-            res = _var(raw, axis=axis, keepdims=keepdims, ddof=kw.pop("ddof", 0))
+            res = _var(data, axis=axis, keepdims=keepdims, ddof=kw.pop("ddof", 0))
             if name == "std":
                 res = anp.sqrt(res)
         else:
-            res = anp_fun(raw, axis=axis, keepdims=keepdims, **kw)
-        if _is_single(raw):
-            res = _to_single(res)
-        fmt = _reduced_format(x._fmt if type(x) is dlarray else "", nd, axis, keepdims)
+            res = anp_fun(data, axis=axis, keepdims=keepdims, **kw)
+        if is_single(data):
+            res = to_single(res)
+        fmt = reduced_format(x._fmt if type(x) is dlarray else "", nd, axis, keepdims)
         if onp.ndim(getval(res)) == 0:
             fmt = ""
-        return dlarray._wrap(res, fmt)
+        return wrap(res, fmt)
 
     return handler
 
@@ -532,13 +418,13 @@ def _var(x, axis=None, keepdims=False, ddof=0):
 def _where(condition, x=None, y=None):
     """np.where on dlarrays: the 3-argument form is differentiable and keeps float32."""
     if x is None and y is None:
-        return onp.where(getval(_unwrap(condition)))
+        return onp.where(value_of(condition))
     operands = (condition, x, y)
-    raw = [getval(_unwrap(condition)), _unwrap(x), _unwrap(y)]
-    if _is_single(raw[1], raw[2]):
-        raw[1], raw[2] = _as_single(raw[1]), _as_single(raw[2])
-    out = _prim.where(*raw)
-    return dlarray._wrap(out, _result_format(out, *operands))
+    data = [value_of(condition), data_of(x), data_of(y)]
+    if is_single(data[1], data[2]):
+        data[1], data[2] = as_single(data[1]), as_single(data[2])
+    out = _prim.where(*data)
+    return wrap(out, result_format(out, *operands))
 
 
 _FUNCTION_HANDLERS = {
@@ -580,12 +466,12 @@ def stripdims(X):
     """Remove the format, keeping the data in its current (permuted) order (MATLAB ``stripdims``)."""
     if type(X) is not dlarray:
         raise TypeError("stripdims expects a dlarray.")
-    return dlarray._wrap(X._data, "")
+    return wrap(X._data, "")
 
 
 def finddim(X, label: str):
     """Indices (0-based) of the dimensions of X with the given label (MATLAB ``finddim``, 1-based there)."""
-    if not isinstance(label, str) or label not in _LABEL_ORDER:
+    if not isinstance(label, str) or label not in LABEL_ORDER:
         raise FormatError(f"finddim: label must be one of S, C, B, T, U, not {label!r}.")
     return [i for i, lab in enumerate(dims(X)) if lab == label]
 
@@ -595,4 +481,5 @@ def isdlarray(X) -> bool:
     return type(X) is dlarray
 
 
+_f._bind_array_class(dlarray)  # formats.raw / wrap / ... work with this class
 _tree._LEAF_TYPES.add(dlarray)  # a dlarray is a leaf of every container walk (dlteach/tree.py)

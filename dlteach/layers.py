@@ -52,11 +52,10 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import getval
 
 from . import ops
-from .dlarray import dlarray
 from .errors import NetworkError
+from .formats import data_of, fmt_of, size_text, value_of, wrap
 
 __all__ = [
     "Layer",
@@ -77,10 +76,6 @@ __all__ = [
 ]
 
 _SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
-
-
-def _size_text(shape) -> str:
-    return "x".join(str(int(s)) for s in shape)
 
 
 def _pair(v, name):
@@ -112,7 +107,7 @@ def _require_images(layer, kind, in_size, in_fmt, advice=""):
     if in_fmt != "SSC":
         raise NetworkError(
             f"Layer '{layer.Name}' ({kind}) needs images (format SSCB) as input, but it receives "
-            f"{in_fmt}B data of size {_size_text(in_size)}.{advice}"
+            f"{in_fmt}B data of size {size_text(in_size)}.{advice}"
         )
 
 
@@ -137,9 +132,9 @@ def _as_value(v, name):
     """Preset learnable/state value -> float32 unformatted dlarray (keeps dlarray data)."""
     if v is None:
         return None
-    data = getval(v._data) if type(v) is dlarray else np.asarray(v)
+    data = value_of(v)
     data = np.array(data, dtype=np.float32)
-    return dlarray._wrap(data, "")
+    return wrap(data, "")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -157,11 +152,11 @@ def _initialize(init, shape, layer, what):
     shape = tuple(int(s) for s in shape)
     if callable(init):
         out = init(shape)
-        out = np.asarray(getval(out._data) if type(out) is dlarray else out)
+        out = np.asarray(value_of(out))
         if out.size != int(np.prod(shape)):
             raise NetworkError(
                 f"Layer '{layer.Name}': the {what} initializer function returned an array of size "
-                f"{_size_text(out.shape)}; it must return an array of size {_size_text(shape)} (it is called with sz)."
+                f"{size_text(out.shape)}; it must return an array of size {size_text(shape)} (it is called with sz)."
             )
         return out.reshape(shape).astype(np.float32)
     name = str(init).lower()
@@ -386,7 +381,7 @@ class ImageInputLayer(_InputLayer):
         self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
 
     def _describe(self):
-        return f"{_size_text(self.InputSize)} images" + (
+        return f"{size_text(self.InputSize)} images" + (
             f" with '{self.Normalization}' normalization" if self.Normalization != "none" else "")
 
 
@@ -495,7 +490,7 @@ class Convolution2DLayer(Layer):
         self.BiasL2Factor = float(BiasL2Factor)
 
     def _describe(self):
-        return (f"{self.NumFilters} {_size_text(self.FilterSize)} convolutions with stride "
+        return (f"{self.NumFilters} {size_text(self.FilterSize)} convolutions with stride "
                 f"[{' '.join(map(str, self.Stride))}] and padding {_padding_text(self.Padding)}")
 
     def _check_input(self, in_size, in_fmt):
@@ -664,7 +659,7 @@ class _Pooling2DLayer(Layer):
         self.Padding = _padding_option(Padding)
 
     def _describe(self):
-        return (f"{_size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "
+        return (f"{size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "
                 f"and padding {_padding_text(self.Padding)}")
 
     def _check_input(self, in_size, in_fmt):
@@ -703,13 +698,12 @@ class FlattenLayer(Layer):
     Type = "Flatten"
 
     def _forward(self, X, p, training):
-        fmt = X._fmt
+        fmt = fmt_of(X)
         if fmt == "CB":
             return X, None
         shape = X.shape
         b = fmt.index("B")
-        raw = X._data
-        return dlarray._wrap(anp.reshape(raw, (int(np.prod(shape[:b])), shape[b])), "CB"), None
+        return wrap(anp.reshape(data_of(X), (int(np.prod(shape[:b])), shape[b])), "CB"), None
 
 
 def fullyConnectedLayer(outputSize, **options):

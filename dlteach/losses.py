@@ -46,8 +46,8 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval, isbox
 
-from .dlarray import _LABEL_ORDER, _apply_format, _parse_format, _size_str, _to_single, dlarray
-from .errors import DLTeachError, FormatError, ProbabilityError, SizeMismatchError
+from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismatchError
+from .formats import LABEL_ORDER, apply_format, data_of, fmt_of, parse_format, size_text, to_single, wrap, wrap_like
 from .primitives import maximum, minimum, neg_xlog_clamped, scaled_sum
 
 __all__ = ["crossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
@@ -58,19 +58,12 @@ PROBABILITY_TOLERANCE = 1e-4
 SUM_TOLERANCE = 1e-3
 
 
-from .errors import LossArgumentError  # noqa: E402  (defined with the other teaching errors)
-
-
 # -------------------------------------------------------------------------------------------------
 # preparing Y, targets, weights and masks
 
-def _raw(x):
-    return x._data if type(x) is dlarray else x
-
-
 def _as_array(x):
     """Raw data of x: keeps autograd boxes, turns everything else into an ndarray."""
-    x = _raw(x)
+    x = data_of(x)
     return x if isbox(x) else onp.asarray(x)
 
 
@@ -87,9 +80,9 @@ class _Prepared:
 
     def restore(self, out):
         if self.formatted:
-            return dlarray._wrap(out, self.fmt)
+            return wrap(out, self.fmt)
         out = anp.transpose(out, tuple(int(i) for i in onp.argsort(self.perm)))
-        return dlarray._wrap(anp.reshape(out, self.orig_shape), "")
+        return wrap(anp.reshape(out, self.orig_shape), "")
 
     def layout_shape(self):
         """Size of Y in the caller's layout (DataFormat order for unformatted Y)."""
@@ -102,22 +95,23 @@ class _Prepared:
         return tuple(out)
 
     def describe(self):
-        return " x ".join(f"{n}({lab})" for n, lab in zip(self.layout_shape(), self.layout))
+        return size_text(self.layout_shape(), self.layout)
 
     def to_canonical(self, raw):
         """Put an unformatted array given in the caller's layout into Y's (MATLAB) order."""
-        return _apply_format(raw, self.layout)[0]
+        return apply_format(raw, self.layout)[0]
 
 
 def _prepare_Y(Y, DataFormat, fname):
     p = _Prepared()
-    if type(Y) is dlarray and Y._fmt:
+    yfmt = fmt_of(Y)
+    if yfmt:
         if DataFormat is not None:
             raise FormatError(
-                f"{fname}: Y is already a formatted dlarray ({Y._fmt!r}); do not also pass DataFormat. "
+                f"{fname}: Y is already a formatted dlarray ({yfmt!r}); do not also pass DataFormat. "
                 "DataFormat is only for unformatted data."
             )
-        p.data, p.fmt, p.formatted, p.perm, p.orig_shape = Y._data, Y._fmt, True, None, None
+        p.data, p.fmt, p.formatted, p.perm, p.orig_shape = data_of(Y), yfmt, True, None, None
         p.layout = p.fmt
     else:
         if DataFormat is None:
@@ -130,10 +124,10 @@ def _prepare_Y(Y, DataFormat, fname):
         raw = _as_array(Y)
         if not isbox(raw) and raw.dtype.kind in "iub":
             raw = raw.astype(onp.float64)
-        fmt_in = _parse_format(DataFormat)
+        fmt_in = parse_format(DataFormat)
         p.orig_shape = onp.shape(getval(raw))
-        p.data, p.fmt = _apply_format(raw, fmt_in)
-        p.perm = sorted(range(len(fmt_in)), key=lambda i: (_LABEL_ORDER[fmt_in[i]], i))
+        p.data, p.fmt = apply_format(raw, fmt_in)
+        p.perm = sorted(range(len(fmt_in)), key=lambda i: (LABEL_ORDER[fmt_in[i]], i))
         p.formatted = False
         p.layout = fmt_in
     if _dtype(p.data).kind != "f":
@@ -153,13 +147,9 @@ def _suggest_format(shape, fmt, yshape):
     return None
 
 
-def _shape_text(shape):
-    return " x ".join(map(str, shape)) if shape else "1 x 1"
-
-
 def _prepare_targets(targets, p, fname):
     yshape = getval(p.data).shape
-    tfmt = targets._fmt if type(targets) is dlarray else ""
+    tfmt = fmt_of(targets)
     raw = _as_array(targets)
     dt = _dtype(raw)
     if tfmt == p.fmt and dt.kind == "f" and getval(raw).shape == yshape:  # the common case: nothing to check
@@ -191,7 +181,7 @@ def _prepare_targets(targets, p, fname):
         except FormatError:
             raw = None
     if raw is None or onp.shape(getval(raw)) != yshape:
-        tdesc = _size_str(targets) if tfmt else _shape_text(given_shape)
+        tdesc = size_text(targets) if tfmt else size_text(given_shape)
         msg = (
             f"{fname}: the targets and Y have different sizes: targets are {tdesc}, Y is {p.describe()} "
             f"(format {p.fmt!r}). "
@@ -217,7 +207,7 @@ def _prepare_targets(targets, p, fname):
 def _align(arr, arr_fmt_opt, p, what, fname, strict):
     """Raw data of weights / mask with one dimension per dimension of Y (each equal to Y's or 1)."""
     yshape = onp.shape(getval(p.data))
-    afmt = arr._fmt if type(arr) is dlarray else ""
+    afmt = fmt_of(arr)
     raw = _as_array(arr)
     if _dtype(raw).kind not in "fiub":
         raise LossArgumentError(f"{fname}: {what} must be numeric or logical, not {_dtype(raw)}.")
@@ -226,7 +216,7 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
     if arr_fmt_opt is not None:
         if afmt:
             raise FormatError(f"{fname}: {what} is already formatted ({afmt!r}); do not also pass its format option.")
-        raw, afmt = _apply_format(raw, _parse_format(arr_fmt_opt))
+        raw, afmt = apply_format(raw, parse_format(arr_fmt_opt))
     ashape = onp.shape(getval(raw))
     if afmt:
         newshape, j = [], 0
@@ -245,13 +235,13 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
         nd = len(p.fmt)
         if len(ashape) > nd and any(n != 1 for n in ashape[nd:]):
             raise SizeMismatchError(
-                f"{fname}: {what} has {len(ashape)} dimensions ({_shape_text(ashape)}) but Y has {nd} "
+                f"{fname}: {what} has {len(ashape)} dimensions ({size_text(ashape)}) but Y has {nd} "
                 f"({p.describe()})."
             )
         padded = tuple(ashape[:nd]) + (1,) * (nd - len(ashape))
         if strict and padded != p.layout_shape():
             raise FormatError(
-                f"{fname}: unformatted {what} of size {_shape_text(ashape)} do not have Y's size "
+                f"{fname}: unformatted {what} of size {size_text(ashape)} do not have Y's size "
                 f"({p.describe()}). Say which dimensions they weight: WeightsFormat='C' for class/response "
                 "weights, 'B' for observation weights (or give a formatted dlarray, dlarray(w, 'C'))."
             )
@@ -263,7 +253,7 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
     for n, ny, lab in zip(newshape, yshape, p.fmt):
         if n not in (1, ny):
             raise SizeMismatchError(
-                f"{fname}: {what} of size {_shape_text(ashape)}{' (' + afmt + ')' if afmt else ''} does not fit Y "
+                f"{fname}: {what} of size {size_text(ashape)}{' (' + afmt + ')' if afmt else ''} does not fit Y "
                 f"({p.describe()}): its {lab!r} dimension has {n} entries where Y has {ny} (must be {ny} or 1)."
             )
     return anp.reshape(raw, tuple(newshape)) if tuple(newshape) != ashape else raw
@@ -319,7 +309,7 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, fname, per_class=1):
         N = onp.count_nonzero(onp.broadcast_to(getval(mask), yshape)) / per_class
     if N == 0:
         N = 1
-    return dlarray._wrap(scaled_sum(loss, 1.0 / float(N)), "")
+    return wrap(scaled_sum(loss, 1.0 / float(N)), "")
 
 
 def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
@@ -350,7 +340,7 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
         loss = loss * m
     out = _reduce(loss, p, m, Reduction, NormalizationFactor, fname, per_class)
     if single:
-        out = dlarray._wrap(_to_single(out._data), out._fmt)
+        out = wrap_like(to_single(data_of(out)), out)
     return out
 
 
@@ -467,7 +457,7 @@ def mse(Y, targets, DataFormat=None):
     e = p.data - T
     N = onp.shape(getval(p.data))[p.fmt.index("B")] if "B" in p.fmt else 1
     out = anp.sum(e * e) * (0.5 / N)
-    return dlarray._wrap(_to_single(out) if single else out, "")
+    return wrap(to_single(out) if single else out, "")
 
 
 def l2loss(Y, targets, weights=None, *, Mask=None, Reduction="sum", NormalizationFactor="batch-size",

@@ -42,13 +42,12 @@ import numbers
 
 import numpy as np
 
-from .errors import DLTeachError, FormatError, SizeMismatchError
+from .dlarray import dlarray, extractdata
+from .errors import FormatError, MiniBatchQueueError, NoDataError, SizeMismatchError
+from .formats import parse_format, size_text, wrap
 
 __all__ = ["minibatchqueue", "hasdata", "next", "reset", "shuffle", "partition",
            "MiniBatchQueueError", "NoDataError"]
-
-
-from .errors import MiniBatchQueueError, NoDataError  # noqa: E402  (defined with the other teaching errors)
 
 
 _CASTS = {
@@ -60,13 +59,7 @@ _DLARRAY_CASTS = ("single", "double", "logical")
 _PARTIAL = ("return", "discard")
 
 
-def _size_str(shape) -> str:
-    return "x".join(str(s) for s in shape) if shape else "scalar"
-
-
 def _as_array(x, k: int):
-    from .dlarray import dlarray, extractdata
-
     if isinstance(x, dlarray):
         return extractdata(x)
     arr = np.asarray(x)
@@ -141,7 +134,7 @@ class minibatchqueue:
         counts = [a.shape[-1] for a in arrays]
         if len(set(counts)) > 1:
             lines = "; ".join(
-                f"input {k + 1} has size {_size_str(a.shape)} -> {a.shape[-1]} observations"
+                f"input {k + 1} has size {size_text(a.shape)} -> {a.shape[-1]} observations"
                 for k, a in enumerate(arrays)
             )
             raise SizeMismatchError(
@@ -208,9 +201,7 @@ class minibatchqueue:
                     f"'CB' or '' (unformatted), got {f!r}."
                 )
             if f:
-                from .dlarray import _parse_format
-
-                _parse_format(f)
+                parse_format(f)
         self._casts = [_check_cast(c, i) for i, c in
                        enumerate(self._per_output(self._cast_opt, "single", "OutputCast"))]
         self._as_dl = [bool(b) for b in self._per_output(self._dl_opt, True, "OutputAsDlarray")]
@@ -375,8 +366,6 @@ class minibatchqueue:
         return outs
 
     def _make_batch(self, idx):
-        from .dlarray import dlarray, extractdata
-
         if self._fcn is None:
             self._ensure_num_outputs()
             outs = self._slices(idx)
@@ -410,14 +399,14 @@ class minibatchqueue:
                 continue
             fmt = self._formats[i]
             if not fmt:
-                result.append(dlarray._wrap(arr, keep_fmt))
+                result.append(wrap(arr, keep_fmt))
                 continue
             if self._fcn is None:
                 arr = self._collated_layout(arr, fmt, i, len(idx))
             try:
                 result.append(dlarray(arr, fmt))
             except FormatError as e:
-                raise FormatError(f"minibatchqueue output {i + 1} (size {_size_str(arr.shape)}): {e}") from None
+                raise FormatError(f"minibatchqueue output {i + 1} (size {size_text(arr.shape)}): {e}") from None
         return result
 
     def _collated_layout(self, arr, fmt: str, i: int, nobs: int):
@@ -433,7 +422,7 @@ class minibatchqueue:
                 hint = (" To give images a channel dimension, add it to the input: "
                         "X = X[:, :, np.newaxis, :] (H x W x 1 x N).")
             raise FormatError(
-                f"minibatchqueue: input {i + 1} gives mini-batches of size {_size_str(shape)} "
+                f"minibatchqueue: input {i + 1} gives mini-batches of size {size_text(shape)} "
                 f"({arr.ndim} dimensions, observations last) but MiniBatchFormat {fmt!r} has {len(fmt)} "
                 f"labels. Give one label per dimension, with 'B' last.{hint}"
             )

@@ -459,7 +459,7 @@ def _svg_panel(out, x0, y0, w, h, title, series, scale, xlabel):
         out.append(f'<line x1="{px0:.1f}" y1="{Y:.1f}" x2="{px0 + pw:.1f}" y2="{Y:.1f}" stroke="#ddd"/>'
                    f'<text x="{px0 - 4:.1f}" y="{Y + 4:.1f}" text-anchor="end">{html.escape(lab)}</text>')
     max_points = int(2 * pw)
-    for k, ((name, _x, _y), x, y) in enumerate(zip(series, xs_all, ys_all)):
+    for k, ((_name, _x, _y), x, y) in enumerate(zip(series, xs_all, ys_all)):
         if not x.size:
             continue
         x, y = _decimate(x, y, max_points)

@@ -37,7 +37,8 @@ from autograd.tracer import getval, isbox
 from . import tree
 from .dlarray import dlarray
 from .errors import FormatError, NetworkError
-from .layers import Layer, _InputLayer, _size_text
+from .formats import data_of, fmt_of, size_text, value_of, wrap
+from .layers import Layer, _InputLayer
 from .table import Table
 
 __all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "StateNotUpdatedWarning"]
@@ -60,8 +61,8 @@ class _Family:
         self.initial_state = []
 
     def record(self, lvals, svals):
-        self.initial_learnables = [None if v is None else getval(v._data) for v in lvals]
-        self.initial_state = [None if v is None else np.array(getval(v._data), copy=True) for v in svals]
+        self.initial_learnables = [None if v is None else value_of(v) for v in lvals]
+        self.initial_state = [None if v is None else np.array(value_of(v), copy=True) for v in svals]
 
 
 def _flatten_layers(layers):
@@ -165,7 +166,7 @@ class dlnetwork:
         self._index = _param_index(layers)
         self._family = _Family()
         if Initialize:
-            _fill(self, lambda lay, name, shape: dlarray._wrap(lay._init_value(name, shape), ""))
+            _fill(self, lambda lay, name, shape: wrap(lay._init_value(name, shape), ""))
         self._family.record(self._lvals, self._svals)
 
     # -- properties ------------------------------------------------------------------------------
@@ -319,7 +320,7 @@ tree.register(dlnetwork, _flatten_net, _unflatten_net)
 
 
 def _shape_of(v):
-    return tuple(np.shape(getval(v._data) if type(v) is dlarray else getval(v)))
+    return tuple(np.shape(value_of(v)))
 
 
 def _checked_values(net, table, keys, current, what):
@@ -345,12 +346,12 @@ def _checked_values(net, table, keys, current, what):
         if new is None:
             continue
         if type(new) is not dlarray:
-            new = dlarray._wrap(new if isbox(new) else np.asarray(new), "")
+            new = wrap(new if isbox(new) else np.asarray(new), "")
             values[i] = new
         if old is not None and _shape_of(new) != _shape_of(old):
             raise NetworkError(
-                f"net.{what}: the value for {layer}/{param} has size {_size_text(_shape_of(new))} but the network "
-                f"needs {_size_text(_shape_of(old))}."
+                f"net.{what}: the value for {layer}/{param} has size {size_text(_shape_of(new))} but the network "
+                f"needs {size_text(_shape_of(old))}."
             )
     return values
 
@@ -359,11 +360,11 @@ def _checked_values(net, table, keys, current, what):
 # size propagation and initialization
 
 def _example_input(inp, batch=1):
-    return dlarray._wrap(np.zeros(tuple(inp.InputSize) + (batch,), np.float32), inp._in_fmt + "B")
+    return wrap(np.zeros(tuple(inp.InputSize) + (batch,), np.float32), inp._in_fmt + "B")
 
 
 def _per_obs(Y):
-    fmt = Y._fmt
+    fmt = fmt_of(Y)
     b = fmt.index("B")
     return tuple(s for i, s in enumerate(Y.shape) if i != b), fmt.replace("B", "")
 
@@ -390,8 +391,8 @@ def _fill(net, make):
                 vals[j] = make(lay, name, shape)
             elif _shape_of(vals[j]) != tuple(shape):
                 raise NetworkError(
-                    f"Layer '{lay.Name}': {name} has size {_size_text(_shape_of(vals[j]))}, but with an input of size "
-                    f"{_size_text(size)} ({fmt}) it must be {_size_text(shape)}."
+                    f"Layer '{lay.Name}': {name} has size {size_text(_shape_of(vals[j]))}, but with an input of size "
+                    f"{size_text(size)} ({fmt}) it must be {size_text(shape)}."
                 )
             p[name] = vals[j]
         _set_sizes(lay, size, fmt)
@@ -401,7 +402,7 @@ def _fill(net, make):
             raise
         except Exception as err:  # an op rejected the sizes: say which layer and which input
             raise NetworkError(
-                f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {_size_text(size)} ({fmt}): "
+                f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {size_text(size)} ({fmt}): "
                 f"{err}"
             ) from err
         out_size, out_fmt = _per_obs(Y)
@@ -431,7 +432,7 @@ def initialize(net):
     new = _rebuild(net, net._lvals, net._svals)
     new._layers = tuple(lay._copy() for lay in net._layers)
     new._family = _Family()
-    _fill(new, lambda lay, name, shape: dlarray._wrap(lay._init_value(name, shape), ""))
+    _fill(new, lambda lay, name, shape: wrap(lay._init_value(name, shape), ""))
     new._family.record(new._lvals, new._svals)
     return new
 
@@ -459,16 +460,16 @@ def _prepare_input(net, X):
     inp = net._layers[0]
     fmt = inp._in_fmt + "B"
     want = tuple(inp.InputSize)
-    if type(X) is dlarray and X._fmt:
-        if X._fmt != fmt:
+    if fmt_of(X):
+        if fmt_of(X) != fmt:
             raise NetworkError(
                 f"Layer '{inp.Name}' expects {fmt} data ({'height x width x channels x observations' if fmt == 'SSCB' else 'features x observations'}), "
-                f"but X has format {X._fmt!r} (size {_size_text(X.shape)}). Label the dimensions as {fmt!r}: "
+                f"but X has format {fmt_of(X)!r} (size {size_text(X.shape)}). Label the dimensions as {fmt!r}: "
                 f"dlarray(X, {fmt!r})."
             )
         Xf = X
     else:
-        raw = X._data if type(X) is dlarray else X
+        raw = data_of(X)
         if not hasattr(getval(raw), "shape"):
             raw = np.asarray(raw)
         shape = tuple(np.shape(getval(raw)))
@@ -482,16 +483,16 @@ def _prepare_input(net, X):
             Xf = dlarray(raw, fmt)
         except (FormatError, TypeError) as err:
             raise NetworkError(
-                f"Layer '{inp.Name}' expects input of size {_size_text(want)} per observation ({fmt}); X has size "
-                f"{_size_text(shape)} and cannot be read as {fmt}: {err}{hint}"
+                f"Layer '{inp.Name}' expects input of size {size_text(want)} per observation ({fmt}); X has size "
+                f"{size_text(shape)} and cannot be read as {fmt}: {err}{hint}"
             ) from None
     got, _ = _per_obs(Xf)
     if tuple(got) != want:
-        shape = tuple(np.shape(getval(X._data if type(X) is dlarray else X)))
-        hint = "" if type(X) is dlarray and X._fmt else (_shape_hint(inp, shape) or "")
+        shape = tuple(np.shape(value_of(X)))
+        hint = "" if fmt_of(X) else (_shape_hint(inp, shape) or "")
         raise NetworkError(
-            f"Wrong input size for layer '{inp.Name}': it expects {_size_text(want)} per observation ({fmt}), but X is "
-            f"{_size_text(Xf.shape)} ({Xf._fmt}), i.e. {_size_text(got)} per observation.{hint}"
+            f"Wrong input size for layer '{inp.Name}': it expects {size_text(want)} per observation ({fmt}), but X is "
+            f"{size_text(Xf.shape)} ({fmt_of(Xf)}), i.e. {size_text(got)} per observation.{hint}"
         )
     return Xf
 
@@ -569,14 +570,14 @@ def _state_is_initial(net):
     if len(fam.initial_state) != len(net._svals):
         return False
     for v, v0 in zip(net._svals, fam.initial_state):
-        if v is None or v0 is None or not np.array_equal(getval(v._data), v0):
+        if v is None or v0 is None or not np.array_equal(value_of(v), v0):
             return False
     return True
 
 
 def _learnables_changed(net):
     fam = net._family
-    return any(v is not None and getval(v._data) is not v0 for v, v0 in zip(net._lvals, fam.initial_learnables))
+    return any(v is not None and value_of(v) is not v0 for v, v0 in zip(net._lvals, fam.initial_learnables))
 
 
 def predict(net, X, Outputs=None):
@@ -621,8 +622,8 @@ class NetworkAnalysis:
         self.batch = batch
 
     def _cells(self, r):
-        learn = ", ".join(f"{n} {_size_text(s)}" for n, s in r["Learnables"]) or "-"
-        state = ", ".join(f"{n} {_size_text(s)}" for n, s in r["State"]) or "-"
+        learn = ", ".join(f"{n} {size_text(s)}" for n, s in r["Learnables"]) or "-"
+        state = ", ".join(f"{n} {size_text(s)}" for n, s in r["State"]) or "-"
         return [r["Name"], r["Type"], r["Activations"], learn, f"{r['NumLearnables']:,}" if r["NumLearnables"] else "0",
                 state]
 
@@ -669,14 +670,14 @@ def analyzeNetwork(net, X=None):
         raise NetworkError(f"analyzeNetwork expects a dlnetwork; got {type(net).__name__}.")
     probe = _rebuild(net, net._lvals, net._svals)
     probe._layers = tuple(lay._copy() for lay in net._layers)
-    sizes = _fill(probe, lambda lay, name, shape: dlarray._wrap(np.zeros(shape, np.float32), ""))
+    sizes = _fill(probe, lambda lay, name, shape: wrap(np.zeros(shape, np.float32), ""))
     batch = 1
     if X is not None:
         Xf = _prepare_input(net, X)
-        batch = Xf.shape[Xf._fmt.index("B")]
+        batch = Xf.shape[fmt_of(Xf).index("B")]
     rows = []
     total = 0
-    for i, (lay, (isz, ifmt, osz, ofmt)) in enumerate(zip(probe._layers, sizes)):
+    for i, (lay, (_isz, _ifmt, osz, ofmt)) in enumerate(zip(probe._layers, sizes)):
         learn, state = [], []
         for name, (kind, j) in probe._index[i].items():
             shape = _shape_of((probe._lvals if kind == "L" else probe._svals)[j])
@@ -687,7 +688,7 @@ def analyzeNetwork(net, X=None):
         fmt = ofmt + "B"
         rows.append({
             "Name": lay.Name, "Type": lay.Type, "Description": lay._describe(),
-            "Activations": " x ".join(f"{n}({c})" for n, c in zip(full, fmt)),
+            "Activations": size_text(full, fmt),
             "Learnables": learn, "NumLearnables": count, "State": state,
         })
     return NetworkAnalysis(rows, total, batch)

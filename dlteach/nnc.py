@@ -30,8 +30,9 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval, isbox
 
-from .dlarray import _reduced_format, _result_format, _size_str, _to_single, dlarray
+from .dlarray import isdlarray
 from .errors import FormatError, ProbabilityError, SizeMismatchError
+from .formats import data_of, fmt_of, is_single, reduced_format, result_format, size_text, to_single, wrap
 from .primitives import maximum, minimum
 
 __all__ = [
@@ -50,27 +51,19 @@ _PROB_TOL = 1e-4
 # helpers
 
 def _raw(x):
-    if type(x) is dlarray:
-        return x._data
+    """An operand's data: a dlarray's data (box while traced), a number, or an ndarray (integers become double)."""
+    if isdlarray(x):
+        return data_of(x)
     if isbox(x) or isinstance(x, numbers.Number):
         return x
     a = onp.asarray(x)
     return a.astype(onp.float64) if a.dtype.kind in "iub" else a
 
 
-def _fmt(x):
-    return x._fmt if type(x) is dlarray else ""
-
-
-def _is_single(*raws):
-    return any(getattr(getval(r), "dtype", None) == onp.float32 for r in raws)
-
-
 def _wrap(out, *operands):
-    raws = [_raw(o) for o in operands]
-    if _is_single(*raws):
-        out = _to_single(out)
-    return dlarray._wrap(out, _result_format(out, *operands))
+    if is_single(*operands):
+        out = to_single(out)
+    return wrap(out, result_format(out, *operands))
 
 
 def _unary(fun, x):
@@ -88,16 +81,9 @@ def _check_binary(name, x0, x1):
     if len(s0) != len(s1) or any(a != b and a != 1 and b != 1 for a, b in zip(s0, s1)):
         raise SizeMismatchError(
             f"{name}: the inputs must have the same number of dimensions and equal sizes (a size may differ only "
-            f"where one of them is 1), but they are {_desc(x0)} and {_desc(x1)}. NNC does not broadcast across a "
+            f"where one of them is 1), but they are {size_text(x0)} and {size_text(x1)}. NNC does not broadcast across a "
             "missing dimension: reshape one input (NNC: a Reshape layer) first."
         )
-
-
-def _desc(x):
-    if type(x) is dlarray:
-        return _size_str(x)
-    s = onp.shape(getval(_raw(x)))
-    return " x ".join(map(str, s)) if s else "a scalar"
 
 
 def _binary(name, fun, x0, x1):
@@ -205,7 +191,7 @@ def SigmoidCrossEntropy(x, t):
 def _class_axis(x, axis, name):
     nd = onp.ndim(getval(_raw(x)))
     if axis is None:
-        f = _fmt(x)
+        f = fmt_of(x)
         axis = f.index("C") if "C" in f else 0
     if not -nd <= int(axis) < nd:
         raise ValueError(f"{name}: axis {axis} is out of range for an input with {nd} dimensions.")
@@ -217,9 +203,9 @@ def _labels(x, t, axis, name):
     xv = getval(_raw(x))
     xs = onp.shape(xv)
     tv = onp.asarray(getval(_raw(t)))  # labels are constants: never differentiated
-    if _fmt(t) and _fmt(x) and _fmt(t) != _fmt(x):
+    if fmt_of(t) and fmt_of(x) and fmt_of(t) != fmt_of(x):
         raise FormatError(
-            f"{name}: the labels have format {_fmt(t)!r} but x has format {_fmt(x)!r}; they must match "
+            f"{name}: the labels have format {fmt_of(t)!r} but x has format {fmt_of(x)!r}; they must match "
             "(or pass the labels unformatted, in x's layout)."
         )
     want = xs[:axis] + (1,) + xs[axis + 1:]
@@ -231,9 +217,9 @@ def _labels(x, t, axis, name):
         elif tv.size == int(onp.prod(want)):
             extra = f" Reshape them: t.reshape({want})."
         raise SizeMismatchError(
-            f"{name}: x is {_desc(x)} (classes along axis {axis}), so the labels t must have size "
-            f"{' x '.join(map(str, want))} (one class index per prediction, size 1 on the class axis), but t is "
-            f"{' x '.join(map(str, tv.shape)) or 'a scalar'}.{extra}"
+            f"{name}: x is {size_text(x)} (classes along axis {axis}), so the labels t must have size "
+            f"{size_text(tuple(want))} (one class index per prediction, size 1 on the class axis), but t is "
+            f"{size_text(tv.shape)}.{extra}"
         )
     C = xs[axis]
     if tv.size and (onp.any(tv != onp.round(tv)) or onp.any(tv >= C) or onp.any((tv < 0) & (tv != -1))):
@@ -364,11 +350,11 @@ def _reduce(name, x, axes, keep_dims, mean):
     if mean:
         n = int(onp.prod([onp.shape(getval(r))[a] for a in ax]))
         out = out * (1.0 / n)
-    if _is_single(r):
-        out = _to_single(out)
+    if is_single(r):
+        out = to_single(out)
     nd = onp.ndim(getval(r))
-    fmt = _reduced_format(_fmt(x), nd, ax, keep_dims) if onp.ndim(getval(out)) else ""
-    return dlarray._wrap(out, fmt)
+    fmt = reduced_format(fmt_of(x), nd, ax, keep_dims) if onp.ndim(getval(out)) else ""
+    return wrap(out, fmt)
 
 
 def Sum(x, axes=None, keep_dims=False):
@@ -402,12 +388,12 @@ def nnc_loss(*terminal_outputs):
     total = None
     single = False
     for y in terminal_outputs:
-        m = Mean(y)._data
-        single = single or _is_single(m)
+        m = data_of(Mean(y))
+        single = single or is_single(m)
         total = m if total is None else total + m
     if single:
-        total = _to_single(total)
-    return dlarray._wrap(total, "")
+        total = to_single(total)
+    return wrap(total, "")
 
 
 optimized_loss = nnc_loss

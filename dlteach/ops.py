@@ -19,44 +19,39 @@ import numpy as onp
 from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
-from .dlarray import _apply_format, _parse_format, _to_single, dlarray
+from .dlarray import isdlarray
 from .errors import FormatError, SizeMismatchError
+from .formats import apply_format, data_of, fmt_of, parse_format, size_text, to_single, value_of, wrap, wrap_like
 
 
 # -------------------------------------------------------------------------------------------------
 # helpers
 
-def _raw(x):
-    return x._data if type(x) is dlarray else x
-
-
 def _prepare(X, DataFormat, fname):
     """Return (raw data in MATLAB order, format, output-is-formatted)."""
-    if type(X) is dlarray and X._fmt:
+    fmt = fmt_of(X)
+    if fmt:
         if DataFormat is not None:
-            raise FormatError(f"{fname}: X is already formatted ({X._fmt!r}); do not also pass DataFormat.")
-        return X._data, X._fmt, True
+            raise FormatError(f"{fname}: X is already formatted ({fmt!r}); do not also pass DataFormat.")
+        return data_of(X), fmt, True
     if DataFormat is None:
         raise FormatError(
             f"{fname} needs to know which dimension is which: pass a formatted dlarray, e.g. "
             f"X = dlarray(X, 'SSCB') for images or dlarray(X, 'CB') for feature vectors, "
             f"or give the format of unformatted data with DataFormat='CB'."
         )
-    data, fmt = _apply_format(_raw(X), _parse_format(DataFormat))
+    data, fmt = apply_format(data_of(X), parse_format(DataFormat))
     return data, fmt, False
 
 
 def _out(data, fmt, formatted):
-    return dlarray._wrap(data, fmt if formatted else "")
+    return wrap(data, fmt if formatted else "")
 
 
 def _param(p):
     """Raw data of a parameter (dlarray or array); keeps traced boxes."""
-    if type(p) is dlarray:
-        return p._data
-    if isbox(p):
-        return p
-    return onp.asarray(p)
+    p = data_of(p)
+    return p if isbox(p) else onp.asarray(p)
 
 
 def _dtype(x):
@@ -66,7 +61,7 @@ def _dtype(x):
 def _match_dtype(p, like):
     """Cast a parameter to the activation dtype when the activation is float32 (single wins)."""
     if _dtype(like) == onp.float32 and getattr(getval(p), "dtype", None) == onp.float64:
-        return _to_single(p)
+        return to_single(p)
     return p
 
 
@@ -149,8 +144,8 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     n_out = wshape[0]
     if math.prod(wshape[1:]) != n_in:
         raise SizeMismatchError(
-            f"fullyconnect: the weights are {'x'.join(map(str, wshape))}, so each observation must have "
-            f"{math.prod(wshape[1:])} input values, but X ({fmt}, size {'x'.join(map(str, shape))}) has "
+            f"fullyconnect: the weights are {size_text(wshape)}, so each observation must have "
+            f"{math.prod(wshape[1:])} input values, but X ({fmt}, size {size_text(shape)}) has "
             f"{n_in} per observation. Weights must be OutputSize x InputSize."
         )
     if math.prod(bshape) not in (1, n_out):
@@ -187,12 +182,12 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
         w = anp.reshape(w, wshape + (1,))
         wshape = wshape + (1,)
     if len(wshape) != 4:
-        raise SizeMismatchError(f"dlconv: weights must be h x w x C x F; got size {'x'.join(map(str, wshape))}.")
+        raise SizeMismatchError(f"dlconv: weights must be h x w x C x F; got size {size_text(wshape)}.")
     C = onp.shape(getval(x))[2]
     if wshape[2] != C:
         raise SizeMismatchError(
             f"dlconv: the input has {C} channels but the weights expect {wshape[2]} "
-            f"(weights {'x'.join(map(str, wshape))} are h x w x C x F)."
+            f"(weights {size_text(wshape)} are h x w x C x F)."
         )
     stride = _pair(Stride, "Stride")
     dilation = _pair(DilationFactor, "DilationFactor")
@@ -266,8 +261,8 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
         return Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)
     mu_b = onp.asarray(getval(mu)).reshape(-1)
     var_b = onp.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
-    old_m = _raw(trainedMean)
-    old_v = _raw(trainedVariance)
+    old_m = data_of(trainedMean)
+    old_v = data_of(trainedVariance)
     new_m = float(MeanDecay) * mu_b.reshape(onp.shape(getval(old_m))) + (1.0 - float(MeanDecay)) * onp.asarray(getval(old_m))
     new_v = float(VarianceDecay) * var_b.reshape(onp.shape(getval(old_v))) + (1.0 - float(VarianceDecay)) * onp.asarray(getval(old_v))
     return Y, _stat_like(new_m, trainedMean, C), _stat_like(new_v, trainedVariance, C)
@@ -276,38 +271,38 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
 def _stat_like(value, like, C):
     value = onp.asarray(value)
     if like is None:
-        return dlarray._wrap(value.reshape(C, 1), "")
-    dt = getval(_raw(like)).dtype
-    value = value.astype(dt, copy=False).reshape(onp.shape(getval(_raw(like))))
-    if type(like) is dlarray:
-        return dlarray._wrap(value, like._fmt)
+        return wrap(value.reshape(C, 1), "")
+    dt = value_of(like).dtype
+    value = value.astype(dt, copy=False).reshape(onp.shape(value_of(like)))
+    if isdlarray(like):
+        return wrap_like(value, like)
     return value
 
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    y = _prim.relu(_raw(X))  # one pass forward; VJP g .* (y > 0)
-    return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
+    y = _prim.relu(data_of(X))  # one pass forward; VJP g .* (y > 0)
+    return wrap_like(y, X)
 
 
 def leakyrelu(X, scaleFactor=0.01):
     """Leaky ReLU (MATLAB ``leakyrelu``): x for x > 0, scaleFactor · x otherwise."""
-    x = _raw(X)
+    x = data_of(X)
     v = getval(x)
     slope = onp.where(v > 0, 1.0, float(scaleFactor)).astype(v.dtype)
-    return dlarray._wrap(x * slope, X._fmt if type(X) is dlarray else "")
+    return wrap_like(x * slope, X)
 
 
 def sigmoid(X):
     """Logistic sigmoid (MATLAB ``sigmoid``): 1 / (1 + e^−x), computed as (tanh(x/2) + 1) / 2 (no overflow)."""
-    x = _raw(X)
+    x = data_of(X)
     y = (_prim.tanh(x * 0.5) + 1.0) * 0.5
-    return dlarray._wrap(y, X._fmt if type(X) is dlarray else "")
+    return wrap_like(y, X)
 
 
 def tanh(X):
     """Hyperbolic tangent (MATLAB ``tanh``)."""
-    return dlarray._wrap(_prim.tanh(_raw(X)), X._fmt if type(X) is dlarray else "")
+    return wrap_like(_prim.tanh(data_of(X)), X)
 
 
 def softmax(X, DataFormat=None):
@@ -353,10 +348,10 @@ def dropout(X, probability=0.5, training=True):
         raise ValueError(f"dropout probability must be in [0, 1); got {p}.")
     if not training or p == 0.0:
         return X
-    x = _raw(X)
+    x = data_of(X)
     v = getval(x)
     mask = (onp.random.random_sample(onp.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
-    return dlarray._wrap(x * mask, X._fmt if type(X) is dlarray else "")
+    return wrap_like(x * mask, X)
 
 
 def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
@@ -366,7 +361,7 @@ def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
     ``ClassNames`` lists the classes in order (default: the sorted unique labels - pass all classes,
     e.g. ``ClassNames=range(10)``, when a batch may miss some). Returns a float32 NumPy array.
     """
-    lab = onp.asarray(getval(_raw(labels))).reshape(-1)
+    lab = onp.asarray(value_of(labels)).reshape(-1)
     classes = onp.unique(lab) if ClassNames is None else onp.asarray(list(ClassNames))
     index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
     try:
@@ -387,7 +382,7 @@ def onehotdecode(scores, classes, featureDim):
 
     featureDim counts from 1 as in MATLAB (1 for a C x N array of scores).
     """
-    s = onp.asarray(getval(_raw(scores)))
+    s = onp.asarray(value_of(scores))
     classes = onp.asarray(list(classes))
     if s.shape[int(featureDim) - 1] != len(classes):
         raise SizeMismatchError(

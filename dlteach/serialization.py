@@ -32,8 +32,9 @@ import zipfile
 import numpy as np
 from autograd.tracer import getval
 
-from .dlarray import _parse_format, dlarray
+from .dlarray import dlarray, isdlarray
 from .errors import FileFormatError, FormatError
+from .formats import fmt_of, parse_format, value_of, wrap
 from .table import Table
 
 __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -60,12 +61,12 @@ class _Writer:
 
 
 def _array_of(v):
-    return np.asarray(getval(v._data) if type(v) is dlarray else getval(v))
+    return np.asarray(value_of(v))
 
 
 def _encode(x, w: _Writer, path="value"):
     if type(x) is dlarray:
-        return {"t": "dlarray", "key": w.add(_array_of(x)), "fmt": x._fmt}
+        return {"t": "dlarray", "key": w.add(_array_of(x)), "fmt": fmt_of(x)}
     if isinstance(x, Table):
         return {"t": "table", "rows": [[r.Layer, r.Parameter, _encode(r.Value, w, f"{path}.Value{{{r.Layer}/{r.Parameter}}}")]
                                        for r in x]}
@@ -126,7 +127,7 @@ def _encode_network(net, w: _Writer):
             if v is None:
                 out.append([layer, param, None, ""])
             else:
-                out.append([layer, param, w.add(_array_of(v)), v._fmt if type(v) is dlarray else None])
+                out.append([layer, param, w.add(_array_of(v)), fmt_of(v) if isdlarray(v) else None])
         return out
 
     return {
@@ -189,7 +190,7 @@ def _get(arrays, key):
 def _fmt_ok(fmt, arr):
     _need(isinstance(fmt, str), "a dlarray format in the manifest is not a string")
     try:
-        _parse_format(fmt)
+        parse_format(fmt)
     except FormatError:
         raise _Bad(f"invalid dlarray format {fmt!r} in the manifest") from None
     _need(not fmt or len(fmt) == arr.ndim, f"the format {fmt!r} does not match an array of {arr.ndim} dimensions")
@@ -202,7 +203,7 @@ def _decode(node, arrays, depth=0):
     t = node["t"]
     if t == "dlarray":
         arr = _get(arrays, node.get("key"))
-        return dlarray._wrap(arr, _fmt_ok(node.get("fmt"), arr))
+        return wrap(arr, _fmt_ok(node.get("fmt"), arr))
     if t == "ndarray":
         return _get(arrays, node.get("key"))
     if t == "npscalar":
@@ -285,7 +286,7 @@ def _decode_network(spec, arrays):
                 continue
             arr = _get(arrays, row[2])
             fmt = row[3]
-            out.append(dlarray._wrap(arr, _fmt_ok(fmt, arr)) if fmt is not None else arr)
+            out.append(wrap(arr, _fmt_ok(fmt, arr)) if fmt is not None else arr)
         return out
 
     net._lvals = values(spec.get("learnables"), net._lkeys, "Learnables")

@@ -33,6 +33,7 @@ from autograd.tracer import getval
 from . import tree
 from .dlarray import dlarray
 from .errors import StructureMismatchError
+from .formats import data_of, size_text
 
 __all__ = ["Table", "Row", "height", "describe_value"]
 
@@ -45,15 +46,10 @@ def describe_value(v) -> str:
     """Short MATLAB-like description of a value, e.g. ``'5x5x1x20 single dlarray'``."""
     if v is None:
         return "[]"
-    raw = v._data if type(v) is dlarray else v
+    raw = data_of(v)
     data = getval(raw)
     shape = np.shape(data)
-    if len(shape) == 0:
-        size = "1x1"
-    elif len(shape) == 1:
-        size = f"{shape[0]}x1"
-    else:
-        size = "x".join(map(str, shape))
+    size = size_text((shape[0], 1) if len(shape) == 1 else shape)  # MATLAB has no 1-D arrays: a column
     dtype = getattr(data, "dtype", None)
     cls = _CLASS.get(dtype, str(dtype) if dtype is not None else type(data).__name__)
     kind = "dlarray" if type(v) is dlarray else type(v).__name__
@@ -186,7 +182,7 @@ class Table:
         """``[(Layer, Parameter), ...]`` row keys."""
         return list(zip(self._layer, self._param))
 
-    def copy(self) -> "Table":
+    def copy(self) -> Table:
         return Table(self._layer, self._param, self._value)
 
     __copy__ = copy

@@ -41,11 +41,12 @@ import math
 import numbers
 
 import numpy as np
-from autograd.tracer import getval, isbox
+from autograd.tracer import isbox
 
 from . import tree
-from .dlarray import dlarray
+from .dlarray import dlarray, isdlarray
 from .errors import StructureMismatchError, UpdaterArgumentError
+from .formats import data_of, fmt_of, size_text, value_of, wrap, wrap_like
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
 
@@ -59,9 +60,7 @@ def _real_scalar(fname, name, value):
     if isinstance(value, bool) or value is None:
         raise UpdaterArgumentError(f"{fname}: {name} must be a real number, got {value!r}.")
     try:
-        if type(value) is dlarray:
-            value = getval(value._data)
-        arr = np.asarray(value)
+        arr = np.asarray(value_of(value))
         if arr.size != 1 or arr.dtype.kind not in "fiu":
             raise TypeError
         return float(arr.reshape(()))
@@ -119,9 +118,7 @@ def _check_iteration(iteration):
     t = None
     if not bad:
         try:
-            if type(iteration) is dlarray:
-                iteration = getval(iteration._data)
-            arr = np.asarray(iteration)
+            arr = np.asarray(value_of(iteration))
             if arr.size != 1 or arr.dtype.kind not in "fiu":
                 raise TypeError
             t = arr.reshape(()).item()
@@ -261,7 +258,7 @@ def _gather(fname, params, others, names, on_mismatch=None):
                 pass
         collected = []
         try:
-            tree.tree_map(lambda p, o: collected.append(o), params, other)
+            tree.tree_map(lambda p, o, out=collected: out.append(o), params, other)
         except StructureMismatchError as e:
             if on_mismatch is not None:
                 raise on_mismatch(name, e) from None
@@ -282,8 +279,8 @@ def _kind(x) -> str:
         return "a dict"
     if isinstance(x, (list, tuple)):
         return f"a {type(x).__name__}"
-    if type(x) is dlarray or isinstance(x, np.ndarray):
-        return f"an array of shape {tuple(np.shape(getval(x._data if type(x) is dlarray else x)))}"
+    if isdlarray(x) or isinstance(x, np.ndarray):
+        return f"an array of shape {size_text(x)}"
     if isinstance(x, numbers.Number):
         return f"the number {x}"
     return f"a {type(x).__name__}"
@@ -298,7 +295,7 @@ def _rebuild(params, new_leaves):
 # leaves
 
 def _param_array(fname, leaf, i, params, prefix):
-    raw = leaf._data if type(leaf) is dlarray else leaf
+    raw = data_of(leaf)
     if isbox(raw):
         raise UpdaterArgumentError(
             f"{fname}: the parameters are being traced by dlfeval. Call {fname} in the training loop, after "
@@ -322,7 +319,7 @@ def _param_array(fname, leaf, i, params, prefix):
 
 def _fast_array(leaf, arr_p):
     """The common case of :func:`_other_array`: an untraced array of the parameter's shape and dtype (else None)."""
-    raw = leaf._data if type(leaf) is dlarray else leaf
+    raw = data_of(leaf)
     if type(raw) is np.ndarray and raw.shape == arr_p.shape and raw.dtype == arr_p.dtype:
         return raw
     return None
@@ -335,7 +332,7 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
             where = _leaf_paths(params, "grad")[i]
             raise UpdaterArgumentError(f"{fname}: {where} is None; every parameter needs a gradient array.")
         return None
-    raw = getval(leaf._data) if type(leaf) is dlarray else leaf
+    raw = value_of(leaf)
     if isinstance(raw, np.ndarray):
         arr = raw
     else:
@@ -365,8 +362,8 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
 
 def _pack(template, data):
     """Wrap ``data`` like the parameter leaf ``template`` (dlarray keeps its format)."""
-    if type(template) is dlarray:
-        return dlarray._wrap(data, template._fmt)
+    if isdlarray(template):
+        return wrap_like(data, template)
     if isinstance(template, np.ndarray):
         return data
     if isinstance(template, np.generic):
@@ -400,7 +397,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     new_params = []
     new_states = [[] for _ in range(n_state)]
     for i, p in enumerate(leaves):
-        arr_p = p._data if type(p) is dlarray else p
+        arr_p = data_of(p)
         if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f":
             arr_p = _param_array(fname, p, i, container, prefix)
         g = _fast_array(grad_leaves[i], arr_p)
@@ -434,10 +431,10 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         else:
             out = step(arr_p, g, *s_arr, eff_lr, *hyper)
         if type(p) is dlarray:  # _pack's common case
-            fmt = p._fmt
-            new_params.append(dlarray._wrap(out[0], fmt))
+            fmt = fmt_of(p)
+            new_params.append(wrap(out[0], fmt))
             for k in range(n_state):
-                new_states[k].append(dlarray._wrap(out[1 + k], fmt))
+                new_states[k].append(wrap(out[1 + k], fmt))
         else:
             new_params.append(_pack(p, out[0]))
             for k in range(n_state):

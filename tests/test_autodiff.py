@@ -12,6 +12,7 @@ from autograd.tracer import isbox, trace_stack
 import dlteach.autodiff as autodiff
 from dlteach import dlarray, dims, dlfeval, dlgradient, extractdata, stripdims
 from dlteach.errors import DLTeachError, NonScalarLossError, NotTracedError
+from dlteach.formats import data_of, wrap_like
 
 from finite_differences import numeric_grad  # tests/finite_differences.py
 
@@ -207,7 +208,7 @@ def test_second_derivative_of_sum_of_cubes():
     def f(x):
         y = np.sum(x**3)
         g = dlgradient(y, x, EnableHigherDerivatives=True)
-        assert isbox(g._data)  # still traced: can be differentiated again
+        assert isbox(data_of(g))  # still traced: can be differentiated again
         return g, dlgradient(np.sum(g), x)
 
     x = np.array([-1.0, 0.5, 2.0])
@@ -393,7 +394,7 @@ def test_outputs_of_dlfeval_are_untraced():
     X = dlarray(np.ones((3, 4), np.float32), "CB")
     loss, Y, g, lst, s, n = dlfeval(f, p, X)
     for v in (loss, Y, g["g"]["W"], lst[0]):
-        assert type(v) is dlarray and not v.is_traced and not isbox(v._data)
+        assert type(v) is dlarray and not v.is_traced and not isbox(data_of(v))
         np.asarray(v)  # would raise NotTracedError if still traced
     assert dims(lst[0]) == "CB" and s == "text" and n == 3
 
@@ -429,7 +430,7 @@ defvjp(_probe, lambda ans, x: lambda g: (_SEEN.append(np.asarray(g).dtype), g)[1
 
 def probe(X):
     """Identity whose backward pass records the dtype of the gradient arriving at X."""
-    return dlarray._wrap(_probe(X._data), X._fmt)
+    return wrap_like(_probe(data_of(X)), X)
 
 
 FLOAT32_LOSSES = {

@@ -274,7 +274,7 @@ def test_exercise_nameerror_and_stub_are_not_attempted():
 def test_exercise_other_errors_propagate_unchanged(capsys):
     with pytest.raises(ZeroDivisionError):
         with _ex():
-            1 / 0
+            _ = 1 / 0
     assert "ZeroDivisionError: division by zero" in capsys.readouterr().out
 
 

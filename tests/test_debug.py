@@ -1,6 +1,5 @@
 """dlteach.debug: gradient check against independent finite differences, inspectors, diagnosis, widgets."""
 
-import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from dlteach import (
     imageInputLayer, load_digits, make_moons, maxPooling2dLayer, relu, reluLayer, softmax, softmaxLayer,
     trainingProgressMonitor, recordMetrics,
 )
+from dlteach.formats import value_of
 from dlteach.debug import (
     ActivationReport, DebugError, Diagnosis, GradientCheckReport, GradientCheckWarning, GradientNormTracker,
     diagnose, gradient_check, gradient_norms, inspect_activations,
@@ -198,8 +198,7 @@ def test_gradient_check_float32_model_checked_in_float64_and_not_modified():
     seen = []
 
     def spy(p, X, T):
-        seen.append((p["fc1"]["Weights"]._data.dtype if hasattr(p["fc1"]["Weights"]._data, "dtype")
-                     else p["fc1"]["Weights"]._data._value.dtype, extractdata(X).dtype))
+        seen.append((value_of(p["fc1"]["Weights"]).dtype, extractdata(X).dtype))
         return mlp_loss(p, X, T)
 
     report = gradient_check(spy, params, X, T, num_checks=2)

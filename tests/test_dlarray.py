@@ -156,7 +156,7 @@ def test_repr_shows_size_labels_class_and_values():
     assert "1.5" in r and "6." in r
     assert "double" in repr(dlarray(np.ones(2)))
     assert "logical" in repr(dlarray(np.ones(2) > 0))
-    assert repr(dlarray(np.float64(2.0))).startswith("1 x 1 double dlarray")
+    assert repr(dlarray(np.float64(2.0))).startswith("1x1 double dlarray")
 
 
 def test_float_int_item_and_len():

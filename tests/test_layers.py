@@ -164,7 +164,7 @@ def test_np_random_seed_makes_networks_reproducible():
     np.random.seed(7)
     b = build()
     c = build()
-    for x, y, z in zip(a.Learnables.Value, b.Learnables.Value, c.Learnables.Value):
+    for x, y, _z in zip(a.Learnables.Value, b.Learnables.Value, c.Learnables.Value):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     assert not np.array_equal(np.asarray(a.Learnables.Value[0]), np.asarray(c.Learnables.Value[0]))
 

@@ -404,7 +404,7 @@ def test_training_the_seed_network_reduces_the_loss():
         return loss, dlgradient(loss, net.Learnables), state
 
     losses = []
-    for epoch in range(6):
+    for _epoch in range(6):
         for i in range(0, 256, 32):
             Xb = dlarray(X[..., i:i + 32], "SSCB")
             loss, grads, state = dlfeval(modelLoss, net, Xb, T[:, i:i + 32])

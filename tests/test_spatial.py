@@ -363,7 +363,7 @@ def test_pooling_dtypes_float64():
     x = _rng(11).standard_normal((6, 6, 2, 2))
     for f in (maxpool2d, avgpool2d):
         assert f(x).dtype == np.float64
-        assert grad(lambda x: np.sum(f(x) ** 2))(x).dtype == np.float64
+        assert grad(lambda x, f=f: np.sum(f(x) ** 2))(x).dtype == np.float64
 
 
 # ---------------------------------------------------------------------------------- same padding
