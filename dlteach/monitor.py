@@ -657,6 +657,13 @@ class trainingProgressMonitor:
         )
 
     @property
+    def frontend(self):
+        """Where the monitor draws (read-only; no MATLAB counterpart): "widget" (a live front end, so a Stop
+        click can arrive), "headless" (a kernel without a front end: nbconvert, nbgrader, nbval) or "none"
+        (plain Python). Lets a notebook train longer only when someone can watch and click Stop."""
+        return self._frontend
+
+    @property
     def Visible(self):
         """Whether the monitor is shown (False: only record data)."""
         return self._visible

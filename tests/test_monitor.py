@@ -334,6 +334,15 @@ def test_frontend_detection_in_a_fake_zmq_kernel(monkeypatch):
     assert M._detect_frontend() == "widget"
 
 
+def test_frontend_property_reports_the_detected_or_chosen_front_end(monkeypatch):
+    monkeypatch.delenv("DLTEACH_HEADLESS", raising=False)
+    assert trainingProgressMonitor(Metrics=["Loss"]).frontend == "none"          # plain Python: auto -> "none"
+    assert trainingProgressMonitor(Metrics=["Loss"], frontend="headless").frontend == "headless"
+    m = trainingProgressMonitor(Metrics=["Loss"], frontend="none")
+    with pytest.raises(AttributeError):
+        m.frontend = "widget"                                                     # read-only
+
+
 def test_plain_script_prints_nothing_and_does_not_import_widgets():
     code = textwrap.dedent(
         """
