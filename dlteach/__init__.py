@@ -10,7 +10,7 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 
 from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
-from .data import load_digits, make_moons, make_regression_line
+from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, make_moons, make_regression_line
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .layers import (
     averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
@@ -23,7 +23,7 @@ from .minibatchqueue import next as next  # importable, but not in __all__ (see 
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import analyzeNetwork, dlnetwork, forward, initialize, predict
 from .ops import (
-    avgpool, batchnorm, dlconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
+    avgpool, batchnorm, dlconv, dltranspconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
     relu, sigmoid, softmax, tanh,
 )
 from .serialization import load, save
@@ -39,7 +39,7 @@ _allocator.tune()  # keep freed array memory for reuse: no page faults each step
 __all__ = [
     "dlarray", "dims", "extractdata", "stripdims", "finddim", "isdlarray",
     "dlfeval", "dlgradient",
-    "fullyconnect", "dlconv", "batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "softmax",
+    "fullyconnect", "dlconv", "dltranspconv", "batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "softmax",
     "maxpool", "avgpool", "dropout", "onehotencode", "onehotdecode",
     "crossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
     "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate",
@@ -47,7 +47,7 @@ __all__ = [
     "batchNormalizationLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
     "softmaxLayer", "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "flattenLayer",
     "dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "Table", "save", "load",
-    "load_digits", "make_regression_line", "make_moons",
+    "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
     "errors", "debug",

@@ -35,6 +35,8 @@ from autograd.tracer import getval, isbox
 __all__ = [
     "SpatialArgumentError",
     "conv2d",
+    "conv2d_transpose",
+    "same_cropping",
     "maxpool2d",
     "avgpool2d",
     "same_padding",
@@ -428,6 +430,70 @@ def conv2d(x, w, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1)):
     geom = _conv_geometry(xv.shape, wv.shape, stride, padding, dilation)
     out_dtype = _compute_dtype(xv.dtype, wv.dtype)
     return _conv2d_p(x, w, geom, out_dtype, keep_cols=isbox(w))
+
+
+def same_cropping(in_hw, filter_hw, stride=(1, 1), dilation=(1, 1)):
+    """MATLAB ``Cropping="same"`` of a transposed convolution -> ((top, bottom), (left, right)).
+
+    The output is ``stride * in`` per spatial dimension: ``total = (f - 1) * dilation + 1 - stride``
+    rows are removed, ``top/left = floor(total / 2)`` and the odd one goes to bottom/right -- exactly the
+    "same" padding of the convolution whose adjoint this is (input ``stride * in``).
+    """
+    in_hw = _pair(in_hw, "in_hw (input height, width)", 1)
+    filter_hw = _pair(filter_hw, "filter_hw (filter height, width)", 1)
+    stride = _pair(stride, "stride", 1)
+    dilation = _pair(dilation, "dilation", 1)
+    out = []
+    for f, s, d in zip(filter_hw, stride, dilation):
+        total = (f - 1) * d + 1 - s
+        if total < 0:
+            raise SpatialArgumentError(
+                f"Cropping='same' needs a filter at least as large as the stride: the (dilated) filter size {(f - 1) * d + 1} "
+                f"is smaller than the stride {s}, so the output cannot be stride * input. Use a larger filter, a smaller "
+                "stride, or Cropping=0."
+            )
+        out.append((total // 2, total - total // 2))
+    return tuple(out)
+
+
+def conv2d_transpose(x, w, stride=(1, 1), cropping=((0, 0), (0, 0)), dilation=(1, 1)):
+    """Transposed 2-D convolution, MATLAB ``dltranspconv`` without bias (the adjoint of :func:`conv2d`).
+
+    x: H x W x C x N, w: kh x kw x F x C (MATLAB's layout: F = numFilters = output channels, C = input
+    channels) -> y: Ho x Wo x F x N with ``Ho = (H - 1) * sh + (kh - 1) * dh + 1 - top - bottom``.
+    ``y = conv2d^T(x)``: each input pixel adds ``x[i, j, c, n] * w[:, :, f, c]`` to the output window at
+    ``(i*sh - top, j*sw - left)``; the cropping is the padding of that convolution. ``cropping`` takes the
+    same forms as ``padding`` of :func:`conv2d`, or "same" (output = stride * input, :func:`same_cropping`).
+    Like ``torch.nn.functional.conv_transpose2d`` (whose weight is ``w.transpose(3, 2, 0, 1)``); the
+    kernel is not flipped. Differentiable in x and w to any order.
+    """
+    xv = _check_array(x, "dltranspconv input X", "H x W x C x N")
+    wv = _check_array(w, "dltranspconv weights", "kh x kw x F x C")
+    H, W, C, N = xv.shape
+    kh, kw, F, Cw = wv.shape
+    if Cw != C:
+        raise SpatialArgumentError(
+            f"channel mismatch: the input has C={C} channels (dimension 3 of H x W x C x N = {tuple(xv.shape)}) but the "
+            f"transposed-convolution weights expect C={Cw} (dimension 4 of kh x kw x F x C = {tuple(wv.shape)}; "
+            "F, dimension 3, is the number of output channels)."
+        )
+    sh, sw = _pair(stride, "stride", 1)
+    dh, dw = _pair(dilation, "dilation", 1)
+    if isinstance(cropping, str):
+        if cropping.lower() != "same":
+            raise SpatialArgumentError(f"Cropping {cropping!r} not understood: use integers or 'same'.")
+        cropping = same_cropping((H, W), (kh, kw), (sh, sw), (dh, dw))
+    (ct, cb), (cl, cr) = normalize_padding(cropping)
+    Hc = (H - 1) * sh + (kh - 1) * dh + 1 - ct - cb
+    Wc = (W - 1) * sw + (kw - 1) * dw + 1 - cl - cr
+    if Hc < 1 or Wc < 1:
+        raise SpatialArgumentError(
+            f"the cropping {((ct, cb), (cl, cr))} removes the whole output: before cropping it is "
+            f"{Hc + ct + cb} x {Wc + cl + cr}. Use less cropping."
+        )
+    geom = _conv_geometry((Hc, Wc, F, N), wv.shape, (sh, sw), ((ct, cb), (cl, cr)), (dh, dw))
+    out_dtype = _compute_dtype(xv.dtype, wv.dtype)
+    return _conv2d_grad_input(x, w, geom, out_dtype)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Model-function operations on dlarrays, in MATLAB's data layout.
 
-MATLAB counterparts: ``fullyconnect``, ``dlconv``, ``batchnorm``, ``relu``, ``leakyrelu``, ``sigmoid``,
+MATLAB counterparts: ``fullyconnect``, ``dlconv``, ``dltranspconv``, ``batchnorm``, ``relu``, ``leakyrelu``, ``sigmoid``,
 ``tanh``, ``softmax``, ``maxpool``, ``avgpool``, ``onehotencode``, ``onehotdecode`` (+ ``dropout``,
 which MATLAB only has as a layer).
 
@@ -103,11 +103,26 @@ def _channel_axis(fmt, fname):
 
 
 def _spatial_check(fmt, fname):
-    if fmt[:2] != "SS" or "C" not in fmt or "B" not in fmt or len(fmt) != 4:
+    if fmt not in ("SSCB", "SSC"):
         raise FormatError(
-            f"{fname} works on 2-D images with format 'SSCB' (height x width x channels x observations); "
-            f"got {fmt!r}. Use dlarray(X, 'SSCB')."
+            f"{fname} works on 2-D images with format 'SSCB' (height x width x channels x observations) or one "
+            f"unbatched image 'SSC'; got {fmt!r}. Use dlarray(X, 'SSCB')."
         )
+
+
+def _spatial_input(X, DataFormat, fname):
+    """(H x W x C x N raw data, format, formatted, unbatched): one "SSC" image gets N = 1 for the kernel."""
+    x, fmt, formatted = _prepare(X, DataFormat, fname)
+    _spatial_check(fmt, fname)
+    if fmt == "SSC":
+        return anp.reshape(x, onp.shape(getval(x)) + (1,)), fmt, formatted, True
+    return x, fmt, formatted, False
+
+
+def _spatial_output(y, fmt, formatted, unbatched):
+    if unbatched:
+        y = anp.reshape(y, onp.shape(getval(y))[:3])
+    return _out(y, fmt, formatted)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -173,8 +188,7 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
     """
     from . import _spatial
 
-    x, fmt, formatted = _prepare(X, DataFormat, "dlconv")
-    _spatial_check(fmt, "dlconv")
+    x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dlconv")
     w = _match_dtype(_param(weights), x)
     b = _match_dtype(_param(bias), x)
     wshape = onp.shape(getval(w))
@@ -201,7 +215,50 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
         y = y + anp.reshape(b, (1, 1, 1, 1))
     else:
         raise SizeMismatchError(f"dlconv: bias has {nb} elements; expected one per filter ({F}).")
-    return _out(y, fmt, formatted)
+    return _spatial_output(y, fmt, formatted, unbatched)
+
+
+def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataFormat=None):
+    """Transposed 2-D convolution (MATLAB ``dltranspconv``), the adjoint ("transpose") of ``dlconv``.
+
+    X: H x W x C x N ("SSCB", or one "SSC" image); weights: h x w x F x C (F = numFilters = output
+    channels, C = input channels: MATLAB's order, the reverse of dlconv's); bias: F values. Each input
+    pixel spreads ``x[i, j, c] * w[:, :, f, c]`` over an h x w output window placed ``Stride`` apart,
+    then ``Cropping`` rows/columns are removed:
+    Ho = (H - 1) * stride + (h - 1) * d + 1 - crop_top - crop_bottom. ``Cropping``: integer, [h w],
+    [t b l r] or "same" (output = stride * input; the odd extra row is cropped at the bottom/right).
+    Same numbers as ``torch.nn.functional.conv_transpose2d`` with weight ``w.transpose(3, 2, 0, 1)``.
+    """
+    from . import _spatial
+
+    x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dltranspconv")
+    w = _match_dtype(_param(weights), x)
+    b = _match_dtype(_param(bias), x)
+    wshape = onp.shape(getval(w))
+    if len(wshape) == 3:
+        w = anp.reshape(w, wshape + (1,))
+        wshape = wshape + (1,)
+    if len(wshape) != 4:
+        raise SizeMismatchError(f"dltranspconv: weights must be h x w x F x C; got size {'x'.join(map(str, wshape))}.")
+    C = onp.shape(getval(x))[2]
+    if wshape[3] != C:
+        hint = (" (dlconv's weights are h x w x C x F; dltranspconv's are h x w x F x C: swap dimensions 3 and 4)"
+                if wshape[2] == C else "")
+        raise SizeMismatchError(
+            f"dltranspconv: the input has {C} channels but the weights expect {wshape[3]} "
+            f"(weights {'x'.join(map(str, wshape))} are h x w x F x C){hint}."
+        )
+    y = _spatial.conv2d_transpose(x, w, stride=_pair(Stride, "Stride"), cropping=Cropping,
+                                  dilation=_pair(DilationFactor, "DilationFactor"))
+    F = wshape[2]
+    nb = int(onp.size(getval(b)))
+    if nb == F:
+        y = y + anp.reshape(b, (1, 1, F, 1))
+    elif nb == 1:
+        y = y + anp.reshape(b, (1, 1, 1, 1))
+    else:
+        raise SizeMismatchError(f"dltranspconv: bias has {nb} elements; expected one per filter ({F}).")
+    return _spatial_output(y, fmt, formatted, unbatched)
 
 
 def _bn_shape(fmt, c_axis, C):
@@ -316,14 +373,13 @@ def softmax(X, DataFormat=None):
 def _pool(kind, X, poolsize, Stride, Padding, DataFormat):
     from . import _spatial
 
-    x, fmt, formatted = _prepare(X, DataFormat, kind)
-    _spatial_check(fmt, kind)
+    x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, kind)
     pool = _pair(poolsize, "poolsize")
     stride = _pair(Stride, "Stride")
     pad = _padding(Padding, onp.shape(getval(x))[:2], pool, stride, (1, 1))
     fun = _spatial.maxpool2d if kind == "maxpool" else _spatial.avgpool2d
     y = fun(x, pool=pool, stride=stride, padding=pad)
-    return _out(y, fmt, formatted)
+    return _spatial_output(y, fmt, formatted, unbatched)
 
 
 def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):

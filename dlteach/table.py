@@ -9,6 +9,7 @@ What works, with the MATLAB spelling next to it::
     t.Value                       # list of dlarrays (MATLAB: cell array t.Value{i}); assignable: t.Value = [...]
     t[mask], t[[0, 2]], t[1:3]    # a new Table with those rows      (MATLAB: t(mask,:))
     t[mask, :]                    # same, MATLAB-like spelling
+    t[mask, :] = other_table      # assign rows                      (MATLAB: t(mask,:) = other)
     t[0]                          # one row: a namedtuple Row(Layer, Parameter, Value)
     t["Value"]                    # a column by name                 (MATLAB: t.("Value"))
     len(t), t.height, height(t)   # number of rows                   (MATLAB: height(t))
@@ -169,6 +170,68 @@ class Table:
             return Row(self._layer[i], self._param[i], self._value[i])
         rows = self._indices(idx)
         return Table([self._layer[i] for i in rows], [self._param[i] for i in rows], [self._value[i] for i in rows])
+
+    def __setitem__(self, idx, new):
+        """Assign rows (MATLAB ``t(idx,:) = other``), e.g. the L2-regularization recipe::
+
+            idx = gradients.Parameter == "Weights"
+            gradients[idx, :] = dlupdate(lambda g, w: g + l2Regularization * w, gradients[idx, :],
+                                         net.Learnables[idx, :])
+
+        ``new`` is a Table with one row per selected row and the same Layer / Parameter entries (in the
+        same order) -- the rows keep their meaning -- or a list of values (only the Value column changes).
+        ``t[i] = value`` with one integer row number sets that row's Value. Changes this table.
+        """
+        if isinstance(idx, str):
+            if idx == "Value":
+                self.Value = new
+                return
+            raise KeyError(f"Only the Value column of a Table can be assigned (t['Value'] = [...]); got {idx!r}.")
+        if isinstance(idx, tuple):
+            if len(idx) == 2 and isinstance(idx[1], slice) and idx[1] == slice(None):
+                idx = idx[0]
+            elif len(idx) == 2 and idx[1] == "Value":
+                idx = idx[0]
+                if not isinstance(new, Table) and not isinstance(idx, (int, np.integer)):
+                    new = list(new)
+            else:
+                raise IndexError("Assign rows with t[rows, :] = other (MATLAB t(rows,:) = other) or t[rows] = other.")
+        if isinstance(idx, (int, np.integer)) and not isinstance(idx, bool):
+            i = self._indices([int(idx)])[0]
+            if isinstance(new, Row):
+                new = Table([new.Layer], [new.Parameter], [new.Value])
+            else:
+                self._value[i] = new
+                return
+            rows = [i]
+        else:
+            rows = self._indices(idx)
+        if isinstance(new, Table):
+            if len(new) != len(rows):
+                raise StructureMismatchError(
+                    f"t[rows, :] = other: {len(rows)} rows are selected but the assigned table has {len(new)} rows. "
+                    "Assign a table with the same rows, e.g. the result of dlupdate(fun, t[rows, :], ...)."
+                )
+            for i, key in zip(rows, new.keys()):
+                if (self._layer[i], self._param[i]) != key:
+                    raise StructureMismatchError(
+                        f"t[rows, :] = other: row {i} is {self._layer[i]}/{self._param[i]} but the assigned row is "
+                        f"{key[0]}/{key[1]}. Select the same rows on both sides (the same mask, in the same order), "
+                        "so each value lands on its own parameter."
+                    )
+            values = list(new.Value)
+        else:
+            if isinstance(new, (dlarray, np.ndarray)) or not isinstance(new, (list, tuple)):
+                raise StructureMismatchError(
+                    f"t[rows, :] = ... needs a Table (or a list of {len(rows)} values), got {type(new).__name__}."
+                )
+            values = list(new)
+            if len(values) != len(rows):
+                raise StructureMismatchError(
+                    f"t[rows, :] = values: {len(rows)} rows are selected but {len(values)} values were given."
+                )
+        for i, v in zip(rows, values):
+            self._value[i] = v
 
     def value(self, layer: str, parameter: str):
         """The Value of the row (layer, parameter). Raises KeyError naming the available rows."""

@@ -231,3 +231,44 @@ def test_moons_not_linearly_separable_but_learnable():
 def test_synthetic_bad_n(fn, bad):
     with pytest.raises(DLTeachError, match="positive integer"):
         fn(n=bad)
+
+
+# -- rotated digits with angles (MATLAB digitTrain4DArrayData / digitTest4DArrayData) -----------------
+
+def test_rotated_digits_shapes_types_range_and_determinism():
+    from dlteach import digitTest4DArrayData, digitTrain4DArrayData, load_digits
+
+    X, labels, angles = digitTrain4DArrayData()
+    X0, labels0, _ = load_digits("train")
+    assert X.shape == (28, 28, 1, 4000) and X.dtype == np.float32 and angles.dtype == np.float32
+    assert angles.shape == (4000,) and -45 <= angles.min() < -40 and 40 < angles.max() <= 45
+    np.testing.assert_array_equal(labels, labels0)
+    assert 0 <= X.min() and X.max() <= 1.0 + 1e-6
+    X2, _, angles2 = digitTrain4DArrayData()
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(angles, angles2)
+    X2[0, 0, 0, 0] = 7                                            # new arrays every call
+    assert digitTrain4DArrayData()[0][0, 0, 0, 0] != 7
+    Xt, lt, at = digitTest4DArrayData()
+    assert Xt.shape == (28, 28, 1, 1000) and at.shape == (1000,)
+    np.testing.assert_array_equal(lt, load_digits("test")[1])
+    # a small angle changes the image little, a large one a lot (the angle is in the picture)
+    small, large = np.argmin(np.abs(angles)), np.argmax(np.abs(angles))
+    d = lambda n: np.abs(X[:, :, 0, n] - X0[:, :, 0, n]).sum() / X0[:, :, 0, n].sum()
+    assert d(small) < 0.2 < d(large)
+
+
+def test_rotate_images_against_numpy_rot90_and_pillow():
+    from PIL import Image
+
+    from dlteach.data import load_digits, rotate_images
+
+    X = load_digits("test")[0][:, :, :, :3]
+    img = X[:, :, 0, 0]
+    np.testing.assert_allclose(rotate_images(X[..., :1], [90.0])[:, :, 0, 0], np.rot90(img), atol=1e-6)
+    np.testing.assert_allclose(rotate_images(X[..., :1], [0.0])[:, :, 0, 0], img, atol=1e-7)
+    u8 = np.round(img * 255).astype(np.uint8)
+    for angle in (30.0, -17.0):                          # PIL: counterclockwise, bilinear, centre of the image
+        ours = rotate_images(u8[:, :, None, None].astype(np.float64), [angle])[:, :, 0, 0]
+        ref = np.asarray(Image.fromarray(u8).rotate(angle, resample=Image.BILINEAR), dtype=np.float64)
+        assert np.abs(ours - ref).mean() < 0.5 and np.abs(ours - ref).max() < 12  # PIL rounds to 8 bits

@@ -127,3 +127,42 @@ def test_dlgradient_with_respect_to_a_table():
     np.testing.assert_array_equal(np.asarray(g.Value[0]), [[2.0, -4.0]])
     np.testing.assert_array_equal(np.asarray(g.Value[1]), [[3.0]])
     assert g.Value[0].dtype == np.float32
+
+
+# -- row assignment (MATLAB t(idx,:) = other) -------------------------------------------------------
+
+def test_row_assignment_l2_regularization_recipe_matches_hand_formula():
+    from dlteach import dlnetwork, dlupdate, extractdata, featureInputLayer, fullyConnectedLayer
+
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4), fullyConnectedLayer(2)])
+    grads = net.Learnables
+    grads.Value = [dlarray(np.ones(v.shape, np.float32)) for v in grads.Value]
+    lam = np.float32(1e-4)
+    idx = grads.Parameter == "Weights"
+    grads[idx, :] = dlupdate(lambda g, w: g + lam * w, grads[idx, :], net.Learnables[idx, :])
+    for (layer, param), g, w in zip(grads.keys(), grads.Value, net.Learnables.Value):
+        want = 1 + lam * np.asarray(extractdata(w)) if param == "Weights" else np.ones(w.shape)
+        np.testing.assert_allclose(np.asarray(extractdata(g)), want, rtol=1e-6)
+        assert extractdata(g).dtype == np.float32
+
+
+def test_row_assignment_other_forms_and_errors():
+    t = make()
+    t[[1, 3]] = [10.0, 20.0]                       # a list of values: only Value changes
+    assert t.Value[1] == 10.0 and t.Value[3] == 20.0 and t.keys()[1] == ("conv", "Bias")
+    t[0] = 5.0                                     # one row number sets that Value
+    assert t.Value[0] == 5.0
+    t[t.Layer == "fc", "Value"] = ["a", "b"]
+    assert t.Value[2:] == ["a", "b"]
+    other = make()
+    t[:, :] = other
+    assert t.Value == other.Value
+    with pytest.raises(StructureMismatchError, match="row 0 is conv/Weights but the assigned row is fc/Weights"):
+        t[t.Layer == "conv", :] = other[other.Layer == "fc", :]
+    with pytest.raises(StructureMismatchError, match="2 rows are selected but the assigned table has 1"):
+        t[[0, 1], :] = other[[0]]
+    with pytest.raises(StructureMismatchError, match="3 values"):
+        t[[0, 1]] = [1, 2, 3]
+    with pytest.raises(KeyError, match="Only the Value column"):
+        t["Layer"] = ["x"] * 4

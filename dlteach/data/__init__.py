@@ -2,6 +2,8 @@
 
 * :func:`load_digits` -- 5,000 real MNIST handwritten digits (28x28 grey), MATLAB layout, like
   MATLAB's ``digitTrain4DArrayData`` / ``digitTest4DArrayData`` (which return H x W x C x N images).
+* :func:`digitTrain4DArrayData` / :func:`digitTest4DArrayData` -- the same digits, each rotated by a
+  known angle, ``X, labels, angles`` like MATLAB's functions of the same names (synthetic rotated digits).
 * :func:`make_regression_line` -- noisy points on a line, for the first regression lesson.
 * :func:`make_moons` -- two interleaving half circles, a two-class problem that is not linearly separable.
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from ..errors import DLTeachError
 
-__all__ = ["load_digits", "make_regression_line", "make_moons"]
+__all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons"]
 
 _DIGITS_FILE = Path(__file__).with_name("digits5k.npz")
 _RAW: dict[str, np.ndarray] = {}
@@ -84,6 +86,79 @@ def load_digits(split: str = "train"):
     X = np.ascontiguousarray(np.transpose(images, (1, 2, 0))[:, :, np.newaxis, :], dtype=np.float32)
     X /= np.float32(255.0)
     return X, labels, _onehot(labels, NUM_CLASSES)
+
+
+ANGLE_RANGE = (-45.0, 45.0)
+_ANGLE_SEEDS = {"train": 20240601, "test": 20240602}
+
+
+def rotate_images(X, angles):
+    """Rotate each image of an H x W x C x N array by its angle in degrees (counterclockwise, as displayed
+    with row 0 at the top: MATLAB ``imrotate(I, angle, "bilinear", "crop")``) about the image centre.
+
+    Bilinear interpolation; pixels that come from outside the image are 0 (the digits' background).
+    ``out[r, c] = bilinear(X, r_s, c_s)`` with, for x = c - m_c and y = m_r - r (m = (size - 1) / 2),
+    ``c_s = m_c + cos(a) x + sin(a) y`` and ``r_s = m_r + sin(a) x - cos(a) y``.
+    """
+    X = np.asarray(X)
+    angles = np.asarray(angles, dtype=np.float64).reshape(-1)
+    H, W, C, N = X.shape
+    if angles.shape[0] != N:
+        raise DataArgumentError(f"rotate_images: {N} images but {angles.shape[0]} angles.")
+    mr, mc = (H - 1) / 2.0, (W - 1) / 2.0
+    rows, cols = np.meshgrid(np.arange(H, dtype=np.float64), np.arange(W, dtype=np.float64), indexing="ij")
+    x, y = cols - mc, mr - rows
+    a = np.deg2rad(angles)[:, None, None]
+    cs, sn = np.cos(a), np.sin(a)
+    cs_, rs_ = mc + cs * x + sn * y, mr + sn * x - cs * y  # (N, H, W) source coordinates
+    r0, c0 = np.floor(rs_), np.floor(cs_)
+    fr, fc = rs_ - r0, cs_ - c0
+    r0, c0 = r0.astype(np.int64), c0.astype(np.int64)
+    src = np.transpose(X, (3, 0, 1, 2)).reshape(N * H * W, C)  # row (n, r, c) of the flat image stack
+    base = (np.arange(N) * (H * W))[:, None, None]
+    out = np.zeros((N, H, W, C))
+    for dr, dc, wgt in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        rr, cc = r0 + dr, c0 + dc
+        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        flat = base + np.clip(rr, 0, H - 1) * W + np.clip(cc, 0, W - 1)
+        out += (wgt * ok)[..., None] * np.take(src, flat.ravel(), axis=0).reshape(N, H, W, C)
+    return np.ascontiguousarray(np.transpose(out, (1, 2, 3, 0)), dtype=X.dtype if X.dtype.kind == "f" else np.float32)
+
+
+_ROTATED: dict = {}
+
+
+def _rotated_digits(split):
+    if split not in _ROTATED:  # computed once per process (about a second), then copied
+        X, labels, _ = load_digits(split)
+        rng = np.random.default_rng(_ANGLE_SEEDS[split])
+        angles = rng.uniform(ANGLE_RANGE[0], ANGLE_RANGE[1], size=labels.shape[0]).astype(np.float32)
+        _ROTATED[split] = (rotate_images(X, angles), labels, angles)
+    return tuple(a.copy() for a in _ROTATED[split])
+
+
+def digitTrain4DArrayData():
+    """Rotated handwritten digits with their angles: ``X, labels, angles = digitTrain4DArrayData()``.
+
+    MATLAB counterpart: ``[XTrain, YTrain, anglesTrain] = digitTrain4DArrayData`` (the data of "Train
+    Network with Multiple Outputs"). Made deterministically from the shipped MNIST digits
+    (``load_digits("train")``, 4,000 images; MATLAB's synthetic set has 5,000): image n is rotated by
+    ``angles[n]`` degrees, drawn once from U(-45, 45) with a fixed seed (MATLAB's range), counterclockwise
+    as displayed, with bilinear interpolation (:func:`rotate_images`). Nothing is downloaded.
+
+    Returns X float32 28 x 28 x 1 x N ("SSCB", values in [0, 1]), labels int64 (N,) (MATLAB: categorical),
+    angles float32 (N,) in degrees (MATLAB: N x 1). Every call returns the same values in new arrays.
+    """
+    return _rotated_digits("train")
+
+
+def digitTest4DArrayData():
+    """Rotated test digits with their angles: ``X, labels, angles = digitTest4DArrayData()``.
+
+    MATLAB counterpart: ``[XTest, YTest, anglesTest] = digitTest4DArrayData``. The 1,000 test digits of
+    ``load_digits("test")``, rotated like :func:`digitTrain4DArrayData` (angles from another fixed seed).
+    """
+    return _rotated_digits("test")
 
 
 def make_regression_line(n: int = 100, slope: float = 2.0, intercept: float = -1.0,
