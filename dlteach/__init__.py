@@ -13,15 +13,19 @@ from .autodiff import dlfeval, dlgradient
 from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, make_moons, make_regression_line
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .layers import (
-    averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
-    flattenLayer, fullyConnectedLayer, imageInputLayer, leakyReluLayer, maxPooling2dLayer, reluLayer,
-    sigmoidLayer, softmaxLayer, tanhLayer,
+    CustomLayer, additionLayer, averagePooling2dLayer, batchNormalizationLayer, concatenationLayer,
+    convolution2dLayer, depthConcatenationLayer, dropoutLayer, featureInputLayer, flattenLayer, fullyConnectedLayer,
+    functionLayer, imageInputLayer, leakyReluLayer, maxPooling2dLayer, networkDataLayout, reluLayer, sigmoidLayer,
+    softmaxLayer, tanhLayer, transposedConv2dLayer,
 )
 from .losses import crossentropy, huber, l1loss, l2loss, mse
 from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
 from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
-from .network import analyzeNetwork, dlnetwork, forward, initialize, predict
+from .network import (
+    addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, initialize, predict, removeLayers,
+)
+from .network import plot as plot  # importable, but not in __all__ (see below)
 from .ops import (
     avgpool, batchnorm, dlconv, dltranspconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
     relu, sigmoid, softmax, tanh,
@@ -34,8 +38,8 @@ __version__ = "0.1.0"
 
 _allocator.tune()  # keep freed array memory for reuse: no page faults each step (glibc; DLTEACH_MALLOC_TUNING=0 opts out)
 
-# ``next`` (MATLAB's next(mbq)) is importable by name but left out of ``import *`` so that it
-# never shadows Python's builtin ``next`` by accident.
+# ``next`` (MATLAB's next(mbq)) and ``plot`` (MATLAB's plot(net)) are importable by name but left out of
+# ``import *`` so that they never shadow Python's builtin ``next`` or matplotlib's ``plot`` by accident.
 __all__ = [
     "dlarray", "dims", "extractdata", "stripdims", "finddim", "isdlarray",
     "dlfeval", "dlgradient",
@@ -46,7 +50,10 @@ __all__ = [
     "featureInputLayer", "imageInputLayer", "fullyConnectedLayer", "convolution2dLayer",
     "batchNormalizationLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
     "softmaxLayer", "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "flattenLayer",
+    "additionLayer", "concatenationLayer", "depthConcatenationLayer", "transposedConv2dLayer", "functionLayer",
+    "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "Table", "save", "load",
+    "addLayers", "connectLayers", "disconnectLayers", "removeLayers",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",

@@ -448,8 +448,12 @@ _UFUNC_OVERRIDES = {"maximum": _prim.maximum, "minimum": _prim.minimum, "tanh": 
 # MATLAB-style functions
 
 def dims(X) -> str:
-    """Data format of X as a string, '' when unformatted (MATLAB ``dims``)."""
-    return X._fmt if type(X) is dlarray else ""
+    """Data format of X as a string, '' when unformatted (MATLAB ``dims``); also of a networkDataLayout."""
+    if type(X) is dlarray:
+        return X._fmt
+    if type(X).__name__ == "networkDataLayout":
+        return X.Format
+    return ""
 
 
 def extractdata(X):

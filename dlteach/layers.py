@@ -3,7 +3,9 @@
 MATLAB counterparts: ``featureInputLayer``, ``imageInputLayer``, ``fullyConnectedLayer``,
 ``convolution2dLayer``, ``batchNormalizationLayer``, ``reluLayer``, ``leakyReluLayer``, ``sigmoidLayer``,
 ``tanhLayer``, ``softmaxLayer``, ``dropoutLayer``, ``maxPooling2dLayer``, ``averagePooling2dLayer``,
-``flattenLayer``.
+``flattenLayer``, ``additionLayer``, ``concatenationLayer``, ``depthConcatenationLayer``,
+``transposedConv2dLayer``, ``functionLayer``, custom layers (:class:`CustomLayer`, MATLAB ``nnet.layer.Layer``)
+and ``networkDataLayout``.
 
 A layer is a description (options + optional preset values). It holds no data until it is part of a
 ``dlnetwork``: ``net.Layers`` returns copies with the current ``Weights``/``Bias``/... filled in.
@@ -52,8 +54,10 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import isbox
 
 from . import ops
+from .dlarray import isdlarray
 from .errors import NetworkError
 from .formats import data_of, fmt_of, size_text, value_of, wrap
 
@@ -73,6 +77,13 @@ __all__ = [
     "maxPooling2dLayer",
     "averagePooling2dLayer",
     "flattenLayer",
+    "additionLayer",
+    "concatenationLayer",
+    "depthConcatenationLayer",
+    "transposedConv2dLayer",
+    "functionLayer",
+    "CustomLayer",
+    "networkDataLayout",
 ]
 
 _SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
@@ -141,6 +152,9 @@ def _as_value(v, name):
 # initializers
 
 def _fans(layer, shape):
+    if isinstance(layer, TransposedConvolution2DLayer):  # weights h x w x F x C (C = input channels)
+        h, w, f, c = shape
+        return h * w * c, h * w * f
     if isinstance(layer, Convolution2DLayer):
         h, w, c, f = shape
         return h * w * c, h * w * f
@@ -211,10 +225,33 @@ class Layer:
     _ctor: tuple = ()  # (option name, default) pairs saved by serialization, in constructor order
     _positional: tuple = ()  # names of positional constructor arguments
 
+    _in_ports: tuple = ("in",)
+    _out_ports: tuple = ("out",)
+
     def __init__(self, Name=""):
         if not isinstance(Name, str):
             raise TypeError(f"Name must be a string; got {Name!r}.")
+        if "/" in Name:
+            raise NetworkError(f"Layer name {Name!r} contains '/', which separates a layer from its port ('add/in2'); "
+                               "choose another name.")
         self.Name = Name
+
+    # ports (MATLAB's NumInputs / InputNames / NumOutputs / OutputNames properties) -----------------
+    @property
+    def InputNames(self):
+        return list(self._in_ports)
+
+    @property
+    def NumInputs(self) -> int:
+        return len(self._in_ports)
+
+    @property
+    def OutputNames(self):
+        return list(self._out_ports)
+
+    @property
+    def NumOutputs(self) -> int:
+        return len(self._out_ports)
 
     # options for save/load and repr --------------------------------------------------------------
     def _options(self) -> dict:
@@ -260,6 +297,10 @@ class Layer:
         """Shapes of learnables and state for this input (per-observation size, format without B)."""
         return {}
 
+    def _shapes_given(self, in_size, in_fmt, current) -> dict:
+        """Like ``_shapes``, also told the current parameter values (dict; None when unset)."""
+        return self._shapes(in_size, in_fmt)
+
     def _init_value(self, name, shape):
         raise NotImplementedError
 
@@ -290,6 +331,7 @@ def _plain(v):
 
 class _InputLayer(Layer):
     _in_fmt = ""
+    _in_ports = ()
 
     def _normalize(self, X):
         norm = self.Normalization
@@ -706,6 +748,469 @@ class FlattenLayer(Layer):
         return wrap(anp.reshape(data_of(X), (int(np.prod(shape[:b])), shape[b])), "CB"), None
 
 
+# -------------------------------------------------------------------------------------------------
+# layers with several inputs
+
+def _numbered_ports(n, who):
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"{who}: numInputs must be a positive integer; got {n!r}.")
+    return tuple(f"in{k + 1}" for k in range(n))
+
+
+class _MultiInputLayer(Layer):
+    def __init__(self, numInputs, Name, who):
+        super().__init__(Name)
+        if isinstance(numInputs, bool) or not isinstance(numInputs, numbers.Integral) or numInputs < 1:
+            raise ValueError(f"{who}: numInputs must be a positive integer (the number of inputs); got {numInputs!r}.")
+        self._in_ports = _numbered_ports(numInputs, who)
+        self._arg_numInputs = int(numInputs)
+
+    def _sizes_list(self, in_size, in_fmt):
+        if self.NumInputs == 1:
+            return [tuple(in_size)], [in_fmt]
+        return [tuple(x) for x in in_size], list(in_fmt)
+
+    def _inputs_text(self, sizes, fmts):
+        return ", ".join(f"{p} is {size_text(sz)} ({f})" for p, sz, f in zip(self._in_ports, sizes, fmts))
+
+
+class AdditionLayer(_MultiInputLayer):
+    """Element-wise sum of its inputs (MATLAB ``additionLayer``); inputs in1, in2, ..."""
+
+    _prefix = "addition"
+    Type = "Addition"
+    _positional = ("numInputs",)
+
+    def __init__(self, numInputs, Name=""):
+        super().__init__(numInputs, Name, "additionLayer")
+
+    def _describe(self):
+        return f"Element-wise addition of {self.NumInputs} inputs"
+
+    def _check_input(self, in_size, in_fmt):
+        sizes, fmts = self._sizes_list(in_size, in_fmt)
+        if any(sz != sizes[0] or f != fmts[0] for sz, f in zip(sizes, fmts)):
+            raise NetworkError(
+                f"Layer '{self.Name}' (additionLayer) adds its inputs element by element, so they must have the same "
+                f"size and format: {self._inputs_text(sizes, fmts)}. Change a branch (e.g. a 1x1 convolution with "
+                "the right number of filters and stride) so that both arrive with the same size."
+            )
+
+    def _forward(self, X, p, training):
+        Xs = X if isinstance(X, list) else [X]
+        out = data_of(Xs[0])
+        for x in Xs[1:]:
+            out = out + data_of(x)
+        return wrap(out, fmt_of(Xs[0])), None
+
+
+class ConcatenationLayer(_MultiInputLayer):
+    """Concatenation along dimension ``dim`` (MATLAB ``concatenationLayer(dim, numInputs)``)."""
+
+    _prefix = "concat"
+    Type = "Concatenation"
+    _positional = ("dim", "numInputs")
+
+    def __init__(self, dim, numInputs, Name=""):
+        super().__init__(numInputs, Name, "concatenationLayer")
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+            raise ValueError(f"concatenationLayer: dim must be a positive integer (1-based, as in MATLAB); got {dim!r}.")
+        self.Dim = int(dim)
+        self._arg_dim = int(dim)
+
+    def _describe(self):
+        return f"Concatenation of {self.NumInputs} inputs along dimension {self.Dim}"
+
+    def _axis(self, fmt):
+        """0-based axis in the per-observation format (the batch dimension is refused)."""
+        full = fmt + "B"
+        if self.Dim > len(full):
+            raise NetworkError(
+                f"Layer '{self.Name}' (concatenationLayer) concatenates along dimension {self.Dim}, but its inputs "
+                f"have format {full} ({len(full)} dimensions). For images (SSCB) dimension 3 is C; for features "
+                "(CB) dimension 1 is C."
+            )
+        label = full[self.Dim - 1]
+        if label == "B":
+            raise NetworkError(
+                f"Layer '{self.Name}' (concatenationLayer): dimension {self.Dim} of {full} is the batch dimension B; "
+                "a layer cannot concatenate observations. Use the channel dimension (3 for SSCB, 1 for CB)."
+            )
+        return self.Dim - 1
+
+    def _check_input(self, in_size, in_fmt):
+        sizes, fmts = self._sizes_list(in_size, in_fmt)
+        if any(f != fmts[0] for f in fmts):
+            raise NetworkError(f"Layer '{self.Name}' ({self.Type}): its inputs have different formats: "
+                               f"{self._inputs_text(sizes, fmts)}.")
+        ax = self._axis(fmts[0])
+        rest = [tuple(s for k, s in enumerate(sz) if k != ax) for sz in sizes]
+        if any(r != rest[0] for r in rest):
+            raise NetworkError(
+                f"Layer '{self.Name}' ({self.Type}) concatenates along dimension {ax + 1} ({fmts[0][ax]}); every other "
+                f"dimension must agree, but {self._inputs_text(sizes, fmts)}."
+            )
+
+    def _forward(self, X, p, training):
+        Xs = X if isinstance(X, list) else [X]
+        ax = self._axis(fmt_of(Xs[0]).replace("B", ""))
+        return wrap(anp.concatenate([data_of(x) for x in Xs], axis=ax), fmt_of(Xs[0])), None
+
+
+class DepthConcatenationLayer(ConcatenationLayer):
+    """Concatenation along the channel dimension (MATLAB ``depthConcatenationLayer(numInputs)``)."""
+
+    _prefix = "depthcat"
+    Type = "Depth concatenation"
+    _positional = ("numInputs",)
+
+    def __init__(self, numInputs, Name=""):
+        _MultiInputLayer.__init__(self, numInputs, Name, "depthConcatenationLayer")
+        self.Dim = None
+
+    def _describe(self):
+        return f"Depth concatenation of {self.NumInputs} inputs"
+
+    def _axis(self, fmt):
+        if "C" not in fmt:
+            raise NetworkError(f"Layer '{self.Name}' (depthConcatenationLayer) needs inputs with a channel dimension C; "
+                               f"got {fmt}B.")
+        return fmt.index("C")
+
+
+# -------------------------------------------------------------------------------------------------
+# transposed convolution
+
+class TransposedConvolution2DLayer(Layer):
+    _prefix = "transconv"
+    Type = "2-D Transposed Convolution"
+    _learnables = ("Weights", "Bias")
+    _positional = ("filterSize", "numFilters")
+    _ctor = (("Stride", (1, 1)), ("Cropping", (0, 0, 0, 0)),
+             ("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
+             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+
+    def __init__(self, filterSize, numFilters, Stride=1, Cropping=0, WeightsInitializer="glorot",
+                 BiasInitializer="zeros", Weights=None, Bias=None, WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0,
+                 WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
+        super().__init__(Name)
+        self.FilterSize = _pair(filterSize, "filterSize")
+        self._arg_filterSize = self.FilterSize
+        nf = int(numFilters)
+        if nf < 1:
+            raise ValueError(f"transposedConv2dLayer: numFilters must be a positive integer; got {numFilters!r}.")
+        self.NumFilters = nf
+        self._arg_numFilters = nf
+        self.NumChannels = "auto"
+        self.Stride = _pair(Stride, "Stride")
+        if isinstance(Cropping, str):
+            if Cropping.lower() != "same":
+                raise ValueError(f"Cropping must be 'same', an integer, [h w] or [top bottom left right]; got {Cropping!r}.")
+            self.Cropping = "same"
+        else:
+            self.Cropping = _padding_option(Cropping)
+        self.WeightsInitializer = WeightsInitializer
+        self.BiasInitializer = BiasInitializer
+        self.Weights = _as_value(Weights, "Weights")
+        self.Bias = _as_value(Bias, "Bias")
+        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
+        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
+        self.WeightL2Factor = float(WeightL2Factor)
+        self.BiasL2Factor = float(BiasL2Factor)
+
+    def _describe(self):
+        return (f"{self.NumFilters} {size_text(self.FilterSize)} transposed convolutions with stride "
+                f"[{' '.join(map(str, self.Stride))}] and cropping {_padding_text(self.Cropping)}")
+
+    def _check_input(self, in_size, in_fmt):
+        _require_images(self, "transposedConv2dLayer", in_size, in_fmt,
+                        " Put it after an imageInputLayer or another 2-D layer (in a GAN generator: after a layer "
+                        "that reshapes the features into SSCB images).")
+
+    def _shapes(self, in_size, in_fmt):
+        self._check_input(in_size, in_fmt)
+        h, w = self.FilterSize
+        return {"Weights": (h, w, self.NumFilters, in_size[2]), "Bias": (1, 1, self.NumFilters)}
+
+    _init_value = FullyConnectedLayer._init_value
+    _factor = FullyConnectedLayer._factor
+
+    def _forward(self, X, p, training):
+        crop = "same" if self.Cropping == "same" else list(self.Cropping)
+        return ops.dltranspconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Cropping=crop), None
+
+
+# -------------------------------------------------------------------------------------------------
+# custom layers: functionLayer and the class protocol
+
+class networkDataLayout:
+    """Size and format of the data a layer receives (MATLAB ``networkDataLayout``), given to a custom layer's
+    ``initialize(self, layout)``. ``Size`` includes the batch dimension as NaN (MATLAB), e.g. (4, NaN)
+    with ``Format`` "CB"; ``finddim(layout, "C")`` and ``dims(layout)`` work on it."""
+
+    def __init__(self, Size, Format=""):
+        self.Size = tuple(Size)
+        self.Format = str(Format)
+
+    def __repr__(self):
+        return f"networkDataLayout(Size={list(self.Size)}, Format={self.Format!r})"
+
+
+def _layout(size, fmt):
+    return networkDataLayout(tuple(int(s) for s in size) + (float("nan"),), fmt + "B")
+
+
+class _PortsMixin:
+    """Settable NumInputs / InputNames / NumOutputs / OutputNames (MATLAB custom-layer properties)."""
+
+    @property
+    def InputNames(self):
+        return list(self._in_ports)
+
+    @InputNames.setter
+    def InputNames(self, names):
+        self._in_ports = tuple(str(n) for n in ([names] if isinstance(names, str) else names))
+
+    @property
+    def NumInputs(self):
+        return len(self._in_ports)
+
+    @NumInputs.setter
+    def NumInputs(self, n):
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"NumInputs must be a positive integer; got {n!r}.")
+        self._in_ports = ("in",) if n == 1 else tuple(f"in{k + 1}" for k in range(n))
+
+    @property
+    def OutputNames(self):
+        return list(self._out_ports)
+
+    @OutputNames.setter
+    def OutputNames(self, names):
+        self._out_ports = tuple(str(n) for n in ([names] if isinstance(names, str) else names))
+
+    @property
+    def NumOutputs(self):
+        return len(self._out_ports)
+
+    @NumOutputs.setter
+    def NumOutputs(self, n):
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"NumOutputs must be a positive integer; got {n!r}.")
+        self._out_ports = ("out",) if n == 1 else tuple(f"out{k + 1}" for k in range(n))
+
+
+def _call_layer_code(layer, fun, Xs, formattable, what, n_out, state_names=()):
+    """Run user code on the inputs; return (outputs list, state dict). Errors name the layer and the fix."""
+    fmt0 = fmt_of(Xs[0])
+    args = Xs if formattable else [wrap(data_of(x), "") for x in Xs]
+    result = fun(*args)
+    parts = list(result) if isinstance(result, tuple) else [result]
+    want = n_out + len(state_names)
+    if len(parts) != want:
+        extra = f" and then one value per State property ({', '.join(state_names)})" if state_names else ""
+        raise NetworkError(
+            f"Layer '{layer.Name}': {what} returned {len(parts)} value(s) but the layer has {n_out} output(s){extra}; "
+            f"return {want} value(s) (a tuple when several)."
+        )
+    outs = []
+    for k, y in enumerate(parts[:n_out]):
+        if not isdlarray(y):
+            y = wrap(y if isbox(y) else np.asarray(y), "")
+        if formattable:
+            if not fmt_of(y):
+                raise NetworkError(
+                    f"Layer '{layer.Name}': output {k + 1} of {what} is an unformatted dlarray. A Formattable layer "
+                    "must label its outputs, e.g. return dlarray(Z, 'SSCB') (as the MATLAB example does)."
+                )
+        else:
+            if y.ndim != len(fmt0):
+                raise NetworkError(
+                    f"Layer '{layer.Name}': output {k + 1} of {what} has {y.ndim} dimensions but the input has format "
+                    f"{fmt0!r} ({len(fmt0)} dimensions). A layer that is not Formattable gets unformatted data and "
+                    "its outputs get the input's format; to change the layout, make it Formattable "
+                    "(functionLayer(..., Formattable=True) / Formattable = True) and return a formatted dlarray."
+                )
+            y = wrap(data_of(y), fmt0)
+        outs.append(y)
+    state = {}
+    for name, v in zip(state_names, parts[n_out:]):
+        raw = data_of(v)
+        state[name] = wrap(raw if isbox(raw) else np.asarray(raw, dtype=np.float32), "")
+    return outs, state
+
+
+class FunctionLayer(_PortsMixin, Layer):
+    """A layer that applies a function (MATLAB ``functionLayer``)."""
+
+    _prefix = "layer"
+    Type = "Function"
+
+    def __init__(self, fun, Formattable=False, NumInputs=None, NumOutputs=None, InputNames=None, OutputNames=None,
+                 Description="", Acceleratable=False, Name=""):
+        super().__init__(Name)
+        if not callable(fun):
+            raise TypeError(f"functionLayer: fun must be a function (MATLAB function handle @(X) ...); got {fun!r}.")
+        self.PredictFcn = fun
+        self.Formattable = bool(Formattable)
+        self.Acceleratable = bool(Acceleratable)
+        self._in_ports, self._out_ports = ("in",), ("out",)
+        if InputNames is not None:
+            self.InputNames = InputNames
+        elif NumInputs is not None:
+            self.NumInputs = NumInputs
+        if OutputNames is not None:
+            self.OutputNames = OutputNames
+        elif NumOutputs is not None:
+            self.NumOutputs = NumOutputs
+        self._description = str(Description) or f"Function layer: {getattr(fun, '__name__', 'function')}"
+
+    @property
+    def Description(self):
+        return self._description
+
+    def _describe(self):
+        return self._description
+
+    def __repr__(self):
+        name = getattr(self.PredictFcn, "__name__", "fun")
+        return f"functionLayer({name}, Formattable={self.Formattable}, Name={self.Name!r})"
+
+    def _forward(self, X, p, training):
+        Xs = X if isinstance(X, list) else [X]
+        outs, _ = _call_layer_code(self, self.PredictFcn, Xs, self.Formattable, "the function", self.NumOutputs)
+        return (outs[0] if self.NumOutputs == 1 else tuple(outs)), None
+
+
+class CustomLayer(_PortsMixin, Layer):
+    """Base class of your own layers (MATLAB ``classdef myLayer < nnet.layer.Layer``).
+
+    The MATLAB class and its Python translation, side by side (the GAN example's layer)::
+
+        classdef projectAndReshapeLayer < nnet.layer.Layer ...      class projectAndReshapeLayer(CustomLayer):
+                & nnet.layer.Formattable                                Formattable = True
+            properties                                                  # ordinary attributes: self.OutputSize
+                OutputSize
+            end
+            properties (Learnable)                                      Learnable = ("Weights", "Bias")
+                Weights
+                Bias
+            end
+            methods                                                     def __init__(self, outputSize, Name=""):
+                function layer = projectAndReshapeLayer(outputSize,...)     super().__init__(Name=Name)
+                    layer.Name = name; layer.OutputSize = outputSize;       self.OutputSize = outputSize
+                    layer.Type = "Project and Reshape"; ...                 self.Type = "Project and Reshape"
+                end                                                         self.Weights = self.Bias = None
+                function layer = initialize(layer,layout)               def initialize(self, layout):
+                    ... layer.Weights = initializeGlorot(...)               ...; self.Weights = ...; return self
+                end
+                function Z = predict(layer,X)                           def predict(self, X):
+                    ... Z = dlarray(Z,"SSCB");                              ...; return dlarray(Z, "SSCB")
+                end
+            end
+        end
+
+    Protocol:
+
+    * ``Learnable = (...)`` and ``State = (...)``: names of the learnable / state attributes (MATLAB
+      ``properties (Learnable)`` / ``properties (State)``). Their rows appear in ``net.Learnables`` /
+      ``net.State``; inside ``predict`` / ``forward`` the attributes hold the current (traced) values.
+    * ``predict(self, X1, ..., Xn)`` (required): the outputs, followed by one new value per State name
+      (MATLAB ``[Z,state1,...] = predict(layer,X)``). ``forward`` (optional, training mode) has the same
+      signature and defaults to ``predict``.
+    * ``initialize(self, layout1, ...)`` (optional): set the learnables that are still None from the
+      input layouts (:class:`networkDataLayout`: ``Size`` with NaN for the batch, ``Format``); return self.
+      Values are stored as float32.
+    * ``Formattable = True``: receive formatted dlarrays and return formatted ones (MATLAB
+      ``nnet.layer.Formattable``); otherwise inputs arrive unformatted and outputs get the input's format.
+    * ``NumInputs`` / ``InputNames`` / ``NumOutputs`` / ``OutputNames``, ``Name``, ``Type``,
+      ``Description`` can be set in the constructor, as in MATLAB.
+
+    A network with a custom layer trains, predicts and prints like any other; ``save`` refuses it (no
+    pickle: the class's code is not data) -- save ``net.Learnables`` instead and rebuild the network in code.
+    """
+
+    Learnable: tuple = ()
+    State: tuple = ()
+    Formattable = False
+    Type = "Custom"
+    _prefix = "layer"
+
+    def __init__(self, Name="", Description=""):
+        Layer.__init__(self, Name)
+        self._in_ports, self._out_ports = ("in",), ("out",)
+        self._description = Description
+
+    @property
+    def _learnables(self):
+        return tuple(type(self).Learnable)
+
+    @property
+    def _states(self):
+        return tuple(type(self).State)
+
+    @property
+    def Description(self):
+        return self._description or self.Type
+
+    @Description.setter
+    def Description(self, text):
+        self._description = str(text)
+
+    def _describe(self):
+        return self.Description
+
+    def __repr__(self):
+        return f"{type(self).__name__}(Name={self.Name!r})"
+
+    def predict(self, *X):  # pragma: no cover - the subclass defines it
+        raise NetworkError(f"Custom layer {type(self).__name__} must define predict(self, X).")
+
+    def forward(self, *X):
+        return self.predict(*X)
+
+    def initialize(self, *layouts):
+        return self
+
+    def _shapes_given(self, in_size, in_fmt, current):
+        c = copy.copy(self)
+        for name, v in current.items():
+            if v is not None:
+                setattr(c, name, v)
+        multi = self.NumInputs > 1
+        layouts = [_layout(sz, f) for sz, f in zip(in_size, in_fmt)] if multi else [_layout(in_size, in_fmt)]
+        got = c.initialize(*layouts)
+        c = c if got is None else got
+        values, shapes = {}, {}
+        for name in self._learnables + self._states:
+            v = getattr(c, name, None)
+            if v is None:
+                raise NetworkError(
+                    f"Layer '{self.Name}' ({type(self).__name__}): {name} is still empty after initialize. Set it in "
+                    "the constructor or in initialize(self, layout) (MATLAB: if isempty(layer.Weights), layer.Weights = ...)."
+                )
+            data = np.array(value_of(v), dtype=np.float32)
+            values[name] = data
+            shapes[name] = data.shape
+        self._initial_values = values
+        return shapes
+
+    def _init_value(self, name, shape):
+        return self._initial_values[name]
+
+    def _forward(self, X, p, training):
+        c = copy.copy(self)
+        for name, v in p.items():
+            setattr(c, name, v)
+        Xs = X if isinstance(X, list) else [X]
+        fun, what = (c.forward, "forward") if training else (c.predict, "predict")
+        outs, state = _call_layer_code(self, fun, Xs, type(self).Formattable, what, self.NumOutputs, self._states)
+        return (outs[0] if self.NumOutputs == 1 else tuple(outs)), (state or None)
+
+
 def fullyConnectedLayer(outputSize, **options):
     """Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b.
 
@@ -784,12 +1289,65 @@ def flattenLayer(Name=""):
     return FlattenLayer(Name)
 
 
+def additionLayer(numInputs, Name=""):
+    """Addition layer (MATLAB ``additionLayer(numInputs)``): Y = X1 + X2 + ... element by element.
+
+    Inputs are named in1, in2, ...: connect with ``connectLayers(net, "fc_2", "add/in2")``. All inputs must
+    have the same size and format.
+    """
+    return AdditionLayer(numInputs, Name=Name)
+
+
+def concatenationLayer(dim, numInputs, Name=""):
+    """Concatenation layer (MATLAB ``concatenationLayer(dim, numInputs)``): joins its inputs along dimension
+    ``dim`` (1-based in MATLAB's layout: 3 is C for "SSCB" images, 1 is C for "CB" features; the batch
+    dimension is refused). Inputs in1, in2, ...; all other dimensions must agree."""
+    return ConcatenationLayer(dim, numInputs, Name=Name)
+
+
+def depthConcatenationLayer(numInputs, Name=""):
+    """Depth concatenation layer (MATLAB ``depthConcatenationLayer(numInputs)``): joins its inputs along the
+    channel dimension C. Inputs in1, in2, ...; the spatial sizes must agree."""
+    return DepthConcatenationLayer(numInputs, Name=Name)
+
+
+def transposedConv2dLayer(filterSize, numFilters, **options):
+    """Transposed 2-D convolution layer (MATLAB ``transposedConv2dLayer``): upsampling, see ``dltranspconv``.
+
+    Weights h x w x NumFilters x NumChannels (MATLAB's order), Bias 1 x 1 x NumFilters. Output size
+    (H - 1) * Stride + h - cropping. Options: Stride (1), Cropping (0, [h w], [t b l r] or "same":
+    output = Stride * input), WeightsInitializer ("glorot": numIn = h*w*NumChannels, numOut =
+    h*w*NumFilters -- *decision*, the convolution layer's definition), BiasInitializer ("zeros"), Weights, Bias,
+    learn-rate / L2 factors, Name.
+    """
+    return TransposedConvolution2DLayer(filterSize, numFilters, **options)
+
+
+def functionLayer(fun, Formattable=False, NumInputs=None, NumOutputs=None, InputNames=None, OutputNames=None,
+                  Description="", Acceleratable=False, Name=""):
+    """Function layer (MATLAB ``functionLayer(fun, Name=Value)``): Y = fun(X1, ..., Xn).
+
+    ``fun`` is any function of dlarrays built from dlteach operations (it is traced like the rest of the
+    network; no learnables). ``Formattable=False`` (default, as in MATLAB): fun receives unformatted
+    dlarrays and its outputs get the format of the first input (the number of dimensions must stay);
+    ``Formattable=True``: fun receives formatted dlarrays and must return formatted ones.
+    ``NumInputs`` / ``NumOutputs`` (or ``InputNames`` / ``OutputNames``): ports in1, in2 / out1, out2 ...
+    when there are several; several outputs are returned by fun as a tuple. ``Acceleratable`` is accepted
+    for MATLAB compatibility and has no effect. ``save`` cannot store the function (no pickle).
+    """
+    return FunctionLayer(fun, Formattable=Formattable, NumInputs=NumInputs, NumOutputs=NumOutputs,
+                         InputNames=InputNames, OutputNames=OutputNames, Description=Description,
+                         Acceleratable=Acceleratable, Name=Name)
+
+
 _CONSTRUCTOR = {
     FeatureInputLayer: "featureInputLayer", ImageInputLayer: "imageInputLayer",
     FullyConnectedLayer: "fullyConnectedLayer", Convolution2DLayer: "convolution2dLayer",
     BatchNormalizationLayer: "batchNormalizationLayer", ReLULayer: "reluLayer", LeakyReLULayer: "leakyReluLayer",
     SigmoidLayer: "sigmoidLayer", TanhLayer: "tanhLayer", SoftmaxLayer: "softmaxLayer", DropoutLayer: "dropoutLayer",
     MaxPooling2DLayer: "maxPooling2dLayer", AveragePooling2DLayer: "averagePooling2dLayer", FlattenLayer: "flattenLayer",
+    AdditionLayer: "additionLayer", ConcatenationLayer: "concatenationLayer",
+    DepthConcatenationLayer: "depthConcatenationLayer", TransposedConvolution2DLayer: "transposedConv2dLayer",
 }
 
 #: constructor name -> layer class (used by serialization)

@@ -24,12 +24,32 @@ return a new one. Assigning ``net.State = ...`` / ``net.Learnables = ...`` chang
 
 A network is a container for :mod:`dlteach.tree` (children: the learnable values, then the state
 values), so ``dlfeval`` traces it and ``dlgradient(loss, net.Learnables)`` works.
+
+Graph networks (MATLAB ``addLayers`` / ``connectLayers`` / ``removeLayers`` / ``disconnectLayers`` on a
+dlnetwork, the R2024 style without ``layerGraph``)::
+
+    net = dlnetwork()                                   # MATLAB: net = dlnetwork;
+    net = addLayers(net, [imageInputLayer([28, 28, 1], Normalization="none"), convolution2dLayer(3, 8),
+                          reluLayer(Name="relu_1"), additionLayer(2, Name="add"), fullyConnectedLayer(10)])
+    net = addLayers(net, convolution2dLayer(3, 8, Name="conv_skip"))
+    net = connectLayers(net, "imageinput", "conv_skip")
+    net = connectLayers(net, "conv_skip", "add/in2")    # "layer/port": additionLayer's inputs are in1, in2
+    net = initialize(net)
+    Y = forward(net, X)                                 # outputs: the layers whose outputs are unconnected
+
+A list of layers is connected in order (each layer's first output to the next layer's first input).
+Layers run in topological order (ties in the order of ``net.Layers``). Every input port must be
+connected; the inputs of the network are its input layers (``net.InputNames``, in layer order; ``forward``
+takes one array per input), the outputs the unconnected output ports (``net.OutputNames``).
+Adding, connecting or removing layers returns an *uninitialized* network that keeps the values of its
+layers: ``initialize`` creates only the missing ones.
 """
 
 from __future__ import annotations
 
 import html
 import warnings
+from collections import namedtuple
 
 import numpy as np
 from autograd.tracer import getval, isbox
@@ -41,7 +61,8 @@ from .formats import data_of, fmt_of, size_text, value_of, wrap
 from .layers import Layer, _InputLayer
 from .table import Table
 
-__all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "StateNotUpdatedWarning"]
+__all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "addLayers", "connectLayers",
+           "disconnectLayers", "removeLayers", "plot", "StateNotUpdatedWarning"]
 
 from .errors import StateNotUpdatedWarning  # noqa: E402  (defined with the other teaching errors)
 
@@ -79,16 +100,18 @@ def _flatten_layers(layers):
     )
 
 
-def _assign_names(layers):
-    """Copies of the layers with unique names (MATLAB's rule for unnamed layers)."""
+def _assign_names(layers, existing=()):
+    """Copies of the layers with unique names (MATLAB's rule for unnamed layers); ``existing``: names in use."""
     layers = [lay._copy() for lay in layers]
-    taken = {}
+    taken = {name: "existing" for name in existing}
     for i, lay in enumerate(layers):
         if lay.Name:
             if lay.Name in taken:
+                where = ("a layer of the network" if taken[lay.Name] == "existing"
+                         else f"layers {taken[lay.Name]} and {i}")
                 raise NetworkError(
-                    f"Two layers are named {lay.Name!r} (layers {taken[lay.Name]} and {i}). Layer names must be "
-                    "unique: rename one (Name=...) or leave names empty to get automatic names."
+                    f"Two layers are named {lay.Name!r} ({where}). Layer names must be unique: rename one "
+                    "(Name=...) or leave names empty to get automatic names."
                 )
             taken[lay.Name] = i
     counts = {}
@@ -123,7 +146,8 @@ class _NetAux:
 
     def key(self):
         n = self.net
-        return (tuple((lay.Name, type(lay).__name__) for lay in n._layers), tuple(n._lkeys), tuple(n._skeys))
+        return (tuple((lay.Name, type(lay).__name__) for lay in n._layers), tuple(n._lkeys), tuple(n._skeys),
+                tuple(n._conns))
 
     def __eq__(self, other):
         return isinstance(other, _NetAux) and self.key() == other.key()
@@ -143,30 +167,22 @@ class dlnetwork:
     ``Initialized``, ``InputNames``, ``OutputNames``.
     """
 
-    def __init__(self, layers, Initialize=True):
+    def __init__(self, layers=None, Initialize=True):
+        if layers is None:  # MATLAB: net = dlnetwork;  an empty network to add layers to
+            _setup(self, [], [])
+            return
         layers = _assign_names(_flatten_layers(layers))
         if not layers:
             raise NetworkError("dlnetwork needs at least an input layer and one more layer.")
-        if not isinstance(layers[0], _InputLayer):
+        if Initialize and not isinstance(layers[0], _InputLayer):
             raise NetworkError(
                 f"The first layer must be an input layer (featureInputLayer(numFeatures) or imageInputLayer([h w c])); "
-                f"got {layers[0]!r}. The input layer tells the network the size of one observation."
+                f"got {layers[0]!r}. The input layer tells the network the size of one observation. (To build a graph "
+                "piece by piece use dlnetwork(layers, Initialize=False), addLayers / connectLayers, then initialize.)"
             )
-        for lay in layers[1:]:
-            if isinstance(lay, _InputLayer):
-                raise NetworkError(
-                    f"Layer '{lay.Name}' is an input layer but is not the first layer; dlteach networks have one input."
-                )
-        layers[0]._validate_normalization()
-        self._layers = tuple(layers)
-        self._lkeys = [(lay.Name, p) for lay in layers for p in lay._learnables]
-        self._skeys = [(lay.Name, p) for lay in layers for p in lay._states]
-        self._lvals = [lay._preset(p) for lay in layers for p in lay._learnables]
-        self._svals = [lay._preset(p) for lay in layers for p in lay._states]
-        self._index = _param_index(layers)
-        self._family = _Family()
+        _setup(self, layers, _chain(layers))
         if Initialize:
-            _fill(self, lambda lay, name, shape: wrap(lay._init_value(name, shape), ""))
+            _initialize_in_place(self)
         self._family.record(self._lvals, self._svals)
 
     # -- properties ------------------------------------------------------------------------------
@@ -201,22 +217,38 @@ class dlnetwork:
 
     @property
     def Initialized(self) -> bool:
-        return all(v is not None for v in self._lvals) and all(v is not None for v in self._svals)
+        """True after initialization (dlnetwork(layers) or initialize(net)); adding, connecting or removing
+        layers gives an uninitialized network."""
+        return self._initialized and all(v is not None for v in self._lvals) and \
+            all(v is not None for v in self._svals)
 
     @property
     def InputNames(self):
-        return [self._layers[0].Name]
+        """Names of the input layers, in layer order (one array per input in forward / predict)."""
+        return [lay.Name for lay in self._layers if isinstance(lay, _InputLayer)]
 
     @property
     def OutputNames(self):
-        return [self._layers[-1].Name]
+        """The unconnected outputs ("layer", or "layer/port" for a layer with several outputs), in layer order."""
+        return [_port_text(self._layers[i], k, "out") for i, k in _output_ports_default(self)]
+
+    @property
+    def Connections(self):
+        """The connections as a list of ``Connection(Source, Destination)`` (MATLAB's Connections table)."""
+        by = {lay.Name: lay for lay in self._layers}
+        return [Connection(_port_text(by[s], sp, "out"), _port_text(by[d], dp, "in"))
+                for s, sp, d, dp in self._conns]
 
     # -- methods (same as the functions) -----------------------------------------------------------
-    def forward(self, X, return_state=False, Outputs=None):
-        return forward(self, X, return_state=return_state, Outputs=Outputs)
+    def forward(self, *X, return_state=False, Outputs=None):
+        return forward(self, *X, return_state=return_state, Outputs=Outputs)
 
-    def predict(self, X, Outputs=None):
-        return predict(self, X, Outputs=Outputs)
+    def predict(self, *X, Outputs=None):
+        return predict(self, *X, Outputs=Outputs)
+
+    def plot(self, ax=None):
+        """Same as ``plot(net)``."""
+        return plot(self, ax=ax)
 
     def summary(self, X=None):
         """Same as ``analyzeNetwork(net, X)``."""
@@ -245,8 +277,13 @@ class dlnetwork:
     # -- display -----------------------------------------------------------------------------------
     def __repr__(self):
         lines = ["dlnetwork with properties:", ""]
-        lines.append(f"         Layers: [{len(self._layers)}x1 layers] " +
-                     " -> ".join(lay.Name for lay in self._layers))
+        if self._conns == _chain(self._layers):
+            lines.append(f"         Layers: [{len(self._layers)}x1 layers] " +
+                         " -> ".join(lay.Name for lay in self._layers))
+        else:
+            lines.append(f"         Layers: [{len(self._layers)}x1 layers] " + ", ".join(lay.Name for lay in self._layers))
+            lines.append(f"    Connections: [{len(self._conns)}x2] " +
+                         ", ".join(f"{c.Source} -> {c.Destination}" for c in self.Connections))
         lines.append(f"     Learnables: [{len(self._lkeys)}x3 Table]")
         lines.append(f"          State: [{len(self._skeys)}x3 Table]")
         lines.append(f"     InputNames: {self.InputNames}")
@@ -279,7 +316,243 @@ class dlnetwork:
         for what, ka, kb in (("Learnables", a._lkeys, b._lkeys), ("State", a._skeys, b._skeys)):
             if ka != kb:
                 return f"the networks' {what} rows differ"
+        if a._conns != b._conns:
+            return "the networks' connections differ"
         return "the networks differ"
+
+
+Connection = namedtuple("Connection", ["Source", "Destination"])
+
+
+# -------------------------------------------------------------------------------------------------
+# graph structure
+
+def _setup(net, layers, conns):
+    """Fill a dlnetwork's fields from named layers and connections (values: the layers' presets)."""
+    net._layers = tuple(layers)
+    net._conns = list(conns)
+    net._lkeys = [(lay.Name, p) for lay in layers for p in lay._learnables]
+    net._skeys = [(lay.Name, p) for lay in layers for p in lay._states]
+    net._lvals = [_preset_value(lay, p) for lay in layers for p in lay._learnables]
+    net._svals = [_preset_value(lay, p) for lay in layers for p in lay._states]
+    net._index = _param_index(layers)
+    net._family = _Family()
+    net._initialized = False
+    net._order = None
+
+
+def _preset_value(lay, name):
+    v = lay._preset(name)
+    if v is None or isinstance(v, dlarray):
+        return v
+    return wrap(np.asarray(getval(v), dtype=np.float32), "")
+
+
+def _chain(layers):
+    """Connections of a layer array: each layer's first output to the next layer's first input."""
+    out = []
+    for prev, cur in zip(layers[:-1], layers[1:]):
+        if prev.NumOutputs and cur.NumInputs:
+            out.append((prev.Name, 0, cur.Name, 0))
+    return out
+
+
+def _port_text(lay, k, kind):
+    ports = lay.OutputNames if kind == "out" else lay.InputNames
+    return lay.Name if len(ports) == 1 else f"{lay.Name}/{ports[k]}"
+
+
+def _find_layer(net, name, what):
+    for i, lay in enumerate(net._layers):
+        if lay.Name == name:
+            return i, lay
+    known = ", ".join(lay.Name for lay in net._layers) or "(none yet: use addLayers first)"
+    raise NetworkError(f"{what}: the network has no layer named {name!r}. Layers: {known}.")
+
+
+def _parse_port(net, spec, kind, what):
+    """'layer' or 'layer/port' -> (layer index, port index); kind 'out' (source) or 'in' (destination)."""
+    if not isinstance(spec, str):
+        raise NetworkError(f"{what}: layer and port names are strings such as 'fc' or 'add/in2'; got {spec!r}.")
+    name, slash, port = spec.partition("/")
+    i, lay = _find_layer(net, name, what)
+    ports = list(lay.OutputNames if kind == "out" else lay.InputNames)
+    word = "output" if kind == "out" else "input"
+    if not ports:
+        raise NetworkError(
+            f"{what}: layer {name!r} has no {word}s" + (
+                " (it is an input layer: the data comes in there; connect FROM it)." if kind == "in" else ".")
+        )
+    if not slash:
+        if len(ports) > 1:
+            raise NetworkError(
+                f"{what}: layer {name!r} has {len(ports)} {word}s ({', '.join(ports)}); name the one you mean, "
+                f"e.g. '{name}/{ports[0]}'."
+            )
+        return i, 0
+    if port not in ports:
+        raise NetworkError(
+            f"{what}: layer {name!r} has no {word} named {port!r}; its {word}s are {', '.join(ports)} "
+            f"(e.g. '{name}/{ports[-1]}')."
+        )
+    return i, ports.index(port)
+
+
+def _check_net(net, fname):
+    if not isinstance(net, dlnetwork):
+        raise NetworkError(f"{fname} expects a dlnetwork as its first argument; got {type(net).__name__}.")
+
+
+def _derive(net, layers, conns):
+    """A new, uninitialized network with these layers and connections, keeping the values of ``net``."""
+    new = object.__new__(dlnetwork)
+    layers = [lay._copy() for lay in layers]
+    _setup(new, layers, conns)
+    old = dict(zip(net._lkeys, net._lvals))
+    old.update(zip(net._skeys, net._svals))
+    new._lvals = [old.get(k) if old.get(k) is not None else v for k, v in zip(new._lkeys, new._lvals)]
+    new._svals = [old.get(k) if old.get(k) is not None else v for k, v in zip(new._skeys, new._svals)]
+    new._family.record(new._lvals, new._svals)
+    return new
+
+
+def addLayers(net, layers):
+    """Add layers to a network (MATLAB ``net = addLayers(net, layers)``); returns a new, uninitialized network.
+
+    A list of layers is connected in order among itself (not to the layers already there: use
+    :func:`connectLayers`). Unnamed layers get automatic names that are not used yet; a name already in
+    the network is an error.
+    """
+    _check_net(net, "addLayers")
+    new_layers = _assign_names(_flatten_layers(layers), existing=[lay.Name for lay in net._layers])
+    return _derive(net, list(net._layers) + new_layers, list(net._conns) + _chain(new_layers))
+
+
+def connectLayers(net, s, d):
+    """Connect output ``s`` to input ``d`` (MATLAB ``net = connectLayers(net, s, d)``).
+
+    ``s``: "layer" or "layer/out2"; ``d``: "layer" (one input) or "layer/in2" (e.g. additionLayer's
+    in1, in2, ...). An input takes one connection; an output may feed several layers. A connection that
+    would close a cycle is refused. Returns a new, uninitialized network.
+    """
+    _check_net(net, "connectLayers")
+    si, sp = _parse_port(net, s, "out", "connectLayers (source)")
+    di, dp = _parse_port(net, d, "in", "connectLayers (destination)")
+    layers = net._layers
+    src, dst = layers[si].Name, layers[di].Name
+    for c in net._conns:
+        if (c[2], c[3]) == (dst, dp):
+            other = _port_text(layers[_find_layer(net, c[0], "")[0]], c[1], "out")
+            raise NetworkError(
+                f"connectLayers: input {_port_text(layers[di], dp, 'in')!r} is already connected to {other!r}. An input "
+                f"takes one connection: disconnectLayers(net, {other!r}, {_port_text(layers[di], dp, 'in')!r}) first, or "
+                "add an additionLayer / concatenationLayer to combine several outputs."
+            )
+    path = _path(net._conns, dst, src)
+    if path is not None:
+        raise NetworkError(
+            f"connectLayers: connecting {src!r} to {dst!r} would make a cycle ({' -> '.join(path + [dst])}). "
+            "A dlnetwork is a directed acyclic graph: data flows from the input layers to the outputs."
+        )
+    return _derive(net, layers, list(net._conns) + [(src, sp, dst, dp)])
+
+
+def _path(conns, a, b):
+    """A list of layer names leading from a to b along the connections, or None."""
+    nxt = {}
+    for s, _, d, _ in conns:
+        nxt.setdefault(s, []).append(d)
+    stack, seen = [(a, [a])], {a}
+    while stack:
+        node, path = stack.pop()
+        if node == b:
+            return path
+        for m in nxt.get(node, ()):
+            if m not in seen:
+                seen.add(m)
+                stack.append((m, path + [m]))
+    return None
+
+
+def disconnectLayers(net, s, d):
+    """Remove the connection from ``s`` to ``d`` (MATLAB ``net = disconnectLayers(net, s, d)``)."""
+    _check_net(net, "disconnectLayers")
+    si, sp = _parse_port(net, s, "out", "disconnectLayers (source)")
+    di, dp = _parse_port(net, d, "in", "disconnectLayers (destination)")
+    key = (net._layers[si].Name, sp, net._layers[di].Name, dp)
+    if key not in net._conns:
+        raise NetworkError(f"disconnectLayers: {s!r} is not connected to {d!r}. Connections: "
+                           + (", ".join(f"{c.Source} -> {c.Destination}" for c in net.Connections) or "(none)") + ".")
+    return _derive(net, net._layers, [c for c in net._conns if c != key])
+
+
+def removeLayers(net, layerNames):
+    """Remove layers and their connections (MATLAB ``net = removeLayers(net, layerNames)``)."""
+    _check_net(net, "removeLayers")
+    names = [layerNames] if isinstance(layerNames, str) else [str(n) for n in layerNames]
+    for n in names:
+        _find_layer(net, n, "removeLayers")
+    gone = set(names)
+    return _derive(net, [lay for lay in net._layers if lay.Name not in gone],
+                   [c for c in net._conns if c[0] not in gone and c[2] not in gone])
+
+
+def _incoming(net):
+    """Per layer index: the (source layer index, output port) of each of its inputs (None: unconnected)."""
+    pos = {lay.Name: i for i, lay in enumerate(net._layers)}
+    inc = [[None] * lay.NumInputs for lay in net._layers]
+    for s, sp, d, dp in net._conns:
+        inc[pos[d]][dp] = (pos[s], sp)
+    return inc
+
+
+def _validate_graph(net):
+    """Check that the graph can run; return (topological order, incoming). Errors name the fix."""
+    layers = net._layers
+    if not any(isinstance(lay, _InputLayer) for lay in layers):
+        raise NetworkError(
+            "The network has no input layer. Add one (featureInputLayer(numFeatures) or imageInputLayer([h w c])) "
+            "and connect it: it tells the network the size of one observation."
+        )
+    inc = _incoming(net)
+    missing = [_port_text(lay, k, "in") for lay, ins in zip(layers, inc) for k, src in enumerate(ins) if src is None]
+    if missing:
+        first = missing[0]
+        raise NetworkError(
+            f"Unconnected input(s): {', '.join(missing)}. Every input of a layer needs a connection: e.g. "
+            f"net = connectLayers(net, 'someLayer', {first!r}); or remove the layer with removeLayers."
+        )
+    # Kahn's algorithm; ties in layer order
+    indeg = [len(ins) for ins in inc]
+    users = [[] for _ in layers]
+    for i, ins in enumerate(inc):
+        for src, _ in ins:
+            users[src].append(i)
+    ready = [i for i, d in enumerate(indeg) if d == 0]
+    order = []
+    import heapq
+
+    heapq.heapify(ready)
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for u in users[i]:
+            indeg[u] -= 1
+            if indeg[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(layers):  # pragma: no cover - connectLayers refuses cycles
+        stuck = [layers[i].Name for i, d in enumerate(indeg) if d > 0]
+        raise NetworkError(f"The network has a cycle through {', '.join(stuck)}; remove a connection.")
+    for lay in layers:
+        if isinstance(lay, _InputLayer):
+            lay._validate_normalization()
+    return order, inc
+
+
+def _output_ports_default(net):
+    used = {(s, sp) for s, sp, _, _ in net._conns}
+    return [(i, k) for i, lay in enumerate(net._layers) for k in range(lay.NumOutputs)
+            if (lay.Name, k) not in used]
 
 
 def _param_index(layers):
@@ -370,19 +643,40 @@ def _per_obs(Y):
 
 
 def _fill(net, make):
-    """Propagate an example input through the layers, creating missing values with ``make``.
+    """Propagate example inputs through the graph, creating missing values with ``make``.
 
-    Records per layer (input size, input format, output size, output format) in ``net._sizes``.
+    Records per layer (in layer order) (input size, input format, output size, output format) in
+    ``net._sizes`` (lists of sizes / formats for a layer with several inputs); sets ``net._order``.
     """
+    order, inc = _validate_graph(net)
     layers = net._layers
-    inp = layers[0]
-    X = _example_input(inp)
-    size, fmt = tuple(inp.InputSize), inp._in_fmt
-    sizes = []
     lvals, svals = list(net._lvals), list(net._svals)
-    for i, lay in enumerate(layers):
-        shapes = lay._shapes(size, fmt) if i else {}
-        lay._check_input(size, fmt)
+    sizes = [None] * len(layers)
+    acts = {}
+    for i in order:
+        lay = layers[i]
+        if isinstance(lay, _InputLayer):
+            X = _example_input(lay)
+            size, fmt = tuple(lay.InputSize), lay._in_fmt
+            shapes = {}
+        else:
+            ins = [acts[src] for src in inc[i]]
+            per = [_per_obs(x) for x in ins]
+            if lay.NumInputs == 1:
+                X, (size, fmt) = ins[0], per[0]
+            else:
+                X, size, fmt = ins, [q[0] for q in per], [q[1] for q in per]
+            lay._check_input(size, fmt)
+            current = {name: (lvals if kind == "L" else svals)[j] for name, (kind, j) in net._index[i].items()}
+            try:
+                shapes = lay._shapes_given(size, fmt, current)
+            except NetworkError:
+                raise
+            except Exception as err:
+                raise NetworkError(
+                    f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
+                    f"{err}"
+                ) from err
         p = {}
         for name, (kind, j) in net._index[i].items():
             vals = lvals if kind == "L" else svals
@@ -392,47 +686,64 @@ def _fill(net, make):
             elif _shape_of(vals[j]) != tuple(shape):
                 raise NetworkError(
                     f"Layer '{lay.Name}': {name} has size {size_text(_shape_of(vals[j]))}, but with an input of size "
-                    f"{size_text(size)} ({fmt}) it must be {size_text(shape)}."
+                    f"{_sizes_text(size)} ({fmt}) it must be {size_text(shape)}."
                 )
             p[name] = vals[j]
-        _set_sizes(lay, size, fmt)
+        if lay.NumInputs == 1:
+            _set_sizes(lay, size, fmt)
         try:
             Y, _ = lay._forward(X, p, False)
         except NetworkError:
             raise
         except Exception as err:  # an op rejected the sizes: say which layer and which input
             raise NetworkError(
-                f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {size_text(size)} ({fmt}): "
+                f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
                 f"{err}"
             ) from err
-        out_size, out_fmt = _per_obs(Y)
-        sizes.append((size, fmt, out_size, out_fmt))
-        X, size, fmt = Y, out_size, out_fmt
+        outs = (Y,) if lay.NumOutputs == 1 else tuple(Y)
+        for k, y in enumerate(outs):
+            acts[(i, k)] = y
+        out_size, out_fmt = _per_obs(outs[0])
+        sizes[i] = (size, fmt, out_size, out_fmt)
     net._lvals, net._svals = lvals, svals
     net._sizes = sizes
+    net._order = order
+    net._inc = inc
     return sizes
+
+
+def _sizes_text(size):
+    if size and isinstance(size[0], (tuple, list)):
+        return " and ".join(size_text(s) for s in size)
+    return size_text(size)
 
 
 def _set_sizes(lay, size, fmt):
     if hasattr(lay, "InputSize") and lay.InputSize == "auto":
         lay.InputSize = int(np.prod(size))
-    if getattr(lay, "NumChannels", None) == "auto":
+    if getattr(lay, "NumChannels", None) == "auto" and "C" in fmt:
         lay.NumChannels = int(size[fmt.index("C")])
+
+
+def _initialize_in_place(net):
+    _fill(net, lambda lay, name, shape: wrap(lay._init_value(name, shape), ""))
+    net._initialized = True
 
 
 def initialize(net):
     """Initialize the unset learnables and state of ``net`` (MATLAB ``net = initialize(net)``).
 
-    Values already set (presets such as ``fullyConnectedLayer(10, Weights=W)`` or values of a network
-    that is already initialized) are kept; the others are created from the input layer's size with each
-    layer's initializers. Returns a new network.
+    Values already set (presets such as ``fullyConnectedLayer(10, Weights=W)``, values of a network
+    that is already initialized, or of the layers of a network that addLayers / connectLayers changed)
+    are kept; the others are created from the input layers' sizes with each layer's initializers.
+    The graph is checked first (every input connected, an input layer, no cycle). Returns a new network.
     """
     if not isinstance(net, dlnetwork):
         raise NetworkError(f"initialize expects a dlnetwork; got {type(net).__name__}.")
     new = _rebuild(net, net._lvals, net._svals)
     new._layers = tuple(lay._copy() for lay in net._layers)
     new._family = _Family()
-    _fill(new, lambda lay, name, shape: wrap(lay._init_value(name, shape), ""))
+    _initialize_in_place(new)
     new._family.record(new._lvals, new._svals)
     return new
 
@@ -456,8 +767,7 @@ def _shape_hint(inp, shape):
     return ""
 
 
-def _prepare_input(net, X):
-    inp = net._layers[0]
+def _prepare_input(inp, X):
     fmt = inp._in_fmt + "B"
     want = tuple(inp.InputSize)
     if fmt_of(X):
@@ -497,62 +807,76 @@ def _prepare_input(net, X):
     return Xf
 
 
-def _output_names(net, Outputs):
+def _output_ports(net, Outputs):
+    """[(layer index, port)], single: the ports to return."""
     if Outputs is None:
-        return None, True
+        ports = _output_ports_default(net)
+        return ports, len(ports) == 1
     single = isinstance(Outputs, str)
-    names = [Outputs] if single else list(Outputs)
-    known = [lay.Name for lay in net._layers]
-    out = []
-    for n in names:
-        n = str(n)
-        if n.endswith("/out"):
-            n = n[:-4]
-        if n not in known:
-            raise NetworkError(f"Outputs: the network has no layer named {n!r}. Layers: {', '.join(known)}.")
-        out.append(n)
-    return out, single
+    names = [Outputs] if single else [str(n) for n in Outputs]
+    return [_parse_port(net, n, "out", "Outputs") for n in names], single
 
 
-def _run(net, X, training, Outputs, fname):
+def _run(net, Xs, training, Outputs, fname):
     if not isinstance(net, dlnetwork):
         raise NetworkError(f"{fname}(net, X): the first argument must be a dlnetwork, got {type(net).__name__}.")
     if not net.Initialized:
         raise NetworkError(
-            f"{fname}: the network is not initialized (its learnables are empty). Use net = initialize(net) first, "
-            "or create it with dlnetwork(layers) (Initialize=True is the default)."
+            f"{fname}: the network is not initialized (its learnables are empty, or layers were added / connected / "
+            "removed since). Use net = initialize(net) first, or create it with dlnetwork(layers) (Initialize=True "
+            "is the default)."
         )
-    names, single = _output_names(net, Outputs)
-    H = _prepare_input(net, X)
+    layers = net._layers
+    inputs = [i for i, lay in enumerate(layers) if isinstance(lay, _InputLayer)]
+    if any(isinstance(x, (bool, np.bool_)) for x in Xs):
+        raise NetworkError(f"{fname}: give return_state / Outputs by name: {fname}(net, X, return_state=True).")
+    if len(Xs) != len(inputs):
+        names = ", ".join(layers[i].Name for i in inputs)
+        raise NetworkError(
+            f"{fname}: the network has {len(inputs)} input(s) ({names}) but {len(Xs)} array(s) were given. Pass one "
+            f"array per input, in the order of net.InputNames: {fname}(net, " +
+            ", ".join(f"X{k + 1}" for k in range(len(inputs))) + ")."
+        )
+    ports, single = _output_ports(net, Outputs)
+    if net._order is None:
+        net._order, net._inc = _validate_graph(net)
+    feed = dict(zip(inputs, Xs))
     svals = list(net._svals)
     acts = {}
-    for i, lay in enumerate(net._layers):
+    for i in net._order:
+        lay = layers[i]
         p = {name: (net._lvals if kind == "L" else net._svals)[j] for name, (kind, j) in net._index[i].items()}
-        H, new_state = lay._forward(H, p, training)
+        if i in feed:
+            X = _prepare_input(lay, feed[i])
+        else:
+            ins = [acts[src] for src in net._inc[i]]
+            X = ins[0] if lay.NumInputs == 1 else ins
+        H, new_state = lay._forward(X, p, training)
         if new_state:
             for name, v in new_state.items():
                 svals[net._index[i][name][1]] = v
-        if names is not None and lay.Name in names:
-            acts[lay.Name] = H
-    if names is None:
-        outs = H
-    elif single:
-        outs = acts[names[0]]
-    else:
-        outs = tuple(acts[n] for n in names)
+        if lay.NumOutputs == 1:
+            acts[(i, 0)] = H
+        else:
+            for k, h in enumerate(H):
+                acts[(i, k)] = h
+    outs = acts[ports[0]] if single else tuple(acts[q] for q in ports)
     return outs, svals
 
 
-def forward(net, X, return_state=False, Outputs=None):
+def forward(net, *X, return_state=False, Outputs=None):
     """Forward pass in *training* mode (MATLAB ``forward``).
 
     Batch normalization uses the mini-batch statistics, dropout is active. The network is not changed:
 
-    * ``Y = forward(net, X)``
+    * ``Y = forward(net, X)``; a network with several inputs takes ``forward(net, X1, X2)`` in the order
+      of ``net.InputNames``
     * ``Y, state = forward(net, X, return_state=True)`` - also the updated State table
       (MATLAB ``[Y,state] = forward(net,X)``); store it with ``net.State = state``.
-    * ``Outputs="relu"`` returns that layer's activation; ``Outputs=["relu", "fc"]`` a tuple in that order
-      (with ``return_state=True``: ``Y1, Y2, state = ...``).
+    * ``Outputs="relu"`` returns that layer's activation; ``Outputs=["softmax", "fc_2"]`` a tuple in that
+      order (MATLAB ``[Y1,Y2] = forward(net,X,Outputs=["softmax" "fc_2"])``; with ``return_state=True``:
+      ``Y1, Y2, state = ...``). Without ``Outputs``: the network's outputs (``net.OutputNames``), a tuple
+      when there are several.
 
     X is a formatted dlarray ("SSCB" images, "CB" features); an unformatted dlarray or NumPy array is
     read in the input layer's format.
@@ -580,7 +904,7 @@ def _learnables_changed(net):
     return any(v is not None and value_of(v) is not v0 for v, v0 in zip(net._lvals, fam.initial_learnables))
 
 
-def predict(net, X, Outputs=None):
+def predict(net, *X, Outputs=None):
     """Forward pass in *inference* mode (MATLAB ``predict``).
 
     This is NNC's Runtime network: the training network without its loss, with batch statistics off -
@@ -673,7 +997,8 @@ def analyzeNetwork(net, X=None):
     sizes = _fill(probe, lambda lay, name, shape: wrap(np.zeros(shape, np.float32), ""))
     batch = 1
     if X is not None:
-        Xf = _prepare_input(net, X)
+        first = next(lay for lay in net._layers if isinstance(lay, _InputLayer))
+        Xf = _prepare_input(first, X)
         batch = Xf.shape[fmt_of(Xf).index("B")]
     rows = []
     total = 0
@@ -692,3 +1017,71 @@ def analyzeNetwork(net, X=None):
             "Learnables": learn, "NumLearnables": count, "State": state,
         })
     return NetworkAnalysis(rows, total, batch)
+
+
+# -------------------------------------------------------------------------------------------------
+# plot(net)
+
+def _graph_layout(net):
+    """(depth, column) per layer: depth = longest path from an input layer; columns in layer order."""
+    inc = _incoming(net)
+    n = len(net._layers)
+    depth = [0] * n
+    order = list(range(n))
+    try:
+        order, _ = _validate_graph(net)
+    except NetworkError:
+        pass  # incomplete graphs are drawn too (unconnected inputs simply start a new chain)
+    for _ in range(2):
+        for i in order:
+            srcs = [src for src in inc[i] if src is not None]
+            if srcs:
+                depth[i] = max(depth[i], 1 + max(depth[s] for s, _ in srcs))
+    cols, used = [0] * n, {}
+    for i in range(n):
+        cols[i] = used.get(depth[i], 0)
+        used[depth[i]] = cols[i] + 1
+    return depth, cols, used
+
+
+def plot(net, ax=None):
+    """Draw the layer graph of a network with matplotlib (MATLAB ``plot(net)``).
+
+    One box per layer (name and type), arrows along the connections, inputs at the top; a connection to a
+    port of a multi-input layer is labelled with the port ("in2"). Unconnected inputs are drawn in red.
+    Returns the matplotlib Axes.
+    """
+    _check_net(net, "plot")
+    import matplotlib.pyplot as plt  # lazy: import dlteach stays fast
+
+    layers = net._layers
+    depth, cols, width = _graph_layout(net)
+    pos = {}
+    for i, lay in enumerate(layers):
+        w = width[depth[i]]
+        pos[lay.Name] = (cols[i] - (w - 1) / 2.0, -float(depth[i]))
+    if ax is None:
+        span = max(width.values()) if width else 1
+        fig, ax = plt.subplots(figsize=(max(4.0, 2.6 * span), max(2.0, 0.9 * (max(depth, default=0) + 1))))
+    inc = _incoming(net)
+    for s_name, _sp, d_name, dp in net._conns:
+        (x0, y0), (x1, y1) = pos[s_name], pos[d_name]
+        ax.annotate("", xy=(x1, y1 + 0.18), xytext=(x0, y0 - 0.18),
+                    arrowprops=dict(arrowstyle="->", color="0.35", shrinkA=0, shrinkB=0))
+        dst = layers[[lay.Name for lay in layers].index(d_name)]
+        if dst.NumInputs > 1:
+            ax.text(x1 + 0.04 * (dp - (dst.NumInputs - 1) / 2), y1 + 0.3, dst.InputNames[dp], fontsize=7,
+                    color="0.3", ha="center")
+    for i, lay in enumerate(layers):
+        x, y = pos[lay.Name]
+        missing = any(src is None for src in inc[i])
+        face = "#dbe9f6" if isinstance(lay, _InputLayer) else ("#f8d7d7" if missing else "#f3f3f3")
+        ax.text(x, y, f"{lay.Name}\n{lay.Type}", ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.3", fc=face, ec="#c0392b" if missing else "0.4"))
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_axis_off()
+    ax.set_title(f"dlnetwork: {len(layers)} layers, {len(net._conns)} connections", fontsize=9)
+    return ax

@@ -117,6 +117,12 @@ def _layer_entry(lay, w: _Writer):
             opts[k] = v
     from .layers import _CONSTRUCTOR
 
+    if type(lay) not in _CONSTRUCTOR:
+        raise TypeError(
+            f"save: layer '{lay.Name}' ({type(lay).__name__}: a functionLayer or a custom layer) cannot be saved "
+            "without pickle -- its code is not data. Save the values instead, save(path, net.Learnables) (and "
+            "net.State), and rebuild the network in code before assigning them back."
+        )
     return {"class": _CONSTRUCTOR[type(lay)], "options": opts, "arrays": arrays}
 
 
@@ -132,8 +138,10 @@ def _encode_network(net, w: _Writer):
 
     return {
         "layers": [_layer_entry(lay, w) for lay in net._layers],
+        "connections": [[s, sp, d, dp] for s, sp, d, dp in net._conns],
         "learnables": rows(net._lkeys, net._lvals),
         "state": rows(net._skeys, net._svals),
+        "initialized": bool(net.Initialized),
     }
 
 
@@ -274,6 +282,15 @@ def _decode_network(spec, arrays):
         net = dlnetwork(layers, Initialize=False)
     except Exception as err:
         raise _Bad(f"the saved layers do not form a valid network ({err})") from None
+    conns = spec.get("connections")
+    if conns is not None:  # graph networks (files without it: a layer array, connected in order)
+        names = {lay.Name: lay for lay in net._layers}
+        _need(isinstance(conns, list) and all(
+            isinstance(c, list) and len(c) == 4 and c[0] in names and c[2] in names
+            and isinstance(c[1], int) and isinstance(c[3], int)
+            and 0 <= c[1] < names[c[0]].NumOutputs and 0 <= c[3] < names[c[2]].NumInputs for c in conns),
+            "the connections are malformed")
+        net._conns = [tuple(c) for c in conns]
 
     def values(rows, keys, what):
         _need(isinstance(rows, list) and len(rows) == len(keys), f"the {what} rows do not match the layers")
@@ -291,7 +308,8 @@ def _decode_network(spec, arrays):
 
     net._lvals = values(spec.get("learnables"), net._lkeys, "Learnables")
     net._svals = values(spec.get("state"), net._skeys, "State")
-    if net.Initialized:
+    complete = all(v is not None for v in net._lvals) and all(v is not None for v in net._svals)
+    if complete and spec.get("initialized", True):
         def refuse(lay, name, shape):  # pragma: no cover - every value is set
             raise _Bad(f"{lay.Name}/{name} is missing")
 
@@ -301,6 +319,7 @@ def _decode_network(spec, arrays):
             raise
         except Exception as err:
             raise _Bad(f"the saved values do not fit the layers ({err})") from None
+        net._initialized = True
     net._family.record(net._lvals, net._svals)
     return net
 

@@ -141,7 +141,7 @@ def test_row_assignment_l2_regularization_recipe_matches_hand_formula():
     lam = np.float32(1e-4)
     idx = grads.Parameter == "Weights"
     grads[idx, :] = dlupdate(lambda g, w: g + lam * w, grads[idx, :], net.Learnables[idx, :])
-    for (layer, param), g, w in zip(grads.keys(), grads.Value, net.Learnables.Value):
+    for (_layer, param), g, w in zip(grads.keys(), grads.Value, net.Learnables.Value):
         want = 1 + lam * np.asarray(extractdata(w)) if param == "Weights" else np.ones(w.shape)
         np.testing.assert_allclose(np.asarray(extractdata(g)), want, rtol=1e-6)
         assert extractdata(g).dtype == np.float32
