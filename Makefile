@@ -27,7 +27,7 @@ lab: $(VENV)/.lab-installed
 
 test: $(VENV)/.all-installed lint
 	$(PY) -m pytest tests
-	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/[0-9]*.ipynb
+	$(PY) -m pytest -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg notebooks/[0-9]*.ipynb notebooks/examples/*.ipynb
 
 lint: $(VENV)/.all-installed
 	$(VENV)/bin/ruff check dlteach tests tools benchmarks
