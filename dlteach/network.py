@@ -339,6 +339,7 @@ def _setup(net, layers, conns):
     net._family = _Family()
     net._initialized = False
     net._order = None
+    net._plan = None
 
 
 def _preset_value(lay, name):
@@ -709,6 +710,7 @@ def _fill(net, make):
     net._sizes = sizes
     net._order = order
     net._inc = inc
+    net._plan = None
     return sizes
 
 
@@ -826,42 +828,76 @@ def _run(net, Xs, training, Outputs, fname):
             "removed since). Use net = initialize(net) first, or create it with dlnetwork(layers) (Initialize=True "
             "is the default)."
         )
-    layers = net._layers
-    inputs = [i for i, lay in enumerate(layers) if isinstance(lay, _InputLayer)]
-    if any(isinstance(x, (bool, np.bool_)) for x in Xs):
-        raise NetworkError(f"{fname}: give return_state / Outputs by name: {fname}(net, X, return_state=True).")
-    if len(Xs) != len(inputs):
-        names = ", ".join(layers[i].Name for i in inputs)
-        raise NetworkError(
-            f"{fname}: the network has {len(inputs)} input(s) ({names}) but {len(Xs)} array(s) were given. Pass one "
-            f"array per input, in the order of net.InputNames: {fname}(net, " +
-            ", ".join(f"X{k + 1}" for k in range(len(inputs))) + ")."
-        )
-    ports, single = _output_ports(net, Outputs)
-    if net._order is None:
-        net._order, net._inc = _validate_graph(net)
-    feed = dict(zip(inputs, Xs))
-    svals = list(net._svals)
+    plan = net._plan if net._plan is not None else _make_plan(net)
+    steps, inputs, default_ports = plan
+    if len(Xs) != len(inputs) or any(isinstance(x, (bool, np.bool_)) for x in Xs):
+        _wrong_inputs(net, Xs, inputs, fname)
+    if Outputs is None:
+        ports, single = default_ports, len(default_ports) == 1
+    else:
+        ports, single = _output_ports(net, Outputs)
+    lvals, svals0 = net._lvals, net._svals
+    svals = list(svals0)
     acts = {}
-    for i in net._order:
-        lay = layers[i]
-        p = {name: (net._lvals if kind == "L" else net._svals)[j] for name, (kind, j) in net._index[i].items()}
-        if i in feed:
-            X = _prepare_input(lay, feed[i])
+    feed = iter(Xs)
+    for i, lay, params, srcs, one_in, n_out in steps:
+        p = {name: (lvals if kind == "L" else svals0)[j] for name, kind, j in params}
+        if srcs is None:
+            X = _prepare_input(lay, next(feed))
+        elif one_in:
+            X = acts[srcs[0]]
         else:
-            ins = [acts[src] for src in net._inc[i]]
-            X = ins[0] if lay.NumInputs == 1 else ins
+            X = [acts[src] for src in srcs]
         H, new_state = lay._forward(X, p, training)
         if new_state:
+            index = net._index[i]
             for name, v in new_state.items():
-                svals[net._index[i][name][1]] = v
-        if lay.NumOutputs == 1:
+                svals[index[name][1]] = v
+        if n_out == 1:
             acts[(i, 0)] = H
         else:
             for k, h in enumerate(H):
                 acts[(i, k)] = h
     outs = acts[ports[0]] if single else tuple(acts[q] for q in ports)
     return outs, svals
+
+
+def _make_plan(net):
+    """The execution plan of a network (cached; a network's graph never changes in place)."""
+    if net._order is None:
+        net._order, net._inc = _validate_graph(net)
+    layers = net._layers
+    steps = []
+    for i in net._order:
+        lay = layers[i]
+        params = tuple((name, kind, j) for name, (kind, j) in net._index[i].items())
+        srcs = None if isinstance(lay, _InputLayer) else tuple(net._inc[i])
+        steps.append((i, lay, params, srcs, lay.NumInputs == 1, lay.NumOutputs))
+    # inputs are fed in layer order (net.InputNames), whatever the topological order
+    inputs = [i for i, lay in enumerate(layers) if isinstance(lay, _InputLayer)]
+    rank = {i: k for k, i in enumerate(inputs)}
+    in_order = [s[0] for s in steps if s[3] is None]
+    if in_order != inputs:  # reorder the input steps' feed to follow InputNames
+        steps = _feed_in_layer_order(steps, rank)
+    net._plan = (tuple(steps), inputs, _output_ports_default(net))
+    return net._plan
+
+
+def _feed_in_layer_order(steps, rank):
+    """Move the input layers to the front, in layer order (they depend on nothing)."""
+    firsts = sorted((s for s in steps if s[3] is None), key=lambda s: rank[s[0]])
+    return firsts + [s for s in steps if s[3] is not None]
+
+
+def _wrong_inputs(net, Xs, inputs, fname):
+    if any(isinstance(x, (bool, np.bool_)) for x in Xs):
+        raise NetworkError(f"{fname}: give return_state / Outputs by name: {fname}(net, X, return_state=True).")
+    names = ", ".join(net._layers[i].Name for i in inputs)
+    raise NetworkError(
+        f"{fname}: the network has {len(inputs)} input(s) ({names}) but {len(Xs)} array(s) were given. Pass one "
+        f"array per input, in the order of net.InputNames: {fname}(net, " +
+        ", ".join(f"X{k + 1}" for k in range(len(inputs))) + ")."
+    )
 
 
 def forward(net, *X, return_state=False, Outputs=None):
