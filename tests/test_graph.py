@@ -396,3 +396,19 @@ def test_custom_layer_initialize_must_set_learnables_and_layout():
         dlnetwork([featureInputLayer(2), lazy()])
     lay = networkDataLayout((28, 28, 1, float("nan")), "SSCB")
     assert finddim(lay, "C") == [2] and dims(lay) == "SSCB"
+
+
+def test_save_load_new_layer_types(tmp_path):
+    np.random.seed(6)
+    net = dlnetwork([imageInputLayer([4, 4, 2], Normalization="none"), transposedConv2dLayer(3, 3, Stride=2,
+                     Cropping="same", Name="up"), depthConcatenationLayer(2, Name="dcat"),
+                     concatenationLayer(3, 1, Name="cat1")], Initialize=False)
+    net = addLayers(net, transposedConv2dLayer([2, 4], 1, Stride=[2, 2], Cropping=[0, 0, 1, 1], Name="up2"))
+    net = connectLayers(net, "imageinput", "up2")
+    net = initialize(connectLayers(net, "up2", "dcat/in2"))
+    back = load(save(tmp_path / "n", net))
+    X = np.random.default_rng(0).random((4, 4, 2, 2), dtype=np.float32)
+    Y = predict(net, X)
+    assert Y.shape == (8, 8, 4, 2)
+    np.testing.assert_array_equal(extractdata(predict(back, X)), extractdata(Y))
+    assert repr(back.Layers[1]).startswith("transposedConv2dLayer([3, 3], 3, Stride=[2, 2], Cropping='same'")
