@@ -24,6 +24,7 @@ from .minibatchqueue import next as next  # importable, but not in __all__ (see 
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import (
     addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, initialize, predict, removeLayers,
+    replaceLayer,
 )
 from .network import plot as plot  # importable, but not in __all__ (see below)
 from .ops import (
@@ -53,7 +54,7 @@ __all__ = [
     "additionLayer", "concatenationLayer", "depthConcatenationLayer", "transposedConv2dLayer", "functionLayer",
     "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "Table", "save", "load",
-    "addLayers", "connectLayers", "disconnectLayers", "removeLayers",
+    "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",

@@ -25,8 +25,8 @@ return a new one. Assigning ``net.State = ...`` / ``net.Learnables = ...`` chang
 A network is a container for :mod:`dlteach.tree` (children: the learnable values, then the state
 values), so ``dlfeval`` traces it and ``dlgradient(loss, net.Learnables)`` works.
 
-Graph networks (MATLAB ``addLayers`` / ``connectLayers`` / ``removeLayers`` / ``disconnectLayers`` on a
-dlnetwork, the R2024 style without ``layerGraph``)::
+Graph networks (MATLAB ``addLayers`` / ``connectLayers`` / ``removeLayers`` / ``disconnectLayers`` /
+``replaceLayer`` on a dlnetwork, the R2024 style without ``layerGraph``)::
 
     net = dlnetwork()                                   # MATLAB: net = dlnetwork;
     net = addLayers(net, [imageInputLayer([28, 28, 1], Normalization="none"), convolution2dLayer(3, 8),
@@ -62,7 +62,7 @@ from .layers import Layer, _InputLayer
 from .table import Table
 
 __all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "addLayers", "connectLayers",
-           "disconnectLayers", "removeLayers", "plot", "StateNotUpdatedWarning"]
+           "disconnectLayers", "removeLayers", "replaceLayer", "plot", "StateNotUpdatedWarning"]
 
 from .errors import StateNotUpdatedWarning  # noqa: E402  (defined with the other teaching errors)
 
@@ -404,13 +404,14 @@ def _check_net(net, fname):
         raise NetworkError(f"{fname} expects a dlnetwork as its first argument; got {type(net).__name__}.")
 
 
-def _derive(net, layers, conns):
-    """A new, uninitialized network with these layers and connections, keeping the values of ``net``."""
+def _derive(net, layers, conns, forget=()):
+    """A new, uninitialized network with these layers and connections, keeping the values of ``net``
+    (except those of the layers named in ``forget``)."""
     new = object.__new__(dlnetwork)
     layers = [lay._copy() for lay in layers]
     _setup(new, layers, conns)
-    old = dict(zip(net._lkeys, net._lvals))
-    old.update(zip(net._skeys, net._svals))
+    old = {k: v for k, v in zip(net._lkeys, net._lvals) if k[0] not in forget}
+    old.update((k, v) for k, v in zip(net._skeys, net._svals) if k[0] not in forget)
     new._lvals = [old.get(k) if old.get(k) is not None else v for k, v in zip(new._lkeys, new._lvals)]
     new._svals = [old.get(k) if old.get(k) is not None else v for k, v in zip(new._skeys, new._svals)]
     new._family.record(new._lvals, new._svals)
@@ -496,6 +497,48 @@ def removeLayers(net, layerNames):
     gone = set(names)
     return _derive(net, [lay for lay in net._layers if lay.Name not in gone],
                    [c for c in net._conns if c[0] not in gone and c[2] not in gone])
+
+
+def replaceLayer(net, layerName, larray, ReconnectBy="name"):
+    """Replace a layer by a layer (array) (MATLAB ``net = replaceLayer(net, layerName, larray)``).
+
+    The layers of ``larray`` are connected in order; the connections into the old layer go to the first
+    new layer, those out of it leave from the last one, matched by port name (``ReconnectBy="name"``,
+    default) or by port position (``"order"``). The new layers start without values (unless they carry
+    presets); the rest of the network keeps its values. Returns a new, uninitialized network.
+    """
+    _check_net(net, "replaceLayer")
+    if ReconnectBy not in ("name", "order"):
+        raise NetworkError(f"replaceLayer: ReconnectBy must be 'name' or 'order'; got {ReconnectBy!r}.")
+    i, old = _find_layer(net, layerName, "replaceLayer")
+    others = [lay.Name for lay in net._layers if lay.Name != layerName]
+    new_layers = _assign_names(_flatten_layers(larray), existing=others)
+    first, last = new_layers[0], new_layers[-1]
+
+    def port(k, old_ports, new_layer, kind):
+        new_ports = new_layer.InputNames if kind == "in" else new_layer.OutputNames
+        if ReconnectBy == "order":
+            if k < len(new_ports):
+                return k
+        elif old_ports[k] in new_ports:
+            return new_ports.index(old_ports[k])
+        word = "input" if kind == "in" else "output"
+        raise NetworkError(
+            f"replaceLayer: layer {layerName!r}'s {word} {old_ports[k]!r} is connected, but the new layer "
+            f"{new_layer.Name!r} has the {word}s {', '.join(new_ports) or '(none)'}. Use ReconnectBy='order' or a "
+            f"layer with a matching {word}."
+        )
+
+    conns = []
+    for s_, sp, d, dp in net._conns:
+        if d == layerName:
+            conns.append((s_, sp, first.Name, port(dp, old.InputNames, first, "in")))
+        elif s_ == layerName:
+            conns.append((last.Name, port(sp, old.OutputNames, last, "out"), d, dp))
+        else:
+            conns.append((s_, sp, d, dp))
+    layers = list(net._layers[:i]) + new_layers + list(net._layers[i + 1:])
+    return _derive(net, layers, conns + _chain(new_layers), forget={layerName})
 
 
 def _incoming(net):

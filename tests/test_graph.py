@@ -412,3 +412,27 @@ def test_save_load_new_layer_types(tmp_path):
     assert Y.shape == (8, 8, 4, 2)
     np.testing.assert_array_equal(extractdata(predict(back, X)), extractdata(Y))
     assert repr(back.Layers[1]).startswith("transposedConv2dLayer([3, 3], 3, Stride=[2, 2], Cropping='same'")
+
+
+def test_replace_layer_reconnects_and_forgets_only_the_replaced_values():
+    from dlteach import leakyReluLayer, replaceLayer
+
+    net = page_network()
+    new = replaceLayer(net, "relu_1", [leakyReluLayer(0.1, Name="relu_1"), batchNormalizationLayer(Name="bn_x")])
+    assert not new.Initialized
+    conns = [tuple(c) for c in new.Connections]
+    assert ("batchnorm_1", "relu_1") in conns and ("relu_1", "bn_x") in conns
+    assert ("bn_x", "conv_2") in conns and ("bn_x", "conv_skip") in conns
+    new = initialize(new)
+    np.testing.assert_array_equal(extractdata(_v(new.Learnables, "conv_1", "Weights")),
+                                  extractdata(_v(net.Learnables, "conv_1", "Weights")))
+    X = dlarray(np.random.default_rng(3).standard_normal((28, 28, 1, 2)).astype(np.float32), "SSCB")
+    h = forward(new, X, Outputs="relu_1")
+    b = forward(new, X, Outputs="batchnorm_1")
+    np.testing.assert_allclose(extractdata(h), np.where(extractdata(b) > 0, 1, 0.1) * extractdata(b), rtol=1e-6)
+    # the replaced layer's values are not carried over to a new layer of the same name
+    fc = replaceLayer(net, "fc_2", fullyConnectedLayer(3, Name="fc_2"))
+    assert _v(initialize(fc).Learnables, "fc_2", "Weights").shape == (3, 6272)
+    with pytest.raises(NetworkError, match="ReconnectBy='order'"):
+        replaceLayer(net, "add", reluLayer(Name="r"))           # add has in1, in2; relu only 'in'
+    assert replaceLayer(net, "add", additionLayer(2, Name="add2"), ReconnectBy="order").Connections[-1]
