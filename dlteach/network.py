@@ -1102,25 +1102,40 @@ def analyzeNetwork(net, X=None):
 # plot(net)
 
 def _graph_layout(net):
-    """(depth, column) per layer: depth = longest path from an input layer; columns in layer order."""
+    """x, y per layer name: y = -(longest path from an input layer); x = mean x of the layer's sources,
+    spread so that layers on one row stay at least one unit apart (chains stay straight)."""
     inc = _incoming(net)
-    n = len(net._layers)
+    layers = net._layers
+    n = len(layers)
     depth = [0] * n
-    order = list(range(n))
     try:
         order, _ = _validate_graph(net)
     except NetworkError:
-        pass  # incomplete graphs are drawn too (unconnected inputs simply start a new chain)
+        order = list(range(n))  # incomplete graphs are drawn too (an unconnected input starts a new chain)
     for _ in range(2):
         for i in order:
             srcs = [src for src in inc[i] if src is not None]
             if srcs:
                 depth[i] = max(depth[i], 1 + max(depth[s] for s, _ in srcs))
-    cols, used = [0] * n, {}
+    x = [0.0] * n
+    rows = {}
     for i in range(n):
-        cols[i] = used.get(depth[i], 0)
-        used[depth[i]] = cols[i] + 1
-    return depth, cols, used
+        rows.setdefault(depth[i], []).append(i)
+    for d in sorted(rows):
+        want = []
+        for k, i in enumerate(rows[d]):
+            srcs = [s for s, _ in (src for src in inc[i] if src is not None)]
+            want.append((sum(x[s] for s in srcs) / len(srcs) if srcs else float(k), k, i))
+        want.sort()
+        placed = []
+        for w, _, i in want:
+            xi = w if not placed else max(w, placed[-1] + 1.0)
+            placed.append(xi)
+            x[i] = xi
+        shift = (placed[0] + placed[-1]) / 2.0 - sum(w for w, _, _ in want) / len(want)
+        for _, _, i in want:  # keep the row centred on what its layers wanted
+            x[i] -= shift
+    return {lay.Name: (x[i], -float(depth[i])) for i, lay in enumerate(layers)}
 
 
 def plot(net, ax=None):
@@ -1134,31 +1149,29 @@ def plot(net, ax=None):
     import matplotlib.pyplot as plt  # lazy: import dlteach stays fast
 
     layers = net._layers
-    depth, cols, width = _graph_layout(net)
-    pos = {}
-    for i, lay in enumerate(layers):
-        w = width[depth[i]]
-        pos[lay.Name] = (cols[i] - (w - 1) / 2.0, -float(depth[i]))
+    pos = _graph_layout(net)
+    xs = [p[0] for p in pos.values()] or [0.0]
+    ys = [p[1] for p in pos.values()] or [0.0]
     if ax is None:
-        span = max(width.values()) if width else 1
-        fig, ax = plt.subplots(figsize=(max(4.0, 2.6 * span), max(2.0, 0.9 * (max(depth, default=0) + 1))))
+        _, ax = plt.subplots(figsize=(max(4.0, 2.2 * (max(xs) - min(xs) + 1.6)), max(2.0, 0.8 * (1 - min(ys)))))
     inc = _incoming(net)
-    for s_name, _sp, d_name, dp in net._conns:
-        (x0, y0), (x1, y1) = pos[s_name], pos[d_name]
-        ax.annotate("", xy=(x1, y1 + 0.18), xytext=(x0, y0 - 0.18),
-                    arrowprops=dict(arrowstyle="->", color="0.35", shrinkA=0, shrinkB=0))
-        dst = layers[[lay.Name for lay in layers].index(d_name)]
-        if dst.NumInputs > 1:
-            ax.text(x1 + 0.04 * (dp - (dst.NumInputs - 1) / 2), y1 + 0.3, dst.InputNames[dp], fontsize=7,
-                    color="0.3", ha="center")
+    boxes = {}
     for i, lay in enumerate(layers):
         x, y = pos[lay.Name]
         missing = any(src is None for src in inc[i])
         face = "#dbe9f6" if isinstance(lay, _InputLayer) else ("#f8d7d7" if missing else "#f3f3f3")
-        ax.text(x, y, f"{lay.Name}\n{lay.Type}", ha="center", va="center", fontsize=8,
-                bbox=dict(boxstyle="round,pad=0.3", fc=face, ec="#c0392b" if missing else "0.4"))
-    xs = [p[0] for p in pos.values()] or [0.0]
-    ys = [p[1] for p in pos.values()] or [0.0]
+        boxes[lay.Name] = ax.text(x, y, f"{lay.Name}\n{lay.Type}", ha="center", va="center", fontsize=8, zorder=3,
+                                  bbox=dict(boxstyle="round,pad=0.3", fc=face, ec="#c0392b" if missing else "0.4"))
+    by_name = {lay.Name: lay for lay in layers}
+    for s_name, _sp, d_name, dp in net._conns:
+        (x0, y0), (x1, y1) = pos[s_name], pos[d_name]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), zorder=4,
+                    arrowprops=dict(arrowstyle="-|>", color="0.35", shrinkA=1, shrinkB=1, mutation_scale=12,
+                                    patchA=boxes[s_name].get_bbox_patch(), patchB=boxes[d_name].get_bbox_patch()))
+        dst = by_name[d_name]
+        if dst.NumInputs > 1:  # name the port near the arrow's end
+            ax.text(x0 + 0.6 * (x1 - x0) + 0.05, y0 + 0.6 * (y1 - y0), dst.InputNames[dp], fontsize=7,
+                    color="0.3", ha="left", va="center", zorder=4)
     ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
     ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.set_axis_off()
