@@ -259,8 +259,7 @@ def test_rotated_digits_shapes_types_range_and_determinism():
 
 
 def test_rotate_images_against_numpy_rot90_and_pillow():
-    from PIL import Image
-
+    Image = pytest.importorskip("PIL.Image", reason="Pillow (installed with matplotlib) is the rotation oracle")
     from dlteach.data import load_digits, rotate_images
 
     X = load_digits("test")[0][:, :, :, :3]
