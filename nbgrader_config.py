@@ -30,11 +30,14 @@ c.CourseDirectory.course_id = "dlteach"
 c.CourseDirectory.root = os.path.join(_HERE, "course")
 
 # --- generating the student version ------------------------------------------------------------
-# These are nbgrader's defaults, written out because the lesson notebooks and dlteach.checks rely
-# on them: the stub raises NotImplementedError (dlteach.checks reports it as "not attempted").
+# The stub replacing a solution is the blank ``____`` (dlteach.checks.____), NOT nbgrader's default
+# ``raise NotImplementedError()``: a stub that raises at the top level of a cell stops Run All at
+# the first unsolved exercise. ``____`` is harmless at the top level and as a function body; the
+# checks report a missing name, the blank itself or a function still containing ``____`` as
+# "Not attempted yet" (dlteach/checks.py). Lessons import ``____`` in their setup cell.
 c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
 c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\n____"}
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 

@@ -1,153 +1,197 @@
-"""Immediate, friendly feedback for notebook exercises (in the spirit of Kaggle's learntools).
+"""Exercise checks for the lesson notebooks: one line per test cell, one box per verdict.
 
-Used in the *test cells* of the lesson notebooks. The same cells serve a learner alone on Binder
-(they see a short green "Correct" or a red box saying what was expected, plus a hint) and the
-graders (nbgrader, nbval), which only look at whether the cell raised::
+A lesson's check code lives in ``dlteach/exercises/lessonNN.py``; the notebook imports the exercise
+objects in its setup cell and each graded test cell is one line plus nbgrader's hidden block::
 
-    from dlteach.checks import Exercise, ____, check_close, check_function, check_shape
+    from dlteach.exercises.lesson01 import ex1, ex2, q1, ____      # setup cell
 
-    ex1 = Exercise("ex1", "Mean squared error",
-                   hints=["Square the differences first.", "Then average with np.mean."],
-                   solution="loss = np.mean((Y - T) ** 2)")
+    ex1.check("loss")                     # graded test cell (nbgrader grade_id ex1_loss, 2 points)
+    ### BEGIN HIDDEN TESTS
+    ex1.check("loss", seed=2718)          # same requirements, other inputs: hard-coding fails
+    ### END HIDDEN TESTS
 
-    # ... solution cell defines mse(Y, T) ...
+    ex1.hint()          # learners: the next hint (concept -> where to look -> partial code)
+    ex1.solution()      # learners: the full solution (an instructor can switch it off)
 
-    with ex1:                                   # test cell (nbgrader: grade=True, points=2)
-        check_function(mse, [((np.array([1., 2.]), np.array([1., 4.])), 2.0)])
+The authoring API (``Exercise``, ``@ex.part``, the :class:`Context` helpers, ``Choice`` and
+``Answer`` for hashed multiple-choice / short answers) is documented with a complete worked
+exercise in notebooks/README.md.
 
-    ex1.hint()      # learner asks for help;  ex1.hint(2) for the next one;  ex1.solution()
+Two modes (decided per check, see :func:`mode`)
+------------------------------------------------
+* **interactive** -- a learner in JupyterLab, Notebook 7, VS Code or Binder: a check shows ONE box
+  (Correct / Incorrect / Not attempted yet) and never raises, so *Run All* goes through a blank
+  notebook to its last cell.
+* **grading** -- nbgrader (autograde, validate, generate_feedback's source run), nbval,
+  ``jupyter nbconvert --execute``, papermill and plain Python/pytest: a failing check raises
+  :class:`ExerciseIncorrect` / :class:`ExerciseNotAttempted` (``AssertionError`` subclasses), so
+  the cell scores 0 and the test fails. In a kernel, the exception is shown as its message only
+  (an IPython custom exception handler replaces the traceback), so nbgrader's feedback HTML
+  contains "Incorrect: ..." and no source line of the (hidden) test code; the box is not displayed
+  as well, so there is one box per failure in both modes.
 
-Outcomes
---------
-* correct        -> displays "Correct: ..." (green HTML, deterministic text/plain), returns None;
-* wrong          -> displays what was expected and the hint, then raises :class:`CheckFailed`
-                    (an ``AssertionError``) whose message is the same friendly text;
-* not attempted  -> (``NotImplementedError`` from nbgrader's stub, a ``____`` placeholder, or a
-                    ``NameError`` inside ``with exercise:``) displays and raises
-                    :class:`NotAttempted` (a ``CheckFailed``) with its own message.
+How the mode is detected: an explicit ``DLTEACH_CHECKS=interactive|grading`` environment variable
+wins. Otherwise, inside an IPython kernel, the check reads the ``allow_stdin`` flag of the
+execute request that is running: every interactive front end sends ``allow_stdin=True`` (it can
+answer ``input()``), while every headless executor sends ``False``: nbclient (used by nbgrader's
+``Execute`` preprocessor, nbconvert and papermill) sets ``kc.allow_stdin = False``, and nbval
+executes with ``allow_stdin=False``. Outside a kernel (plain Python, pytest) checks raise, and in
+a terminal IPython they display. When the flag cannot be read the mode is "grading": a wrong
+answer must never score.
 
-Design decisions (documented here because no reference fixes them):
-
-* Nothing is ever written to stderr: nbgrader scores a test cell with any stderr output 0 and nbval
-  compares stderr. Warnings raised while checking (e.g. NumPy overflow in the learner's code) are
-  recorded and quoted in the failure text instead of being emitted.
-* Display goes through IPython's ``display`` when an IPython shell is running, otherwise the
-  text/plain form is printed to stdout (plain Python, pytest).
-* Tracebacks stay short: frames of this module carry ``__tracebackhide__`` (honoured by IPython and
-  pytest) and exceptions are raised ``from None``.
-* Tolerances default to ``rtol=1e-5, atol=1e-8``: loose enough for float32 learnables (eps ~1.2e-7)
-  and tight enough to catch a wrong formula.
+Tolerances: every value comparison states its own ``rtol``/``atol`` (float32 learnables carry
+about 7 significant digits; a float32 sum of n terms is accurate to about n * 6e-8 relative), and
+the success box lists what was checked. Inputs are verified unchanged (arrays, dlarrays, dicts,
+lists, dlnetwork learnables) right after each call, before any value is compared.
 """
 
 from __future__ import annotations
 
-import copy
+import base64
+import hashlib
 import html
-import numbers
+import os
+import sys
+import types
 import warnings
+import zlib
 
 import numpy as np
 
+from ._checks_legacy import (  # noqa: F401  (first-generation API, still used by older lessons)
+    CheckFailed,
+    Exercise as _LegacyExercise,
+    Feedback,
+    NotAttempted,
+    ____,
+    _Placeholder,
+    check_close,
+    check_dtype,
+    check_equal,
+    check_function,
+    check_shape,
+    check_structure,
+    check_true,
+)
+
 __all__ = [
-    "CheckFailed",
-    "NotAttempted",
-    "Exercise",
-    "Feedback",
-    "____",
-    "check_equal",
-    "check_close",
-    "check_shape",
-    "check_dtype",
-    "check_structure",
-    "check_function",
-    "check_true",
+    "CheckFailed", "NotAttempted", "ExerciseIncorrect", "ExerciseNotAttempted",
+    "Exercise", "Choice", "Answer", "Context", "Feedback", "____",
+    "mode", "digest", "seal", "unseal",
+    "check_equal", "check_close", "check_shape", "check_dtype", "check_structure",
+    "check_function", "check_true",
 ]
 
-DEFAULT_RTOL = 1e-5
-DEFAULT_ATOL = 1e-8
+MODE_ENV = "DLTEACH_CHECKS"          # "interactive" | "grading" (overrides the detection)
+SOLUTIONS_ENV = "DLTEACH_SOLUTIONS"  # "off" (or 0/false/no): exN.solution() shows no solution
 
 
 # --------------------------------------------------------------------------------------------
-# Exceptions and the placeholder
+# Mode detection
 # --------------------------------------------------------------------------------------------
-class CheckFailed(AssertionError):
-    """A check found a wrong answer. ``str(exc)`` is the friendly feedback text.
-
-    Subclass of ``AssertionError`` so that nbgrader, nbval and pytest count it as a failed test.
-    ``exc.feedback`` is the :class:`Feedback` object that was displayed.
-    """
-
-    def __init__(self, message, feedback=None):
-        super().__init__(message)
-        self.feedback = feedback
+def _shell():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return None
+    return get_ipython()
 
 
-class NotAttempted(CheckFailed):
-    """The exercise has not been attempted yet (stub still raises, placeholder ``____`` left)."""
+def _request_allows_stdin(shell):
+    """``allow_stdin`` of the execute request being run by ``shell``'s kernel; None if unknown
+    (not a kernel)."""
+    kernel = getattr(shell, "kernel", None)
+    if kernel is None:
+        return None
+    parent = None
+    try:
+        parent = kernel.get_parent("shell")
+    except TypeError:  # ipykernel < 6: get_parent() without a channel
+        try:
+            parent = kernel.get_parent()
+        except Exception:  # noqa: BLE001
+            parent = None
+    except Exception:  # noqa: BLE001
+        parent = None
+    content = (parent or {}).get("content") or {}
+    if "allow_stdin" in content:
+        return bool(content["allow_stdin"])
+    flag = getattr(kernel, "_allow_stdin", None)
+    return None if flag is None else bool(flag)
 
 
-class _Placeholder:
-    """The ``____`` blank in starter code: equal only to itself, so "not attempted" is detectable."""
-
-    _instance = None
-
-    def __new__(cls):
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self):
-        return "____"
-
-    def __eq__(self, other):
-        return other is self
-
-    def __hash__(self):
-        return 0
-
-    def __bool__(self):
-        raise NotAttempted(
-            "Replace the blank ____ with your own code before running this cell."
-        )
-
-    def __reduce__(self):
-        return (_Placeholder, ())
-
-
-#: Put ``____`` in starter code where the learner has to write something.
-____ = _Placeholder()
+def mode() -> str:
+    """"interactive" (show a box, never raise) or "grading" (raise on failure); see the module doc."""
+    forced = os.environ.get(MODE_ENV, "").strip().lower()
+    if forced in ("interactive", "grading"):
+        return forced
+    shell = _shell()
+    if shell is None:
+        return "grading"
+    if getattr(shell, "kernel", None) is None:
+        return "interactive"  # terminal IPython
+    allow = _request_allows_stdin(shell)
+    return "interactive" if allow else "grading"
 
 
 # --------------------------------------------------------------------------------------------
-# Feedback objects (what gets displayed)
+# Exceptions raised in grading mode, and their compact display in a kernel
+# --------------------------------------------------------------------------------------------
+class ExerciseIncorrect(CheckFailed):
+    """A graded check failed (grading mode). ``str(exc)`` is the whole feedback text."""
+
+
+class ExerciseNotAttempted(NotAttempted):
+    """A graded check found no answer yet (grading mode)."""
+
+
+class _Fail(Exception):
+    """Raised inside a part's check function; turned into the verdict by Exercise.check."""
+
+    def __init__(self, kind, lines):
+        super().__init__("\n".join(lines))
+        self.kind = kind
+        self.lines = list(lines)
+
+
+def _compact_traceback(shell, etype, value, tb, tb_offset=None):
+    # IPython custom exception handler: the "traceback" of a failed check is its message only,
+    # so no line of the test cell (hidden tests included) reaches the output or nbgrader feedback.
+    stb = [str(value)]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def _install_exception_display():
+    shell = _shell()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return
+    current = tuple(getattr(shell, "custom_exceptions", ()) or ())
+    if current and not all(issubclass(c, CheckFailed) for c in current):
+        return  # somebody else's handler: leave it alone (checks then show a normal traceback)
+    shell.set_custom_exc((ExerciseIncorrect, ExerciseNotAttempted), _compact_traceback)
+
+
+# --------------------------------------------------------------------------------------------
+# Display
 # --------------------------------------------------------------------------------------------
 _STYLES = {
-    # kind: (label, text colour, background, border)
-    "correct": ("Correct", "#1a7f37", "#e8f5e9", "#1a7f37"),
-    "incorrect": ("Incorrect", "#b42318", "#fdecea", "#b42318"),
-    "not_attempted": ("Not attempted yet", "#1f4e99", "#e8f0fe", "#1f4e99"),
-    "error": ("Your code raised an error", "#b42318", "#fdecea", "#b42318"),
-    "hint": ("Hint", "#7a5b00", "#fff8e1", "#c79100"),
-    "solution": ("Solution", "#374151", "#f3f4f6", "#6b7280"),
+    "correct": ("Correct", "#1a7f37", "#e8f5e9"),
+    "incorrect": ("Incorrect", "#b42318", "#fdecea"),
+    "not_attempted": ("Not attempted yet", "#1f4e99", "#e8f0fe"),
+    "hint": ("Hint", "#7a5b00", "#fff8e1"),
+    "solution": ("Solution", "#374151", "#f3f4f6"),
+    "info": ("Note", "#374151", "#f3f4f6"),
 }
 
 
-class Feedback:
-    """A displayable feedback message.
+class Box:
+    """One feedback box: deterministic text/plain and HTML (nbval compares them)."""
 
-    ``repr()`` is the deterministic text/plain form; ``_repr_html_`` the coloured HTML form
-    (also deterministic: no ids, no timestamps, so nbval can compare it).
-    """
-
-    def __init__(self, kind, title, details=(), hint=None, code=None, footer=None):
-        if kind not in _STYLES:
-            raise ValueError(f"unknown feedback kind {kind!r}")
-        self.kind = kind
-        self.title = title
-        self.details = list(details)
-        self.hint = hint
-        self.code = code
-        self.footer = footer
+    def __init__(self, kind, title, lines=(), code=None, footer=None, meta=None):
+        self.kind, self.title = kind, title
+        self.lines, self.code, self.footer = list(lines), code, footer
+        self.meta = dict(meta or {})
 
     @property
     def label(self):
@@ -155,619 +199,556 @@ class Feedback:
 
     @property
     def text(self):
-        lines = [f"{self.label}: {self.title}" if self.title else self.label]
-        lines += ["  " + line for d in self.details for line in str(d).splitlines()]
+        out = [f"{self.label}: {self.title}"]
+        out += ["  " + line for entry in self.lines for line in str(entry).splitlines()]
         if self.code is not None:
-            lines += ["    " + line for line in self.code.splitlines()]
-        if self.hint:
-            lines.append(f"Hint: {self.hint}")
+            out += ["    " + line for line in self.code.splitlines()]
         if self.footer:
-            lines.append(self.footer)
-        return "\n".join(lines)
+            out.append(self.footer)
+        return "\n".join(out)
 
-    def __repr__(self):
-        return self.text
-
-    def __str__(self):
-        return self.text
+    __str__ = __repr__ = lambda self: self.text
 
     def _repr_html_(self):
-        label, fg, bg, border = _STYLES[self.kind]
+        label, fg, bg = _STYLES[self.kind]
         esc = html.escape
-        parts = [
-            f'<div class="dlteach-feedback dlteach-{self.kind}" style="border-left:4px solid '
-            f'{border};background:{bg};padding:4px 10px;margin:2px 0;">',
-            f'<span style="color:{fg};font-weight:bold;">{esc(label)}</span>',
-        ]
-        if self.title:
-            parts.append(f": {esc(self.title)}")
-        if self.details:
-            body = "\n".join(str(d) for d in self.details)
-            parts.append(f'<pre style="margin:4px 0;background:none;">{esc(body)}</pre>')
+        parts = [f'<div class="dlteach-feedback dlteach-{self.kind}" style="border-left:4px solid {fg};'
+                 f'background:{bg};padding:4px 10px;margin:2px 0;">'
+                 f'<span style="color:{fg};font-weight:bold;">{esc(label)}</span>: {esc(self.title)}']
+        if self.lines:
+            body = "\n".join(str(x) for x in self.lines)
+            parts.append(f'<pre style="margin:4px 0;background:none;white-space:pre-wrap;">{esc(body)}</pre>')
         if self.code is not None:
             parts.append(f'<pre style="margin:4px 0;"><code>{esc(self.code)}</code></pre>')
-        if self.hint:
-            parts.append(f'<div><span style="color:#7a5b00;font-weight:bold;">Hint</span>: '
-                         f"{esc(self.hint)}</div>")
         if self.footer:
             parts.append(f"<div>{esc(self.footer)}</div>")
         parts.append("</div>")
         return "".join(parts)
 
-
-def _show(feedback):
-    """Display ``feedback``: rich display inside IPython, else print to stdout (never stderr)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency of ipywidgets
-        get_ipython = None
-    shell = get_ipython() if get_ipython is not None else None
-    if shell is not None:
+    def show(self):
+        shell = _shell()
+        if shell is None:
+            print(self.text)
+            return
         from IPython.display import display
 
-        display(feedback)
-    else:
-        print(feedback.text)
+        display(self, metadata={"dlteach": {"verdict": self.kind, **self.meta}})
 
 
 # --------------------------------------------------------------------------------------------
-# Exercise: hints, solution, and a context manager for test cells
+# Hashing and sealing (answers never stand in plain text in anything the learner has)
 # --------------------------------------------------------------------------------------------
-_ACTIVE = []  # stack of Exercise objects whose ``with`` block is running
+def digest(name: str, answer: str) -> str:
+    """The stored form of the answer ``answer`` (already normalised) to question ``name``."""
+    return hashlib.sha256(f"dlteach:{name}:{answer}".encode()).hexdigest()[:24]
 
 
-class Exercise:
-    """One exercise of a lesson: hints, a solution and a ``with`` block for its test cell.
-
-    ``Exercise(name, title=None, hints=(), solution=None)``; ``name`` should be the variable
-    the notebook binds it to (used in "run ex1.hint()" prompts).
-
-    Inside ``with ex:`` the individual checks stay silent on success and one summary line
-    ("Correct: Exercise ex1 (Mean squared error): 3 checks passed.") is displayed at the end.
-    A ``NameError`` or ``NotImplementedError`` escaping the block is reported as
-    :class:`NotAttempted`; a failed check is re-raised with the exercise's hint prompt added.
-    """
-
-    def __init__(self, name, title=None, *, hints=(), solution=None):
-        if isinstance(hints, str):
-            hints = [hints]
-        self.name = str(name)
-        self.title = title
-        self.hints = list(hints)
-        self.solution_text = solution
-        self._passed = 0
-
-    # -- learner-facing helpers -------------------------------------------------------------
-    @property
-    def label(self):
-        return f"Exercise {self.name}" + (f" ({self.title})" if self.title else "")
-
-    def hint(self, n=1):
-        """Display hint number ``n`` (1-based)."""
-        if not self.hints:
-            fb = Feedback("hint", f"{self.label}", ["There is no hint for this exercise."])
-        elif not isinstance(n, numbers.Integral) or not 1 <= n <= len(self.hints):
-            fb = Feedback("hint", f"{self.label}",
-                          [f"There are {len(self.hints)} hint(s): use {self.name}.hint(1)"
-                           + (f" ... {self.name}.hint({len(self.hints)})."
-                              if len(self.hints) > 1 else ".")])
-        else:
-            more = (f" (more: {self.name}.hint({n + 1}))" if n < len(self.hints) else "")
-            fb = Feedback("hint", f"{n}/{len(self.hints)} for {self.label}{more}",
-                          [self.hints[n - 1]])
-        _show(fb)
-
-    def solution(self):
-        """Display the model solution (if the instructor provided one)."""
-        if self.solution_text is None:
-            fb = Feedback("solution", self.label, ["No solution is published for this exercise."])
-        else:
-            fb = Feedback("solution", self.label, code=self.solution_text)
-        _show(fb)
-
-    def _prompt(self):
-        if self.hints:
-            return f"Stuck? Run {self.name}.hint() for a hint."
-        return None
-
-    # -- context manager for test cells -----------------------------------------------------
-    def __enter__(self):
-        self._passed = 0
-        _ACTIVE.append(self)
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        __tracebackhide__ = True
-        if _ACTIVE and _ACTIVE[-1] is self:
-            _ACTIVE.pop()
-        if exc_type is None:
-            n = self._passed
-            _show(Feedback("correct", f"{self.label}: "
-                           f"{n} check{'s' if n != 1 else ''} passed."))
-            return False
-        if issubclass(exc_type, CheckFailed):
-            old = getattr(exc, "feedback", None) or Feedback("incorrect", str(exc))
-            kind = "not_attempted" if isinstance(exc, NotAttempted) else "incorrect"
-            details = list(old.details)
-            if old.title and not (details and details[0].startswith(old.title)):
-                details = [f"{old.title}:"] + ["  " + d for d in details]
-            fb = Feedback(kind, self.label, details,
-                          hint=None if kind == "not_attempted" else old.hint,
-                          footer=self._prompt())
-            _show(fb)
-            _raise(type(exc)(fb.text, fb))
-        if issubclass(exc_type, NameError):
-            missing = getattr(exc, "name", None) or str(exc)
-            fb = Feedback(
-                "not_attempted", self.label,
-                [f"`{missing}` is not defined yet.",
-                 "Write your answer in the exercise cell above, run that cell, "
-                 "then run this cell again."],
-                footer=self._prompt())
-            _show(fb)
-            _raise(NotAttempted(fb.text, fb))
-        if issubclass(exc_type, NotImplementedError):
-            fb = Feedback("not_attempted", self.label, _NOT_IMPLEMENTED_DETAILS,
-                          footer=self._prompt())
-            _show(fb)
-            _raise(NotAttempted(fb.text, fb))
-        # Any other error comes from the learner's code (or the test code): name it, and let the
-        # original exception propagate so its traceback points at the learner's line.
-        if issubclass(exc_type, Exception):
-            _show(Feedback("error", self.label, [f"{exc_type.__name__}: {exc}"],
-                           footer=self._prompt()))
-        return False
+def seal(text: str) -> str:
+    """Encode ``text`` (a solution naming an answer) so that it is not readable in the source."""
+    return base64.b64encode(zlib.compress(text.encode(), 9)).decode()
 
 
-_NOT_IMPLEMENTED_DETAILS = [
-    "The exercise cell still raises NotImplementedError.",
-    "Replace `raise NotImplementedError()` with your code, run that cell, "
-    "then run this cell again.",
-]
+def unseal(blob: str) -> str:
+    return zlib.decompress(base64.b64decode(blob)).decode()
+
+
+class Sealed(str):
+    """A sealed solution text: ``Sealed(seal(text))``."""
+
+
+def _solutions_enabled():
+    return os.environ.get(SOLUTIONS_ENV, "").strip().lower() not in ("off", "0", "false", "no")
 
 
 # --------------------------------------------------------------------------------------------
-# Reporting helpers
+# Describing values and comparing them
 # --------------------------------------------------------------------------------------------
-def _raise(exc):
-    # Every failure is raised here: IPython always shows the frame that raises, so keep it tiny.
-    __tracebackhide__ = True
-    raise exc from None
+def _is_dlarray(x):
+    return type(x).__name__ == "dlarray"
 
 
-def _passed(name, what="matches the expected value.", n=1):
-    if _ACTIVE:
-        _ACTIVE[-1]._passed += n
-        return
-    _show(Feedback("correct", f"{name} {what}"))
+def _data(x):
+    if _is_dlarray(x):
+        from .formats import value_of
 
-
-def _fail(kind, title, details, hint):
-    """Display (unless an Exercise block will) and raise CheckFailed/NotAttempted."""
-    __tracebackhide__ = True
-    fb = Feedback(kind, title, details, hint=hint)
-    if not _ACTIVE:
-        _show(fb)
-    exc_type = NotAttempted if kind == "not_attempted" else CheckFailed
-    _raise(exc_type(fb.text, fb))
-
-
-def _not_attempted(name, hint, why="is still the blank ____."):
-    __tracebackhide__ = True
-    _fail("not_attempted", name, [f"{name} {why}"], hint)
-
-
-def _is_placeholder(x):
-    return x is ____
-
-
-def _to_array(x):
-    """dlarray / array-like -> ndarray (dlteach's dlarray is unwrapped with extractdata)."""
-    if type(x).__name__ == "dlarray":
-        try:
-            from dlteach.dlarray import extractdata
-        except ImportError:  # pragma: no cover - dlarray module not available
-            return np.asarray(getattr(x, "_data", x))
-        return np.asarray(extractdata(x))
+        return np.asarray(value_of(x))
     return np.asarray(x)
 
 
-def _fmt(x, limit=400):
-    """Short deterministic description of a value for feedback text."""
-    if _is_placeholder(x):
-        return "____"
-    if type(x).__name__ == "dlarray" or isinstance(x, np.ndarray):
-        a = _to_array(x)
-        head = f"{type(x).__name__} of shape {tuple(a.shape)}, dtype {a.dtype}"
-        if a.size == 0:
-            return head + " (empty)"
-        body = np.array2string(a, precision=6, threshold=24, edgeitems=3, separator=", ")
-        text = head + ":\n" + body
-    elif isinstance(x, np.generic):
-        text = f"{x.item()!r} ({x.dtype})"
-    else:
-        text = repr(x)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text
+def _describe(x):
+    """Short one-line description of a value (never a dump of a large array)."""
+    if x is ____:
+        return "the blank ____"
+    if x is None:
+        return "None"
+    if _is_dlarray(x) or isinstance(x, np.ndarray):
+        a = _data(x)
+        fmt = ""
+        if _is_dlarray(x):
+            from .formats import fmt_of
+
+            fmt = f', format "{fmt_of(x)}"' if fmt_of(x) else ""
+        if a.size <= 6 and a.ndim <= 1:
+            with np.printoptions(precision=6):
+                return f"{type(x).__name__} {np.array2string(a, separator=', ')} ({a.dtype}{fmt})"
+        return f"{type(x).__name__} of shape {tuple(a.shape)}, dtype {a.dtype}{fmt}"
+    if isinstance(x, np.generic):
+        return f"{x.item()!r} ({x.dtype})"
+    if isinstance(x, (list, tuple)) and len(x) > 6:
+        return f"a {type(x).__name__} of length {len(x)}"
+    if isinstance(x, dict) and len(x) > 6:
+        return f"a dict with keys {sorted(map(str, x))[:6]}..."
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _warning_details(caught):
-    seen = []
-    for w in caught:
-        line = f"{w.category.__name__}: {w.message}"
-        if line not in seen:
-            seen.append(line)
-    return [f"(your code emitted a warning: {line})" for line in seen[:3]]
-
-
-def _is_arraylike(x):
-    return (isinstance(x, (np.ndarray, np.generic, numbers.Number))
-            or type(x).__name__ == "dlarray") and not isinstance(x, bool)
-
-
-# --------------------------------------------------------------------------------------------
-# Value comparison (shared by all checks). Returns None if equal, else a list of detail lines.
-# --------------------------------------------------------------------------------------------
-def _compare_numeric(value, expected, rtol, atol, exact):
-    try:
-        v = _to_array(value)
-    except Exception:  # noqa: BLE001 - anything that cannot become an array is wrong here
-        return [f"got:      {_fmt(value)}", f"expected: {_fmt(expected)}",
-                "Your value could not be converted to a NumPy array."]
-    e = _to_array(expected)
-    if v.shape != e.shape:
-        return [f"got shape      {tuple(v.shape)}", f"expected shape {tuple(e.shape)}",
-                "Check which axis you reduced over or whether you transposed."]
-    if v.dtype == object or not np.issubdtype(v.dtype, np.number) and v.dtype != bool:
-        return [f"got:      {_fmt(value)}", f"expected: {_fmt(expected)}",
-                "Your result is not numeric."]
+def _array_mismatch(v, e, rtol, atol):
+    """Summary lines of a value mismatch of two same-shape arrays (no dump)."""
+    vf = v.astype(np.float64, copy=False)
+    ef = e.astype(np.float64, copy=False)
     with np.errstate(all="ignore"):
-        if exact or not (np.issubdtype(e.dtype, np.inexact) or np.issubdtype(v.dtype, np.inexact)):
-            ok = np.array_equal(v, e, equal_nan=np.issubdtype(e.dtype, np.inexact))
-            tol = ""
-        else:
-            ok = bool(np.allclose(v, e, rtol=rtol, atol=atol, equal_nan=True))
-            tol = f" (rtol={rtol:g}, atol={atol:g})"
-        if ok:
-            return None
-        details = [f"got:      {_fmt(value)}", f"expected: {_fmt(expected)}{tol}"]
-        vf, ef = v.astype(np.float64, copy=False), e.astype(np.float64, copy=False)
         if np.isnan(vf).any() and not np.isnan(ef).any():
-            details.append("Your result contains NaN: look for overflow (exp of a large number), "
-                           "log(0) or 0/0.")
-        elif np.isinf(vf).any() and not np.isinf(ef).any():
-            details.append("Your result contains inf: look for overflow or division by zero.")
-        elif v.ndim > 0 and v.size > 1:
-            diff = np.abs(vf - ef)
-            diff = np.where(np.isnan(diff), np.inf, diff)
-            idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
-            details.append(f"largest difference {float(diff[idx]):.6g} at index "
-                           f"{tuple(int(i) for i in idx)}")
-        return details
-
-
-def _compare(value, expected, rtol, atol, exact, path):
-    """Recursive comparison of (nested) values; returns None or detail lines naming ``path``."""
-    if _is_placeholder(value):
-        return [f"{path} is still the blank ____."]
-    if isinstance(expected, dict):
-        if not isinstance(value, dict):
-            return [f"{path} should be a dict, got {type(value).__name__}."]
-        missing = [k for k in expected if k not in value]
-        extra = [k for k in value if k not in expected]
-        if missing or extra:
-            out = [f"{path} has keys {sorted(map(repr, value))}"]
-            if missing:
-                out.append(f"missing: {', '.join(map(repr, missing))}")
-            if extra:
-                out.append(f"unexpected: {', '.join(map(repr, extra))}")
-            return out
-        for k in expected:
-            d = _compare(value[k], expected[k], rtol, atol, exact, f"{path}[{k!r}]")
-            if d:
-                return d
-        return None
-    if isinstance(expected, (list, tuple)) and (
-            isinstance(value, (np.ndarray, np.generic)) or type(value).__name__ == "dlarray"):
-        # a nested list of numbers as the expected value of an array result
-        try:
-            expected = np.asarray(expected, dtype=np.float64)
-        except (TypeError, ValueError):
-            pass
-    if isinstance(expected, (list, tuple)):
-        if not isinstance(value, (list, tuple)):
-            return [f"{path} should be a {type(expected).__name__} of length {len(expected)}, "
-                    f"got {type(value).__name__}."]
-        if len(value) != len(expected):
-            return [f"{path} has length {len(value)}, expected {len(expected)}."]
-        for i, (v, e) in enumerate(zip(value, expected)):
-            d = _compare(v, e, rtol, atol, exact, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    if value is None and expected is not None:
-        return [f"{path} is None. Did you forget a `return` statement?"]
-    if _is_arraylike(expected) and not isinstance(expected, bool):
-        d = _compare_numeric(value, expected, rtol, atol, exact)
-        if d:
-            return d if path in ("value", "result") else [f"{path}:"] + ["  " + x for x in d]
-        return None
-    try:
-        same = bool(value == expected)
-    except Exception:  # noqa: BLE001 - e.g. ambiguous array truth value
-        same = False
-    if same:
-        return None
-    return [f"{path}: got {_fmt(value)}, expected {_fmt(expected)}"]
+            n = int(np.isnan(vf).sum())
+            return [f"{n} of {vf.size} values are NaN: look for log(0), 0/0 or overflow in exp."]
+        if np.isinf(vf).any() and not np.isinf(ef).any():
+            return ["values are inf: look for overflow or a division by zero."]
+        diff = np.abs(vf - ef)
+        bad = ~(diff <= atol + rtol * np.abs(ef))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+    if vf.ndim == 0:
+        return [f"got {float(vf):.7g}, expected {float(ef):.7g} "
+                f"(difference {float(diff):.3g}; tolerance rtol={rtol:g}, atol={atol:g})"]
+    idx = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    where = tuple(int(i) for i in idx)
+    lines = [f"{int(bad.sum())} of {vf.size} values differ (tolerance rtol={rtol:g}, atol={atol:g});",
+             f"largest difference {float(diff[idx]):.3g} at index {where}: "
+             f"got {float(vf[idx]):.7g}, expected {float(ef[idx]):.7g}"]
+    if np.allclose(vf, -ef, rtol=rtol, atol=atol):
+        lines.append("every value has the wrong sign.")
+    elif np.all(ef != 0):
+        ratio = vf / ef
+        if np.allclose(ratio, ratio.flat[0], rtol=1e-4) and abs(ratio.flat[0]) > 0:
+            lines.append(f"every value is {ratio.flat[0]:.4g} times the expected one.")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
-# Public checks
+# Snapshots of inputs (in-place modification detection)
 # --------------------------------------------------------------------------------------------
-def check_equal(name, value, expected, *, hint=None, rtol=None, atol=None):
-    """Check ``value == expected`` (exact; with ``rtol``/``atol`` given, a tolerance check).
-
-    Works for numbers, arrays (shape and all elements), strings and nested dict/list/tuple.
-    """
-    __tracebackhide__ = True
-    if _is_placeholder(value):
-        _not_attempted(name, hint)
-    exact = rtol is None and atol is None
-    details = _compare(value, expected, DEFAULT_RTOL if rtol is None else rtol,
-                       0.0 if atol is None else atol, exact, "value")
-    if details:
-        _fail("incorrect", name, details, hint)
-    _passed(name)
+def _snapshot(x):
+    if _is_dlarray(x) or isinstance(x, np.ndarray):
+        return ("array", _data(x).copy())
+    if isinstance(x, dict):
+        return ("dict", {k: _snapshot(v) for k, v in x.items()})
+    if isinstance(x, (list, tuple)):
+        return ("seq", [_snapshot(v) for v in x])
+    learnables = getattr(x, "Learnables", None)
+    if learnables is not None and hasattr(learnables, "Value"):
+        return ("net", [_data(v).copy() for v in learnables.Value])
+    return ("other", None)
 
 
-def check_close(name, value, expected, *, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, dtype=None,
-                hint=None):
-    """Check ``|value - expected| <= atol + rtol * |expected|`` elementwise, with equal shapes.
-
-    ``dtype`` (e.g. ``np.float32``) additionally requires that exact dtype (float32 learnables
-    must stay float32).
-    """
-    __tracebackhide__ = True
-    if _is_placeholder(value):
-        _not_attempted(name, hint)
-    if value is None:
-        _fail("incorrect", name, ["got None. Did you forget a `return` statement or assign the "
-                                  "result to a variable?"], hint)
-    if dtype is not None:
-        _check_dtype_details(name, value, dtype, hint)
-    details = _compare(value, expected, rtol, atol, False, "value")
-    if details:
-        _fail("incorrect", name, details, hint)
-    _passed(name, "matches the expected value." if dtype is None
-            else f"matches the expected value and has dtype {np.dtype(dtype)}.")
-
-
-def _check_dtype_details(name, value, dtype, hint):
-    __tracebackhide__ = True
-    want = np.dtype(dtype)
-    try:
-        got = _to_array(value).dtype
-    except Exception:  # noqa: BLE001
-        got = None
-    if got != want:
-        details = [f"got dtype      {got}", f"expected dtype {want}"]
-        if want == np.float32 and got == np.float64:
-            details.append("NumPy upcasts float32 to float64 when you mix in float64 arrays or "
-                           "np.float64 scalars; keep everything float32 "
-                           "(e.g. np.float32(0.5), x.astype(np.float32)).")
-        _fail("incorrect", name, details, hint)
-
-
-def check_dtype(name, value, dtype, *, hint=None):
-    """Check that ``value`` (array / dlarray / NumPy scalar) has exactly ``dtype``."""
-    __tracebackhide__ = True
-    if _is_placeholder(value):
-        _not_attempted(name, hint)
-    _check_dtype_details(name, value, dtype, hint)
-    _passed(name, f"has dtype {np.dtype(dtype)}.")
-
-
-def check_shape(name, value, shape, *, hint=None):
-    """Check ``value.shape == shape``; ``None`` entries in ``shape`` match any size."""
-    __tracebackhide__ = True
-    if _is_placeholder(value):
-        _not_attempted(name, hint)
-    if value is None:
-        _fail("incorrect", name, ["got None. Did you forget a `return` statement?"], hint)
-    try:
-        got = tuple(_to_array(value).shape) if not hasattr(value, "shape") else tuple(value.shape)
-    except Exception:  # noqa: BLE001
-        _fail("incorrect", name, [f"got {_fmt(value)}, which has no shape."], hint)
-    shape = tuple(shape)
-    ok = len(got) == len(shape) and all(s is None or g == s for g, s in zip(got, shape))
-    if not ok:
-        want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + \
-            ("," if len(shape) == 1 else "") + ")"
-        _fail("incorrect", name, [f"got shape      {got}", f"expected shape {want}"], hint)
-    _passed(name, f"has shape {got}.")
-
-
-def check_structure(name, value, expected, *, values=False, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL,
-                    hint=None):
-    """Check that nested dict/list/tuple ``value`` has the structure of ``expected``.
-
-    Same keys, lengths and container types; array leaves must have the expected shape (and dtype
-    when the expected leaf is a floating array). With ``values=True`` leaves are also compared
-    with :func:`check_close`'s tolerance. The first mismatch is reported by its path, e.g.
-    ``value['fc1']['Weights']``.
-    """
-    __tracebackhide__ = True
-    if _is_placeholder(value):
-        _not_attempted(name, hint)
-    details = _structure(value, expected, "value")
-    if details is None and values:
-        details = _compare(value, expected, rtol, atol, False, "value")
-    if details:
-        _fail("incorrect", name, details, hint)
-    _passed(name, "has the expected structure." if not values
-            else "has the expected structure and values.")
-
-
-def _structure(value, expected, path):
-    if _is_placeholder(value):
-        return [f"{path} is still the blank ____."]
-    if isinstance(expected, dict):
-        if not isinstance(value, dict):
-            return [f"{path} should be a dict, got {type(value).__name__}."]
-        missing = [k for k in expected if k not in value]
-        extra = [k for k in value if k not in expected]
-        if missing:
-            return [f"{path} is missing key(s) {', '.join(map(repr, missing))}."]
-        if extra:
-            return [f"{path} has unexpected key(s) {', '.join(map(repr, extra))}."]
-        for k in expected:
-            d = _structure(value[k], expected[k], f"{path}[{k!r}]")
-            if d:
-                return d
-        return None
-    if isinstance(expected, (list, tuple)):
-        if not isinstance(value, (list, tuple)):
-            return [f"{path} should be a {type(expected).__name__}, got {type(value).__name__}."]
-        if len(value) != len(expected):
-            return [f"{path} has length {len(value)}, expected {len(expected)}."]
-        for i, (v, e) in enumerate(zip(value, expected)):
-            d = _structure(v, e, f"{path}[{i}]")
-            if d:
-                return d
-        return None
-    if isinstance(expected, np.ndarray) or type(expected).__name__ == "dlarray":
-        e = _to_array(expected)
-        if value is None:
-            return [f"{path} is None."]
-        try:
-            v = _to_array(value)
-        except Exception:  # noqa: BLE001
-            return [f"{path} should be an array, got {type(value).__name__}."]
-        if v.shape != e.shape:
-            return [f"{path} has shape {tuple(v.shape)}, expected {tuple(e.shape)}."]
-        if np.issubdtype(e.dtype, np.floating) and v.dtype != e.dtype:
-            return [f"{path} has dtype {v.dtype}, expected {e.dtype}."]
-    return None
-
-
-def check_true(name, condition, message, *, hint=None):
-    """Generic check: pass if ``condition`` is truthy, else fail with ``message``."""
-    __tracebackhide__ = True
-    if _is_placeholder(condition):
-        _not_attempted(name, hint)
-    if not bool(condition):
-        _fail("incorrect", name, [message], hint)
-    _passed(name, "is correct.")
-
-
-def _short(x):
-    """One-line description of an argument for "f(...) returned ..." messages."""
-    if isinstance(x, np.ndarray):
-        if x.size <= 8:
-            with np.printoptions(precision=4, threshold=8):
-                return " ".join(repr(x).split())
-        return f"array(shape={tuple(x.shape)}, dtype={x.dtype})"
-    if type(x).__name__ == "dlarray":
-        return f"dlarray(shape={tuple(_to_array(x).shape)}, dtype={_to_array(x).dtype})"
-    text = _fmt(x, limit=60).replace("\n", " ")
-    return text
-
-
-def _call_repr(fname, args, kwargs):
-    parts = [_short(a) for a in args] + [f"{k}={_short(v)}" for k, v in kwargs.items()]
-    return f"{fname}({', '.join(parts)})"
-
-
-def _normalize_case(case):
-    if not isinstance(case, (tuple, list)) or len(case) not in (2, 3):
-        raise TypeError("each case must be (args, expected) or (args, kwargs, expected)")
-    if len(case) == 2:
-        args, expected = case
-        kwargs = {}
-    else:
-        args, kwargs, expected = case
-    if not isinstance(args, tuple):
-        args = (args,)
-    return args, dict(kwargs), expected
-
-
-def _copy(x):
-    try:
-        return copy.deepcopy(x)
-    except Exception:  # noqa: BLE001 - uncopyable argument: pass it as is
-        return x
-
-
-def _mutated(after, before):
-    """True if an array (possibly nested in dict/list/tuple) differs from its original copy."""
-    if after is before:
-        return False
-    if isinstance(before, dict) and isinstance(after, dict):
-        return any(_mutated(after.get(k), v) for k, v in before.items())
-    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
-        if len(before) != len(after):
-            return True
-        return any(_mutated(a, b) for a, b in zip(after, before))
-    if isinstance(before, np.ndarray) and isinstance(after, np.ndarray):
-        return before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
+def _changed(x, snap):
+    kind, data = snap
+    if kind == "array":
+        a = _data(x)
+        return a.shape != data.shape or not np.array_equal(a, data, equal_nan=True)
+    if kind == "dict":
+        return (not isinstance(x, dict) or set(x) != set(data)
+                or any(_changed(x[k], s) for k, s in data.items()))
+    if kind == "seq":
+        return (not isinstance(x, (list, tuple)) or len(x) != len(data)
+                or any(_changed(v, s) for v, s in zip(x, data)))
+    if kind == "net":
+        values = x.Learnables.Value
+        return len(values) != len(data) or any(
+            not np.array_equal(_data(v), s, equal_nan=True) for v, s in zip(values, data))
     return False
 
 
-def check_function(fn, cases, *, name=None, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, exact=False,
-                   dtype=None, hint=None):
-    """Call ``fn`` on each case and compare with the expected result.
+def _uses_blank(fn):
+    code = getattr(fn, "__code__", None)
+    stack = [code] if code is not None else []
+    while stack:
+        c = stack.pop()
+        if "____" in c.co_names:
+            return True
+        stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    return False
 
-    ``cases``: list of ``(args, expected)`` or ``(args, kwargs, expected)``; a non-tuple ``args``
-    is a single argument. Arguments are deep-copied, and a function that modifies its inputs in
-    place fails with a message saying so. Floating results are compared with ``rtol``/``atol``
-    (``exact=True`` for exact equality); tuples/lists/dicts are compared element by element.
-    ``dtype`` additionally requires every array result to have that dtype.
+
+# --------------------------------------------------------------------------------------------
+# The context a part's check function works with
+# --------------------------------------------------------------------------------------------
+class Context:
+    """What a part's check function receives.
+
+    ``c.seed`` (None for the visible check, the hidden block's number when grading), ``c.rng``
+    (a NumPy Generator seeded with ``seed`` or 0), ``c.hidden``; the helpers below raise the
+    verdict themselves and record what passed for the success box.
     """
-    __tracebackhide__ = True
-    fname = name or getattr(fn, "__name__", "your function")
-    if _is_placeholder(fn):
-        _not_attempted(fname, hint)
-    if not callable(fn):
-        _fail("incorrect", fname, [f"{fname} should be a function, got {_fmt(fn)}."], hint)
-    for case in cases:
-        args, kwargs, expected = _normalize_case(case)
-        call_args, call_kwargs = _copy(args), _copy(kwargs)
-        call = _call_repr(fname, args, kwargs)
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+
+    def __init__(self, exercise, part, namespace, seed):
+        self.exercise, self.part, self.ns = exercise, part, namespace
+        self.seed = seed
+        self.hidden = seed is not None
+        self.rng = np.random.default_rng(0 if seed is None else seed)
+        self.checked = []
+
+    # -- verdicts --------------------------------------------------------------------------
+    def fail(self, *lines):
+        """Incorrect, with these explanation lines."""
+        raise _Fail("incorrect", lines)
+
+    def not_attempted(self, *lines):
+        raise _Fail("not_attempted", lines)
+
+    def passed(self, what):
+        """Record a passed requirement (listed in the success box)."""
+        self.checked.append(what)
+
+    def require(self, condition, message, what=None):
+        """Incorrect with ``message`` unless ``condition``; ``what`` is recorded on success."""
+        if not condition:
+            self.fail(message)
+        if what:
+            self.passed(what)
+
+    # -- the learner's names ------------------------------------------------------------------
+    def get(self, name, kind=None):
+        """The learner's variable ``name`` from the notebook; ``kind="function"`` requires a
+        function. Missing, still ``____``, or a function still containing ``____`` -> not attempted."""
+        if name not in self.ns:
+            self.not_attempted(f"`{name}` is not defined yet: write your answer in the exercise "
+                               "cell, run that cell, then run this one again.")
+        value = self.ns[name]
+        if value is ____:
+            self.not_attempted(f"`{name}` is still the blank ____.")
+        if kind == "function":
+            if not callable(value):
+                self.fail(f"`{name}` should be a function (def {name}(...):), got {_describe(value)}.")
+            if _uses_blank(value):
+                self.not_attempted(f"`{name}` still contains the blank ____: replace it with your code.")
+        return value
+
+    def call(self, label, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, described as ``label`` (e.g. ``"modelLoss(net, X, T)"``).
+
+        An exception becomes Incorrect ("modelLoss(net, X, T) raised ValueError: ..."), a stub's
+        NotImplementedError Not attempted; an argument changed in place is Incorrect, checked
+        right after the call and before any value is compared.
+        """
+        snaps = [_snapshot(a) for a in args]
+        ksnaps = {k: _snapshot(v) for k, v in kwargs.items()}
+        try:
+            result = fn(*args, **kwargs)
+        except NotImplementedError:
+            self.not_attempted(f"{label} still raises NotImplementedError: replace the stub "
+                               "with your code.")
+        except _Fail:
+            raise
+        except Exception as err:  # noqa: BLE001 - the learner's code: report it, don't crash
+            self.fail(f"{label} raised {type(err).__name__}: {err}")
+        names = _arg_names(label, len(args))
+        for i, (a, s) in enumerate(zip(args, snaps)):
+            if _changed(a, s):
+                self.fail(f"{label} changed its input `{names[i]}` in place (for example "
+                          f"`{names[i]}[mask] = 0` or `{names[i]} += ...`).",
+                          "Leave the inputs as they are: build new arrays instead "
+                          "(np.maximum, np.where, x = x + ...).")
+        for k, s in ksnaps.items():
+            if _changed(kwargs[k], s):
+                self.fail(f"{label} changed its input `{k}` in place.",
+                          "Leave the inputs as they are: build new arrays instead.")
+        if result is ____:
+            self.not_attempted(f"{label} still returns the blank ____.")
+        return result
+
+    # -- comparisons ---------------------------------------------------------------------------
+    def close(self, what, value, expected, *, rtol, atol, dtype=None, why=""):
+        """Array/number ``value`` within ``atol + rtol*|expected|`` of ``expected``, same shape;
+        ``dtype`` (e.g. np.float32) is required exactly when given. ``why`` documents the
+        tolerance in the success box."""
+        if value is ____:
+            self.not_attempted(f"{what} is still the blank ____.")
+        if value is None:
+            self.fail(f"{what} is None: did you forget `return`?")
+        if isinstance(value, (str, bytes, dict, bool)) or callable(value):
+            self.fail(f"{what} should be a number or an array, got {_describe(value)}.")
+        try:
+            v = _data(value)
+        except Exception:  # noqa: BLE001
+            self.fail(f"{what} should be a number or an array, got {_describe(value)}.")
+        e = _data(expected)
+        if v.dtype == object or not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
+            self.fail(f"{what} should be numeric, got {_describe(value)}.")
+        if v.shape != e.shape:
+            self.fail(f"{what} has shape {tuple(v.shape)}, expected {tuple(e.shape)}.")
+        if dtype is not None and v.dtype != np.dtype(dtype):
+            extra = (" NumPy turns float32 into float64 when float64 values are mixed in; keep "
+                     "everything float32." if np.dtype(dtype) == np.float32 and v.dtype == np.float64
+                     else "")
+            self.fail(f"{what} has dtype {v.dtype}, expected {np.dtype(dtype)}.{extra}")
+        with np.errstate(all="ignore"):
+            ok = np.allclose(v.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol)
+        if not ok:
+            self.fail(f"{what} is not what was expected:", *_array_mismatch(v, e, rtol, atol))
+        tol = f"rtol {rtol:g}, atol {atol:g}" + (f": {why}" if why else "")
+        self.passed(f"{what}: shape {tuple(v.shape)}"
+                    + (f", dtype {np.dtype(dtype)}" if dtype is not None else "")
+                    + f", values ({tol})")
+        return v
+
+    def equal(self, what, value, expected, *, describe=True):
+        """Exact equality (ints, strings, tuples, bools). With ``describe=False`` the expected
+        value is not shown (hidden answers)."""
+        if value is ____:
+            self.not_attempted(f"{what} is still the blank ____.")
+        try:
+            same = bool(value == expected) and type(value) is not bool or value is expected
+        except Exception:  # noqa: BLE001
+            same = False
+        if isinstance(expected, bool):
+            same = value is expected or (isinstance(value, np.bool_) and bool(value) is expected)
+        if not same:
+            self.fail(f"{what} is {_describe(value)}"
+                      + (f", expected {_describe(expected)}." if describe else ", which is not right."))
+        self.passed(f"{what} = {_describe(value)}" if describe else what)
+        return value
+
+    def shape(self, what, value, shape):
+        if value is None:
+            self.fail(f"{what} is None: did you forget `return`?")
+        got = tuple(getattr(value, "shape", np.shape(value)))
+        if got != tuple(shape):
+            self.fail(f"{what} has shape {got}, expected {tuple(shape)}.")
+        self.passed(f"{what}: shape {got}")
+
+    def keys(self, what, value, keys):
+        """``value`` is a dict with exactly ``keys`` (any order)."""
+        if not isinstance(value, dict):
+            self.fail(f"{what} should be a dict, got {_describe(value)}.")
+        missing = [k for k in keys if k not in value]
+        extra = [k for k in value if k not in keys]
+        if missing or extra:
+            self.fail(f"{what} has keys {sorted(map(str, value))}"
+                      + (f"; missing {missing}" if missing else "")
+                      + (f"; unexpected {extra}" if extra else "") + ".")
+        self.passed(f"{what}: keys {sorted(map(str, keys))}")
+
+
+def _arg_names(label, n):
+    inside = label[label.find("(") + 1: label.rfind(")")] if "(" in label else ""
+    names = [p.strip() for p in inside.split(",") if p.strip()]
+    return names + [f"argument {i + 1}" for i in range(len(names), n)]
+
+
+# --------------------------------------------------------------------------------------------
+# Exercises
+# --------------------------------------------------------------------------------------------
+_HINT_LEVELS = ("the idea", "where to look", "partial code")
+
+
+class Exercise(_LegacyExercise):
+    """An exercise: hints, a solution and one or more graded *parts*.
+
+    ``Exercise(name, title, hints=[idea, where to look, partial code], solution=code_text)``.
+    ``@ex.part("loss", "what it checks")`` registers a check function ``f(c: Context)``; each
+    part is one graded test cell (``ex.check("loss")``), so a multi-requirement exercise gives
+    partial credit. ``ex.check()`` without a name runs every part (for learners).
+
+    The first-generation ``with ex:`` block of :mod:`dlteach._checks_legacy` still works.
+    """
+
+    def __init__(self, name, title=None, *, hints=(), solution=None):
+        super().__init__(name, title, hints=hints, solution=solution)
+        self.parts = {}
+        self.results = {}
+        self._next_hint = 1
+        #: the success box says that grading re-runs the checks on other inputs (not for Answers)
+        self.other_inputs = True
+
+    def __repr__(self):
+        return (f"<{self.label}: {len(self.parts)} part(s) {list(self.parts)}; "
+                f"check code in {self.module}>")
+
+    @property
+    def module(self):
+        return getattr(self, "_module", "dlteach/exercises")
+
+    def part(self, name, description=""):
+        """Decorator registering the check function of part ``name``."""
+        def register(fn):
+            self.parts[name] = (fn, description)
+            mod = sys.modules.get(fn.__module__)
+            if mod is not None and getattr(mod, "__file__", None):
+                self._module = "dlteach/" + os.path.relpath(mod.__file__, os.path.dirname(
+                    os.path.abspath(__file__))).replace(os.sep, "/")
+            return fn
+        return register
+
+    # -- learner helpers ----------------------------------------------------------------------
+    def hint(self, n=None):
+        """The next hint (or hint ``n``): the idea, then where to look, then partial code."""
+        if not self.hints:
+            return Box("hint", self.label, ["There is no hint for this exercise."]).show()
+        if n is None:
+            n = self._next_hint
+        if not isinstance(n, int) or not 1 <= n <= len(self.hints):
+            return Box("hint", self.label, [f"There are {len(self.hints)} hints: "
+                                            f"{self.name}.hint(1) ... {self.name}.hint({len(self.hints)})."]).show()
+        self._next_hint = min(n + 1, len(self.hints))
+        level = f" ({_HINT_LEVELS[n - 1]})" if len(self.hints) == 3 else ""
+        more = (f"Next: {self.name}.hint() for hint {n + 1}." if n < len(self.hints)
+                else f"Still stuck? {self.name}.solution() shows a full solution.")
+        Box("hint", f"{n}/{len(self.hints)}{level} for {self.label}", [self.hints[n - 1]],
+            footer=more).show()
+
+    def solution(self):
+        """The full solution, unless the instructor switched solutions off (DLTEACH_SOLUTIONS=off)."""
+        if not _solutions_enabled():
+            return Box("solution", self.label, ["Solutions are switched off for this course "
+                                                f"({SOLUTIONS_ENV}=off). Ask your instructor."]).show()
+        text = self.solution_text
+        if text is None:
+            return Box("solution", self.label, ["No solution is published for this exercise."]).show()
+        if isinstance(text, Sealed):
+            text = unseal(text)
+        Box("solution", self.label, code=text).show()
+
+    @property
+    def solved(self):
+        """True if every part passes (checked silently): guard cells that use the answer."""
+        ns = sys._getframe(1).f_globals
+        return all(self._run(p, ns, None)[0] == "correct" for p in self.parts)
+
+    # -- checking -----------------------------------------------------------------------------
+    def _run(self, part, ns, seed):
+        fn, _ = self.parts[part]
+        c = Context(self, part, ns, seed)
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always")
             try:
-                result = fn(*call_args, **call_kwargs)
-            except NotImplementedError:
-                _fail("not_attempted", fname, _NOT_IMPLEMENTED_DETAILS, hint)
-            except CheckFailed:
-                raise
-            except Exception as err:  # noqa: BLE001 - learner code: report, don't crash
-                _fail("incorrect", fname,
-                      [f"{call} raised {type(err).__name__}: {err}"] + _warning_details(caught),
-                      hint)
-        if _is_placeholder(result):
-            _fail("not_attempted", fname, [f"{fname} still returns the blank ____."], hint)
-        details = None
-        if dtype is not None:
-            arrays = [r for r in (result if isinstance(result, tuple) else (result,))
-                      if isinstance(r, (np.ndarray, np.generic)) or type(r).__name__ == "dlarray"]
-            bad = [r for r in arrays if _to_array(r).dtype != np.dtype(dtype)]
-            if bad or not arrays:
-                got = _to_array(bad[0]).dtype if bad else type(result).__name__
-                details = [f"{call} returned dtype {got}, expected {np.dtype(dtype)}."]
-                if np.dtype(dtype) == np.float32 and got == np.float64:
-                    details.append("NumPy upcasts float32 to float64 when you mix in float64 "
-                                   "values; keep everything float32.")
-        if details is None:
-            details = _compare(result, expected, rtol, atol, exact, "result")
-            if details:
-                details = [f"{call}:"] + ["  " + d for d in details]
-        if details is None and (_mutated(call_args, args) or _mutated(call_kwargs, kwargs)):
-            details = [f"{call} returned the right value but modified its input in place.",
-                       "Work on a copy (e.g. x = x.copy()) or build a new array instead."]
-        if details:
-            _fail("incorrect", fname, details + _warning_details(caught), hint)
-    n = len(cases)
-    _passed(fname, f"passed {n} test case{'s' if n != 1 else ''}.", n=n)
+                fn(c)
+            except _Fail as fail:
+                lines = list(fail.lines)
+                seen = []
+                for w in caught:
+                    text = f"(a warning was raised: {w.category.__name__}: {w.message})"
+                    if text not in seen:
+                        seen.append(text)
+                return fail.kind, lines + seen[:2], c
+            except Exception as err:  # noqa: BLE001 - e.g. an answer of an unexpected type
+                return "incorrect", [f"checking your answer raised {type(err).__name__}: {err}"], c
+        return "correct", c.checked, c
 
+    def check(self, part=None, *, seed=None):
+        """Check part ``part`` (all parts if None) on the visible inputs, or -- ``seed`` given, as
+        in the hidden block -- on other inputs. Interactive: one box, never raises. Grading:
+        raises on failure (see the module docstring)."""
+        ns = sys._getframe(1).f_globals
+        if not self.parts:
+            raise TypeError(f"{self.label} has no parts: define them with @{self.name}.part(...)")
+        names = list(self.parts) if part is None else [part]
+        for p in names:
+            if p not in self.parts:
+                raise KeyError(f"{self.label} has no part {p!r}; parts: {list(self.parts)}")
+        verdicts = []
+        for p in names:
+            kind, lines, _ = self._run(p, ns, seed)
+            self.results[p] = kind
+            verdicts.append((p, kind, lines))
+            if kind != "correct":
+                break
+        failed = [v for v in verdicts if v[1] != "correct"]
+        title = self.label + (f", part {part!r}" if part is not None and len(self.parts) > 1 else "")
+        meta = {"exercise": self.name, "part": part, "hidden": seed is not None}
+        if not failed:
+            if seed is not None:
+                box = Box("correct", title, ["also correct on other inputs."], meta=meta)
+            else:
+                checked = [f"- {line}" for line in dict.fromkeys(x for (_p, _k, ls) in verdicts for x in ls)]
+                footer = ("Grading runs the same checks on other inputs as well."
+                          if self.other_inputs else None)
+                box = Box("correct", title, ["Checked:"] + checked, footer=footer, meta=meta)
+            box.show()
+            return None
+        p, kind, lines = failed[0]
+        if len(self.parts) > 1 and part is None:
+            lines = [f"part {p!r}: " + lines[0]] + lines[1:]
+        footer = None
+        if kind == "incorrect" and self.hints:
+            footer = f"Stuck? {self.name}.hint() gives a hint ({len(self.hints)} in all)."
+        box = Box(kind, title, lines, footer=footer, meta=meta)
+        if mode() == "interactive":
+            box.show()
+            return None
+        _install_exception_display()
+        exc = (ExerciseNotAttempted if kind == "not_attempted" else ExerciseIncorrect)(box.text, box)
+        raise exc from None
+
+
+class Answer(Exercise):
+    """A short answer held in the learner's variable ``variable``, compared by hash.
+
+    ``normalize`` turns the learner's value into the canonical string that was hashed with
+    ``digest(name, canonical)`` (default: stripped, lower-case text); it may raise ``ValueError``
+    with a message for a value of the wrong kind. The answer itself never appears in the source.
+    """
+
+    def __init__(self, name, title, *, variable, digests, normalize=None, hints=(), solution=None,
+                 describe="answer"):
+        super().__init__(name, title, hints=hints, solution=solution)
+        self.variable = variable
+        self.digests = {digests} if isinstance(digests, str) else set(digests)
+        self.normalize = normalize or (lambda v: str(v).strip().lower())
+        self.describe = describe
+        self.other_inputs = False
+
+        @self.part("answer", f"the {describe} in `{variable}`")
+        def _answer(c):
+            value = c.get(variable)
+            try:
+                canonical = self.normalize(value)
+            except (TypeError, ValueError) as err:
+                c.fail(f"`{variable}` = {_describe(value)}: {err}")
+            if digest(self.name, canonical) not in self.digests:
+                c.fail(f"`{variable}` = {_describe(value)} is not the right {describe}.",
+                       "Re-read the question and the text above it; the hints help.")
+            c.passed(f"`{variable}` holds the right {describe}")
+
+
+class Choice(Answer):
+    """A multiple-choice question: ``variable`` holds one of ``options`` (e.g. "A".."D")."""
+
+    def __init__(self, name, title, *, variable, options, digests, hints=(), solution=None):
+        opts = [str(o).upper() for o in options]
+
+        def normalize(value):
+            if not isinstance(value, str):
+                raise ValueError(f"write the letter as a string, one of {', '.join(map(repr, opts))}.")
+            v = value.strip().upper()
+            if v not in opts:
+                raise ValueError(f"choose one of {', '.join(map(repr, opts))}.")
+            return v
+
+        super().__init__(name, title, variable=variable, digests=digests, normalize=normalize,
+                         hints=hints, solution=solution, describe="choice")
+        self.options = opts
+
+
+def _main(argv=None):
+    """``python -m dlteach.checks digest NAME ANSWER`` / ``seal TEXT``: values for lesson modules."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 3 and argv[0] == "digest":
+        print(digest(argv[1], argv[2]))
+    elif len(argv) == 2 and argv[0] == "seal":
+        print(seal(argv[1]))
+    else:
+        print("usage: python -m dlteach.checks digest NAME CANONICAL_ANSWER | seal TEXT")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -278,7 +278,8 @@ def test_exercise_other_errors_propagate_unchanged(capsys):
     assert "ZeroDivisionError: division by zero" in capsys.readouterr().out
 
 
-def test_hints_and_solution(capsys):
+def test_hints_and_solution(capsys, monkeypatch):
+    monkeypatch.delenv("DLTEACH_SOLUTIONS", raising=False)
     ex = Exercise("q", hints=["one", "two"], solution="y = 2 * x")
     ex.hint()
     ex.hint(2)
@@ -286,9 +287,9 @@ def test_hints_and_solution(capsys):
     ex.solution()
     Exercise("r").solution()
     out = capsys.readouterr().out
-    assert "Hint: 1/2 for Exercise q (more: q.hint(2))\n  one" in out
-    assert "Hint: 2/2 for Exercise q\n  two" in out
-    assert "There are 2 hint(s): use q.hint(1) ... q.hint(2)." in out
+    assert "Hint: 1/2 for Exercise q\n  one\nNext: q.hint() for hint 2." in out
+    assert "Hint: 2/2 for Exercise q\n  two\nStill stuck? q.solution() shows a full solution." in out
+    assert "There are 2 hints: q.hint(1) ... q.hint(2)." in out
     assert "Solution: Exercise q\n    y = 2 * x" in out
     assert "No solution is published" in out
 

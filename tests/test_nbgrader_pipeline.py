@@ -173,7 +173,7 @@ def test_release_has_no_solutions_or_hidden_tests(graded):
     for cell in release.cells:
         assert "BEGIN SOLUTION" not in cell.source and "BEGIN HIDDEN TESTS" not in cell.source
         if _is_solution(cell) and cell.cell_type == "code":
-            assert "raise NotImplementedError()" in cell.source
+            assert "# YOUR CODE HERE" in cell.source and "____" in cell.source  # nbgrader_config code_stub
     assert _points(release) == _points(instructor)
 
 

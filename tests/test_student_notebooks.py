@@ -84,7 +84,7 @@ def _check_clean(nb, name):
             assert cell.outputs == [] and cell.execution_count is None, f"{name}: outputs left"
         nbg = cell.metadata.get("nbgrader", {})
         if nbg.get("solution") and cell.cell_type == "code":
-            assert "raise NotImplementedError()" in cell.source
+            assert "# YOUR CODE HERE" in cell.source and "____" in cell.source  # nbgrader_config code_stub
 
 
 @pytest.mark.parametrize("path", STUDENT_FILES, ids=_ids(STUDENT_FILES))
