@@ -436,3 +436,48 @@ def test_replace_layer_reconnects_and_forgets_only_the_replaced_values():
     with pytest.raises(NetworkError, match="ReconnectBy='order'"):
         replaceLayer(net, "add", reluLayer(Name="r"))           # add has in1, in2; relu only 'in'
     assert replaceLayer(net, "add", additionLayer(2, Name="add2"), ReconnectBy="order").Connections[-1]
+
+
+def test_second_derivatives_through_a_graph_network_match_finite_differences():
+    """A gradient penalty d/dW ||dY/dX||^2 through two branches joined by an addition layer (float64 weights,
+    so that central differences are an exact-enough oracle)."""
+    from dlteach import tanhLayer
+    from finite_differences import numeric_grad  # tests/finite_differences.py
+
+    rng = np.random.default_rng(7)
+    W1 = rng.standard_normal((3, 2))
+    # presets are stored as float32 (learnables are single): use float32-representable values for the oracle
+    W2 = rng.standard_normal((3, 2)).astype(np.float32).astype(np.float64)
+    V = rng.standard_normal((1, 3)).astype(np.float32).astype(np.float64)
+    X = rng.standard_normal((2, 4))
+
+    def build(w1):
+        net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3, Weights=w1, Bias=np.zeros((3, 1)), Name="a"),
+                         tanhLayer(), additionLayer(2, Name="add"),
+                         fullyConnectedLayer(1, Weights=V, Bias=np.zeros((1, 1)), Name="out")], Initialize=False)
+        net = addLayers(net, fullyConnectedLayer(3, Weights=W2, Bias=np.zeros((3, 1)), Name="b"))
+        net = connectLayers(connectLayers(net, "input", "b"), "b", "add/in2")
+        net = initialize(net)
+        t = net.Learnables                       # float64 values for the finite-difference oracle
+        t.Value = [dlarray(np.asarray(extractdata(v), np.float64)) for v in t.Value]
+        t[t.Layer == "a", :] = Table(["a", "a"], ["Weights", "Bias"], [dlarray(np.asarray(w1, np.float64)),
+                                                                       dlarray(np.zeros((3, 1)))])
+        net.Learnables = t
+        return net
+
+    def penalty_and_grad(net, X):
+        Y = forward(net, X)
+        gx = dlgradient(Y.sum(), X, EnableHigherDerivatives=True)
+        p = (gx * gx).sum()
+        return p, dlgradient(p, net.Learnables)
+
+    p, g = dlfeval(penalty_and_grad, build(W1), dlarray(X, "CB"))
+
+    def penalty_np(w1):                          # by hand: dY/dX = V (diag(1 - tanh^2) W1 + W2), per observation
+        H = np.tanh(w1 @ X)
+        J = (V.T * (1 - H ** 2)).T @ w1 + V @ W2          # 4 x 2: one row per observation
+        return float(np.sum(J ** 2))
+
+    np.testing.assert_allclose(float(extractdata(p)), penalty_np(W1), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(extractdata(_v(g, "a", "Weights"))), numeric_grad(penalty_np, W1),
+                               rtol=1e-6, atol=1e-8)
