@@ -3,6 +3,8 @@
 Models
   MLP  784-128-10: fullyconnect, relu, fullyconnect, softmax, crossentropy
   CNN  28x28x1 input: conv 5x5x20 (valid), relu, maxpool 2/2, fullyconnect 10, softmax, crossentropy
+  LSTM 16 channels x 50 time steps, batch 32: lstm (1 layer, 128 hidden units, last time step),
+       fullyconnect 10, softmax, crossentropy (rows a, e and d only: no hand-written NumPy/autograd LSTM)
 
 Rows
   (a) dlteach model-function style: parameters in nested dicts of dlarrays, dlfeval + dlgradient,
@@ -25,7 +27,7 @@ measures ``import dlteach`` in fresh interpreters.
     .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
 
 Targets (issue "Core"): dlteach MLP step within 1.3x of hand-written NumPy and no slower than PyTorch;
-CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s.
+CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s. Issue 14: LSTM step within 2x of PyTorch.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ parser.add_argument("--rounds", type=int, default=3, help="run every row this ma
 parser.add_argument("--warmup", type=int, default=10)
 parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch threads (default: NumPy's BLAS default)")
 parser.add_argument("--row", default=None, help=argparse.SUPPRESS)
+parser.add_argument("--models", default="mlp,cnn,lstm", help="comma-separated subset of mlp, cnn, lstm")
 parser.add_argument("--profile", default=None, metavar="ROW", help="cProfile one row, e.g. mlp-dlteach")
 parser.add_argument("--default-malloc", action="store_true",
                     help="run every row with glibc's default malloc thresholds (dlteach tuning off)")
@@ -61,8 +64,17 @@ sys.path.insert(0, REPO)
 # ------------------------------------------------------------------------------------------------
 # data and parameters (same seed in every row)
 
-def make_data(np):
+LSTM_C, LSTM_T, LSTM_B, LSTM_H = 16, 50, 32, 128
+
+
+def make_data(np, model="mlp"):
     rng = np.random.default_rng(0)
+    if model == "lstm":
+        X = rng.standard_normal((LSTM_C, LSTM_B, LSTM_T)).astype(np.float32)  # C x B x T
+        labels = rng.integers(0, 10, LSTM_B)
+        T = np.zeros((10, LSTM_B), np.float32)
+        T[labels, np.arange(LSTM_B)] = 1
+        return X, labels, T
     X = rng.random((28, 28, 1, BATCH)).astype(np.float32)  # H x W x C x N
     labels = rng.integers(0, 10, BATCH)
     T = np.zeros((10, BATCH), np.float32)
@@ -76,6 +88,11 @@ def make_params(np, model):
     def he(*shape, fan_in):
         return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
 
+    if model == "lstm":
+        H, C = LSTM_H, LSTM_C
+        return {"lstm": {"InputWeights": he(4 * H, C, fan_in=C), "RecurrentWeights": he(4 * H, H, fan_in=H),
+                         "Bias": np.zeros((4 * H, 1), np.float32)},
+                "fc": {"Weights": he(10, H, fan_in=H), "Bias": np.zeros((10, 1), np.float32)}}
     if model == "mlp":
         return {"fc1": {"Weights": he(128, 784, fan_in=784), "Bias": np.zeros((128, 1), np.float32)},
                 "fc2": {"Weights": he(10, 128, fan_in=128), "Bias": np.zeros((10, 1), np.float32)}}
@@ -107,10 +124,11 @@ def step_dlteach(model):
         def crossentropy(Y, T):
             return -np.sum(T * np.log(Y)) * (1.0 / Y.shape[1])
 
-    X, _, T = make_data(np)
-    X = dlarray(X, "SSCB")
+    X, _, T = make_data(np, model)
+    X = dlarray(X, "CBT" if model == "lstm" else "SSCB")
     T = dlarray(T, "CB")
     params = {k: {n: dlarray(v) for n, v in d.items()} for k, d in make_params(np, model).items()}
+    H0 = np.zeros((LSTM_H, 1), np.float32)
 
     def mlp(p, X):
         Y = ops.fullyconnect(X, p["fc1"]["Weights"], p["fc1"]["Bias"])
@@ -125,7 +143,15 @@ def step_dlteach(model):
         Y = ops.fullyconnect(Y, p["fc"]["Weights"], p["fc"]["Bias"])
         return ops.softmax(Y)
 
-    net_fn = mlp if model == "mlp" else cnn
+    def lstm_net(p, X):
+        from dlteach.recurrent import lstm
+
+        _, h, _ = lstm(X, H0, H0, p["lstm"]["InputWeights"], p["lstm"]["RecurrentWeights"], p["lstm"]["Bias"],
+                       return_state=True)  # h = the last time step's output (OutputMode "last")
+        Y = ops.fullyconnect(h, p["fc"]["Weights"], p["fc"]["Bias"])
+        return ops.softmax(Y)
+
+    net_fn = {"mlp": mlp, "cnn": cnn, "lstm": lstm_net}[model]
 
     def modelLoss(p, X, T):
         loss = crossentropy(net_fn(p, X), T)
@@ -155,6 +181,8 @@ def step_dlnetwork(model):
     from dlteach.network import dlnetwork, forward
     from dlteach.updaters import adamupdate
 
+    if model == "lstm":
+        raise RuntimeError("sequence layers (sequenceInputLayer, lstmLayer) not in this version")
     np.random.seed(1)
     X, _, T = make_data(np)
     X = dlarray(X, "SSCB")
@@ -336,8 +364,30 @@ def step_torch(model):
     if n:
         torch.set_num_threads(n)
     F = torch.nn.functional
-    X, labels, _ = make_data(np)
+    X, labels, _ = make_data(np, model)
     p = make_params(np, model)
+    if model == "lstm":
+        rnn = torch.nn.LSTM(LSTM_C, LSTM_H)  # gate order i, f, g, o = MATLAB's
+        with torch.no_grad():
+            rnn.weight_ih_l0.copy_(torch.tensor(p["lstm"]["InputWeights"]))
+            rnn.weight_hh_l0.copy_(torch.tensor(p["lstm"]["RecurrentWeights"]))
+            rnn.bias_ih_l0.zero_()
+            rnn.bias_hh_l0.zero_()
+        Wf = torch.tensor(p["fc"]["Weights"], requires_grad=True)
+        bf = torch.tensor(p["fc"]["Bias"].ravel(), requires_grad=True)
+        x = torch.tensor(np.transpose(X, (2, 1, 0)).copy())  # T x B x C
+        y = torch.tensor(labels)
+        opt = torch.optim.Adam(list(rnn.parameters()) + [Wf, bf], lr=LR)
+
+        def step():
+            opt.zero_grad()
+            _, (h, _) = rnn(x)
+            loss = F.cross_entropy(F.linear(h[0], Wf, bf), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step
     x = torch.tensor(np.transpose(X, (3, 2, 0, 1)).copy())  # N C H W
     y = torch.tensor(labels)
     if model == "mlp":
@@ -381,6 +431,7 @@ ROWS = {
     "torch": ("(d) PyTorch CPU", step_torch),
 }
 ORDER = ["dlteach", "dlnetwork", "numpy", "autograd", "torch"]
+MODEL_ROWS = {"mlp": ORDER, "cnn": ORDER, "lstm": ["dlteach", "dlnetwork", "torch"]}
 
 
 def run_row(name):
@@ -462,13 +513,18 @@ print(f"NumPy {np.__version__}, BLAS threads = PyTorch threads = {THREADS or 'un
 print(f"malloc: {malloc_text}")
 print()
 results = {}
-for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-maxpool2-fc10")):
+MODELS = (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-maxpool2-fc10"),
+          ("lstm", f"LSTM {LSTM_C} channels x {LSTM_T} steps, {LSTM_H} hidden units, batch {LSTM_B}, last step-fc10"))
+for model, title in MODELS:
+    if model not in args.models.split(","):
+        continue
+    order = MODEL_ROWS[model]
     # rounds: every row once per round, so the rows of one round ran minutes (not hours) apart; a shared
     # VM's speed drifts by tens of percent between quiet and busy periods, and the ratios of one round
     # are comparable where absolute times of different periods are not
-    rounds = [{row: child(f"{model}-{row}") for row in ORDER} for _ in range(args.rounds)]
+    rounds = [{row: child(f"{model}-{row}") for row in order} for _ in range(args.rounds)]
     res = {}
-    for row in ORDER:
+    for row in order:
         ok = [r[row] for r in rounds if "median" in r[row]]
         res[row] = ({"median": statistics.median(r["median"] for r in ok),
                      "q1": statistics.median(r["q1"] for r in ok), "q3": statistics.median(r["q3"] for r in ok),
@@ -476,15 +532,16 @@ for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-max
                     if ok else rounds[0][row])
 
     def ratio(row, ref):
-        per_round = [r[row]["median"] / r[ref]["median"] for r in rounds if "median" in r[row] and "median" in r[ref]]
+        per_round = [r[row]["median"] / r[ref]["median"] for r in rounds
+                     if "median" in r.get(row, {}) and "median" in r.get(ref, {})]
         return (statistics.median(per_round), min(per_round), max(per_round)) if per_round else (float("nan"),) * 3
 
-    res["ratios"] = {row: {"numpy": ratio(row, "numpy"), "torch": ratio(row, "torch")} for row in ORDER}
+    res["ratios"] = {row: {"numpy": ratio(row, "numpy"), "torch": ratio(row, "torch")} for row in order}
     res["ratios"]["network"] = ratio("dlnetwork", "dlteach")
     results[model] = res
     print(f"{title}  ({args.rounds} rounds; ratios: median of the per-round ratios)")
     print(f"  {'row':62s} {'median ms':>10s} {'IQR ms':>15s} {'/ numpy':>8s} {'/ torch':>8s}  loss first->last")
-    for row in ORDER:
+    for row in order:
         r = res[row]
         if "error" in r:
             print(f"  {ROWS[row][0]:62s} {'-':>10s}  (not available: {r['error'][:60]})")
@@ -494,6 +551,12 @@ for model, title in (("mlp", "MLP 784-128-10"), ("cnn", "CNN conv5x5x20-relu-max
               f"{ratio_np:8.2f} {ratio_t:8.2f}  {r['first_loss']:.3f}->{r['last_loss']:.3f}")
     print()
 
+if set(args.models.split(",")) != {"mlp", "cnn", "lstm"}:
+    for model in results:
+        r = results[model]["ratios"]
+        print(f"{model}: dlteach/torch = {r['dlteach']['torch'][0]:.2f} [{r['dlteach']['torch'][1]:.2f}-"
+              f"{r['dlteach']['torch'][2]:.2f}]")
+    sys.exit(0)
 imp = import_time()
 print(f"import time (fresh interpreter, median of 7): numpy+autograd {imp['numpy, autograd.numpy'] * 1e3:.0f} ms, "
       f"dlteach {imp['dlteach'] * 1e3:.0f} ms (target < 300 ms)")
@@ -507,4 +570,6 @@ def show(r):
 print(f"targets (median [min-max] over rounds): MLP dlteach/numpy = {show(m['numpy'])} (<= 1.3), "
       f"MLP dlteach/torch = {show(m['torch'])} (<= 1.0), CNN dlteach/torch = {show(c['torch'])} (<= 1.5); "
       f"dlnetwork/model functions: MLP {show(results['mlp']['ratios']['network'])}, "
-      f"CNN {show(results['cnn']['ratios']['network'])} (<= 1.1)")
+      f"CNN {show(results['cnn']['ratios']['network'])} (<= 1.1); "
+      f"LSTM dlteach/torch = {show(results['lstm']['ratios']['dlteach']['torch'])} (<= 2.0), "
+      f"dlnetwork/torch = {show(results['lstm']['ratios']['dlnetwork']['torch'])}")

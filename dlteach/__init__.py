@@ -18,7 +18,7 @@ from .layers import (
     functionLayer, imageInputLayer, leakyReluLayer, maxPooling2dLayer, networkDataLayout, reluLayer, sigmoidLayer,
     softmaxLayer, tanhLayer, transposedConv2dLayer,
 )
-from .losses import crossentropy, huber, l1loss, l2loss, mse
+from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
 from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
@@ -31,6 +31,7 @@ from .ops import (
     avgpool, batchnorm, dlconv, dltranspconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
     relu, sigmoid, softmax, tanh,
 )
+from .recurrent import gru, lstm, padsequences
 from .serialization import load, save
 from .table import Table
 from .updaters import adamupdate, dlupdate, rmspropupdate, sgdmupdate
@@ -46,7 +47,8 @@ __all__ = [
     "dlfeval", "dlgradient",
     "fullyconnect", "dlconv", "dltranspconv", "batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "softmax",
     "maxpool", "avgpool", "dropout", "onehotencode", "onehotdecode",
-    "crossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
+    "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
+    "lstm", "gru", "padsequences",
     "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate",
     "featureInputLayer", "imageInputLayer", "fullyConnectedLayer", "convolution2dLayer",
     "batchNormalizationLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",

@@ -50,7 +50,7 @@ from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismat
 from .formats import LABEL_ORDER, apply_format, data_of, fmt_of, parse_format, size_text, to_single, wrap, wrap_like
 from .primitives import maximum, minimum, neg_xlog_clamped, scaled_sum
 
-__all__ = ["crossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
+__all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
 
 #: tolerance of the "is this a probability?" checks in crossentropy
 PROBABILITY_TOLERANCE = 1e-4
@@ -437,6 +437,86 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
         loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))
     per_class = 1 if multilabel else onp.shape(getval(y))[p.fmt.index("C")]
     return _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_class)
+
+
+def _class_indices(targets, p, K, fname):
+    """Integer class indices (0-based) in Y's layout without its C dimension."""
+    c = p.fmt.index("C")
+    yshape = onp.shape(getval(p.data))
+    want = tuple(n for i, n in enumerate(yshape) if i != c)
+    rest_fmt = p.fmt.replace("C", "")
+    if targets is None:
+        raise LossArgumentError(f"{fname}: targets is None (a function that forgot `return`?). Give the class "
+                                "index of every observation, e.g. labels = np.array([3, 0, 7, ...]).")
+    tfmt = targets._fmt if type(targets) is dlarray else ""
+    raw = onp.asarray(getval(_raw(targets)))
+    if raw.dtype.kind not in "iuf" or raw.dtype.kind == "b":
+        raise LossArgumentError(f"{fname}: targets must be integer class indices, not {raw.dtype} values.")
+    if tfmt:
+        if "C" in tfmt:
+            if raw.shape[tfmt.index("C")] != 1:
+                raise SizeMismatchError(
+                    f"{fname}: the targets hold one class INDEX per prediction, so their 'C' dimension must have "
+                    f"size 1; it has {raw.shape[tfmt.index('C')]}. For one-hot targets use crossentropy instead.")
+            raw = raw.reshape([n for i, n in enumerate(raw.shape) if i != tfmt.index("C")])
+            tfmt = tfmt.replace("C", "")
+        if sorted(tfmt) != sorted(rest_fmt):
+            raise FormatError(f"{fname}: the targets have format {targets._fmt!r} but Y ({p.fmt!r}) needs targets "
+                              f"labelled {rest_fmt!r} (Y's labels without 'C').")
+        raw = _apply_format(raw, tfmt)[0] if tfmt else raw
+    if raw.size != int(onp.prod(want)) or (tfmt and raw.shape != want):
+        raise SizeMismatchError(
+            f"{fname}: Y ({p.describe()}) makes {int(onp.prod(want))} predictions, so the targets need one class "
+            f"index each ({_shape_text(want)}); got {raw.size} values ({_shape_text(raw.shape)}).")
+    raw = raw.reshape(want)
+    if raw.dtype.kind == "f":
+        if not onp.all(onp.isfinite(raw)) or not onp.all(raw == onp.round(raw)):
+            raise LossArgumentError(f"{fname}: targets must be integer class indices; got non-integer values.")
+    idx = raw.astype(onp.int64)
+    if idx.size and (idx.min() < 0 or idx.max() >= K):
+        hint = ""
+        if idx.max() == K and idx.min() >= 1:
+            hint = (" The indices look 1-based (MATLAB counts classes from 1): in dlteach class indices count from "
+                    "0, as Python's do - use targets - 1.")
+        raise LossArgumentError(
+            f"{fname}: class indices must be from 0 to {K - 1} (Y has {K} classes along 'C'); the targets range "
+            f"from {idx.min()} to {idx.max()}.{hint}")
+    return idx, c
+
+
+def indexcrossentropy(Y, targets, weights=None, *, Mask=None, Reduction="sum", NormalizationFactor="batch-size",
+                      DataFormat=None, WeightsFormat=None):
+    """Cross-entropy against integer class indices (MATLAB ``indexcrossentropy``, R2024b).
+
+    ``loss = -(1/N) * sum_j w_j * ln(Y[t_j, j])``: for every prediction j (observation, time step,
+    pixel) the log of the probability Y gives to its target class t_j, N = number of observations.
+    The same value as ``crossentropy(Y, onehotencode(t, 1))``, without building the one-hot targets.
+    Y must be probabilities (apply ``softmax`` first) with a 'C' dimension; ``targets`` hold one class
+    index per prediction: size(Y) without 'C', e.g. N indices for a 'CB' Y (a formatted dlarray may
+    carry a 'C' of size 1).
+
+    *Decision:* class indices count from **0** (Python's convention: 0..numClasses-1); MATLAB's count
+    from 1. Indices out of range are refused, with a hint when they look 1-based. Options as
+    crossentropy's (``weights``: class weights ``dlarray(w, 'C')`` or per-observation 'B'; ``Mask``,
+    ``Reduction``, ``NormalizationFactor`` - "all-elements" divides by the number of predictions);
+    ``Reduction="none"`` returns one loss per prediction (Y's format without 'C').
+    """
+    fname = "indexcrossentropy"
+    p = _prepare_Y(Y, DataFormat, fname)
+    if "C" not in p.fmt:
+        raise FormatError(f"{fname} needs a 'C' (class) dimension in Y; Y has format {p.fmt!r}. Use e.g. 'CB'.")
+    yshape = onp.shape(getval(p.data))
+    K = yshape[p.fmt.index("C")]
+    idx, c = _class_indices(targets, p, K, fname)
+    onehot = onp.zeros(yshape, dtype=_dtype(p.data))
+    onp.put_along_axis(onehot, onp.expand_dims(idx, c), 1, axis=c)
+    Yf = dlarray._wrap(p.data, p.fmt)
+    loss = crossentropy(Yf, dlarray._wrap(onehot, p.fmt), weights, Mask=Mask, Reduction=Reduction,
+                        NormalizationFactor=NormalizationFactor, WeightsFormat=WeightsFormat)
+    if str(Reduction).lower() == "none":
+        out = anp.sum(loss._data, axis=c)
+        return dlarray._wrap(out, p.fmt.replace("C", "") if p.formatted else "")
+    return loss
 
 
 # -------------------------------------------------------------------------------------------------
