@@ -11,6 +11,7 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
 from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, make_moons, make_regression_line
+from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .layers import (
     CustomLayer, additionLayer, averagePooling2dLayer, batchNormalizationLayer, concatenationLayer,
@@ -59,6 +60,7 @@ __all__ = [
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
+    "arrayDatastore", "combine", "transform", "read", "readall", "preview", "numpartitions",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
     "errors", "debug",
 ]

@@ -1,23 +1,48 @@
-"""``minibatchqueue``: mini-batches of in-memory data for a custom training loop.
+"""``minibatchqueue``: mini-batches for a custom training loop, from a datastore or in-memory arrays.
 
 MATLAB counterpart: ``minibatchqueue`` with ``hasdata``, ``next``, ``reset``, ``shuffle``, ``partition``::
 
-    mbq = minibatchqueue(XTrain, TTrain, MiniBatchSize=128, MiniBatchFormat=["SSCB", "CB"])
+    mbq = minibatchqueue(dsTrain, MiniBatchSize=128, MiniBatchFcn=preprocessMiniBatch,
+                         MiniBatchFormat=["SSCB", ""])          # from a datastore, as in MATLAB
+    mbq = minibatchqueue(XTrain, TTrain, MiniBatchSize=128, MiniBatchFormat=["SSCB", "CB"])  # shortcut
     for epoch in range(numEpochs):
         shuffle(mbq)
         while hasdata(mbq):
             X, T = next(mbq)
             ...
 
-Differences from MATLAB, by design:
+From a datastore (:mod:`dlteach.datastore`: ``arrayDatastore``, ``combine``, ``transform``), as in
+MATLAB: ``minibatchqueue(ds)`` or ``minibatchqueue(ds, numOutputs, ...)``. Every read gives rows of
+observations; each mini-batch takes MiniBatchSize of them and, per variable (column), makes a list
+(MATLAB: a cell array) of the MiniBatchSize values:
 
-* The inputs are in-memory arrays, not a datastore. Each input holds ALL observations along its
-  LAST dimension (MATLAB layout: images H x W x C x N, features C x N); a 1-D array (labels) holds
-  one observation per element. ``minibatchqueue(X, T)`` plays the part of
-  ``minibatchqueue(arrayDatastore(...))``.
-* The number of outputs is ``len(inputs)`` without MiniBatchFcn, or the number of arrays MiniBatchFcn
-  returns (a tuple or list = several outputs, anything else = one output). ``numOutputs=`` may be
-  given, as MATLAB's second argument, to check it.
+* with ``MiniBatchFcn``, the function receives one list per variable, ``fcn(dataX, dataT)``, and
+  returns the outputs (e.g. ``X = padsequences(dataX, 2)``, ``T = onehotencode(...)``);
+* without it ("collate"), each variable's values are concatenated along their first dimension of
+  size 1 (a new last dimension if there is none; an array counts as at least 2-D, trailing
+  dimensions of size 1 included, as MATLAB's sizes do): rows 1 x F give B x F, columns F x 1 give
+  F x B, C x T sequences give C x T x B, scalars give B x 1. Values of different sizes cannot be
+  concatenated: variable-length sequences must be padded (``padsequences`` in the MiniBatchFcn).
+  *Decision*: "first dimension of size 1" is our reading of MATLAB's collate, chosen because it
+  reproduces the sizes of MATLAB's documented examples (e.g. 100x100 images give 100x100xB).
+
+``shuffle(mbq)`` puts the datastore's observations in a new random order (combined datastores stay
+aligned), ``partition`` partitions the datastore; both need dlteach datastores.
+
+The in-memory shortcut (no datastore), by design:
+
+* Each input array holds ALL observations along its LAST dimension (MATLAB layout: images
+  H x W x C x N, features C x N); a 1-D array (labels) holds one observation per element.
+  ``minibatchqueue(X, T)`` plays the part of ``minibatchqueue(arrayDatastore(...))``.
+* An input that is a list of arrays is a cell array of observations (one per element, e.g. sequences):
+  MiniBatchFcn receives the list of the mini-batch's elements; without MiniBatchFcn they are stacked
+  along a new last dimension, which needs equal sizes (variable-length sequences: pad them with
+  ``padsequences`` in a MiniBatchFcn).
+* The number of outputs is ``len(inputs)`` (in-memory) or the number of variables of a read (datastore)
+  without MiniBatchFcn, or the number of arrays MiniBatchFcn returns (a tuple or list = several
+  outputs, anything else = one output). ``numOutputs`` may be given, as MATLAB's second positional
+  argument (``minibatchqueue(X, 1, MiniBatchSize=4)``, ``minibatchqueue(ds, 2, ...)``) or as
+  ``numOutputs=``, to check it.
 * ``shuffle`` draws its permutation from ``numpy.random.default_rng(seed)`` when ``seed`` is given
   (each later shuffle continues that generator), otherwise from NumPy's global generator
   (``np.random.permutation``), so ``np.random.seed(0)`` makes a run reproducible, as ``rng(0)`` does
@@ -33,6 +58,10 @@ Each mini-batch: take the next ``MiniBatchSize`` observations of the current ord
 (observation dimension last; the slices are new arrays); apply ``MiniBatchFcn`` if given; cast each
 output to its ``OutputCast``; wrap it as ``dlarray(output, MiniBatchFormat[i])`` if
 ``OutputAsDlarray[i]``.
+
+After the last mini-batch, ``next(mbq)`` raises :class:`NoDataError` naming ``hasdata``/``reset`` (also
+through Python's built-in ``next``, which ``from dlteach import *`` leaves in place); ``for X, T in mbq``
+stops there quietly.
 """
 
 from __future__ import annotations
@@ -59,16 +88,86 @@ _DLARRAY_CASTS = ("single", "double", "logical")
 _PARTIAL = ("return", "discard")
 
 
+_PAD_HINT = (
+    "Mini-batches need observations of equal size: pad the sequences in a MiniBatchFcn, as MATLAB does with "
+    "padsequences:\n\n"
+    "    def preprocessMiniBatch(dataX, dataT):\n"
+    "        X = padsequences(dataX, 2)     # C x T sequences -> C x maxT x B\n"
+    "        T = onehotencode(np.concatenate(dataT), 1, ClassNames=classes)\n"
+    "        return X, T\n\n"
+    "    mbq = minibatchqueue(combine(arrayDatastore(XTrain, OutputType='same'), arrayDatastore(TTrain)), "
+    "MiniBatchFcn=preprocessMiniBatch, MiniBatchFormat=['CTB', ''])"
+)
+
+
+class _Cell(list):
+    """An in-memory input given as a list of arrays: a cell array of observations."""
+
+
+def _size_list(arrays, n=4):
+    return ", ".join(size_text(np.shape(a)) for a in arrays[:n]) + (" ..." if len(arrays) > n else "")
+
+
 def _as_array(x, k: int):
     if isinstance(x, dlarray):
         return extractdata(x)
-    arr = np.asarray(x)
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, (np.ndarray, dlarray)) and np.ndim(v) >= 1
+                                                for v in x):
+        return _Cell(extractdata(v) if isinstance(v, dlarray) else v for v in x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # NumPy: "inhomogeneous shape" - a list of sequences of different lengths
+        raise MiniBatchQueueError(
+            f"minibatchqueue: input {k} is a list whose elements have different sizes ({err}). " + _PAD_HINT
+        ) from None
     if arr.dtype == object:
         raise MiniBatchQueueError(
             f"minibatchqueue: input {k} is not a numeric array (NumPy made an object array from it). "
             "Pass NumPy arrays with the observations along the last dimension."
         )
     return arr
+
+
+def _is_datastore(x) -> bool:
+    from .datastore import Datastore
+
+    return isinstance(x, Datastore)
+
+
+def _collate(values, i):
+    """MATLAB's default MiniBatchFcn for a datastore variable: concatenate along the first size-1 dimension."""
+    from .dlarray import dlarray, extractdata
+
+    arrs = []
+    for v in values:
+        if isinstance(v, dlarray):
+            v = extractdata(v)
+        a = np.asarray(v)
+        if a.dtype == object or a.dtype.kind in "USO":
+            if isinstance(v, list):
+                hint = (" The values are lists (cell arrays): for a list of sequences create the datastore with "
+                        "arrayDatastore(X, OutputType='same'), which returns the sequences themselves.")
+            else:
+                hint = (" Convert them in a MiniBatchFcn, e.g. labels to one-hot targets with onehotencode.")
+            raise MiniBatchQueueError(
+                f"minibatchqueue: output {i + 1} cannot be collated: its values are not numeric arrays "
+                f"({type(v).__name__}).{hint}")
+        arrs.append(a.reshape(a.shape + (1,) * (2 - a.ndim)) if a.ndim < 2 else a)
+    shapes = {a.shape for a in arrs}
+    if len(shapes) > 1:
+        nd = {len(sh) for sh in shapes}
+        differ = sorted({d for sh in shapes for d in range(len(sh)) if len(nd) == 1
+                         and len({s2[d] for s2 in shapes}) > 1})
+        what = (f"they differ along dimension {differ[0] + 1} only (variable-length sequences?). "
+                if len(differ) == 1 else "")
+        raise MiniBatchQueueError(
+            f"minibatchqueue: output {i + 1} cannot be collated: its observations have different sizes "
+            f"({_size_list(arrs)}); {what}" + _PAD_HINT)
+    shape = arrs[0].shape
+    axis = next((d for d, n in enumerate(shape) if n == 1), len(shape))
+    if axis == len(shape):
+        return np.stack(arrs, axis=axis)
+    return np.concatenate(arrs, axis=axis)
 
 
 def _check_size(size) -> int:
@@ -121,19 +220,39 @@ class minibatchqueue:
                  seed=None):
         if not inputs:
             raise MiniBatchQueueError(
-                "minibatchqueue needs the data: minibatchqueue(X, T, MiniBatchSize=128), each array with "
-                "its observations along the last dimension."
+                "minibatchqueue needs the data: minibatchqueue(ds, MiniBatchSize=128) for a datastore, or "
+                "minibatchqueue(X, T, MiniBatchSize=128) with each array's observations along its last dimension."
             )
+        if len(inputs) >= 2 and isinstance(inputs[-1], numbers.Integral) and not isinstance(inputs[-1], (bool, np.bool_)):
+            # MATLAB's positional numOutputs: minibatchqueue(ds, numOutputs, ...) / minibatchqueue(X, 1, ...)
+            if numOutputs is not None and numOutputs != inputs[-1]:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: numOutputs is given twice ({inputs[-1]} as the last positional argument "
+                    f"and numOutputs={numOutputs!r}); give it once.")
+            numOutputs = int(inputs[-1])
+            inputs = inputs[:-1]
+        self._ds = None
+        if any(_is_datastore(x) for x in inputs):
+            if len(inputs) > 1:
+                raise MiniBatchQueueError(
+                    "minibatchqueue takes ONE datastore (MATLAB: minibatchqueue(ds, numOutputs, ...)); to read "
+                    "several datastores together, combine them first: minibatchqueue(combine(dsX, dsT), ...).")
+            self._init_datastore(inputs[0], MiniBatchSize, PartialMiniBatch, MiniBatchFcn, MiniBatchFormat,
+                                 OutputCast, OutputAsDlarray, numOutputs, seed)
+            return
         arrays = [_as_array(x, k + 1) for k, x in enumerate(inputs)]
         for k, a in enumerate(arrays):
-            if a.ndim == 0:
+            if not isinstance(a, _Cell) and a.ndim == 0:
                 raise MiniBatchQueueError(
                     f"minibatchqueue: input {k + 1} is a scalar; every input needs one observation per "
                     "entry of its last dimension."
+                    + (" (To give the number of outputs, MATLAB's second argument, pass an integer: "
+                       f"minibatchqueue(X, {a.item()!r}, ...) or numOutputs=....)" if k == len(arrays) - 1 else "")
                 )
-        counts = [a.shape[-1] for a in arrays]
+        counts = [len(a) if isinstance(a, _Cell) else a.shape[-1] for a in arrays]
         if len(set(counts)) > 1:
             lines = "; ".join(
+                f"input {k + 1} is a list of {len(a)} observations" if isinstance(a, _Cell) else
                 f"input {k + 1} has size {size_text(a.shape)} -> {a.shape[-1]} observations"
                 for k, a in enumerate(arrays)
             )
@@ -144,6 +263,13 @@ class minibatchqueue:
             )
         self._inputs = arrays
         self._n = counts[0]
+        self._common_options(MiniBatchSize, PartialMiniBatch, MiniBatchFcn, seed)
+        self._order = np.arange(self._n)
+        self._pos = 0
+        self._output_options(MiniBatchFormat, OutputCast, OutputAsDlarray, numOutputs,
+                             {"the number of inputs": len(arrays)} if self._fcn is None else {})
+
+    def _common_options(self, MiniBatchSize, PartialMiniBatch, MiniBatchFcn, seed):
         self._size = _check_size(MiniBatchSize)
         self._partial = _check_partial(PartialMiniBatch)
         if isinstance(MiniBatchFcn, str) and MiniBatchFcn == "collate":
@@ -156,17 +282,32 @@ class minibatchqueue:
         self._fcn = MiniBatchFcn
         self._seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
-        self._order = np.arange(self._n)
-        self._pos = 0
 
+    def _init_datastore(self, ds, MiniBatchSize, PartialMiniBatch, MiniBatchFcn, MiniBatchFormat, OutputCast,
+                        OutputAsDlarray, numOutputs, seed):
+        self._ds0 = ds
+        self._ds = ds._copy()
+        self._ds.reset()
+        self._buffer = []
+        self._n = ds._num_obs()
+        self._common_options(MiniBatchSize, PartialMiniBatch, MiniBatchFcn, seed)
+        self._order = None
+        self._pos = 0
+        known = {}
+        if self._fcn is None and self._n:
+            probe = ds._copy()
+            probe.reset()
+            known["the number of variables a read of the datastore returns"] = len(probe._read_rows()[0])
+        self._output_options(MiniBatchFormat, OutputCast, OutputAsDlarray, numOutputs, known)
+
+    def _output_options(self, MiniBatchFormat, OutputCast, OutputAsDlarray, numOutputs, known):
+        MiniBatchFcn = self._fcn
         self._fmt_opt = MiniBatchFormat
         self._cast_opt = OutputCast
         self._dl_opt = OutputAsDlarray
         # Number of outputs: known from the inputs, numOutputs, or a per-output list; else from the
         # first call of MiniBatchFcn.
-        known = {}
-        if MiniBatchFcn is None:
-            known["the number of inputs"] = len(arrays)
+        known = dict(known)
         if numOutputs is not None:
             if isinstance(numOutputs, bool) or not isinstance(numOutputs, numbers.Integral) or numOutputs < 1:
                 raise MiniBatchQueueError(f"minibatchqueue: numOutputs must be a positive integer, got {numOutputs!r}.")
@@ -188,6 +329,7 @@ class minibatchqueue:
         if known:
             source, n = builtins.next(iter(known.items()))
             self._set_num_outputs(n, source)
+        self._warned = False
 
     # -- number of outputs and per-output options ------------------------------------------------
     def _set_num_outputs(self, n: int, source: str):
@@ -237,8 +379,13 @@ class minibatchqueue:
     def _ensure_num_outputs(self):
         if self._num_outputs is None:
             # Only reachable with a MiniBatchFcn and no per-output list: ask the function once.
-            idx = np.arange(min(self._size, self._n))
-            outs = self._call_fcn(idx)
+            if self._ds is not None:
+                probe = self._ds0._copy()
+                probe.reset()
+                outs = self._call_fcn_columns(self._columns(probe._rows(range(min(self._size, self._n)))))
+            else:
+                idx = np.arange(min(self._size, self._n))
+                outs = self._call_fcn(idx)
             self._set_num_outputs(len(outs), "the first call of MiniBatchFcn")
 
     # -- properties (MATLAB names; read-only as in MATLAB) ------------------------------------------
@@ -293,7 +440,36 @@ class minibatchqueue:
     def hasdata(self) -> bool:
         """True if ``next`` can return a mini-batch (MATLAB ``hasdata``)."""
         need = self._size if self._partial == "discard" else 1
+        if self._ds is not None:
+            self._fill()
+            return len(self._buffer) >= need
         return self._n - self._pos >= need
+
+    def _fill(self):
+        """Read from the datastore until a full mini-batch is buffered (or the datastore is empty)."""
+        from .datastore import _rows_of
+
+        ds = self._ds
+        while len(self._buffer) < self._size and ds.hasdata():
+            rows = ds._read_rows() if hasattr(ds, "_read_rows") else _rows_of(ds.read())
+            self._buffer.extend(rows)
+
+    @staticmethod
+    def _columns(rows):
+        nvar = len(rows[0])
+        for r in rows:
+            if len(r) != nvar:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: the datastore's reads have different numbers of variables ({nvar} and "
+                    f"{len(r)}); every read must return the same variables.")
+        return [[r[j] for r in rows] for j in range(nvar)]
+
+    def _call_fcn_columns(self, columns):
+        out = self._fcn(*columns)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if not outs:
+            raise MiniBatchQueueError("minibatchqueue: MiniBatchFcn returned nothing; it must return the outputs.")
+        return outs
 
     def next(self):
         """The next mini-batch (MATLAB ``[X1,...,Xn] = next(mbq)``): a tuple if NumOutputs > 1."""
@@ -308,20 +484,38 @@ class minibatchqueue:
                 "been returned). Call reset(mbq) or shuffle(mbq) to start again, and loop with "
                 "'while hasdata(mbq):'." + extra
             )
-        idx = self._order[self._pos:self._pos + self._size]
-        self._pos += len(idx)
-        outs = self._make_batch(idx)
+        if self._ds is not None:
+            rows, self._buffer = self._buffer[:self._size], self._buffer[self._size:]
+            self._pos += len(rows)
+            outs = self._make_batch_ds(rows)
+        else:
+            idx = self._order[self._pos:self._pos + self._size]
+            self._pos += len(idx)
+            outs = self._make_batch(idx)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def reset(self) -> None:
         """Restart at the first mini-batch, keeping the current order (MATLAB ``reset``)."""
         self._pos = 0
+        if self._ds is not None:
+            self._ds.reset()
+            self._buffer = []
 
     def shuffle(self) -> None:
         """New random order of the observations, and restart (MATLAB ``shuffle``).
 
         Draws from ``default_rng(seed)`` if the queue has a seed, else from ``np.random`` (global).
         """
+        if self._ds is not None:
+            if not hasattr(self._ds0, "_permuted"):
+                raise MiniBatchQueueError(
+                    f"shuffle(mbq): this datastore ({type(self._ds0).__name__}) cannot be shuffled; use a dlteach "
+                    "datastore (arrayDatastore, combine, transform).")
+            perm = self._rng.permutation(self._n) if self._rng is not None else np.random.permutation(self._n)
+            self._ds = self._ds0._permuted(perm)
+            self._buffer = []
+            self._pos = 0
+            return
         if self._rng is not None:
             self._order = self._rng.permutation(self._n)
         else:
@@ -340,10 +534,17 @@ class minibatchqueue:
                 f"partition: idx must be an integer from 0 to {numParts - 1} (0-based; MATLAB counts from 1), "
                 f"got {idx!r}."
             )
-        rows = np.array_split(self._order, numParts)[idx]
         sub = object.__new__(minibatchqueue)
         d = dict(self.__dict__)
-        d["_inputs"] = [a[..., rows] for a in self._inputs]
+        if self._ds is not None:
+            part = self._ds.partition(numParts, idx)
+            d.update(_ds0=part, _ds=part._copy(), _buffer=[], _n=part._num_obs(), _pos=0,
+                     _rng=np.random.default_rng(self._seed) if self._seed is not None else None)
+            sub.__dict__.update(d)
+            sub._ds.reset()
+            return sub
+        rows = np.array_split(self._order, numParts)[idx]
+        d["_inputs"] = [_Cell(a[i] for i in rows) if isinstance(a, _Cell) else a[..., rows] for a in self._inputs]
         d["_n"] = len(rows)
         d["_order"] = np.arange(len(rows))
         d["_pos"] = 0
@@ -353,7 +554,33 @@ class minibatchqueue:
 
     # -- building a mini-batch --------------------------------------------------------------------
     def _slices(self, idx):
-        return [a[..., idx] for a in self._inputs]
+        return [_Cell(a[i] for i in idx) if isinstance(a, _Cell) else a[..., idx] for a in self._inputs]
+
+    def _make_batch_ds(self, rows):
+        columns = self._columns(rows)
+        if self._fcn is None:
+            self._ensure_num_outputs()
+            if len(columns) != self._num_outputs:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: the datastore's reads have {len(columns)} variable(s) but the queue has "
+                    f"{self._num_outputs} output(s) (set by {self._num_outputs_source}). Without MiniBatchFcn each "
+                    "variable is one output; to make a different number of outputs, give a MiniBatchFcn.")
+            outs = [_collate(col, i) for i, col in enumerate(columns)]
+        else:
+            outs = self._call_fcn_columns(columns)
+            self._check_count(outs)
+        return self._finish(outs, len(rows), collated=False)
+
+    def _check_count(self, outs):
+        if self._num_outputs is None:
+            self._set_num_outputs(len(outs), "the first call of MiniBatchFcn")
+        elif len(outs) != self._num_outputs:
+            raise MiniBatchQueueError(
+                f"minibatchqueue: MiniBatchFcn returned {len(outs)} output(s) for this mini-batch, but the "
+                f"queue has {self._num_outputs} output(s) (set by {self._num_outputs_source}). A "
+                "MiniBatchFcn must always return the same number of arrays, one per output; return "
+                "several outputs as a tuple: 'return X, T'."
+            )
 
     def _call_fcn(self, idx):
         out = self._fcn(*self._slices(idx))
@@ -369,24 +596,32 @@ class minibatchqueue:
         if self._fcn is None:
             self._ensure_num_outputs()
             outs = self._slices(idx)
+            outs = [_stack_cell(o, i) if isinstance(o, _Cell) else o for i, o in enumerate(outs)]
         else:
             outs = self._call_fcn(idx)
-            if self._num_outputs is None:
-                self._set_num_outputs(len(outs), "the first call of MiniBatchFcn")
-            elif len(outs) != self._num_outputs:
-                raise MiniBatchQueueError(
-                    f"minibatchqueue: MiniBatchFcn returned {len(outs)} output(s) for this mini-batch, but the "
-                    f"queue has {self._num_outputs} output(s) (set by {self._num_outputs_source}). A "
-                    "MiniBatchFcn must always return the same number of arrays, one per output; return "
-                    "several outputs as a tuple: 'return X, T'."
-                )
+            self._check_count(outs)
+        return self._finish(outs, len(idx), collated=self._fcn is None)
+
+    def _finish(self, outs, nobs, collated):
+        from .dlarray import dlarray, extractdata
+
         result = []
         for i, out in enumerate(outs):
             keep_fmt = ""
             if isinstance(out, dlarray):
                 keep_fmt = out.fmt
                 out = extractdata(out)
-            arr = np.asarray(out)
+            if isinstance(out, (list, tuple)) and out and all(isinstance(v, np.ndarray) for v in out) and \
+                    len({np.shape(v) for v in out}) > 1:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: output {i + 1} of MiniBatchFcn is a list of {len(out)} arrays of different "
+                    f"sizes ({_size_list(out)}), not one array. " + _PAD_HINT)
+            try:
+                arr = np.asarray(out)
+            except ValueError:
+                raise MiniBatchQueueError(
+                    f"minibatchqueue: output {i + 1} of the mini-batch is a list of arrays of different sizes. "
+                    + _PAD_HINT) from None
             if arr.dtype == object:
                 raise MiniBatchQueueError(
                     f"minibatchqueue: output {i + 1} of the mini-batch is not a numeric array."
@@ -401,8 +636,8 @@ class minibatchqueue:
             if not fmt:
                 result.append(wrap(arr, keep_fmt))
                 continue
-            if self._fcn is None:
-                arr = self._collated_layout(arr, fmt, i, len(idx))
+            if collated:
+                arr = self._collated_layout(arr, fmt, i, nobs)
             try:
                 result.append(dlarray(arr, fmt))
             except FormatError as e:
@@ -437,11 +672,12 @@ class minibatchqueue:
     # -- Python protocols ----------------------------------------------------------------------------
     def __iter__(self):
         """``for X, T in mbq:`` runs over the mini-batches that are left (call shuffle/reset first)."""
-        return self
+        while self.hasdata():
+            yield self.next()
 
     def __next__(self):
-        if not self.hasdata():
-            raise StopIteration
+        # Python's built-in next(mbq) (``from dlteach import *`` leaves it in place): a teaching error
+        # after the last mini-batch, not a bare StopIteration.
         return self.next()
 
     def __repr__(self):
@@ -452,6 +688,7 @@ class minibatchqueue:
             n_out, casts, dl, fmts = "?", ["?"], ["?"], ["?"]
         fcn = "'collate'" if self._fcn is None else getattr(self._fcn, "__name__", repr(self._fcn))
         done = min(-(-self._pos // self._size), self._num_batches())
+        source = f"   from a {type(self._ds0).__name__}, " if self._ds is not None else "   "
         return (
             f"minibatchqueue with {n_out} output{'s' if n_out != 1 else ''} and properties:\n\n"
             f"   Mini-batch creation:\n"
@@ -462,25 +699,35 @@ class minibatchqueue:
             f"              OutputCast: {casts}\n"
             f"         OutputAsDlarray: {dl}\n"
             f"         MiniBatchFormat: {fmts}\n\n"
-            f"   {self._n} observations, {self._num_batches()} mini-batches per epoch, {done} returned"
+            f"{source}{self._n} observations, {self._num_batches()} mini-batches per epoch, {done} returned"
         )
+
+
+def _stack_cell(items, i):
+    """A list input's mini-batch without MiniBatchFcn: stacked along a new last dimension."""
+    shapes = {np.shape(a) for a in items}
+    if len(shapes) > 1:
+        raise MiniBatchQueueError(
+            f"minibatchqueue: input {i + 1} is a list of observations of different sizes ({_size_list(items)}); "
+            "without a MiniBatchFcn they are stacked into one array, which needs equal sizes. " + _PAD_HINT)
+    return np.stack([np.asarray(a) for a in items], axis=-1)
 
 
 # -------------------------------------------------------------------------------------------------
 # MATLAB-style functions
 
-def _require_mbq(obj, fname):
-    if not isinstance(obj, minibatchqueue):
-        raise MiniBatchQueueError(
-            f"{fname} expects a minibatchqueue, got {type(obj).__name__}. Create one with "
-            "mbq = minibatchqueue(X, T, MiniBatchSize=128)."
-        )
-    return obj
+def _require_queue_or_ds(obj, fname):
+    if isinstance(obj, minibatchqueue) or _is_datastore(obj):
+        return obj
+    raise MiniBatchQueueError(
+        f"{fname} expects a minibatchqueue or a datastore, got {type(obj).__name__}. Create one with "
+        "mbq = minibatchqueue(X, T, MiniBatchSize=128) or ds = arrayDatastore(X)."
+    )
 
 
 def hasdata(mbq) -> bool:
-    """True if ``next(mbq)`` can return a mini-batch (MATLAB ``hasdata``)."""
-    return _require_mbq(mbq, "hasdata").hasdata()
+    """True if ``next(mbq)`` / ``read(ds)`` can return data (MATLAB ``hasdata``)."""
+    return _require_queue_or_ds(mbq, "hasdata").hasdata()
 
 
 def next(obj, *default):  # noqa: A001 - deliberately MATLAB's name; falls back to builtins.next
@@ -495,15 +742,16 @@ def next(obj, *default):  # noqa: A001 - deliberately MATLAB's name; falls back 
 
 
 def reset(mbq) -> None:
-    """Restart the queue at its first mini-batch (MATLAB ``reset``)."""
-    _require_mbq(mbq, "reset").reset()
+    """Restart the queue / datastore at its first mini-batch / observation (MATLAB ``reset``)."""
+    _require_queue_or_ds(mbq, "reset").reset()
 
 
-def shuffle(mbq) -> None:
-    """Shuffle the observations and restart the queue (MATLAB ``shuffle``)."""
-    _require_mbq(mbq, "shuffle").shuffle()
+def shuffle(mbq):
+    """Shuffle a queue's observations and restart it (MATLAB ``shuffle(mbq)``); for a datastore, return
+    a shuffled copy (MATLAB ``dsNew = shuffle(ds)``)."""
+    return _require_queue_or_ds(mbq, "shuffle").shuffle()
 
 
 def partition(mbq, numParts, idx):
-    """Part ``idx`` (0-based) of ``numParts`` parts of the queue's data (MATLAB ``partition``)."""
-    return _require_mbq(mbq, "partition").partition(numParts, idx)
+    """Part ``idx`` (0-based) of ``numParts`` parts of a queue's or datastore's data (MATLAB ``partition``)."""
+    return _require_queue_or_ds(mbq, "partition").partition(numParts, idx)

@@ -293,8 +293,11 @@ def test_builtin_next_and_module_next():
     X, L = _data(2)
     mbq = minibatchqueue(X, MiniBatchSize=2)
     assert isinstance(builtins.next(mbq), dlarray)
-    with pytest.raises(StopIteration):
+    # Python's built-in next (what `from dlteach import *` leaves in place) gets the teaching error, not a
+    # bare StopIteration; NoDataError is not a StopIteration, so it cannot end a loop silently
+    with pytest.raises(NoDataError, match="hasdata") as info:
         builtins.next(mbq)
+    assert "reset(mbq)" in str(info.value) and not isinstance(info.value, StopIteration)
     assert next(mbq, "done") == "done"
     # module-level next falls back to Python's next for anything else
     it = iter([1, 2])
