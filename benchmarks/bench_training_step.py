@@ -181,13 +181,16 @@ def step_dlnetwork(model):
     from dlteach.network import dlnetwork, forward
     from dlteach.updaters import adamupdate
 
-    if model == "lstm":
-        raise RuntimeError("sequence layers (sequenceInputLayer, lstmLayer) not in this version")
     np.random.seed(1)
-    X, _, T = make_data(np)
-    X = dlarray(X, "SSCB")
+    X, _, T = make_data(np, model)
+    X = dlarray(X, "CBT" if model == "lstm" else "SSCB")
     T = dlarray(T, "CB")
-    if model == "mlp":
+    if model == "lstm":
+        from dlteach.layers import lstmLayer, sequenceInputLayer
+
+        layers = [sequenceInputLayer(LSTM_C), lstmLayer(LSTM_H, OutputMode="last"), fullyConnectedLayer(10),
+                  softmaxLayer()]
+    elif model == "mlp":
         layers = [imageInputLayer([28, 28, 1], Normalization="none"), fullyConnectedLayer(128), reluLayer(),
                   fullyConnectedLayer(10), softmaxLayer()]
     else:

@@ -12,12 +12,13 @@ from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
 from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, make_moons, make_regression_line
 from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
+from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .layers import (
     CustomLayer, additionLayer, averagePooling2dLayer, batchNormalizationLayer, concatenationLayer,
     convolution2dLayer, depthConcatenationLayer, dropoutLayer, featureInputLayer, flattenLayer, fullyConnectedLayer,
-    functionLayer, imageInputLayer, leakyReluLayer, maxPooling2dLayer, networkDataLayout, reluLayer, sigmoidLayer,
-    softmaxLayer, tanhLayer, transposedConv2dLayer,
+    functionLayer, gruLayer, imageInputLayer, leakyReluLayer, lstmLayer, maxPooling2dLayer, networkDataLayout,
+    reluLayer, sequenceInputLayer, sigmoidLayer, softmaxLayer, tanhLayer, transposedConv2dLayer,
 )
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
@@ -25,7 +26,7 @@ from .minibatchqueue import next as next  # importable, but not in __all__ (see 
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import (
     addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, initialize, predict, removeLayers,
-    replaceLayer,
+    replaceLayer, resetState,
 )
 from .network import plot as plot  # importable, but not in __all__ (see below)
 from .ops import (
@@ -56,9 +57,11 @@ __all__ = [
     "softmaxLayer", "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "flattenLayer",
     "additionLayer", "concatenationLayer", "depthConcatenationLayer", "transposedConv2dLayer", "functionLayer",
     "CustomLayer", "networkDataLayout",
-    "dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "Table", "save", "load",
+    "sequenceInputLayer", "lstmLayer", "gruLayer",
+    "dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "Table", "save", "load",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
+    "load_waveforms",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "arrayDatastore", "combine", "transform", "read", "readall", "preview", "numpartitions",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",

@@ -84,6 +84,9 @@ __all__ = [
     "functionLayer",
     "CustomLayer",
     "networkDataLayout",
+    "sequenceInputLayer",
+    "lstmLayer",
+    "gruLayer",
 ]
 
 _SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
@@ -1211,6 +1214,282 @@ class CustomLayer(_PortsMixin, Layer):
         return (outs[0] if self.NumOutputs == 1 else tuple(outs)), (state or None)
 
 
+# -------------------------------------------------------------------------------------------------
+# sequences: sequenceInputLayer, lstmLayer, gruLayer
+
+class SequenceInputLayer(_InputLayer):
+    """Input of vector sequences: data "CBT" (channels x observations x time steps)."""
+
+    _prefix = "sequenceinput"
+    Type = "Sequence Input"
+    _in_fmt = "C"  # per observation and time step; the example input used for sizes has one time step
+    _positional = ("inputSize",)
+    _ctor = (("Normalization", "none"), ("Mean", None), ("StandardDeviation", None), ("MinLength", 1))
+
+    def __init__(self, inputSize, Normalization="none", Mean=None, StandardDeviation=None, MinLength=1, Name=""):
+        super().__init__(Name)
+        size = [int(v) for v in np.ravel(inputSize)]
+        if len(size) != 1 or size[0] < 1 or float(np.ravel(inputSize)[0]) != size[0]:
+            raise NetworkError(
+                f"sequenceInputLayer: inputSize must be the number of channels of each time step, a positive "
+                f"integer (image sequences [h w c] are not available in dlteach); got {inputSize!r}.")
+        self._arg_inputSize = size[0]
+        self.InputSize = (size[0],)
+        self.Normalization = Normalization
+        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
+        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
+        if isinstance(MinLength, bool) or int(MinLength) != MinLength or MinLength < 1:
+            raise NetworkError(f"sequenceInputLayer: MinLength must be a positive integer; got {MinLength!r}.")
+        self.MinLength = int(MinLength)
+
+    def _describe(self):
+        return f"Sequence input with {self.InputSize[0]} dimensions"
+
+    def _prepare_data(self, X):
+        """X (formatted 'CBT'/'CB', or unformatted C x B x T) -> formatted dlarray, sizes checked."""
+        from autograd.tracer import getval as _gv
+
+        C = self.InputSize[0]
+        if type(X) is dlarray and X._fmt:
+            fmt = X._fmt
+            if fmt not in ("CBT", "CB"):
+                raise NetworkError(
+                    f"Layer '{self.Name}' expects sequences labelled 'CBT' (channels x observations x time steps), "
+                    f"but X has format {fmt!r}. Label the dimensions: dlarray(X, 'CTB') for C x T x B data, "
+                    "dlarray(X, 'TCB') for T x C x B, ...")
+            Xf = X
+        else:
+            raw = X._data if type(X) is dlarray else X
+            shape = tuple(np.shape(_gv(raw)))
+            if len(shape) != 3:
+                raise NetworkError(
+                    f"Layer '{self.Name}' expects sequences: give a formatted dlarray, e.g. dlarray(X, 'CTB') for "
+                    f"C x T x B data (X has size {_size_text(shape)}).")
+            Xf = dlarray(raw, "CBT")
+        if Xf.shape[0] != C:
+            raise NetworkError(
+                f"Wrong input size for layer '{self.Name}': it expects {C} channels per time step ('C'), but X "
+                f"({Xf._fmt}) has size {_size_text(Xf.shape)}. If the data is T x C (time steps down the rows, as "
+                "MATLAB's cell arrays of sequences often are), label it accordingly, e.g. 'TCB'.")
+        if "T" in Xf._fmt and Xf.shape[2] < self.MinLength:
+            raise NetworkError(f"Layer '{self.Name}': the sequences have {Xf.shape[2]} time steps, fewer than "
+                               f"MinLength={self.MinLength}.")
+        return self._normalize(Xf)
+
+
+def _ones_forget_bias(H, gates=4):
+    b = np.zeros((gates * H, 1), np.float32)
+    b[H:2 * H] = 1.0  # rows of the forget gate (order i, f, g, o)
+    return b
+
+
+class _RecurrentLayer(Layer):
+    _gates = 4
+    _states = ("HiddenState",)
+    _default_bias = "zeros"
+
+    def _shapes(self, in_size, in_fmt):
+        if "C" not in in_fmt:
+            raise NetworkError(f"Layer '{self.Name}' needs an input with channels ('C'); it receives {in_fmt}.")
+        C = int(np.prod(in_size))
+        H = self.NumHiddenUnits
+        out = {"InputWeights": (self._gates * H, C), "RecurrentWeights": (self._gates * H, H),
+               "Bias": (self._bias_rows() * H, 1), "HiddenState": (H, 1)}
+        if "CellState" in self._states:
+            out["CellState"] = (H, 1)
+        return out
+
+    def _bias_rows(self):
+        return self._gates
+
+    def _init_value(self, name, shape):
+        if name == "InputWeights":
+            return _initialize(self.InputWeightsInitializer, shape, self, "input weights")
+        if name == "RecurrentWeights":
+            return _initialize(self.RecurrentWeightsInitializer, shape, self, "recurrent weights")
+        if name == "Bias":
+            init = self.BiasInitializer
+            if isinstance(init, str) and init.lower() == "unit-forget-gate":
+                if self._gates != 4:
+                    raise NetworkError(f"Layer '{self.Name}': 'unit-forget-gate' is an LSTM bias initializer; a GRU "
+                                       "has no forget gate. Use 'zeros', 'ones' or 'narrow-normal'.")
+                return _ones_forget_bias(self.NumHiddenUnits)
+            return _initialize(init, shape, self, "bias")
+        return np.zeros(shape, np.float32)  # HiddenState / CellState
+
+    def _preset(self, name):
+        return getattr(self, name, None)
+
+    def _factor(self, name, kind):
+        return getattr(self, name + kind)
+
+    def _initial_state(self, v, B, name):
+        shape = np.shape(getval(v._data if type(v) is dlarray else v))
+        if len(shape) == 2 and shape[1] not in (1, B):
+            raise NetworkError(
+                f"Layer '{self.Name}': its {name} holds {shape[1]} observations (from an earlier forward/predict "
+                f"whose state was stored with net.State = state), but this mini-batch has {B}. The stored state "
+                "is the initial state of every sequence of the next call: for independent sequences (e.g. "
+                "sequence classification) do not store it, or start afresh with net = resetState(net).")
+        return v
+
+    def _describe_common(self, kind):
+        return f"{kind} with {self.NumHiddenUnits} hidden units"
+
+    def _output(self, Y, h):
+        return h if self.OutputMode == "last" else Y
+
+
+def _recurrent_options(layer, numHiddenUnits, OutputMode, weights_init, recurrent_init, bias_init, presets,
+                       factors, StateActivationFunction, GateActivationFunction, fname):
+    H = numHiddenUnits
+    if isinstance(H, bool) or not isinstance(H, (int, np.integer, float)) or int(H) != H or H < 1:
+        raise NetworkError(f"{fname}: numHiddenUnits must be a positive integer; got {numHiddenUnits!r}.")
+    layer._arg_numHiddenUnits = int(H)
+    layer.NumHiddenUnits = int(H)
+    layer.InputSize = "auto"
+    mode = str(OutputMode).lower()
+    if mode not in ("sequence", "last"):
+        raise NetworkError(f"{fname}: OutputMode must be 'sequence' (every time step) or 'last' (the last time "
+                           f"step only, e.g. for sequence classification); got {OutputMode!r}.")
+    layer.OutputMode = mode
+    if str(StateActivationFunction).lower() != "tanh" or str(GateActivationFunction).lower() != "sigmoid":
+        raise NetworkError(f"{fname}: dlteach implements the default activations only (StateActivationFunction="
+                           "'tanh', GateActivationFunction='sigmoid').")
+    layer.StateActivationFunction = "tanh"
+    layer.GateActivationFunction = "sigmoid"
+    layer.InputWeightsInitializer = weights_init
+    layer.RecurrentWeightsInitializer = recurrent_init
+    layer.BiasInitializer = bias_init
+    for k, v in presets.items():
+        setattr(layer, k, _as_value(v, k))
+    for k, v in factors.items():
+        setattr(layer, k, float(v))
+
+
+_RECURRENT_FACTORS = (("InputWeightsLearnRateFactor", 1.0), ("RecurrentWeightsLearnRateFactor", 1.0),
+                      ("BiasLearnRateFactor", 1.0), ("InputWeightsL2Factor", 1.0), ("RecurrentWeightsL2Factor", 1.0),
+                      ("BiasL2Factor", 0.0))
+
+
+class LSTMLayer(_RecurrentLayer):
+    _prefix = "lstm"
+    Type = "LSTM"
+    _learnables = ("InputWeights", "RecurrentWeights", "Bias")
+    _states = ("HiddenState", "CellState")
+    _positional = ("numHiddenUnits",)
+    _ctor = (("OutputMode", "sequence"), ("InputWeightsInitializer", "glorot"),
+             ("RecurrentWeightsInitializer", "orthogonal"), ("BiasInitializer", "unit-forget-gate")) + _RECURRENT_FACTORS
+
+    def __init__(self, numHiddenUnits, OutputMode="sequence", InputWeightsInitializer="glorot",
+                 RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate", InputWeights=None,
+                 RecurrentWeights=None, Bias=None, HiddenState=None, CellState=None, StateActivationFunction="tanh",
+                 GateActivationFunction="sigmoid", InputWeightsLearnRateFactor=1.0, RecurrentWeightsLearnRateFactor=1.0,
+                 BiasLearnRateFactor=1.0, InputWeightsL2Factor=1.0, RecurrentWeightsL2Factor=1.0, BiasL2Factor=0.0,
+                 Name=""):
+        super().__init__(Name)
+        _recurrent_options(self, numHiddenUnits, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                           BiasInitializer, dict(InputWeights=InputWeights, RecurrentWeights=RecurrentWeights,
+                                                 Bias=Bias, HiddenState=HiddenState, CellState=CellState),
+                           dict(InputWeightsLearnRateFactor=InputWeightsLearnRateFactor,
+                                RecurrentWeightsLearnRateFactor=RecurrentWeightsLearnRateFactor,
+                                BiasLearnRateFactor=BiasLearnRateFactor, InputWeightsL2Factor=InputWeightsL2Factor,
+                                RecurrentWeightsL2Factor=RecurrentWeightsL2Factor, BiasL2Factor=BiasL2Factor),
+                           StateActivationFunction, GateActivationFunction, "lstmLayer")
+
+    def _describe(self):
+        return self._describe_common("LSTM")
+
+    def _forward(self, X, p, training):
+        from .recurrent import lstm
+
+        B = X.shape[X._fmt.index("B")] if "B" in X._fmt else 1
+        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
+        c0 = self._initial_state(p["CellState"], B, "CellState")
+        Y, h, c = lstm(X, h0, c0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], return_state=True)
+        return self._output(Y, h), {"HiddenState": dlarray._wrap(h._data, ""), "CellState": dlarray._wrap(c._data, "")}
+
+
+class GRULayer(_RecurrentLayer):
+    _prefix = "gru"
+    Type = "GRU"
+    _gates = 3
+    _learnables = ("InputWeights", "RecurrentWeights", "Bias")
+    _states = ("HiddenState",)
+    _positional = ("numHiddenUnits",)
+    _ctor = (("OutputMode", "sequence"), ("ResetGateMode", "after-multiplication"),
+             ("InputWeightsInitializer", "glorot"), ("RecurrentWeightsInitializer", "orthogonal"),
+             ("BiasInitializer", "zeros")) + _RECURRENT_FACTORS
+
+    def __init__(self, numHiddenUnits, OutputMode="sequence", ResetGateMode="after-multiplication",
+                 InputWeightsInitializer="glorot", RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros",
+                 InputWeights=None, RecurrentWeights=None, Bias=None, HiddenState=None, StateActivationFunction="tanh",
+                 GateActivationFunction="sigmoid", InputWeightsLearnRateFactor=1.0, RecurrentWeightsLearnRateFactor=1.0,
+                 BiasLearnRateFactor=1.0, InputWeightsL2Factor=1.0, RecurrentWeightsL2Factor=1.0, BiasL2Factor=0.0,
+                 Name=""):
+        super().__init__(Name)
+        mode = str(ResetGateMode).lower()
+        if mode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
+            raise NetworkError("gruLayer: ResetGateMode must be 'after-multiplication' (default), "
+                               f"'before-multiplication' or 'recurrent-bias-after-multiplication'; got {ResetGateMode!r}.")
+        self.ResetGateMode = mode
+        _recurrent_options(self, numHiddenUnits, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
+                           BiasInitializer, dict(InputWeights=InputWeights, RecurrentWeights=RecurrentWeights,
+                                                 Bias=Bias, HiddenState=HiddenState),
+                           dict(InputWeightsLearnRateFactor=InputWeightsLearnRateFactor,
+                                RecurrentWeightsLearnRateFactor=RecurrentWeightsLearnRateFactor,
+                                BiasLearnRateFactor=BiasLearnRateFactor, InputWeightsL2Factor=InputWeightsL2Factor,
+                                RecurrentWeightsL2Factor=RecurrentWeightsL2Factor, BiasL2Factor=BiasL2Factor),
+                           StateActivationFunction, GateActivationFunction, "gruLayer")
+
+    def _bias_rows(self):
+        return 6 if self.ResetGateMode == "recurrent-bias-after-multiplication" else 3
+
+    def _describe(self):
+        return self._describe_common("GRU")
+
+    def _forward(self, X, p, training):
+        from .recurrent import gru
+
+        B = X.shape[X._fmt.index("B")] if "B" in X._fmt else 1
+        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
+        Y, h = gru(X, h0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], ResetGateMode=self.ResetGateMode,
+                   return_state=True)
+        return self._output(Y, h), {"HiddenState": dlarray._wrap(h._data, "")}
+
+
+def sequenceInputLayer(inputSize, Normalization="none", Mean=None, StandardDeviation=None, MinLength=1, Name=""):
+    """Sequence input layer (MATLAB ``sequenceInputLayer(inputSize)``): sequences of ``inputSize``
+    channels, format "CBT" (channels x observations x time steps). Normalization "none" (default)."""
+    return SequenceInputLayer(inputSize, Normalization=Normalization, Mean=Mean, StandardDeviation=StandardDeviation,
+                              MinLength=MinLength, Name=Name)
+
+
+def lstmLayer(numHiddenUnits, **options):
+    """LSTM layer (MATLAB ``lstmLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.lstm`.
+
+    Learnables InputWeights 4H x C, RecurrentWeights 4H x H, Bias 4H x 1 (gate rows input, forget,
+    cell candidate, output); State HiddenState, CellState (H x 1 zeros; after forward/predict, H x B).
+    ``OutputMode``: "sequence" (default; "CBT" output) or "last" (the last time step, "CB").
+    Initializers (MATLAB's defaults): InputWeightsInitializer "glorot" (numIn = C, numOut = 4H),
+    RecurrentWeightsInitializer "orthogonal" (Q of the QR decomposition of a 4H x H normal matrix),
+    BiasInitializer "unit-forget-gate" (forget-gate biases 1, the others 0). Learn-rate / L2 factors as
+    fullyConnectedLayer's (InputWeights..., RecurrentWeights..., Bias...).
+    """
+    return LSTMLayer(numHiddenUnits, **options)
+
+
+def gruLayer(numHiddenUnits, **options):
+    """GRU layer (MATLAB ``gruLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.gru`.
+
+    Learnables InputWeights 3H x C, RecurrentWeights 3H x H, Bias 3H x 1 (6H x 1 with
+    ResetGateMode="recurrent-bias-after-multiplication"); gate rows reset, update, candidate; State
+    HiddenState. ``ResetGateMode`` "after-multiplication" (default). Initializers: "glorot",
+    "orthogonal", BiasInitializer "zeros". ``OutputMode`` "sequence" | "last".
+    """
+    return GRULayer(numHiddenUnits, **options)
+
+
 def fullyConnectedLayer(outputSize, **options):
     """Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b.
 
@@ -1348,6 +1627,7 @@ _CONSTRUCTOR = {
     MaxPooling2DLayer: "maxPooling2dLayer", AveragePooling2DLayer: "averagePooling2dLayer", FlattenLayer: "flattenLayer",
     AdditionLayer: "additionLayer", ConcatenationLayer: "concatenationLayer",
     DepthConcatenationLayer: "depthConcatenationLayer", TransposedConvolution2DLayer: "transposedConv2dLayer",
+    SequenceInputLayer: "sequenceInputLayer", LSTMLayer: "lstmLayer", GRULayer: "gruLayer",
 }
 
 #: constructor name -> layer class (used by serialization)

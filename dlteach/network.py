@@ -61,7 +61,7 @@ from .formats import data_of, fmt_of, size_text, value_of, wrap
 from .layers import Layer, _InputLayer
 from .table import Table
 
-__all__ = ["dlnetwork", "forward", "predict", "initialize", "analyzeNetwork", "addLayers", "connectLayers",
+__all__ = ["dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "replaceLayer", "plot", "StateNotUpdatedWarning"]
 
 from .errors import StateNotUpdatedWarning  # noqa: E402  (defined with the other teaching errors)
@@ -665,12 +665,39 @@ def _checked_values(net, table, keys, current, what):
         if type(new) is not dlarray:
             new = wrap(new if isbox(new) else np.asarray(new), "")
             values[i] = new
-        if old is not None and _shape_of(new) != _shape_of(old):
+        if old is not None and _shape_of(new) != _shape_of(old) and not _batch_sized_state(net, what, layer, param,
+                                                                                     new, old):
             raise NetworkError(
                 f"net.{what}: the value for {layer}/{param} has size {size_text(_shape_of(new))} but the network "
                 f"needs {size_text(_shape_of(old))}."
             )
     return values
+
+
+def _batch_sized_state(net, what, layer, param, new, old):
+    """A recurrent layer's HiddenState / CellState may hold one column per observation (H x B)."""
+    if what != "State" or param not in ("HiddenState", "CellState"):
+        return False
+    a, b = _shape_of(new), _shape_of(old)
+    return len(a) == 2 and len(b) == 2 and a[0] == b[0]
+
+
+def resetState(net):
+    """Reset the state of the recurrent layers (MATLAB ``net = resetState(net)``).
+
+    HiddenState / CellState go back to their initial values (the layer's preset, else zeros H x 1);
+    other state (batch-normalization statistics) is kept. Returns a new network.
+    """
+    if not isinstance(net, dlnetwork):
+        raise NetworkError(f"resetState expects a dlnetwork; got {type(net).__name__}.")
+    svals = list(net._svals)
+    for i, lay in enumerate(net._layers):
+        for name, (kind, j) in net._index[i].items():
+            if kind == "S" and name in ("HiddenState", "CellState") and svals[j] is not None:
+                preset = lay._preset(name)
+                H = _shape_of(svals[j])[0]
+                svals[j] = preset if preset is not None else dlarray._wrap(np.zeros((H, 1), np.float32), "")
+    return _rebuild(net, list(net._lvals), svals)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -727,6 +754,9 @@ def _fill(net, make):
             shape = shapes[name]
             if vals[j] is None:
                 vals[j] = make(lay, name, shape)
+            elif kind == "S" and _batch_sized_state(net, "State", lay.Name, name, vals[j], np.zeros(shape)):
+                p[name] = dlarray._wrap(np.zeros(shape, np.float32), "")  # the example input has 1 observation
+                continue
             elif _shape_of(vals[j]) != tuple(shape):
                 raise NetworkError(
                     f"Layer '{lay.Name}': {name} has size {size_text(_shape_of(vals[j]))}, but with an input of size "
@@ -813,6 +843,8 @@ def _shape_hint(inp, shape):
 
 
 def _prepare_input(inp, X):
+    if hasattr(inp, "_prepare_data"):  # an input layer with its own layout (sequenceInputLayer: "CBT")
+        return inp._prepare_data(X)
     fmt = inp._in_fmt + "B"
     want = tuple(inp.InputSize)
     if fmt_of(X):
@@ -968,11 +1000,18 @@ def forward(net, *X, return_state=False, Outputs=None):
     return (*outs, state) if isinstance(outs, tuple) else (outs, state)
 
 
+_BN_STATE = ("TrainedMean", "TrainedVariance")
+
+
 def _state_is_initial(net):
+    """True if the batch-normalization statistics still hold their initial values (recurrent layers' hidden
+    and cell states are not statistics: they are left out)."""
     fam = net._family
     if len(fam.initial_state) != len(net._svals):
         return False
-    for v, v0 in zip(net._svals, fam.initial_state):
+    for (_, param), v, v0 in zip(net._skeys, net._svals, fam.initial_state):
+        if param not in _BN_STATE:
+            continue
         if v is None or v0 is None or not np.array_equal(value_of(v), v0):
             return False
     return True
@@ -994,7 +1033,8 @@ def predict(net, *X, Outputs=None):
     changed) but its State still holds the initial statistics, a :class:`StateNotUpdatedWarning` says
     so - the usual cause is a missing ``net.State = state`` after ``dlfeval``.
     """
-    if isinstance(net, dlnetwork) and net._skeys and net._family.forward_calls and _state_is_initial(net) \
+    if isinstance(net, dlnetwork) and any(p in _BN_STATE for _, p in net._skeys) and net._family.forward_calls \
+            and _state_is_initial(net) \
             and _learnables_changed(net):
         warnings.warn(StateNotUpdatedWarning(
             f"predict is using the INITIAL batch-normalization statistics (TrainedMean = 0, TrainedVariance = 1) of "

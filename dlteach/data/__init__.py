@@ -6,6 +6,7 @@
   known angle, ``X, labels, angles`` like MATLAB's functions of the same names (synthetic rotated digits).
 * :func:`make_regression_line` -- noisy points on a line, for the first regression lesson.
 * :func:`make_moons` -- two interleaving half circles, a two-class problem that is not linearly separable.
+* :func:`load_waveforms` -- synthetic sequences of 4 waveform types (MATLAB's ``WaveformData`` stand-in).
 
 Layout follows MATLAB: observations are the LAST dimension (images H x W x C x N = "SSCB",
 features C x N = "CB"). Provenance and licences: README.md in this folder.
@@ -19,7 +20,8 @@ import numpy as np
 
 from ..errors import DLTeachError
 
-__all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons"]
+__all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
+           "load_waveforms"]
 
 _DIGITS_FILE = Path(__file__).with_name("digits5k.npz")
 _RAW: dict[str, np.ndarray] = {}
@@ -206,3 +208,6 @@ def _check_count(n, who: str) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise DataArgumentError(f"{who}: n must be a positive integer (the number of points), got {n!r}.")
     return int(n)
+
+
+from .waveforms import load_waveforms  # noqa: E402  (uses DataArgumentError defined above)
