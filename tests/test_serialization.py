@@ -170,7 +170,7 @@ def _rewrite_manifest(path, edit):
     (lambda m: m.update(format="other"), "does not name the dlteach format"),
     (lambda m: m.update(version=99), "newer dlteach"),
     (lambda m: m.update(kind="model"), "unknown content kind"),
-    (lambda m: m["network"]["layers"][1].update({"class": "lstmLayer"}), "unknown layer type"),
+    (lambda m: m["network"]["layers"][1].update({"class": "selfAttentionLayer"}), "unknown layer type"),
     (lambda m: m["network"]["learnables"][0].__setitem__(2, "a999"), "missing array entry 'a999'"),
     (lambda m: m["network"]["learnables"][0].__setitem__(0, "nope"), "rows do not match"),
     (lambda m: m["network"]["learnables"].__setitem__(0, m["network"]["learnables"][4]), "rows do not match"),

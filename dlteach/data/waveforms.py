@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 CLASSES = ("Sawtooth", "Sine", "Square", "Triangle")
+#: frequency band (cycles per time step) of each class: the shape AND the speed tell the classes apart,
+#: so that a small LSTM learns them in a few seconds (the point of the examples is the training loop)
+_BANDS = ((0.03, 0.05), (0.06, 0.08), (0.09, 0.11), (0.12, 0.14))
 
 
 def _wave(kind: int, t: np.ndarray) -> np.ndarray:
@@ -34,8 +37,9 @@ def load_waveforms(n: int = 1000, *, min_length: int = 40, max_length: int = 80,
     ``labels``: categorical). ``data`` is a list of float32 arrays of size numTimeSteps x 3 (MATLAB's
     layout of that file: time steps down the rows), lengths uniform in [min_length, max_length];
     ``labels`` an array of the class names in :data:`CLASSES` (balanced, shuffled). Deterministic for
-    a given ``seed``: x_c(t) = a_c * wave(f t + phi_c) + noise * N(0, 1), f in [0.08, 0.12] cycles
-    per step, a_c in [0.8, 1.2], phi_c in [0, 1).
+    a given ``seed``: x_c(t) = a_c * wave(f t + phi_c) + noise * N(0, 1), with a_c in [0.8, 1.2],
+    phi_c in [0, 1) and f (cycles per time step) in the class's band: Sawtooth [0.03, 0.05], Sine
+    [0.06, 0.08], Square [0.09, 0.11], Triangle [0.12, 0.14].
     """
     from . import DataArgumentError
 
@@ -48,7 +52,7 @@ def load_waveforms(n: int = 1000, *, min_length: int = 40, max_length: int = 80,
     data = []
     for k in kinds:
         T = int(rng.integers(min_length, max_length + 1))
-        f = rng.uniform(0.08, 0.12)
+        f = rng.uniform(*_BANDS[int(k)])
         amp = rng.uniform(0.8, 1.2, 3)
         phase = rng.uniform(0, 1, 3)
         t = np.arange(T)[:, None]
