@@ -10,9 +10,10 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 
 from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
-from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, make_moons, make_regression_line
+from .data import (
+    digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line,
+)
 from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
-from .data import digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .layers import (
     CustomLayer, additionLayer, averagePooling2dLayer, batchNormalizationLayer, concatenationLayer,

@@ -57,7 +57,7 @@ import numpy as np
 from autograd.tracer import isbox
 
 from . import ops
-from .dlarray import isdlarray
+from .dlarray import dlarray, isdlarray
 from .errors import NetworkError
 from .formats import data_of, fmt_of, size_text, value_of, wrap
 
@@ -1247,8 +1247,6 @@ class SequenceInputLayer(_InputLayer):
 
     def _prepare_data(self, X):
         """X (formatted 'CBT'/'CB', or unformatted C x B x T) -> formatted dlarray, sizes checked."""
-        from autograd.tracer import getval as _gv
-
         C = self.InputSize[0]
         if type(X) is dlarray and X._fmt:
             fmt = X._fmt
@@ -1260,16 +1258,16 @@ class SequenceInputLayer(_InputLayer):
             Xf = X
         else:
             raw = X._data if type(X) is dlarray else X
-            shape = tuple(np.shape(_gv(raw)))
+            shape = tuple(np.shape(value_of(raw)))
             if len(shape) != 3:
                 raise NetworkError(
                     f"Layer '{self.Name}' expects sequences: give a formatted dlarray, e.g. dlarray(X, 'CTB') for "
-                    f"C x T x B data (X has size {_size_text(shape)}).")
+                    f"C x T x B data (X has size {size_text(shape)}).")
             Xf = dlarray(raw, "CBT")
         if Xf.shape[0] != C:
             raise NetworkError(
                 f"Wrong input size for layer '{self.Name}': it expects {C} channels per time step ('C'), but X "
-                f"({Xf._fmt}) has size {_size_text(Xf.shape)}. If the data is T x C (time steps down the rows, as "
+                f"({Xf._fmt}) has size {size_text(Xf.shape)}. If the data is T x C (time steps down the rows, as "
                 "MATLAB's cell arrays of sequences often are), label it accordingly, e.g. 'TCB'.")
         if "T" in Xf._fmt and Xf.shape[2] < self.MinLength:
             raise NetworkError(f"Layer '{self.Name}': the sequences have {Xf.shape[2]} time steps, fewer than "
@@ -1324,7 +1322,7 @@ class _RecurrentLayer(Layer):
         return getattr(self, name + kind)
 
     def _initial_state(self, v, B, name):
-        shape = np.shape(getval(v._data if type(v) is dlarray else v))
+        shape = np.shape(value_of(v))
         if len(shape) == 2 and shape[1] not in (1, B):
             raise NetworkError(
                 f"Layer '{self.Name}': its {name} holds {shape[1]} observations (from an earlier forward/predict "
@@ -1407,7 +1405,7 @@ class LSTMLayer(_RecurrentLayer):
         h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
         c0 = self._initial_state(p["CellState"], B, "CellState")
         Y, h, c = lstm(X, h0, c0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], return_state=True)
-        return self._output(Y, h), {"HiddenState": dlarray._wrap(h._data, ""), "CellState": dlarray._wrap(c._data, "")}
+        return self._output(Y, h), {"HiddenState": wrap(data_of(h), ""), "CellState": wrap(data_of(c), "")}
 
 
 class GRULayer(_RecurrentLayer):
@@ -1455,7 +1453,7 @@ class GRULayer(_RecurrentLayer):
         h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
         Y, h = gru(X, h0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], ResetGateMode=self.ResetGateMode,
                    return_state=True)
-        return self._output(Y, h), {"HiddenState": dlarray._wrap(h._data, "")}
+        return self._output(Y, h), {"HiddenState": wrap(data_of(h), "")}
 
 
 def sequenceInputLayer(inputSize, Normalization="none", Mean=None, StandardDeviation=None, MinLength=1, Name=""):

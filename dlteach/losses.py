@@ -448,8 +448,8 @@ def _class_indices(targets, p, K, fname):
     if targets is None:
         raise LossArgumentError(f"{fname}: targets is None (a function that forgot `return`?). Give the class "
                                 "index of every observation, e.g. labels = np.array([3, 0, 7, ...]).")
-    tfmt = targets._fmt if type(targets) is dlarray else ""
-    raw = onp.asarray(getval(_raw(targets)))
+    tfmt = fmt_of(targets)
+    raw = onp.asarray(getval(data_of(targets)))
     if raw.dtype.kind not in "iuf" or raw.dtype.kind == "b":
         raise LossArgumentError(f"{fname}: targets must be integer class indices, not {raw.dtype} values.")
     if tfmt:
@@ -461,13 +461,13 @@ def _class_indices(targets, p, K, fname):
             raw = raw.reshape([n for i, n in enumerate(raw.shape) if i != tfmt.index("C")])
             tfmt = tfmt.replace("C", "")
         if sorted(tfmt) != sorted(rest_fmt):
-            raise FormatError(f"{fname}: the targets have format {targets._fmt!r} but Y ({p.fmt!r}) needs targets "
+            raise FormatError(f"{fname}: the targets have format {fmt_of(targets)!r} but Y ({p.fmt!r}) needs targets "
                               f"labelled {rest_fmt!r} (Y's labels without 'C').")
-        raw = _apply_format(raw, tfmt)[0] if tfmt else raw
+        raw = apply_format(raw, tfmt)[0] if tfmt else raw
     if raw.size != int(onp.prod(want)) or (tfmt and raw.shape != want):
         raise SizeMismatchError(
             f"{fname}: Y ({p.describe()}) makes {int(onp.prod(want))} predictions, so the targets need one class "
-            f"index each ({_shape_text(want)}); got {raw.size} values ({_shape_text(raw.shape)}).")
+            f"index each ({size_text(want)}); got {raw.size} values ({size_text(raw.shape)}).")
     raw = raw.reshape(want)
     if raw.dtype.kind == "f":
         if not onp.all(onp.isfinite(raw)) or not onp.all(raw == onp.round(raw)):
@@ -510,12 +510,12 @@ def indexcrossentropy(Y, targets, weights=None, *, Mask=None, Reduction="sum", N
     idx, c = _class_indices(targets, p, K, fname)
     onehot = onp.zeros(yshape, dtype=_dtype(p.data))
     onp.put_along_axis(onehot, onp.expand_dims(idx, c), 1, axis=c)
-    Yf = dlarray._wrap(p.data, p.fmt)
-    loss = crossentropy(Yf, dlarray._wrap(onehot, p.fmt), weights, Mask=Mask, Reduction=Reduction,
+    Yf = wrap(p.data, p.fmt)
+    loss = crossentropy(Yf, wrap(onehot, p.fmt), weights, Mask=Mask, Reduction=Reduction,
                         NormalizationFactor=NormalizationFactor, WeightsFormat=WeightsFormat)
     if str(Reduction).lower() == "none":
         out = anp.sum(loss._data, axis=c)
-        return dlarray._wrap(out, p.fmt.replace("C", "") if p.formatted else "")
+        return wrap(out, p.fmt.replace("C", "") if p.formatted else "")
     return loss
 
 

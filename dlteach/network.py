@@ -696,7 +696,7 @@ def resetState(net):
             if kind == "S" and name in ("HiddenState", "CellState") and svals[j] is not None:
                 preset = lay._preset(name)
                 H = _shape_of(svals[j])[0]
-                svals[j] = preset if preset is not None else dlarray._wrap(np.zeros((H, 1), np.float32), "")
+                svals[j] = preset if preset is not None else wrap(np.zeros((H, 1), np.float32), "")
     return _rebuild(net, list(net._lvals), svals)
 
 
@@ -755,7 +755,7 @@ def _fill(net, make):
             if vals[j] is None:
                 vals[j] = make(lay, name, shape)
             elif kind == "S" and _batch_sized_state(net, "State", lay.Name, name, vals[j], np.zeros(shape)):
-                p[name] = dlarray._wrap(np.zeros(shape, np.float32), "")  # the example input has 1 observation
+                p[name] = wrap(np.zeros(shape, np.float32), "")  # the example input has 1 observation
                 continue
             elif _shape_of(vals[j]) != tuple(shape):
                 raise NetworkError(

@@ -55,7 +55,8 @@ import numpy as onp
 from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
 
-from .dlarray import _apply_format, _parse_format, dlarray
+from .dlarray import dlarray
+from .formats import apply_format as _apply_format, parse_format as _parse_format, wrap
 from .errors import DLTeachError, FormatError, SizeMismatchError
 from .primitives import primitive
 
@@ -525,11 +526,11 @@ def _outputs(Yraw, fmt, formatted, X_fmt_has_T):
     if out_fmt != "CBT":
         keep = [shape[0]] + ([shape[1]] if "B" in out_fmt else []) + ([shape[2]] if "T" in out_fmt else [])
         Yraw = anp.reshape(Yraw, tuple(keep))
-    return dlarray._wrap(Yraw, out_fmt if formatted else "")
+    return wrap(Yraw, out_fmt if formatted else "")
 
 
 def _state_out(s, fmt, formatted):
-    return dlarray._wrap(s, "CB" if formatted else "")
+    return wrap(s, "CB" if formatted else "")
 
 
 def lstm(X, H0, C0, weights, recurrentWeights, bias, *, DataFormat=None, StateActivationFunction="tanh",
