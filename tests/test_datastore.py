@@ -197,3 +197,19 @@ def test_list_of_sequences_in_memory_needs_padding_and_works_with_minibatchfcn()
     Xb = next(minibatchqueue(equal, MiniBatchSize=3, MiniBatchFormat="CTB"))
     assert Xb.shape == (3, 3, 4)  # C x T x B: stacked along a new last dimension
     np.testing.assert_array_equal(extractdata(Xb)[0, :, 0], [0, 1, 2])
+
+
+def test_mbq_from_transformed_datastore_and_star_import_next():
+    seqs = [np.full((2, n), float(n), np.float32) for n in (3, 5, 4, 6)]
+    ds = transform(combine(arrayDatastore(seqs, OutputType="same"), arrayDatastore(np.arange(4))),
+                   lambda data: [padsequences([data[0]], 2, Length=6)[..., 0], data[1]])  # pad each to 6 steps
+    mbq = minibatchqueue(ds, MiniBatchSize=3, MiniBatchFormat=["CTB", "BC"])
+    X, T = next(mbq)
+    assert X.fmt == "CBT" and X.shape == (2, 3, 6) and T.fmt == "CB" and T.shape == (1, 3)
+    np.testing.assert_array_equal(extractdata(X)[0, :, 0], [3, 5, 4])
+    np.testing.assert_array_equal(extractdata(X)[0, 0, 3:], 0)
+    namespace = {"mbq": mbq}
+    exec("from dlteach import *\nX, T = next(mbq)", namespace)  # Python's built-in next, as in the lessons
+    assert namespace["X"].shape == (2, 1, 6)
+    with pytest.raises(NoDataError, match="hasdata"):
+        exec("from dlteach import *\nnext(mbq)", namespace)
