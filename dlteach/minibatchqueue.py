@@ -566,6 +566,8 @@ class minibatchqueue:
                     f"{self._num_outputs} output(s) (set by {self._num_outputs_source}). Without MiniBatchFcn each "
                     "variable is one output; to make a different number of outputs, give a MiniBatchFcn.")
             outs = [_collate(col, i) for i, col in enumerate(columns)]
+            for i, out in enumerate(outs):
+                self._check_batch_label(out, i, columns[i])
         else:
             outs = self._call_fcn_columns(columns)
             self._check_count(outs)
@@ -601,6 +603,27 @@ class minibatchqueue:
             outs = self._call_fcn(idx)
             self._check_count(outs)
         return self._finish(outs, len(idx), collated=self._fcn is None)
+
+    def _check_batch_label(self, arr, i, values):
+        """Collated datastore data: 'B' in MiniBatchFormat must label the dimension the observations were
+        concatenated along (the first size-1 dimension of one observation), or the labels are silently wrong."""
+        fmt = self._formats[i] if self._as_dl[i] else ""
+        if not fmt or "B" not in fmt:
+            return
+        one = tuple(np.shape(values[0]))
+        one = one + (1,) * (2 - len(one))
+        axis = builtins.next((d for d, n in enumerate(one) if n == 1), len(one))
+        if fmt.index("B") == axis:
+            return
+        rest = fmt.replace("B", "")
+        suggestion = rest[:axis] + "B" + rest[axis:]
+        raise FormatError(
+            f"minibatchqueue: output {i + 1} is collated from observations of size {size_text(one)}: they are "
+            f"concatenated along their first dimension of size 1 (dimension {axis + 1}), giving an array of size "
+            f"{size_text(arr.shape)}, but MiniBatchFormat {fmt!r} puts 'B' on dimension {fmt.index('B') + 1}. "
+            f"Label the observation dimension 'B' (here {suggestion!r}), or concatenate the observations yourself "
+            "in a MiniBatchFcn, e.g. X = np.concatenate(dataX, axis=3) for H x W x C x 1 images "
+            "(MATLAB: cat(4, dataX{:})).")
 
     def _finish(self, outs, nobs, collated):
         from .dlarray import dlarray, extractdata

@@ -13,7 +13,7 @@ import pytest
 from dlteach import (arrayDatastore, combine, dlarray, extractdata, hasdata, minibatchqueue, next, numpartitions,
                      padsequences, partition, preview, read, readall, reset, shuffle, transform)
 from dlteach.datastore import DatastoreError
-from dlteach.errors import MiniBatchQueueError, NoDataError
+from dlteach.errors import FormatError, MiniBatchQueueError, NoDataError
 
 
 def _ids(x):
@@ -213,3 +213,20 @@ def test_mbq_from_transformed_datastore_and_star_import_next():
     assert namespace["X"].shape == (2, 1, 6)
     with pytest.raises(NoDataError, match="hasdata"):
         exec("from dlteach import *\nnext(mbq)", namespace)
+
+
+def test_collate_refuses_a_format_whose_B_is_not_the_concatenated_dimension():
+    X = np.random.default_rng(0).random((4, 4, 1, 6)).astype(np.float32)  # grey images H x W x 1 x N
+    ds = arrayDatastore(X, IterationDimension=4)
+    with pytest.raises(FormatError, match="'SSBC'"):
+        next(minibatchqueue(ds, MiniBatchSize=3, MiniBatchFormat="SSCB"))
+    Xb = next(minibatchqueue(ds, MiniBatchSize=3, MiniBatchFormat="SSBC"))  # MATLAB's doc example's format
+    assert Xb.fmt == "SSCB" and Xb.shape == (4, 4, 1, 3)
+    np.testing.assert_array_equal(extractdata(Xb), X[..., :3])
+    with pytest.raises(FormatError, match="'BC'"):
+        next(minibatchqueue(arrayDatastore(np.arange(6)), MiniBatchSize=3, MiniBatchFormat="CB"))
+    assert next(minibatchqueue(arrayDatastore(np.arange(6)), MiniBatchSize=3, MiniBatchFormat="BC")).shape == (1, 3)
+    # a MiniBatchFcn that concatenates along dimension 4 makes SSCB right, as in MATLAB's examples
+    mbq = minibatchqueue(ds, 1, MiniBatchSize=3, MiniBatchFcn=lambda dataX: np.concatenate(dataX, axis=3),
+                         MiniBatchFormat="SSCB")
+    np.testing.assert_array_equal(extractdata(next(mbq)), X[..., :3])
