@@ -41,7 +41,8 @@ loop in NumPy with one matrix product per step (the input projections of all tim
 product); the hand-written backward pass (backpropagation through time) does one product per step
 for the recurrent gradient and computes the weight gradients of all time steps as one product each.
 Only the sigmoid/tanh gate activation functions are implemented (MATLAB's defaults). Gradients of
-gradients (``EnableHigherDerivatives=True``) through ``lstm``/``gru`` are not available.
+gradients (``EnableHigherDerivatives=True``) work: then the backward pass is the VJP of a step-by-step
+autograd.numpy version of the same equations, recorded so it can be differentiated again (slower).
 """
 
 from __future__ import annotations
@@ -96,13 +97,64 @@ def _keep(Y, cache):
     weakref.finalize(Y, _CACHE.pop, key, None)
 
 
-def _no_higher(name, g, args):
-    if isbox(g) or any(isbox(a) for a in args):
-        raise RecurrentArgumentError(
-            f"Gradients of gradients (EnableHigherDerivatives=True) through {name} are not available in dlteach: its "
-            "backward pass is hand-written (backpropagation through time) and not itself differentiable. Use "
-            "EnableHigherDerivatives=False for losses that contain an LSTM or GRU."
-        )
+def _traced(g, args):
+    """True when the VJP itself must be recorded (EnableHigherDerivatives: boxed gradient or arguments)."""
+    return any(isbox(v) for v in g) or any(isbox(a) for a in args)
+
+
+def _sig(a):
+    return (anp.tanh(a * 0.5) + 1.0) * 0.5
+
+
+def _lstm_reference(x, h0, c0, W, R, b):
+    """The LSTM written with autograd.numpy operations, step by step (for gradients of gradients)."""
+    H = R.shape[1]
+    xp = anp.einsum("gc,cbt->gbt", W, x) + anp.reshape(b, (-1, 1, 1))
+    h, c = h0, c0  # H x 1 states broadcast over the observations
+    ys = []
+    for t in range(x.shape[2]):
+        z = xp[:, :, t] + R @ h
+        i, f, g, o = _sig(z[:H]), _sig(z[H:2 * H]), anp.tanh(z[2 * H:3 * H]), _sig(z[3 * H:])
+        c = f * c + i * g
+        h = o * anp.tanh(c)
+        ys.append(h)
+    return anp.stack(ys, axis=2), h, c
+
+
+def _gru_reference(x, h0, W, R, b, mode):
+    """The GRU written with autograd.numpy operations, step by step (for gradients of gradients)."""
+    H = R.shape[1]
+    bflat = anp.reshape(b, (-1,))
+    xp = anp.einsum("gc,cbt->gbt", W, x) + anp.reshape(bflat[:3 * H], (-1, 1, 1))
+    bR = anp.reshape(bflat[3 * H:], (-1, 1)) if mode == _GRU_MODES[2] else 0.0
+    h = h0
+    ys = []
+    for t in range(x.shape[2]):
+        a = xp[:, :, t]
+        if mode == _GRU_MODES[1]:
+            rz = _sig(a[:2 * H] + R[:2 * H] @ h)
+            r, z = rz[:H], rz[H:]
+            n = anp.tanh(a[2 * H:] + R[2 * H:] @ (r * h))
+        else:
+            rec = R @ h + bR
+            rz = _sig(a[:2 * H] + rec[:2 * H])
+            r, z = rz[:H], rz[H:]
+            n = anp.tanh(a[2 * H:] + r * rec[2 * H:])
+        h = n + z * (h - n)
+        ys.append(h)
+    return anp.stack(ys, axis=2), h
+
+
+def _traced_vjp(reference, args, g, argnums):
+    """VJP of ``reference`` recorded on the current trace (so it can be differentiated again)."""
+    from autograd import make_vjp
+
+    def packed(*a):  # one array out (make_vjp needs a single output): the outputs flattened end to end
+        return anp.concatenate([anp.ravel(o) for o in reference(*a)])
+
+    vjp, _ = make_vjp(packed, argnum=tuple(range(len(args))))(*args)
+    grads = vjp(anp.concatenate([anp.ravel(v) for v in g]))
+    return tuple(grads[a] for a in argnums)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -170,7 +222,8 @@ def _lstm_vjp_argnums(argnums, ans, args, kwargs):
     Y = ans[0]
 
     def vjp(g):
-        _no_higher("lstm", g, args)
+        if _traced(g, args):  # EnableHigherDerivatives: a recorded (slower) backward pass
+            return _traced_vjp(_lstm_reference, args[:6], g, argnums)
         gY, ghT, gcT = (onp.asarray(v) for v in g)
         cache = _CACHE.get(id(Y))
         if cache is None:  # not kept (or a replay): run the forward pass again, keeping the intermediates
@@ -317,7 +370,8 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
     Y = ans[0]
 
     def vjp(g):
-        _no_higher("gru", g, args)
+        if _traced(g, args):
+            return _traced_vjp(lambda *a: _gru_reference(*a, mode), args[:5], g, argnums)
         gY, ghT = (onp.asarray(v) for v in g)
         cache = _CACHE.get(id(Y))
         if cache is None:

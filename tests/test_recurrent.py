@@ -197,12 +197,42 @@ def test_lstm_teaching_errors(rng):
     with pytest.raises(RecurrentArgumentError, match="StateActivationFunction='tanh'"):
         lstm(X, h0, c0, W, R, b, StateActivationFunction="softsign")
 
-    def higher(W):
-        g = dlgradient(np.sum(lstm(X, h0, c0, W, R, b)), W, EnableHigherDerivatives=True)
-        return dlgradient(np.sum(g * g), W)
 
-    with pytest.raises(DLTeachError, match="EnableHigherDerivatives"):
-        dlfeval(higher, W)
+
+@pytest.mark.parametrize("op", ["lstm", "gru-after", "gru-before", "gru-rbam"])
+def test_second_derivatives_gradient_penalty_match_finite_differences(rng, op):
+    """EnableHigherDerivatives=True: d/dW sum((dL/dW)^2) against finite differences of the first-order gradient."""
+    C, B, T, H = 2, 2, 3, 2
+    gates = 4 if op == "lstm" else 3
+    mode = {"gru-after": "after-multiplication", "gru-before": "before-multiplication",
+            "gru-rbam": "recurrent-bias-after-multiplication"}.get(op)
+    x, W, R, b, h0, c0 = _data(rng, C, B, T, H, gates, dtype=np.float64,
+                               bias_rows=6 if op == "gru-rbam" else gates)
+    gY = rng.standard_normal((H, B, T))
+    X = dlarray(x, "CBT")
+
+    def run(W, R):
+        if op == "lstm":
+            return lstm(X, h0, c0, W, R, b)
+        return gru(X, h0, W, R, b, ResetGateMode=mode)
+
+    def first(W, R):
+        return dlgradient(np.sum(run(W, R) * gY), W)
+
+    def penalty(W, R):
+        gW = dlgradient(np.sum(run(W, R) * gY), W, EnableHigherDerivatives=True)
+        loss = np.sum(gW * gW)
+        return gW, dlgradient(loss, W, R)
+
+    gW_traced, (dW, dR) = dlfeval(penalty, W, R)
+    np.testing.assert_allclose(gW_traced, dlfeval(first, W, R), rtol=1e-10, atol=1e-12)  # same first derivative
+
+    def scalar(Wv, Rv):
+        g = dlfeval(first, Wv, Rv)
+        return float(np.sum(g * g))
+
+    np.testing.assert_allclose(dW, numeric_grad(lambda v: scalar(v, R), W), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dR, numeric_grad(lambda v: scalar(W, v), R), rtol=1e-5, atol=1e-7)
 
 
 # -------------------------------------------------------------------------------------------- GRU
