@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dlteach import dlarray, dlfeval, dlgradient, extractdata
-from dlteach.errors import DLTeachError, FormatError, SizeMismatchError
+from dlteach.errors import FormatError, SizeMismatchError
 from dlteach.recurrent import RecurrentArgumentError, gru, lstm, padsequences
 from finite_differences import numeric_grad
 
