@@ -27,7 +27,10 @@ observations; each mini-batch takes MiniBatchSize of them and, per variable (col
   reproduces the sizes of MATLAB's documented examples (e.g. 100x100 images give 100x100xB).
 
 ``shuffle(mbq)`` puts the datastore's observations in a new random order (combined datastores stay
-aligned), ``partition`` partitions the datastore; both need dlteach datastores.
+aligned), ``partition`` partitions the datastore. A custom datastore (MATLAB: a subclass of
+``matlab.io.Datastore``) is any object with ``read()``, ``hasdata()`` and ``reset()`` methods; the queue
+reads it as it reads a transformed datastore, calls its ``shuffle()`` (which must return a shuffled copy)
+and ``partition(n, idx)`` if it has them, and does not know its number of observations before reading.
 
 The in-memory shortcut (no datastore), by design:
 
@@ -129,9 +132,33 @@ def _as_array(x, k: int):
 
 
 def _is_datastore(x) -> bool:
+    """A dlteach datastore, or any object with MATLAB's datastore methods read / hasdata / reset (a custom
+    datastore, MATLAB: a subclass of matlab.io.Datastore)."""
+    from .datastore import Datastore
+
+    if isinstance(x, Datastore):
+        return True
+    return all(callable(getattr(x, m, None)) for m in ("read", "hasdata", "reset")) and not isinstance(x, minibatchqueue)
+
+
+def _is_dlteach_ds(x) -> bool:
     from .datastore import Datastore
 
     return isinstance(x, Datastore)
+
+
+def _first_rows(ds):
+    """The rows of the first read of a fresh copy of ``ds`` (its position is left unchanged when possible)."""
+    from .datastore import _rows_of
+
+    if _is_dlteach_ds(ds):
+        probe = ds._copy()
+        probe.reset()
+        return probe._read_rows()
+    ds.reset()  # a custom datastore: read once, then start again
+    rows = _rows_of(ds.read())
+    ds.reset()
+    return rows
 
 
 def _collate(values, i):
@@ -286,18 +313,16 @@ class minibatchqueue:
     def _init_datastore(self, ds, MiniBatchSize, PartialMiniBatch, MiniBatchFcn, MiniBatchFormat, OutputCast,
                         OutputAsDlarray, numOutputs, seed):
         self._ds0 = ds
-        self._ds = ds._copy()
+        self._ds = ds._copy() if _is_dlteach_ds(ds) else ds
         self._ds.reset()
         self._buffer = []
-        self._n = ds._num_obs()
+        self._n = ds._num_obs() if _is_dlteach_ds(ds) else None  # a custom datastore: unknown until read
         self._common_options(MiniBatchSize, PartialMiniBatch, MiniBatchFcn, seed)
         self._order = None
         self._pos = 0
         known = {}
-        if self._fcn is None and self._n:
-            probe = ds._copy()
-            probe.reset()
-            known["the number of variables a read of the datastore returns"] = len(probe._read_rows()[0])
+        if self._fcn is None and self._n != 0 and self._ds.hasdata():
+            known["the number of variables a read of the datastore returns"] = len(_first_rows(self._ds0)[0])
         self._output_options(MiniBatchFormat, OutputCast, OutputAsDlarray, numOutputs, known)
 
     def _output_options(self, MiniBatchFormat, OutputCast, OutputAsDlarray, numOutputs, known):
@@ -379,10 +404,12 @@ class minibatchqueue:
     def _ensure_num_outputs(self):
         if self._num_outputs is None:
             # Only reachable with a MiniBatchFcn and no per-output list: ask the function once.
-            if self._ds is not None:
+            if self._ds is not None and _is_dlteach_ds(self._ds0):
                 probe = self._ds0._copy()
                 probe.reset()
                 outs = self._call_fcn_columns(self._columns(probe._rows(range(min(self._size, self._n)))))
+            elif self._ds is not None:
+                outs = self._call_fcn_columns(self._columns(_first_rows(self._ds0)))
             else:
                 idx = np.arange(min(self._size, self._n))
                 outs = self._call_fcn(idx)
@@ -432,7 +459,9 @@ class minibatchqueue:
         object.__setattr__(self, name, value)
 
     # -- the queue ------------------------------------------------------------------------------------
-    def _num_batches(self) -> int:
+    def _num_batches(self):
+        if self._n is None:
+            return None
         if self._partial == "discard":
             return self._n // self._size
         return -(-self._n // self._size)
@@ -475,7 +504,7 @@ class minibatchqueue:
         """The next mini-batch (MATLAB ``[X1,...,Xn] = next(mbq)``): a tuple if NumOutputs > 1."""
         if not self.hasdata():
             extra = ""
-            if self._num_batches() == 0:
+            if self._num_batches() == 0 and self._n is not None:
                 extra = (f" This queue never has data: it has {self._n} observations, fewer than "
                          f"MiniBatchSize={self._size}, and PartialMiniBatch='discard' drops the partial "
                          "mini-batch; use a smaller MiniBatchSize or PartialMiniBatch='return'.")
@@ -507,10 +536,16 @@ class minibatchqueue:
         Draws from ``default_rng(seed)`` if the queue has a seed, else from ``np.random`` (global).
         """
         if self._ds is not None:
-            if not hasattr(self._ds0, "_permuted"):
-                raise MiniBatchQueueError(
-                    f"shuffle(mbq): this datastore ({type(self._ds0).__name__}) cannot be shuffled; use a dlteach "
-                    "datastore (arrayDatastore, combine, transform).")
+            if not _is_dlteach_ds(self._ds0):
+                if not callable(getattr(self._ds0, "shuffle", None)):
+                    raise MiniBatchQueueError(
+                        f"shuffle(mbq): this datastore ({type(self._ds0).__name__}) has no shuffle method. Give it "
+                        "one that returns a shuffled copy (MATLAB: dsNew = shuffle(ds)), or use a dlteach datastore.")
+                self._ds = self._ds0.shuffle()
+                self._ds.reset()
+                self._buffer = []
+                self._pos = 0
+                return
             perm = self._rng.permutation(self._n) if self._rng is not None else np.random.permutation(self._n)
             self._ds = self._ds0._permuted(perm)
             self._buffer = []
@@ -537,8 +572,12 @@ class minibatchqueue:
         sub = object.__new__(minibatchqueue)
         d = dict(self.__dict__)
         if self._ds is not None:
+            if not callable(getattr(self._ds, "partition", None)):
+                raise MiniBatchQueueError(f"partition(mbq): this datastore ({type(self._ds).__name__}) has no "
+                                          "partition method.")
             part = self._ds.partition(numParts, idx)
-            d.update(_ds0=part, _ds=part._copy(), _buffer=[], _n=part._num_obs(), _pos=0,
+            d.update(_ds0=part, _ds=part._copy() if _is_dlteach_ds(part) else part, _buffer=[],
+                     _n=part._num_obs() if _is_dlteach_ds(part) else None, _pos=0,
                      _rng=np.random.default_rng(self._seed) if self._seed is not None else None)
             sub.__dict__.update(d)
             sub._ds.reset()
@@ -710,7 +749,8 @@ class minibatchqueue:
         except Exception:  # a failing MiniBatchFcn must not break the display
             n_out, casts, dl, fmts = "?", ["?"], ["?"], ["?"]
         fcn = "'collate'" if self._fcn is None else getattr(self._fcn, "__name__", repr(self._fcn))
-        done = min(-(-self._pos // self._size), self._num_batches())
+        nb = self._num_batches()
+        done = -(-self._pos // self._size) if nb is None else min(-(-self._pos // self._size), nb)
         source = f"   from a {type(self._ds0).__name__}, " if self._ds is not None else "   "
         return (
             f"minibatchqueue with {n_out} output{'s' if n_out != 1 else ''} and properties:\n\n"
@@ -722,7 +762,8 @@ class minibatchqueue:
             f"              OutputCast: {casts}\n"
             f"         OutputAsDlarray: {dl}\n"
             f"         MiniBatchFormat: {fmts}\n\n"
-            f"{source}{self._n} observations, {self._num_batches()} mini-batches per epoch, {done} returned"
+            f"{source}{'?' if self._n is None else self._n} observations, "
+            f"{'?' if nb is None else nb} mini-batches per epoch, {done} returned"
         )
 
 

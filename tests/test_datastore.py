@@ -230,3 +230,45 @@ def test_collate_refuses_a_format_whose_B_is_not_the_concatenated_dimension():
     mbq = minibatchqueue(ds, 1, MiniBatchSize=3, MiniBatchFcn=lambda dataX: np.concatenate(dataX, axis=3),
                          MiniBatchFormat="SSCB")
     np.testing.assert_array_equal(extractdata(next(mbq)), X[..., :3])
+
+
+class _SquaresDatastore:
+    """A custom datastore (MATLAB: a subclass of matlab.io.Datastore): read / hasdata / reset (+ shuffle)."""
+
+    def __init__(self, n, order=None):
+        self.n, self.order, self.i = n, list(range(n)) if order is None else order, 0
+
+    def read(self):
+        k = self.order[self.i]
+        self.i += 1
+        return [np.array([[k, k * k]], np.float32), np.array([k])]  # one observation: 1 x 2 row and a label
+
+    def hasdata(self):
+        return self.i < self.n
+
+    def reset(self):
+        self.i = 0
+
+    def shuffle(self):
+        return _SquaresDatastore(self.n, list(np.random.permutation(self.n)))
+
+
+def test_mbq_reads_a_custom_datastore():
+    ds = _SquaresDatastore(7)
+    mbq = minibatchqueue(ds, MiniBatchSize=3, MiniBatchFormat=["BC", "BC"])
+    assert mbq.NumOutputs == 2 and "? observations" in repr(mbq)
+    sizes = []
+    while hasdata(mbq):
+        X, T = next(mbq)
+        np.testing.assert_array_equal(_ids(X)[1], _ids(X)[0] ** 2)
+        np.testing.assert_array_equal(_ids(X)[0], _ids(T)[0])
+        sizes.append(X.shape[1])
+    assert sizes == [3, 3, 1]
+    np.random.seed(0)
+    shuffle(mbq)
+    ids = []
+    while hasdata(mbq):
+        ids.extend(_ids(next(mbq)[1])[0].astype(int).tolist())
+    assert sorted(ids) == list(range(7)) and ids != list(range(7))
+    with pytest.raises(MiniBatchQueueError, match="partition"):
+        partition(mbq, 2, 0)
