@@ -31,19 +31,17 @@
 #
 # * the images are the 4,000 real MNIST digits shipped with dlteach, each rotated by a known angle drawn from
 #   U(-45°, 45°) (`digitTrain4DArrayData`); MATLAB's are 5,000 synthetic digits;
-# * **one epoch** instead of 30 (about half a minute on a laptop), so the accuracy is lower than the page's;
-# * the mini-batches come from the in-memory form `minibatchqueue(X, T1, T2, ...)` instead of
-#   `arrayDatastore` + `combine`; the labels are one-hot encoded once, up front, instead of in a `MiniBatchFcn`.
+# * **one epoch** instead of 30 (about half a minute on a laptop), so the accuracy is lower than the page's.
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 
 from dlteach import (
-    adamupdate, addLayers, additionLayer, analyzeNetwork, batchNormalizationLayer, connectLayers,
-    convolution2dLayer, crossentropy, digitTest4DArrayData, digitTrain4DArrayData, dlarray, dlfeval, dlgradient,
-    dlnetwork, extractdata, forward, fullyConnectedLayer, hasdata, imageInputLayer, initialize, minibatchqueue, mse,
-    onehotencode, plot, predict, reluLayer, shuffle, softmaxLayer,
+    adamupdate, addLayers, additionLayer, analyzeNetwork, arrayDatastore, batchNormalizationLayer, combine,
+    connectLayers, convolution2dLayer, crossentropy, digitTest4DArrayData, digitTrain4DArrayData, dlarray, dlfeval,
+    dlgradient, dlnetwork, extractdata, forward, fullyConnectedLayer, hasdata, imageInputLayer, initialize,
+    minibatchqueue, mse, onehotencode, plot, predict, reluLayer, shuffle, softmaxLayer,
 )
 from dlteach import next as next_batch  # MATLAB's next(mbq); renamed so Python's next stays untouched
 
@@ -54,16 +52,29 @@ np.random.seed(0)  # MATLAB: rng("default")
 #
 # ```matlab
 # [XTrain,T1Train,T2Train] = digitTrain4DArrayData;
+#
+# dsXTrain = arrayDatastore(XTrain,IterationDimension=4);
+# dsT1Train = arrayDatastore(T1Train);
+# dsT2Train = arrayDatastore(T2Train);
+# dsTrain = combine(dsXTrain,dsT1Train,dsT2Train);
+#
 # classNames = categories(T1Train);
 # numClasses = numel(classNames);
 # numObservations = numel(T1Train);
 # ```
 #
 # In Python the function returns a tuple: images 28×28×1×N (MATLAB's "SSCB" layout, float32), the digit
-# labels (integers 0–9; MATLAB: categorical) and the rotation angles in degrees.
+# labels (integers 0–9; MATLAB: categorical) and the rotation angles in degrees. The combined datastore
+# returns one image, its label and its angle per observation.
 
 # %%
 XTrain, T1Train, T2Train = digitTrain4DArrayData()
+
+dsXTrain = arrayDatastore(XTrain, IterationDimension=4)
+dsT1Train = arrayDatastore(T1Train)
+dsT2Train = arrayDatastore(T2Train)
+dsTrain = combine(dsXTrain, dsT1Train, dsT2Train)
+
 classNames = np.arange(10)
 numClasses = len(classNames)
 numObservations = len(T1Train)
@@ -198,16 +209,30 @@ def modelLoss(net, X, T1, T2):
 #     MiniBatchFormat=["SSCB" "" ""]);
 # ```
 #
-# Here the targets are prepared once: the labels one-hot encoded as numClasses×N ("CB"), the angles as a
-# 1×N row ("CB"), so the queue only slices the three arrays.
+# The mini-batch function receives one list per datastore column (MATLAB: cell arrays) and concatenates them:
+#
+# ```matlab
+# function [X,T1,T2] = preprocessMiniBatch(dataX,dataT1,dataT2)
+# X = cat(4,dataX{:});
+# T1 = cat(2,dataT1{:});
+# T1 = onehotencode(T1,1);
+# T2 = cat(2,dataT2{:});
+# end
+# ```
 
 # %%
+def preprocessMiniBatch(dataX, dataT1, dataT2):
+    X = np.concatenate(dataX, axis=3)                                # cat(4, dataX{:})
+    T1 = np.concatenate(dataT1)                                      # cat(2, dataT1{:})
+    T1 = onehotencode(T1, 1, ClassNames=classNames)                  # numClasses x N
+    T2 = np.concatenate(dataT2).reshape(1, -1)                       # 1 x N
+    return X, T1, T2
+
+
 numEpochs = 1
 miniBatchSize = 128
-T1TrainEncoded = onehotencode(T1Train, 1, ClassNames=classNames)     # 10 x N
-T2TrainRow = T2Train.reshape(1, -1)                                  # 1 x N
-mbq = minibatchqueue(XTrain, T1TrainEncoded, T2TrainRow, MiniBatchSize=miniBatchSize,
-                     MiniBatchFormat=["SSCB", "CB", "CB"])
+mbq = minibatchqueue(dsTrain, MiniBatchSize=miniBatchSize, MiniBatchFcn=preprocessMiniBatch,
+                     MiniBatchFormat=["SSCB", "", ""])
 
 # %% [markdown]
 # ## Train model
