@@ -20,15 +20,17 @@ unlimited.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 
 import numpy as onp
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
 from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
+from . import validate as _v
 from .dlarray import dlarray
 from .formats import data_of, size_text, wrap_like
-from .errors import NonScalarLossError, NotTracedError
+from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .tree import tree_map
 
 _TAPES: list[_Tape] = []
@@ -69,10 +71,11 @@ notrace_primitives[_Node] = notrace_primitives[VJPNode]
 class _Tape:
     """One dlfeval call: its trace level."""
 
-    __slots__ = ("trace",)
+    __slots__ = ("trace", "plain_gradients")
 
     def __init__(self, trace):
         self.trace = trace
+        self.plain_gradients = False  # True once dlgradient returned untraced gradients in this dlfeval
 
 
 @contextmanager
@@ -139,10 +142,9 @@ def dlfeval(fun, *args, **kwargs):
     outputs are returned untraced (plain values, dlarrays stay dlarrays).
     """
     if not callable(fun):
-        raise TypeError(
-            f"dlfeval's first argument must be the function to evaluate (e.g. dlfeval(modelLoss, net, X, T)), "
-            f"not {type(fun).__name__}. In MATLAB it is a function handle, @modelLoss; in Python pass the function itself."
-        )
+        _v.fail("dlfeval", "the first argument (fun)", "the function to evaluate, e.g. dlfeval(modelLoss, net, X, T)",
+                fun, hint="In MATLAB it is a function handle, @modelLoss; in Python pass the function itself, not "
+                          "the result of calling it.")
     with _new_trace() as trace:
         tape = _Tape(trace)
         _TAPES.append(tape)
@@ -185,22 +187,49 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     array, a dict / list of them, a Table such as ``net.Learnables``); ``dlgradient(loss, x1, x2)``
     returns a tuple. Inputs the loss does not depend on get zeros.
 
+    Only floating-point values are differentiated: an integer or logical array asked for directly raises an
+    ArgumentError; integer / text / None entries inside a container get ``None``. A requested value the loss
+    does not depend on gets zeros and a :class:`~dlteach.errors.DisconnectedGradientWarning` (the usual
+    cause: a global network used inside the model loss function).
+
     ``EnableHigherDerivatives=True`` returns gradients that are themselves traced, so they can be used in
     the loss and differentiated again. ``RetainData`` is accepted for compatibility; the recorded graph is
     always kept until dlfeval returns.
     """
     if not wrt:
-        raise TypeError("dlgradient needs what to differentiate with respect to: dlgradient(loss, parameters).")
+        raise ArgumentError("dlgradient needs what to differentiate with respect to: dlgradient(loss, parameters).")
+    if loss is None:
+        _v.fail("dlgradient", "the loss (first argument)", "a traced real scalar dlarray", None)
+    for i, w in enumerate(wrt):
+        if w is None or isinstance(w, str):
+            _v.fail("dlgradient", f"argument {i + 2} (what to differentiate with respect to)",
+                    "a traced dlarray or a container of them (e.g. net.Learnables)", w)
+        if _is_network(w):
+            raise ArgumentError(
+                f"dlgradient: argument {i + 2} is a dlnetwork. Differentiate with respect to its learnable "
+                "parameters, the table net.Learnables:\n\n    gradients = dlgradient(loss, net.Learnables)\n\n"
+                "(MATLAB: gradients = dlgradient(loss, net.Learnables)); then adamupdate(net, gradients, ...) "
+                "updates the network."
+            )
     raw_loss = data_of(loss)
     if not _TAPES:
         raise NotTracedError(_OUTSIDE_MESSAGE)
     if not isbox(raw_loss):
+        if isinstance(loss, tuple):
+            _v.fail("dlgradient", "the loss (first argument)", "a traced real scalar dlarray", loss,
+                    hint="Unpack the outputs of the function that produced it and pass only the loss.")
+        hint = ""
+        if _TAPES and _TAPES[-1].plain_gradients:
+            hint = (" This dlfeval already called dlgradient without EnableHigherDerivatives=True: those gradients "
+                    "are plain (untraced) values, so a loss computed from them cannot be differentiated again. "
+                    "To differentiate a gradient, request it with dlgradient(..., EnableHigherDerivatives=True).")
         raise NotTracedError(
             "The value to differentiate is not traced: it does not depend on any input of the function that "
             "dlfeval evaluates. Typical causes: the loss was computed from extractdata(...) or float(...) of a "
             "traced value (which cuts the trace), from arrays created inside the function, or from the outputs of "
-            "a network that was not passed to dlfeval. Compute the loss from the traced inputs with dlarray / "
-            "NumPy operations."
+            "a network that was not passed to dlfeval (a global `net` used inside the model loss function "
+            "instead of its argument). Compute the loss from the traced inputs with dlarray / NumPy operations."
+            + hint
         )
     tape = _find_tape(raw_loss)
     if tape is None:
@@ -238,9 +267,13 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         found = _replayed_gradients(loss_box._node, wanted, tape)
     else:
         found = _backward(loss_box._node, wanted)
+        tape.plain_gradients = True
+    disconnected = []  # leaf indices (in tree order) of requested values the loss does not depend on
+    counter = [0]
 
     def finish(leaf):
         raw = data_of(leaf)
+        counter[0] += 1
         if not EnableHigherDerivatives and type(raw) in box_types and raw._trace == trace:
             # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
             g = found.get(raw._node)
@@ -249,6 +282,18 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
                 return wrap_like(g, leaf) if type(leaf) is dlarray else g
         v = getval(raw)
         if not _is_float_leaf(v):
+            if leaf is None or isinstance(leaf, str):
+                return None
+            dt = getattr(v, "dtype", None)
+            if dt is None and isinstance(v, (bool, int, onp.integer, onp.bool_)):
+                dt = onp.asarray(v).dtype
+            if dt is not None and dt.kind in "iub" and (leaf is top[0] or type(leaf) is dlarray):
+                raise ArgumentError(
+                    f"dlgradient: a value to differentiate with respect to is {_v.describe(leaf)}. Only "
+                    "floating-point values are traced and differentiated (integers and logicals are constants: "
+                    "their derivative is undefined). Make it floating-point BEFORE dlfeval, e.g. "
+                    "x = dlarray(x.astype(np.float32)), and pass it to dlfeval."
+                )
             return None
         b = _down_to(raw, trace)
         if b is None:
@@ -261,6 +306,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         g = found.get(b._node)
         dtype = v.dtype if isinstance(v, onp.ndarray) else onp.asarray(v).dtype
         if g is None:
+            disconnected.append(counter[0] - 1)
             g = onp.zeros(onp.shape(v), dtype=dtype)
         elif not EnableHigherDerivatives:
             if isbox(g):  # an outer dlfeval's box (nested dlfeval): the gradient is a value here
@@ -281,8 +327,40 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
             return type(v)(onp.asarray(g).reshape(()))
         return g
 
-    grads = tuple(tree_map(finish, w) for w in wrt)
-    return grads[0] if len(grads) == 1 else grads
+    grads = []
+    top = [None]
+    for position, w in enumerate(wrt):
+        top[0] = w
+        counter[0] = 0
+        del disconnected[:]
+        grads.append(tree_map(finish, w))
+        if disconnected:
+            _warn_disconnected(w, disconnected, len(wrt) > 1, position)
+    return grads[0] if len(grads) == 1 else tuple(grads)
+
+
+def _is_network(x) -> bool:
+    t = type(x)
+    return t.__name__ == "dlnetwork" and hasattr(t, "_with_learnables")
+
+
+def _warn_disconnected(w, indices, several, position):
+    """One DisconnectedGradientWarning naming the requested values the loss does not depend on."""
+    prefix = f"argument {position + 2}" if several else ""
+    names = [n.lstrip(".") or "the requested value" for n in _v.leaf_names(w, prefix)]
+    listed = [names[i] if i < len(names) else "the requested value" for i in indices]
+    shown = ", ".join(listed[:6]) + (f" and {len(listed) - 6} more" if len(listed) > 6 else "")
+    if len(listed) == len(names) and len(names) > 1:
+        what = f"any of the {len(names)} values you asked the gradient of ({shown}), so all their gradients are"
+    else:
+        what = f"{shown}, so {'its gradient is' if len(listed) == 1 else 'their gradients are'}"
+    warnings.warn(
+        f"dlgradient: the loss does not depend on {what} zero (MATLAB returns zeros too). The usual cause: the "
+        "model loss function uses a global network or global parameters instead of its arguments - e.g. "
+        "forward(net, X) on a `net` defined outside the function, while dlfeval traced the `net` it passed in. "
+        "Use the function's own arguments. If a value really does not affect the loss (an unused layer), "
+        "ignore this warning.",
+        DisconnectedGradientWarning, stacklevel=3)
 
 
 def _backward(loss_node, wanted):

@@ -69,13 +69,19 @@ class dlarray:
         elif isbox(X):
             data = X
         else:
+            if type(X) is not onp.ndarray:
+                from . import validate as _v
+
+                X = _v.array("dlarray", "X", X, "fbiu",
+                             expected="numeric or logical data (MATLAB: single, double, logical)")
             data = onp.array(X, copy=True)
             if data.dtype.kind in "iu":
                 data = data.astype(onp.float64)
-            elif data.dtype.kind not in "fb":
-                raise TypeError(
-                    f"dlarray holds floating-point or logical data (MATLAB: single, double, logical); got {data.dtype}."
-                )
+            elif data.dtype.kind not in "fb" or data.dtype.itemsize < 4 and data.dtype.kind == "f":
+                from . import validate as _v
+
+                _v.array("dlarray", "X", data, "fb",
+                         expected="floating-point or logical data (MATLAB: single, double, logical)")
         if fmt:
             data, fmt = apply_format(data, fmt)
         self._data = data

@@ -68,6 +68,19 @@ class MonitorError(DLTeachError, ValueError):
     """A trainingProgressMonitor was used the wrong way (the message names the fix)."""
 
 
+class ArgumentError(DLTeachError, TypeError, ValueError):
+    """A public function received an argument of the wrong kind, dtype, size, format or range.
+
+    Raised by :mod:`dlteach.validate`; the message names the function, the argument, what was expected
+    and what was given. It is both a TypeError and a ValueError, so code written against NumPy's
+    conventions catches it too.
+    """
+
+
+class NoneArgumentError(ArgumentError):
+    """An argument is None where a value is needed (usually: a function that forgot ``return``)."""
+
+
 class DLTeachWarning(UserWarning):
     """Base class of dlteach's teaching warnings (something is probably, not certainly, wrong)."""
 
@@ -83,3 +96,11 @@ class DebugError(DLTeachError, ValueError):
 
 class GradientCheckWarning(DLTeachWarning):
     """The gradient check's result may be meaningless (randomness, float32 inside the loss, ...)."""
+
+
+class DisconnectedGradientWarning(DLTeachWarning):
+    """``dlgradient`` was asked for the gradient of a value the loss does not depend on (zeros returned)."""
+
+
+class NonFiniteGradientWarning(DLTeachWarning):
+    """An updater received a gradient with NaN or Inf values (the update is made, as in MATLAB)."""

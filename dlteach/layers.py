@@ -50,13 +50,13 @@ layers share it (names already used are skipped).
 from __future__ import annotations
 
 import copy
-import numbers
 
 import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import isbox
 
 from . import ops
+from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import NetworkError
 from .formats import data_of, fmt_of, size_text, value_of, wrap
@@ -92,23 +92,8 @@ __all__ = [
 _SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
 
 
-def _pair(v, name):
-    if isinstance(v, numbers.Integral):
-        out = (int(v), int(v))
-    else:
-        try:
-            flat = [int(a) for a in np.ravel(v)]
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must be a positive integer or a pair [h w]; got {v!r}.") from None
-        if len(flat) == 1:
-            out = (flat[0], flat[0])
-        elif len(flat) == 2:
-            out = tuple(flat)
-        else:
-            raise TypeError(f"{name} must be a positive integer or a pair [h w]; got {v!r}.")
-    if min(out) < 1:
-        raise ValueError(f"{name} must be positive; got {v!r}.")
-    return out
+def _pair(v, name, fname="layer"):
+    return _v.pair(fname, name, v, 1)
 
 
 def _padding_text(padding):
@@ -125,21 +110,8 @@ def _require_images(layer, kind, in_size, in_fmt, advice=""):
         )
 
 
-def _padding_option(p):
-    if isinstance(p, str):
-        if p.lower() != "same":
-            raise ValueError(f"Padding must be 'same', an integer, [h w] or [top bottom left right]; got {p!r}.")
-        return "same"
-    if isinstance(p, numbers.Integral):
-        return (int(p),) * 4
-    flat = [int(a) for a in np.ravel(p)]
-    if len(flat) == 1:
-        return (flat[0],) * 4
-    if len(flat) == 2:
-        return (flat[0], flat[0], flat[1], flat[1])
-    if len(flat) == 4:
-        return tuple(flat)
-    raise ValueError(f"Padding must be 'same', an integer, [h w] or [top bottom left right]; got {p!r}.")
+def _padding_option(p, fname="layer"):
+    return _v.padding(fname, "Padding", p)
 
 
 def _as_value(v, name):
@@ -164,9 +136,19 @@ def _fans(layer, shape):
     return shape[1], shape[0]
 
 
+#: a learnable larger than this many values (2^31, 8 GB in float32) is refused before it is allocated
+MAX_LEARNABLE_ELEMENTS = 2**31
+
+
 def _initialize(init, shape, layer, what):
     """Initial values of the given shape (float32) from an initializer name or function."""
     shape = tuple(int(s) for s in shape)
+    if np.prod(shape, dtype=np.float64) > MAX_LEARNABLE_ELEMENTS:
+        raise NetworkError(
+            f"Layer '{layer.Name}': its {what} would have size {size_text(shape)} "
+            f"({np.prod(shape, dtype=np.float64):.3g} values, {np.prod(shape, dtype=np.float64) * 4 / 2**30:.3g} GB "
+            "in float32). Check the layer's size options (outputSize, numFilters, filterSize) - one is far too large."
+        )
     if callable(init):
         out = init(shape)
         out = np.asarray(value_of(out))
@@ -392,9 +374,7 @@ class FeatureInputLayer(_InputLayer):
 
     def __init__(self, numFeatures, Normalization="none", Mean=None, StandardDeviation=None, Name=""):
         super().__init__(Name)
-        n = int(numFeatures)
-        if n < 1:
-            raise ValueError(f"featureInputLayer: numFeatures must be a positive integer; got {numFeatures!r}.")
+        n = _v.integer("featureInputLayer", "numFeatures", numFeatures)
         self._arg_numFeatures = n
         self.InputSize = (n,)
         self.Normalization = Normalization
@@ -414,11 +394,9 @@ class ImageInputLayer(_InputLayer):
 
     def __init__(self, inputSize, Normalization="zerocenter", Mean=None, StandardDeviation=None, Name=""):
         super().__init__(Name)
-        size = [int(s) for s in np.ravel(inputSize)]
+        size = list(_v.integers("imageInputLayer", "inputSize", inputSize, (2, 3)))
         if len(size) == 2:
             size.append(1)
-        if len(size) != 3 or min(size) < 1:
-            raise ValueError(f"imageInputLayer: inputSize must be [h w] or [h w c] with positive entries; got {inputSize!r}.")
         self._arg_inputSize = tuple(size)
         self.InputSize = tuple(size)
         self.Normalization = Normalization
@@ -467,9 +445,7 @@ class FullyConnectedLayer(Layer):
     def __init__(self, outputSize, WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None,
                  WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0, WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
         super().__init__(Name)
-        n = int(outputSize)
-        if n < 1:
-            raise ValueError(f"fullyConnectedLayer: outputSize must be a positive integer; got {outputSize!r}.")
+        n = _v.integer("fullyConnectedLayer", "outputSize", outputSize)
         self._arg_outputSize = n
         self.OutputSize = n
         self.InputSize = "auto"
@@ -477,10 +453,10 @@ class FullyConnectedLayer(Layer):
         self.BiasInitializer = BiasInitializer
         self.Weights = _as_value(Weights, "Weights")
         self.Bias = _as_value(Bias, "Bias")
-        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
-        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
-        self.WeightL2Factor = float(WeightL2Factor)
-        self.BiasL2Factor = float(BiasL2Factor)
+        self.WeightLearnRateFactor = _v.real("layer", "WeightLearnRateFactor", WeightLearnRateFactor, low=0.0)
+        self.BiasLearnRateFactor = _v.real("layer", "BiasLearnRateFactor", BiasLearnRateFactor, low=0.0)
+        self.WeightL2Factor = _v.real("layer", "WeightL2Factor", WeightL2Factor, low=0.0)
+        self.BiasL2Factor = _v.real("layer", "BiasL2Factor", BiasL2Factor, low=0.0)
 
     def _describe(self):
         return f"{self.OutputSize} fully connected layer"
@@ -514,25 +490,23 @@ class Convolution2DLayer(Layer):
                  BiasInitializer="zeros", Weights=None, Bias=None, WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0,
                  WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
         super().__init__(Name)
-        self.FilterSize = _pair(filterSize, "filterSize")
+        self.FilterSize = _pair(filterSize, "filterSize", "convolution2dLayer")
         self._arg_filterSize = self.FilterSize
-        nf = int(numFilters)
-        if nf < 1:
-            raise ValueError(f"convolution2dLayer: numFilters must be a positive integer; got {numFilters!r}.")
+        nf = _v.integer("convolution2dLayer", "numFilters", numFilters)
         self.NumFilters = nf
         self._arg_numFilters = nf
         self.NumChannels = "auto"
-        self.Stride = _pair(Stride, "Stride")
-        self.Padding = _padding_option(Padding)
-        self.DilationFactor = _pair(DilationFactor, "DilationFactor")
+        self.Stride = _pair(Stride, "Stride", "convolution2dLayer")
+        self.Padding = _padding_option(Padding, "convolution2dLayer")
+        self.DilationFactor = _pair(DilationFactor, "DilationFactor", "convolution2dLayer")
         self.WeightsInitializer = WeightsInitializer
         self.BiasInitializer = BiasInitializer
         self.Weights = _as_value(Weights, "Weights")
         self.Bias = _as_value(Bias, "Bias")
-        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
-        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
-        self.WeightL2Factor = float(WeightL2Factor)
-        self.BiasL2Factor = float(BiasL2Factor)
+        self.WeightLearnRateFactor = _v.real("layer", "WeightLearnRateFactor", WeightLearnRateFactor, low=0.0)
+        self.BiasLearnRateFactor = _v.real("layer", "BiasLearnRateFactor", BiasLearnRateFactor, low=0.0)
+        self.WeightL2Factor = _v.real("layer", "WeightL2Factor", WeightL2Factor, low=0.0)
+        self.BiasL2Factor = _v.real("layer", "BiasL2Factor", BiasL2Factor, low=0.0)
 
     def _describe(self):
         return (f"{self.NumFilters} {size_text(self.FilterSize)} convolutions with stride "
@@ -569,14 +543,9 @@ class BatchNormalizationLayer(Layer):
                  ScaleInitializer="ones", Offset=None, Scale=None, TrainedMean=None, TrainedVariance=None,
                  OffsetLearnRateFactor=1.0, ScaleLearnRateFactor=1.0, OffsetL2Factor=1.0, ScaleL2Factor=1.0, Name=""):
         super().__init__(Name)
-        self.Epsilon = float(Epsilon)
-        if self.Epsilon <= 0:
-            raise ValueError(f"batchNormalizationLayer: Epsilon must be positive; got {Epsilon!r}.")
-        for nm, v in (("MeanDecay", MeanDecay), ("VarianceDecay", VarianceDecay)):
-            if not 0.0 <= float(v) <= 1.0:
-                raise ValueError(f"batchNormalizationLayer: {nm} must be between 0 and 1; got {v!r}.")
-        self.MeanDecay = float(MeanDecay)
-        self.VarianceDecay = float(VarianceDecay)
+        self.Epsilon = _v.real("batchNormalizationLayer", "Epsilon", Epsilon, low=0.0, low_open=True)
+        self.MeanDecay = _v.real("batchNormalizationLayer", "MeanDecay", MeanDecay, 0.0, 1.0)
+        self.VarianceDecay = _v.real("batchNormalizationLayer", "VarianceDecay", VarianceDecay, 0.0, 1.0)
         self.NumChannels = "auto"
         self.OffsetInitializer = OffsetInitializer
         self.ScaleInitializer = ScaleInitializer
@@ -584,10 +553,10 @@ class BatchNormalizationLayer(Layer):
         self.Scale = _as_value(Scale, "Scale")
         self.TrainedMean = _as_value(TrainedMean, "TrainedMean")
         self.TrainedVariance = _as_value(TrainedVariance, "TrainedVariance")
-        self.OffsetLearnRateFactor = float(OffsetLearnRateFactor)
-        self.ScaleLearnRateFactor = float(ScaleLearnRateFactor)
-        self.OffsetL2Factor = float(OffsetL2Factor)
-        self.ScaleL2Factor = float(ScaleL2Factor)
+        self.OffsetLearnRateFactor = _v.real("layer", "OffsetLearnRateFactor", OffsetLearnRateFactor, low=0.0)
+        self.ScaleLearnRateFactor = _v.real("layer", "ScaleLearnRateFactor", ScaleLearnRateFactor, low=0.0)
+        self.OffsetL2Factor = _v.real("layer", "OffsetL2Factor", OffsetL2Factor, low=0.0)
+        self.ScaleL2Factor = _v.real("layer", "ScaleL2Factor", ScaleL2Factor, low=0.0)
 
     def _describe(self):
         return "Batch normalization" + (f" with {self.NumChannels} channels" if self.NumChannels != "auto" else "")
@@ -662,7 +631,7 @@ class LeakyReLULayer(Layer):
 
     def __init__(self, scale=0.01, Name=""):
         super().__init__(Name)
-        self.Scale = float(scale)
+        self.Scale = _v.real("leakyReluLayer", "scale", scale)
 
     def _describe(self):
         return f"Leaky ReLU with scale {self.Scale:g}"
@@ -679,10 +648,7 @@ class DropoutLayer(Layer):
 
     def __init__(self, probability=0.5, Name=""):
         super().__init__(Name)
-        p = float(probability)
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropoutLayer: probability must be in [0, 1); got {probability!r}.")
-        self.Probability = p
+        self.Probability = _v.probability("dropoutLayer", "probability", probability)
 
     def _describe(self):
         return f"{self.Probability * 100:g}% dropout"
@@ -698,10 +664,10 @@ class _Pooling2DLayer(Layer):
 
     def __init__(self, poolSize, Stride=1, Padding=0, Name=""):
         super().__init__(Name)
-        self.PoolSize = _pair(poolSize, "poolSize")
+        self.PoolSize = _pair(poolSize, "poolSize", type(self).__name__[0].lower() + type(self).__name__[1:])
         self._arg_poolSize = self.PoolSize
-        self.Stride = _pair(Stride, "Stride")
-        self.Padding = _padding_option(Padding)
+        self.Stride = _pair(Stride, "Stride", "poolingLayer")
+        self.Padding = _padding_option(Padding, "poolingLayer")
 
     def _describe(self):
         return (f"{size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "

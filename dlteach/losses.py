@@ -46,6 +46,8 @@ import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval, isbox
 
+from . import validate as _v
+from .dlarray import dlarray
 from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismatchError
 from .formats import LABEL_ORDER, apply_format, data_of, fmt_of, parse_format, size_text, to_single, wrap, wrap_like
 from .primitives import maximum, minimum, neg_xlog_clamped, scaled_sum
@@ -104,6 +106,9 @@ class _Prepared:
 
 def _prepare_Y(Y, DataFormat, fname):
     p = _Prepared()
+    if type(Y) is not dlarray or type(data_of(Y)) is not onp.ndarray and not isbox(data_of(Y)):
+        # None, text, tuples, objects: a named error
+        _v.array(fname, "Y", Y, "fiub", cls=LossArgumentError, expected="a numeric array (a dlarray or NumPy array)")
     yfmt = fmt_of(Y)
     if yfmt:
         if DataFormat is not None:
@@ -148,6 +153,9 @@ def _suggest_format(shape, fmt, yshape):
 
 
 def _prepare_targets(targets, p, fname):
+    if type(targets) is not onp.ndarray and type(targets) is not dlarray:
+        _v.array(fname, "targets", targets, "fiub", cls=LossArgumentError,
+                 expected="a numeric array (a dlarray or NumPy array)")
     yshape = getval(p.data).shape
     tfmt = fmt_of(targets)
     raw = _as_array(targets)
@@ -312,8 +320,24 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, fname, per_class=1):
     return wrap(scaled_sum(loss, 1.0 / float(N)), "")
 
 
+def _check_not_empty(p, fname):
+    yshape = onp.shape(getval(p.data))
+    if 0 in yshape:
+        n = yshape[p.fmt.index("B")] if "B" in p.fmt else None
+        if n == 0:
+            what = f"the batch has 0 observations (Y is empty: {p.describe()})"
+        else:
+            what = f"Y is empty ({p.describe()})"
+        raise LossArgumentError(
+            f"{fname}: {what}, so there is no loss to compute (a mean over 0 observations is undefined). "
+            "Usual causes: a mini-batch index past the end of the data (X[:, i:i + batchSize] with i >= N), "
+            "a boolean mask that selected nothing, or an empty data set."
+        )
+
+
 def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
     p = _prepare_Y(Y, DataFormat, fname)
+    _check_not_empty(p, fname)
     T = _prepare_targets(targets, p, fname)
     Reduction = _option(Reduction, ("sum", "none"), "Reduction", fname)
     NormalizationFactor = _check_normalization(NormalizationFactor, fname)
@@ -385,6 +409,24 @@ def _check_probabilities(y, p, multilabel, fname):
             )
 
 
+def _check_targets(T, multilabel, fname):
+    """Targets of crossentropy are probabilities too: values in [0, 1] (one-hot or soft labels)."""
+    v = getval(T)
+    if v.size == 0:
+        return
+    lo, hi = float(onp.fmin.reduce(v, axis=None)), float(onp.fmax.reduce(v, axis=None))
+    if lo != lo or hi != hi or lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
+        has_nan = bool(onp.isnan(v).any())
+        rng = "NaN" if has_nan and lo != lo else f"values from {lo + 0.0:.4g} to {hi + 0.0:.4g}"
+        raise LossArgumentError(
+            f"{fname}: the targets must be probabilities (values between 0 and 1, e.g. one-hot vectors), but they "
+            f"have {rng}{' and NaN' if has_nan and lo == lo else ''}. A cross-entropy with such targets is not a "
+            f"loss (it can be negative). Class labels must be one-hot encoded first: "
+            f"T = onehotencode(labels, 1, ClassNames=...)"
+            + (" (multilabel: 0/1 per class)." if multilabel else ".")
+        )
+
+
 def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCategories=None, Mask=None,
                  Reduction="sum", NormalizationFactor="batch-size", DataFormat=None, WeightsFormat=None):
     """Cross-entropy loss of predicted *probabilities* (MATLAB ``crossentropy``).
@@ -430,6 +472,7 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
         )
     y = p.data
     _check_probabilities(y, p, multilabel, fname)
+    _check_targets(T, multilabel, fname)
     dt = _dtype(y)
     eps = _EPS.get(dt) or float(onp.finfo(dt).eps)
     loss = neg_xlog_clamped(T, y, eps)  # -(T .* log(max(Y, eps))) as one recorded operation
@@ -578,9 +621,7 @@ def huber(Y, targets, weights=None, *, TransitionPoint=1, Mask=None, Reduction="
     """
     fname = "huber"
     delta = TransitionPoint
-    if not isinstance(delta, numbers.Real) or isinstance(delta, bool) or not delta > 0:
-        raise LossArgumentError(f"huber: TransitionPoint must be a positive number; got {TransitionPoint!r}.")
-    delta = float(delta)
+    delta = _v.real(fname, "TransitionPoint", delta, low=0.0, low_open=True, cls=LossArgumentError)
     p, T, w, m, Reduction, Norm, single = _common(
         Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
     a = _abs(p.data - T)

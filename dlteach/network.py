@@ -55,6 +55,7 @@ import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import tree
+from . import validate as _v
 from .dlarray import dlarray
 from .errors import FormatError, NetworkError
 from .formats import data_of, fmt_of, size_text, value_of, wrap
@@ -896,7 +897,9 @@ def _output_ports(net, Outputs):
 
 def _run(net, Xs, training, Outputs, fname):
     if not isinstance(net, dlnetwork):
-        raise NetworkError(f"{fname}(net, X): the first argument must be a dlnetwork, got {type(net).__name__}.")
+        _v.fail(fname, "net", "a dlnetwork (the first argument of " + fname + "(net, X))", net, cls=NetworkError)
+    if type(X) is not dlarray and type(X) is not np.ndarray:
+        _v.array(fname, "X", X, "fiub", cls=NetworkError, expected="a numeric array (a dlarray or NumPy array)")
     if not net.Initialized:
         raise NetworkError(
             f"{fname}: the network is not initialized (its learnables are empty, or layers were added / connected / "

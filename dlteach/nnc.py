@@ -30,6 +30,7 @@ import numpy as onp
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval, isbox
 
+from . import validate as _v
 from .dlarray import isdlarray
 from .errors import FormatError, ProbabilityError, SizeMismatchError
 from .formats import data_of, fmt_of, is_single, reduced_format, result_format, size_text, to_single, wrap
@@ -56,7 +57,10 @@ def _raw(x):
         return data_of(x)
     if isbox(x) or isinstance(x, numbers.Number):
         return x
-    a = onp.asarray(x)
+    a = x if type(x) is onp.ndarray else onp.asarray(_v.array("nnc layer", "an input", x, "fiub",
+                                                                   expected="a numeric array (a layer output)"))
+    if a.dtype.kind not in "fiub" or a.dtype.kind == "f" and a.dtype.itemsize < 4:
+        _v.array("nnc layer", "an input", a, "fiub")
     return a.astype(onp.float64) if a.dtype.kind in "iub" else a
 
 
@@ -384,7 +388,7 @@ def nnc_loss(*terminal_outputs):
     if len(terminal_outputs) == 1 and isinstance(terminal_outputs[0], (list, tuple)):
         terminal_outputs = tuple(terminal_outputs[0])
     if not terminal_outputs:
-        raise TypeError("nnc_loss needs at least one terminal output: nnc_loss(y1, y2, ...).")
+        raise _v.ArgumentError("nnc_loss needs at least one terminal output: nnc_loss(y1, y2, ...).")
     total = None
     single = False
     for y in terminal_outputs:

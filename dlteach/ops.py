@@ -12,20 +12,31 @@ inside :func:`dlteach.dlfeval` and keeps float32 as float32.
 from __future__ import annotations
 
 import math
-import numbers
 
 import autograd.numpy as anp
 import numpy as onp
 from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
-from .dlarray import isdlarray
-from .errors import FormatError, SizeMismatchError
-from .formats import apply_format, data_of, fmt_of, parse_format, size_text, to_single, value_of, wrap, wrap_like
+from . import validate as _v
+from .dlarray import dlarray, isdlarray
+from .errors import FormatError, SizeMismatchError, SpatialArgumentError
+from .formats import (
+    apply_format, as_single, data_of, fmt_of, parse_format, size_text, to_single, value_of, wrap, wrap_like,
+)
 
 
 # -------------------------------------------------------------------------------------------------
 # helpers
+
+def _x(X, fname, name="X"):
+    """Raw floating data of an input array (dlarray, array or box), validated (None, dtype, ...)."""
+    if type(X) is dlarray:
+        d = data_of(X)
+        if type(d) is onp.ndarray and d.dtype.kind == "f" and d.dtype.itemsize >= 4:  # the common case
+            return d
+    return _v.array(fname, name, X, "f")
+
 
 def _prepare(X, DataFormat, fname):
     """Return (raw data in MATLAB order, format, output-is-formatted)."""
@@ -33,14 +44,15 @@ def _prepare(X, DataFormat, fname):
     if fmt:
         if DataFormat is not None:
             raise FormatError(f"{fname}: X is already formatted ({fmt!r}); do not also pass DataFormat.")
-        return data_of(X), fmt, True
+        return _x(X, fname), fmt, True
+    raw = _x(X, fname)
     if DataFormat is None:
         raise FormatError(
             f"{fname} needs to know which dimension is which: pass a formatted dlarray, e.g. "
             f"X = dlarray(X, 'SSCB') for images or dlarray(X, 'CB') for feature vectors, "
             f"or give the format of unformatted data with DataFormat='CB'."
         )
-    data, fmt = apply_format(data_of(X), parse_format(DataFormat))
+    data, fmt = apply_format(raw, _v.data_format(fname, "DataFormat", DataFormat))
     return data, fmt, False
 
 
@@ -48,52 +60,67 @@ def _out(data, fmt, formatted):
     return wrap(data, fmt if formatted else "")
 
 
-def _param(p):
-    """Raw data of a parameter (dlarray or array); keeps traced boxes."""
-    p = data_of(p)
-    return p if isbox(p) else onp.asarray(p)
+def _param(p, fname="", name="the parameter"):
+    """Raw floating data of a parameter (dlarray or array), validated; keeps traced boxes."""
+    if type(p) is dlarray:
+        d = data_of(p)
+    elif isbox(p) or type(p) is onp.ndarray:
+        d = p
+    else:
+        d = None
+    if d is not None:
+        dt = getattr(getval(d), "dtype", None)
+        if dt is not None and dt.kind == "f" and dt.itemsize >= 4:  # the common case
+            return d
+    return _v.array(fname, name, p, "f")
 
 
 def _dtype(x):
     return getval(x).dtype
 
 
-def _match_dtype(p, like):
-    """Cast a parameter to the activation dtype when the activation is float32 (single wins)."""
-    if _dtype(like) == onp.float32 and getattr(getval(p), "dtype", None) == onp.float64:
-        return to_single(p)
-    return p
+_F32 = onp.dtype(onp.float32)
+_F64 = onp.dtype(onp.float64)
 
 
-def _pair(v, name):
-    if isinstance(v, numbers.Number):
-        return (int(v), int(v))
-    v = [int(a) for a in onp.ravel(v)]
-    if len(v) == 1:
-        return (v[0], v[0])
-    if len(v) == 2:
-        return (v[0], v[1])
-    raise ValueError(f"{name} must be a scalar or a pair [h w]; got {v}.")
+def _single_wins(*raws):
+    """MATLAB's single-wins rule: when any operand is float32, the float64 ones are cast to float32.
+
+    Applies to the data as well as to the parameters: a float32 network given float64 data (NumPy's
+    default) computes, and returns, float32. The casts of traced values are recorded, so gradients
+    come back in each input's own dtype.
+    """
+    f32 = f64 = False
+    for r in raws:
+        dt = getval(r).dtype
+        if dt == _F32:
+            f32 = True
+        elif dt == _F64:
+            f64 = True
+    if f32 and f64:
+        return tuple(as_single(r) for r in raws)
+    return raws
 
 
-def _padding(Padding, in_hw, filter_hw, stride, dilation):
+def _pair(v, name, fname=""):
+    return _v.pair(fname, name, v, 1)
+
+
+def _padding(Padding, in_hw, filter_hw, stride, dilation, fname=""):
     from . import _spatial
 
-    if isinstance(Padding, str):
-        if Padding.lower() != "same":
-            raise ValueError(f"Padding must be 'same', a scalar, [h w] or [top bottom left right]; got {Padding!r}.")
+    p = _v.padding(fname, "Padding", Padding)
+    if p == "same":
         return _spatial.same_padding(in_hw, filter_hw, stride, dilation)
-    if isinstance(Padding, numbers.Number):
-        p = int(Padding)
-        return ((p, p), (p, p))
-    v = [int(a) for a in onp.ravel(Padding)]
-    if len(v) == 1:
-        return ((v[0], v[0]), (v[0], v[0]))
-    if len(v) == 2:
-        return ((v[0], v[0]), (v[1], v[1]))
-    if len(v) == 4:
-        return ((v[0], v[1]), (v[2], v[3]))
-    raise ValueError(f"Padding must be 'same', a scalar, [h w] or [top bottom left right]; got {Padding!r}.")
+    if (in_hw[0] + p[0] + p[1]) * (in_hw[1] + p[2] + p[3]) > _MAX_PADDED_PIXELS:
+        _v.fail(fname, "Padding", f"a padding that keeps the padded image below {_MAX_PADDED_PIXELS} pixels", Padding,
+                hint=f"The input is {in_hw[0]}x{in_hw[1]}: padding adds rows and columns of zeros on each side, "
+                     "usually a few (e.g. (filterSize - 1) / 2), or use Padding='same'.")
+    return ((p[0], p[1]), (p[2], p[3]))
+
+
+#: padding that makes an image larger than this (per channel and observation) is refused before allocating
+_MAX_PADDED_PIXELS = 2**26
 
 
 def _channel_axis(fmt, fname):
@@ -140,6 +167,7 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     column-major: weights exported from MATLAB as OutputSize x InputSize must be reordered.)
     """
     x, fmt, formatted = _prepare(X, DataFormat, "fullyconnect")
+    w, b = _param(weights, "fullyconnect", "weights"), _param(bias, "fullyconnect", "bias")
     if "B" in fmt:
         first = fmt.index("B")
     elif "T" in fmt:
@@ -150,10 +178,9 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     shape = xv.shape
     n_in = math.prod(shape[:first])
     rest = shape[first:]
-    w, b = _param(weights), _param(bias)
     wv, bv = getval(w), getval(b)
-    if xv.dtype == onp.float32 and onp.float64 in (wv.dtype, bv.dtype):  # single wins
-        w, b = _match_dtype(w, x), _match_dtype(b, x)
+    if not (xv.dtype == wv.dtype == bv.dtype):  # single wins
+        x, w, b = _single_wins(x, w, b)
         wv, bv = getval(w), getval(b)
     wshape, bshape = wv.shape, bv.shape
     n_out = wshape[0]
@@ -189,8 +216,7 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
     from . import _spatial
 
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dlconv")
-    w = _match_dtype(_param(weights), x)
-    b = _match_dtype(_param(bias), x)
+    x, w, b = _single_wins(x, _param(weights, "dlconv", "weights"), _param(bias, "dlconv", "bias"))
     wshape = onp.shape(getval(w))
     if len(wshape) == 3:
         w = anp.reshape(w, wshape + (1,))
@@ -203,9 +229,9 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
             f"dlconv: the input has {C} channels but the weights expect {wshape[2]} "
             f"(weights {size_text(wshape)} are h x w x C x F)."
         )
-    stride = _pair(Stride, "Stride")
-    dilation = _pair(DilationFactor, "DilationFactor")
-    pad = _padding(Padding, onp.shape(getval(x))[:2], wshape[:2], stride, dilation)
+    stride = _pair(Stride, "Stride", "dlconv")
+    dilation = _pair(DilationFactor, "DilationFactor", "dlconv")
+    pad = _padding(Padding, onp.shape(getval(x))[:2], wshape[:2], stride, dilation, "dlconv")
     y = _spatial.conv2d(x, w, stride=stride, padding=pad, dilation=dilation)
     F = wshape[3]
     nb = int(onp.size(getval(b)))
@@ -232,8 +258,7 @@ def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataF
     from . import _spatial
 
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dltranspconv")
-    w = _match_dtype(_param(weights), x)
-    b = _match_dtype(_param(bias), x)
+    x, w, b = _single_wins(x, _param(weights, "dltranspconv", "weights"), _param(bias, "dltranspconv", "bias"))
     wshape = onp.shape(getval(w))
     if len(wshape) == 3:
         w = anp.reshape(w, wshape + (1,))
@@ -248,8 +273,8 @@ def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataF
             f"dltranspconv: the input has {C} channels but the weights expect {wshape[3]} "
             f"(weights {'x'.join(map(str, wshape))} are h x w x F x C){hint}."
         )
-    y = _spatial.conv2d_transpose(x, w, stride=_pair(Stride, "Stride"), cropping=Cropping,
-                                  dilation=_pair(DilationFactor, "DilationFactor"))
+    y = _spatial.conv2d_transpose(x, w, stride=_pair(Stride, "Stride", "dltranspconv"), cropping=Cropping,
+                                  dilation=_pair(DilationFactor, "DilationFactor", "dltranspconv"))
     F = wshape[2]
     nb = int(onp.size(getval(b)))
     if nb == F:
@@ -267,6 +292,53 @@ def _bn_shape(fmt, c_axis, C):
     return tuple(shape)
 
 
+class BatchnormOutputs(tuple):
+    """The three outputs ``(Y, mu, sigmaSq)`` of ``batchnorm(X, offset, scale)``: a tuple to unpack.
+
+    MATLAB returns only Y when one output is requested (``Y = batchnorm(X, offset, scale)``); Python
+    cannot know how many outputs the caller wants, so the three come back together. Unpack them
+    (``Y, mu, sigmaSq = batchnorm(...)``) or take the first (``batchnorm(...)[0]``). Using the tuple as
+    if it were Y (arithmetic, NumPy functions, any dlteach function) raises an ArgumentError that says
+    so, instead of NumPy's "'>' not supported between 'float' and 'tuple'" (or, for ``2 * Y``, a
+    silently repeated tuple).
+    """
+
+    __slots__ = ()
+    __array_priority__ = 2000
+
+    def _misuse(self, *args, **kwargs):
+        raise _v.ArgumentError(_BATCHNORM_TUPLE_TEXT)
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _misuse
+    __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = __matmul__ = __rmatmul__ = _misuse
+    __lt__ = __le__ = __gt__ = __ge__ = _misuse
+    __array__ = _misuse
+
+    def __array_ufunc__(self, *args, **kwargs):
+        raise _v.ArgumentError(_BATCHNORM_TUPLE_TEXT)
+
+    def __array_function__(self, *args, **kwargs):
+        raise _v.ArgumentError(_BATCHNORM_TUPLE_TEXT)
+
+    @property
+    def shape(self):
+        raise _v.ArgumentError(_BATCHNORM_TUPLE_TEXT)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise _v.ArgumentError(_BATCHNORM_TUPLE_TEXT)
+
+
+_BATCHNORM_TUPLE_TEXT = (
+    "This value is the tuple (Y, mu, sigmaSq) that batchnorm(X, offset, scale) returns, not Y. MATLAB's "
+    "one-output form Y = batchnorm(X, offset, scale) is written in Python as\n\n"
+    "    Y, mu, sigmaSq = batchnorm(X, offset, scale)     # or:  Y = batchnorm(X, offset, scale)[0]\n\n"
+    "(Python cannot know how many outputs you asked for, so batchnorm always returns all three.)"
+)
+_v.register_multiple_outputs(BatchnormOutputs, _BATCHNORM_TUPLE_TEXT)
+
+
 def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *, training=None,
               Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, DataFormat=None):
     """Batch normalization (MATLAB ``batchnorm``), over all dimensions except C.
@@ -275,54 +347,87 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
 
     Call forms (MATLAB chooses by the number of outputs; Python says it with ``training=``):
 
-    * ``Y, mu, sigmaSq = batchnorm(X, offset, scale)`` - batch statistics, returned too.
+    * ``Y, mu, sigmaSq = batchnorm(X, offset, scale)`` - batch statistics, returned too (a
+      :class:`BatchnormOutputs` tuple). MATLAB's one-output form ``Y = batchnorm(X, offset, scale)``
+      is ``Y = batchnorm(X, offset, scale)[0]``; using the whole tuple as Y raises an error saying so.
     * ``Y, mean, var = batchnorm(X, offset, scale, mean, var, training=True)`` - normalise with the
       batch statistics and return updated running statistics
       s_new = decay · s_batch + (1 − decay) · s_old (decay 0.1; the batch variance in this update is
       the unbiased one, M/(M−1), as in PyTorch and nnabla).
     * ``Y = batchnorm(X, offset, scale, mean, var, training=False)`` - inference: normalise with the
       given statistics.
+
+    offset, scaleFactor (and the statistics) have one value per channel. float32 anywhere makes the
+    computation float32 (MATLAB's single-wins rule).
     """
-    x, fmt, formatted = _prepare(X, DataFormat, "batchnorm")
-    c_axis = _channel_axis(fmt, "batchnorm")
+    fname = "batchnorm"
+    x, fmt, formatted = _prepare(X, DataFormat, fname)
+    c_axis = _channel_axis(fmt, fname)
     shape = onp.shape(getval(x))
     C = shape[c_axis]
     bshape = _bn_shape(fmt, c_axis, C)
-    off = anp.reshape(_match_dtype(_param(offset), x), bshape)
-    scl = anp.reshape(_match_dtype(_param(scaleFactor), x), bshape)
+    off = _bn_param(offset, fname, "offset", C)
+    scl = _bn_param(scaleFactor, fname, "scaleFactor", C)
     have_stats = trainedMean is not None or trainedVariance is not None
     if have_stats and (trainedMean is None or trainedVariance is None):
-        raise TypeError("batchnorm: give both trainedMean and trainedVariance, or neither.")
+        missing = "trainedMean" if trainedMean is None else "trainedVariance"
+        _v.fail(fname, missing, "an array of one value per channel when the other statistic is given", None,
+                hint="Give both trainedMean and trainedVariance, or neither.")
+    if training is not None:
+        training = _v.flag(fname, "training", training)
     if have_stats and training is None:
-        raise TypeError(
+        raise _v.ArgumentError(
             "batchnorm(X, offset, scale, mean, var) is ambiguous in Python. MATLAB decides by the number of outputs; "
             "here say it: training=True returns (Y, updatedMean, updatedVariance) and normalises with the batch "
             "statistics; training=False returns Y normalised with the given statistics (inference)."
         )
-    eps = float(Epsilon)
+    eps = _v.real(fname, "Epsilon", Epsilon, low=0.0, low_open=True)
+    mdecay = _v.real(fname, "MeanDecay", MeanDecay, 0.0, 1.0)
+    vdecay = _v.real(fname, "VarianceDecay", VarianceDecay, 0.0, 1.0)
     axes = tuple(i for i in range(len(fmt)) if i != c_axis)
     M = int(onp.prod([shape[i] for i in axes]))
+    if M == 0:
+        _v.fail(fname, "X", "an array with at least one value per channel", X,
+                hint="The batch is empty (0 observations): there is nothing to normalise.")
 
     if have_stats and not training:
-        mu = anp.reshape(_match_dtype(_param(trainedMean), x), bshape)
-        var = anp.reshape(_match_dtype(_param(trainedVariance), x), bshape)
-        y = (x - mu) / anp.sqrt(var + eps) * scl + off
+        mu = _bn_param(trainedMean, fname, "trainedMean", C)
+        var = _bn_param(trainedVariance, fname, "trainedVariance", C)
+        x, off, scl, mu, var = _single_wins(x, off, scl, mu, var)
+        mu, var = anp.reshape(mu, bshape), anp.reshape(var, bshape)
+        y = (x - mu) / anp.sqrt(var + eps) * anp.reshape(scl, bshape) + anp.reshape(off, bshape)
         return _out(y, fmt, formatted)
 
+    x, off, scl = _single_wins(x, off, scl)
+    off, scl = anp.reshape(off, bshape), anp.reshape(scl, bshape)
     mu = anp.sum(x, axis=axes, keepdims=True) * (1.0 / M)
     xc = x - mu
     var = anp.sum(xc * xc, axis=axes, keepdims=True) * (1.0 / M)
     y = xc / anp.sqrt(var + eps) * scl + off
     Y = _out(y, fmt, formatted)
     if not have_stats:
-        return Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)
+        return BatchnormOutputs((Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)))
+    _bn_param(trainedMean, fname, "trainedMean", C)
+    _bn_param(trainedVariance, fname, "trainedVariance", C)
     mu_b = onp.asarray(getval(mu)).reshape(-1)
     var_b = onp.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
     old_m = data_of(trainedMean)
     old_v = data_of(trainedVariance)
-    new_m = float(MeanDecay) * mu_b.reshape(onp.shape(getval(old_m))) + (1.0 - float(MeanDecay)) * onp.asarray(getval(old_m))
-    new_v = float(VarianceDecay) * var_b.reshape(onp.shape(getval(old_v))) + (1.0 - float(VarianceDecay)) * onp.asarray(getval(old_v))
+    new_m = mdecay * mu_b.reshape(onp.shape(getval(old_m))) + (1.0 - mdecay) * onp.asarray(getval(old_m))
+    new_v = vdecay * var_b.reshape(onp.shape(getval(old_v))) + (1.0 - vdecay) * onp.asarray(getval(old_v))
     return Y, _stat_like(new_m, trainedMean, C), _stat_like(new_v, trainedVariance, C)
+
+
+def _bn_param(p, fname, name, C):
+    """A per-channel batchnorm argument: floating data with exactly C values."""
+    raw = _param(p, fname, name)
+    n = onp.size(getval(raw))
+    if n != C:
+        raise SizeMismatchError(
+            f"{fname}: {name} has {n} values but X has {C} channels; {name} needs one value per channel "
+            f"(size {C} x 1)."
+        )
+    return raw
 
 
 def _stat_like(value, like, C):
@@ -338,28 +443,28 @@ def _stat_like(value, like, C):
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    y = _prim.relu(data_of(X))  # one pass forward; VJP g .* (y > 0)
+    y = _prim.relu(_x(X, "relu"))  # one pass forward; VJP g .* (y > 0)
     return wrap_like(y, X)
 
 
 def leakyrelu(X, scaleFactor=0.01):
     """Leaky ReLU (MATLAB ``leakyrelu``): x for x > 0, scaleFactor · x otherwise."""
-    x = data_of(X)
+    x = _x(X, "leakyrelu")
     v = getval(x)
-    slope = onp.where(v > 0, 1.0, float(scaleFactor)).astype(v.dtype)
+    slope = onp.where(v > 0, 1.0, _v.real("leakyrelu", "scaleFactor", scaleFactor)).astype(v.dtype)
     return wrap_like(x * slope, X)
 
 
 def sigmoid(X):
     """Logistic sigmoid (MATLAB ``sigmoid``): 1 / (1 + e^−x), computed as (tanh(x/2) + 1) / 2 (no overflow)."""
-    x = data_of(X)
+    x = _x(X, "sigmoid")
     y = (_prim.tanh(x * 0.5) + 1.0) * 0.5
     return wrap_like(y, X)
 
 
 def tanh(X):
     """Hyperbolic tangent (MATLAB ``tanh``)."""
-    return wrap_like(_prim.tanh(data_of(X)), X)
+    return wrap_like(_prim.tanh(_x(X, "tanh")), X)
 
 
 def softmax(X, DataFormat=None):
@@ -374,9 +479,13 @@ def _pool(kind, X, poolsize, Stride, Padding, DataFormat):
     from . import _spatial
 
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, kind)
-    pool = _pair(poolsize, "poolsize")
-    stride = _pair(Stride, "Stride")
-    pad = _padding(Padding, onp.shape(getval(x))[:2], pool, stride, (1, 1))
+    pool = _pair(poolsize, "poolsize", kind)
+    stride = _pair(Stride, "Stride", kind)
+    pad = _padding(Padding, onp.shape(getval(x))[:2], pool, stride, (1, 1), kind)
+    H, W = onp.shape(getval(x))[:2]
+    if pool[0] > H + pad[0][0] + pad[0][1] or pool[1] > W + pad[1][0] + pad[1][1]:
+        _v.fail(kind, "poolsize", f"at most the padded input size ({H + pad[0][0] + pad[0][1]} x "
+                f"{W + pad[1][0] + pad[1][1]})", poolsize, cls=SpatialArgumentError)
     fun = _spatial.maxpool2d if kind == "maxpool" else _spatial.avgpool2d
     y = fun(x, pool=pool, stride=stride, padding=pad)
     return _spatial_output(y, fmt, formatted, unbatched)
@@ -399,12 +508,10 @@ def dropout(X, probability=0.5, training=True):
     1 / (1 − probability), so the expected value is unchanged. Inference (``training=False``): identity.
     The mask comes from NumPy's global random state (``np.random.seed`` makes it reproducible).
     """
-    p = float(probability)
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1); got {p}.")
-    if not training or p == 0.0:
+    p = _v.probability("dropout", "probability", probability)
+    x = _x(X, "dropout")
+    if not _v.flag("dropout", "training", training) or p == 0.0:
         return X
-    x = data_of(X)
     v = getval(x)
     mask = (onp.random.random_sample(onp.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
     return wrap_like(x * mask, X)
@@ -417,6 +524,9 @@ def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
     ``ClassNames`` lists the classes in order (default: the sorted unique labels - pass all classes,
     e.g. ``ClassNames=range(10)``, when a batch may miss some). Returns a float32 NumPy array.
     """
+    _v.not_none("onehotencode", "labels", labels, "an array of labels")
+    fd = _v.integer("onehotencode", "featureDim", featureDim, 1, 2,
+                    hint="1 puts the classes along the rows (MATLAB's 'CB' layout), 2 along the columns.")
     lab = onp.asarray(value_of(labels)).reshape(-1)
     classes = onp.unique(lab) if ClassNames is None else onp.asarray(list(ClassNames))
     index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
@@ -426,11 +536,7 @@ def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
         raise ValueError(f"onehotencode: label {err.args[0]!r} is not one of ClassNames {list(classes)}.") from None
     out = onp.zeros((len(classes), lab.size), dtype=onp.float32 if dtype == "single" else onp.float64)
     out[idx, onp.arange(lab.size)] = 1
-    if int(featureDim) == 1:
-        return out
-    if int(featureDim) == 2:
-        return onp.ascontiguousarray(out.T)
-    raise ValueError("onehotencode: featureDim must be 1 (classes along rows, MATLAB 'CB') or 2.")
+    return out if fd == 1 else onp.ascontiguousarray(out.T)
 
 
 def onehotdecode(scores, classes, featureDim):
@@ -438,11 +544,15 @@ def onehotdecode(scores, classes, featureDim):
 
     featureDim counts from 1 as in MATLAB (1 for a C x N array of scores).
     """
-    s = onp.asarray(value_of(scores))
+    s = onp.asarray(getval(_v.array("onehotdecode", "scores", scores, "fiub")))
+    if classes is None or isinstance(classes, str) or not hasattr(classes, "__len__") and not hasattr(classes, "__iter__"):
+        _v.fail("onehotdecode", "classes", "a list of the class names, one per score", classes)
     classes = onp.asarray(list(classes))
-    if s.shape[int(featureDim) - 1] != len(classes):
+    fd = _v.integer("onehotdecode", "featureDim", featureDim, 1, max(s.ndim, 1),
+                    hint="It is the dimension (counting from 1) along which the classes lie: 1 for C x N scores.")
+    if s.shape[fd - 1] != len(classes):
         raise SizeMismatchError(
-            f"onehotdecode: dimension {featureDim} of the scores has {s.shape[int(featureDim) - 1]} entries "
+            f"onehotdecode: dimension {fd} of the scores has {s.shape[fd - 1]} entries "
             f"but {len(classes)} classes were given."
         )
-    return classes[onp.argmax(s, axis=int(featureDim) - 1)]
+    return classes[onp.argmax(s, axis=fd - 1)]

@@ -33,7 +33,7 @@ import numpy as np
 from autograd.tracer import getval
 
 from .dlarray import dlarray, isdlarray
-from .errors import FileFormatError, FormatError
+from .errors import DLTeachError, FileFormatError, FormatError
 from .formats import fmt_of, parse_format, value_of, wrap
 from .table import Table
 
@@ -41,7 +41,19 @@ __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "dlteach"
 FORMAT_VERSION = 1
+#: the oldest format version this dlteach reads
+MIN_FORMAT_VERSION = 1
+#: containers nested deeper than this are refused by save and by load (a RecursionError otherwise)
+MAX_DEPTH = 200
 _MANIFEST = "__dlteach_manifest__"
+
+
+class SaveError(DLTeachError, TypeError):
+    """``save`` was given something it cannot store (the message names the entry and what is supported)."""
+
+
+class MissingFolderError(DLTeachError, FileNotFoundError):
+    """``save`` was asked to write into a folder that does not exist."""
 
 
 # -------------------------------------------------------------------------------------------------
@@ -55,7 +67,8 @@ class _Writer:
         key = f"a{len(self.arrays)}"
         arr = np.asarray(arr)
         if arr.dtype.kind not in "biufc":
-            raise TypeError(f"save: cannot store an array of dtype {arr.dtype} without pickle.")
+            raise SaveError(f"save: cannot store an array of dtype {arr.dtype} without pickle (only numbers and "
+                            "logicals; an object array usually is a list that mixes arrays and numbers).")
         self.arrays[key] = arr
         return key
 
@@ -64,12 +77,23 @@ def _array_of(v):
     return np.asarray(value_of(v))
 
 
-def _encode(x, w: _Writer, path="value"):
+def _encode(x, w: _Writer, path="value", depth=0, active=None):
+    if depth >= MAX_DEPTH:
+        shown = path if len(path) < 80 else path[:40] + " ... " + path[-20:]
+        raise SaveError(f"save: {shown} is nested more than {MAX_DEPTH} levels deep; load could not read it back. "
+                        "Flatten the structure (or save its parts separately).")
+    if isinstance(x, (dict, list, tuple, Table)):
+        active = set() if active is None else active
+        if id(x) in active:
+            raise SaveError(f"save: {path} contains itself (a cycle: a list or dict that holds a reference to one of "
+                            "its own containers). Such a structure cannot be written; remove the cycle.")
+        active.add(id(x))
+        try:
+            return _encode_container(x, w, path, depth, active)
+        finally:
+            active.discard(id(x))
     if type(x) is dlarray:
         return {"t": "dlarray", "key": w.add(_array_of(x)), "fmt": fmt_of(x)}
-    if isinstance(x, Table):
-        return {"t": "table", "rows": [[r.Layer, r.Parameter, _encode(r.Value, w, f"{path}.Value{{{r.Layer}/{r.Parameter}}}")]
-                                       for r in x]}
     v = getval(x)
     if isinstance(v, np.generic):
         return {"t": "npscalar", "key": w.add(np.asarray(v))}
@@ -85,22 +109,28 @@ def _encode(x, w: _Writer, path="value"):
         return {"t": "float", "v": float.__repr__(float(x))}
     if isinstance(x, str):
         return {"t": "str", "v": x}
-    if isinstance(x, dict):
-        for k in x:
-            if not isinstance(k, str):
-                raise TypeError(f"save: dict keys must be strings (MATLAB struct fields); {path} has key {k!r}.")
-        return {"t": "dict", "items": [[k, _encode(v, w, f"{path}[{k!r}]")] for k, v in x.items()]}
-    if isinstance(x, (list, tuple)):
-        return {"t": type(x).__name__ if type(x) in (list, tuple) else "list",
-                "items": [_encode(v, w, f"{path}[{i}]") for i, v in enumerate(x)]}
     from .network import dlnetwork
 
     if isinstance(x, dlnetwork):
-        raise TypeError(f"save: a dlnetwork inside a container ({path}) is not supported; save it on its own.")
-    raise TypeError(
+        raise SaveError(f"save: a dlnetwork inside a container ({path}) is not supported; save it on its own.")
+    raise SaveError(
         f"save: cannot store {path} of type {type(x).__name__} without pickle. Supported: dlnetwork, dlarray, NumPy "
         "arrays, numbers, strings, None, and dicts / lists / tuples / Tables of them."
     )
+
+
+def _encode_container(x, w, path, depth, active):
+    if isinstance(x, Table):
+        return {"t": "table", "rows": [[r.Layer, r.Parameter,
+                                        _encode(r.Value, w, f"{path}.Value{{{r.Layer}/{r.Parameter}}}", depth + 1, active)]
+                                       for r in x]}
+    if isinstance(x, dict):
+        for k in x:
+            if not isinstance(k, str):
+                raise SaveError(f"save: dict keys must be strings (MATLAB struct fields); {path} has key {k!r}.")
+        return {"t": "dict", "items": [[k, _encode(v, w, f"{path}[{k!r}]", depth + 1, active)] for k, v in x.items()]}
+    return {"t": type(x).__name__ if type(x) in (list, tuple) else "list",
+            "items": [_encode(v, w, f"{path}[{i}]", depth + 1, active) for i, v in enumerate(x)]}
 
 
 def _layer_entry(lay, w: _Writer):
@@ -154,9 +184,21 @@ def save(path, obj):
     """
     from .network import dlnetwork
 
-    path = os.fspath(path)
+    if obj is None:
+        raise SaveError(f"save: the value to save in {path!r} is None. A function that forgot `return` gives None: "
+                        "check the function that produced it.")
+    if not isinstance(path, (str, os.PathLike)):
+        raise SaveError(f"save: the first argument must be the file name (MATLAB: save(filename, \"net\")), got "
+                        f"{type(path).__name__}. Python's order is save(path, net).")
+    user_path = path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise MissingFolderError(
+            f"save: cannot write {user_path!r}: the folder {os.path.dirname(path) or directory!r} does not exist. "
+            f"Create it first (os.makedirs({os.path.dirname(path)!r}, exist_ok=True)) or choose another path."
+        )
     w = _Writer()
     if isinstance(obj, dlnetwork):
         manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": "dlnetwork",
@@ -165,12 +207,18 @@ def save(path, obj):
         manifest = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": "parameters",
                     "tree": _encode(obj, w)}
     text = json.dumps(manifest, allow_nan=False)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".dlteach-", suffix=".npz", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".dlteach-", suffix=".npz", dir=directory)
+    except OSError as err:
+        raise OSError(f"save: cannot write {user_path!r} ({err.strerror or err}).") from None
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **{_MANIFEST: np.array(text)}, **w.arrays)
         os.replace(tmp, path)
+    except OSError as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise OSError(f"save: writing {user_path!r} failed ({err.strerror or err}).") from None
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -195,6 +243,15 @@ def _get(arrays, key):
     return arrays[key]
 
 
+def _real_array(arr, what, bool_ok=True):
+    """Learnables, State values and dlarrays hold real floating-point (float32/float64) or logical data."""
+    kind = arr.dtype.kind
+    _need(kind == "f" and arr.dtype.itemsize >= 4 or (bool_ok and kind == "b"),
+          f"{what} has dtype {arr.dtype}; only real floating-point (float32, float64)"
+          f"{' or logical' if bool_ok else ''} arrays are accepted there")
+    return arr
+
+
 def _fmt_ok(fmt, arr):
     _need(isinstance(fmt, str), "a dlarray format in the manifest is not a string")
     try:
@@ -206,11 +263,11 @@ def _fmt_ok(fmt, arr):
 
 
 def _decode(node, arrays, depth=0):
-    _need(depth < 200, "the manifest is nested too deeply")
+    _need(depth < MAX_DEPTH, f"the manifest is nested more than {MAX_DEPTH} levels deep")
     _need(isinstance(node, dict) and "t" in node, "a manifest entry is malformed")
     t = node["t"]
     if t == "dlarray":
-        arr = _get(arrays, node.get("key"))
+        arr = _real_array(_get(arrays, node.get("key")), "a dlarray entry")
         return wrap(arr, _fmt_ok(node.get("fmt"), arr))
     if t == "ndarray":
         return _get(arrays, node.get("key"))
@@ -301,7 +358,7 @@ def _decode_network(spec, arrays):
             if row[2] is None:
                 out.append(None)
                 continue
-            arr = _get(arrays, row[2])
+            arr = _real_array(_get(arrays, row[2]), f"{what} value {key[0]}/{key[1]}", bool_ok=False)
             fmt = row[3]
             out.append(wrap(arr, _fmt_ok(fmt, arr)) if fmt is not None else arr)
         return out
@@ -324,27 +381,72 @@ def _decode_network(spec, arrays):
     return net
 
 
+def _check_entry_sizes(path):
+    """Compare each entry's declared size (its .npy header) with its size in the archive, before allocating.
+
+    A crafted header can declare a huge shape: reading it would allocate that much memory first.
+    """
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                try:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                except ValueError as err:
+                    raise _Bad(f"entry {info.filename[:-4]!r} has an invalid header ({err})") from None
+                header = f.tell()
+            if dtype.hasobject:
+                raise _Bad(f"entry {info.filename[:-4]!r} holds Python objects (pickle), which dlteach never writes")
+            declared = math.prod(shape) * dtype.itemsize
+            if declared != info.file_size - header:
+                raise _Bad(f"entry {info.filename[:-4]!r} declares size {'x'.join(map(str, shape)) or '1x1'} "
+                           f"({declared} bytes) but holds {info.file_size - header} bytes")
+
+
 def load(path):
     """Load what :func:`save` wrote (MATLAB ``load``). Raises FileFormatError for corrupt or foreign files."""
-    path = os.fspath(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise FileFormatError(f"load: the argument must be a file name, got {type(path).__name__}.")
+    user_path = path = os.fspath(path)
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"
     if not os.path.exists(path):
-        raise FileNotFoundError(f"load: no file {path!r}.")
+        raise FileNotFoundError(f"load: no file {user_path!r}.")
+    if os.path.isdir(path):
+        raise FileFormatError(f"load: {user_path!r} is a folder, not a file.")
+    path_text = repr(user_path) if path == user_path else f"{user_path!r} ({path!r})"
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic == b"\x93NUMPY":
+        raise FileFormatError(
+            f"load: {path_text} is a .npy file (one NumPy array, written by np.save), not a dlteach file. Read it "
+            "with np.load(path); dlteach's save writes .npz files with a manifest."
+        )
+    names = []
     try:
+        if zipfile.is_zipfile(path):
+            _check_entry_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             names = list(z.files)
             if _MANIFEST not in names:
                 raise _Bad("__foreign__")
             arrays = {k: z[k] for k in names}  # reads (and CRC-checks) every entry now
-    except _Bad:
+    except _Bad as err:
+        if str(err) != "__foreign__":
+            raise FileFormatError(f"load: {path_text} is not a valid dlteach file: {err}.") from None
         raise FileFormatError(
-            f"{path!r} is a .npz file but not a dlteach file (it has the arrays {names[:8]} and no dlteach manifest). "
+            f"{path_text} is a .npz file but not a dlteach file (it has the arrays {names[:8]} and no dlteach manifest). "
             "Load it with np.load(path) instead, or save networks and parameters with dlteach's save."
         ) from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError, MemoryError,
+            AttributeError) as err:
         raise FileFormatError(
-            f"{path!r} cannot be read as a dlteach file: it is corrupt, truncated or not a .npz file ({type(err).__name__}: "
+            f"{path_text} cannot be read as a dlteach file: it is corrupt, truncated or not a .npz file ({type(err).__name__}: "
             f"{err}). Save it again with dlteach's save."
         ) from None
     try:
@@ -356,10 +458,12 @@ def load(path):
             raise _Bad(f"the manifest is not valid JSON ({err})") from None
         _need(isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME, "the manifest does not name the dlteach format")
         version = manifest.get("version")
-        _need(isinstance(version, int), "the manifest has no format version")
+        _need(isinstance(version, int) and not isinstance(version, bool), "the manifest has no format version")
         if version > FORMAT_VERSION:
             raise _Bad(f"it was written by a newer dlteach (format version {version}; this one reads up to "
                        f"{FORMAT_VERSION}). Update dlteach")
+        _need(version >= MIN_FORMAT_VERSION, f"its format version {version} does not exist (versions "
+                                             f"{MIN_FORMAT_VERSION} to {FORMAT_VERSION})")
         kind = manifest.get("kind")
         if kind == "dlnetwork":
             out = _decode_network(manifest.get("network"), arrays)
@@ -368,5 +472,7 @@ def load(path):
         else:
             raise _Bad(f"unknown content kind {kind!r}")
     except _Bad as err:
-        raise FileFormatError(f"{path!r} is not a valid dlteach file: {err}.") from None
+        raise FileFormatError(f"{path_text} is not a valid dlteach file: {err}.") from None
+    except RecursionError:
+        raise FileFormatError(f"{path_text} is not a valid dlteach file: its manifest is nested too deeply.") from None
     return out

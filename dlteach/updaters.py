@@ -39,13 +39,15 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 
 import numpy as np
 from autograd.tracer import isbox
 
 from . import tree
+from . import validate as _v
 from .dlarray import dlarray, isdlarray
-from .errors import StructureMismatchError, UpdaterArgumentError
+from .errors import NonFiniteGradientWarning, StructureMismatchError, UpdaterArgumentError
 from .formats import data_of, fmt_of, size_text, value_of, wrap, wrap_like
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
@@ -57,7 +59,9 @@ __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
 def _real_scalar(fname, name, value):
     if type(value) is float or type(value) is int:  # the common case
         return float(value)
-    if isinstance(value, bool) or value is None:
+    if value is None:
+        _v.fail(fname, name, "one real number (a scalar such as 0.001)", None, cls=UpdaterArgumentError)
+    if isinstance(value, bool):
         raise UpdaterArgumentError(f"{fname}: {name} must be a real number, got {value!r}.")
     try:
         arr = np.asarray(value_of(value))
@@ -130,7 +134,7 @@ def _check_iteration(iteration):
             "number of updates made so far including this one, used for Adam's bias correction. Start the "
             "counter at 0 before the loop and increment it BEFORE calling adamupdate, so the first call "
             "gets 1:\n\n    iteration = 0\n    for ...:\n        iteration += 1\n        net, avgG, avgSqG = "
-            "adamupdate(net, grad, avgG, avgSqG, iteration)"
+            "adamupdate(net, grad, avgG, avgSqG, iteration)" + (f"\n\n{_v.NONE_HINT}" if iteration is None else "")
         )
     return int(t)
 
@@ -307,11 +311,16 @@ def _param_array(fname, leaf, i, params, prefix):
         arr = np.asarray(raw)
     else:
         arr = None
-    if arr is None or arr.dtype.kind != "f":
+    if arr is None or arr.dtype.kind != "f" or arr.dtype.itemsize < 4:
         where = _leaf_paths(params, prefix)[i]
+        if leaf is None:
+            raise UpdaterArgumentError(f"{fname}: {where} is None; learnable parameters must be floating-point "
+                                       f"arrays. {_v.NONE_HINT}")
+        extra = (" float16 (half precision) is not supported: its epsilon underflows (1e-8 is 0 in float16) and the "
+                 "update would divide by zero." if arr is not None and arr.dtype.kind == "f" else "")
         raise UpdaterArgumentError(
             f"{fname}: {where} is {_kind(leaf) if arr is None else f'an array of dtype {arr.dtype}'}; learnable "
-            "parameters must be floating-point arrays (float32 = MATLAB single). Convert them with "
+            "parameters must be floating-point arrays (float32 = MATLAB single)." + extra + " Convert them with "
             ".astype(np.float32)."
         )
     return arr
@@ -330,7 +339,8 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
     if leaf is None:
         if name == "grad":
             where = _leaf_paths(params, "grad")[i]
-            raise UpdaterArgumentError(f"{fname}: {where} is None; every parameter needs a gradient array.")
+            raise UpdaterArgumentError(f"{fname}: {where} is None; every parameter needs a gradient array. "
+                                       f"{_v.NONE_HINT}")
         return None
     raw = value_of(leaf)
     if isinstance(raw, np.ndarray):
@@ -340,9 +350,17 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
             arr = np.asarray(raw)
         except Exception:  # pragma: no cover - exotic objects
             arr = None
-        if arr is None or arr.dtype.kind not in "fiu":
-            where = _leaf_paths(params, name)[i]
-            raise UpdaterArgumentError(f"{fname}: {where} is {_kind(leaf)}, expected a numeric array.")
+    if arr is None or arr.dtype.kind not in "fiu":
+        where = _leaf_paths(params, name)[i]
+        what = _kind(leaf) if arr is None or not isinstance(raw, np.ndarray) else f"an array of dtype {arr.dtype}"
+        hint = ""
+        if arr is not None and arr.dtype.kind == "c":
+            hint = (" Its imaginary part would be lost: a real loss has real gradients, so check where complex "
+                    "numbers entered the computation (e.g. a complex constant, np.fft or np.emath).")
+        elif arr is not None and arr.dtype.kind == "O":
+            hint = (" An object array holds Python objects, not numbers (often a list mixing arrays and numbers): "
+                    "pass the arrays that dlgradient returned.")
+        raise UpdaterArgumentError(f"{fname}: {where} is {what}, expected a real numeric array.{hint}")
     if arr.shape != arr_p.shape:
         where = _leaf_paths(params, name)[i]
         pwhere = _leaf_paths(params, prefix)[i]
@@ -380,9 +398,27 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     Handles dlnetwork (learn-rate factors, returns a new network), Table and nested containers.
     """
     network = params if _is_network(params) else None
+    if params is None:
+        _v.fail(fname, "params (the parameters to update)", "a dlnetwork, a Table such as net.Learnables, or a "
+                "dict / list of arrays", None, cls=UpdaterArgumentError)
+    if grad is None:
+        _v.fail(fname, "grad (the gradients)", "the gradients that dlgradient returned, with the structure of "
+                "the parameters", None, cls=UpdaterArgumentError)
+    if _is_network(grad):
+        raise UpdaterArgumentError(
+            f"{fname}: grad is a dlnetwork, not gradients. Differentiate with respect to the network's learnable "
+            "parameters, net.Learnables, in the model loss function:\n\n    gradients = dlgradient(loss, "
+            f"net.Learnables)\n\nand pass those: net, ... = {fname}(net, gradients, ...)."
+        )
     if network is not None:
         container = network.Learnables
         factors = list(network._learn_rate_factors())
+        if any(v is None for v in container.Value):
+            raise UpdaterArgumentError(
+                f"{fname}: the network is not initialized (it was created with Initialize=False, so its "
+                "learnables are still empty []). Initialize it before training:\n\n    net = initialize(net)\n\n"
+                "(MATLAB: net = initialize(net)); dlnetwork(layers) with the default Initialize=True does it for you."
+            )
     else:
         container = params
         factors = None
@@ -396,13 +432,17 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     n_state = len(states)
     new_params = []
     new_states = [[] for _ in range(n_state)]
+    nonfinite = []
     for i, p in enumerate(leaves):
         arr_p = data_of(p)
-        if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f":
+        if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f" or arr_p.dtype.itemsize < 4:
             arr_p = _param_array(fname, p, i, container, prefix)
         g = _fast_array(grad_leaves[i], arr_p)
         if g is None:
             g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
+        gf = g.reshape(-1)
+        if not math.isfinite(gf.dot(gf)) and not np.isfinite(g).all():  # one BLAS pass: inf/NaN make it non-finite
+            nonfinite.append(i)
         s_in = [None if sl is None else sl[i] for sl in state_leaves]
         s_arr = []
         for k, leaf in enumerate(s_in):
@@ -439,10 +479,24 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
             new_params.append(_pack(p, out[0]))
             for k in range(n_state):
                 new_states[k].append(_pack(p, out[1 + k]))
+    if nonfinite:
+        _warn_nonfinite(fname, container, nonfinite)
     new_container = rebuild(new_params)
     state_containers = [rebuild(s) for s in new_states]
     first = network._with_learnables(new_container) if network is not None else new_container
     return (first, *state_containers)
+
+
+def _warn_nonfinite(fname, container, indices):
+    names = _leaf_paths(container, "grad")
+    listed = [names[i] for i in indices]
+    shown = ", ".join(listed[:6]) + (f" and {len(listed) - 6} more" if len(listed) > 6 else "")
+    warnings.warn(
+        f"{fname}: the gradient {shown} contains NaN or Inf values; the update was made (as in MATLAB), so "
+        f"the affected parameters are now NaN/Inf too. Usual causes: a learning rate that is too large "
+        "(the loss diverged), log(0) or a division by zero in the loss (use crossentropy, which clamps "
+        "probabilities), or NaN in the input data. Check np.isnan(loss) in the training loop.",
+        NonFiniteGradientWarning, stacklevel=4)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -578,10 +632,9 @@ def dlupdate(fun, params, *extra):
         grad = dlupdate(lambda g: g * min(1.0, thr / np.linalg.norm(g)), grad)   # gradient clipping
     """
     if not callable(fun):
-        raise UpdaterArgumentError(
-            "dlupdate: the first argument must be the function to apply (MATLAB: a function handle such as "
-            f"@(w,g) w - lr*g), got {type(fun).__name__}. Example: dlupdate(lambda w, g: w - lr * g, params, grad)."
-        )
+        _v.fail("dlupdate", "fun (the first argument)", "the function to apply (MATLAB: a function handle such as "
+                "@(w,g) w - lr*g)", fun, hint="Example: dlupdate(lambda w, g: w - lr * g, params, grad).",
+                cls=UpdaterArgumentError)
     network = params if _is_network(params) else None
     container = network.Learnables if network is not None else params
     extras = [e.Learnables if _is_network(e) else e for e in extra]
