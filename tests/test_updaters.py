@@ -697,7 +697,7 @@ def test_dlupdate_inside_dlfeval_is_traceable():
 
 
 def test_error_dlupdate_not_callable():
-    with pytest.raises(UpdaterArgumentError, match="first argument must be the function to apply"):
+    with pytest.raises(UpdaterArgumentError, match=r"first argument\) must be the function to apply"):
         dlupdate({"w": np.zeros(1)}, lambda w: w)
 
 

@@ -114,7 +114,8 @@ def _tiny_net():
     return dt.dlnetwork([dt.featureInputLayer(3), dt.fullyConnectedLayer(2), dt.softmaxLayer()])
 
 
-def test_global_network_in_the_model_loss_warns_and_keeps_zeros():
+def test_global_network_in_the_model_loss_warns_and_keeps_zeros(monkeypatch):
+    monkeypatch.setattr(dt.autodiff, "WARN_DISCONNECTED", True)
     net = _tiny_net()
     X = dlarray(np.random.default_rng(1).random((3, 5)).astype(np.float32), "CB")
     T = dt.onehotencode(np.array([0, 1, 0, 1, 1]), 1)
@@ -130,7 +131,8 @@ def test_global_network_in_the_model_loss_warns_and_keeps_zeros():
     assert all(not np.any(dt.extractdata(v)) for v in g.Value)  # MATLAB's zeros
 
 
-def test_no_warning_when_everything_is_connected():
+def test_no_warning_when_everything_is_connected(monkeypatch):
+    monkeypatch.setattr(dt.autodiff, "WARN_DISCONNECTED", True)
     def f(x):
         return dlgradient(np.sum(x * x), x)
 
