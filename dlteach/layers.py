@@ -730,8 +730,7 @@ def _numbered_ports(n, who):
 class _MultiInputLayer(Layer):
     def __init__(self, numInputs, Name, who):
         super().__init__(Name)
-        if isinstance(numInputs, bool) or not isinstance(numInputs, numbers.Integral) or numInputs < 1:
-            raise ValueError(f"{who}: numInputs must be a positive integer (the number of inputs); got {numInputs!r}.")
+        numInputs = _v.integer(who, "numInputs", numInputs, hint="It is the number of inputs of the layer.")
         self._in_ports = _numbered_ports(numInputs, who)
         self._arg_numInputs = int(numInputs)
 
@@ -783,9 +782,7 @@ class ConcatenationLayer(_MultiInputLayer):
 
     def __init__(self, dim, numInputs, Name=""):
         super().__init__(numInputs, Name, "concatenationLayer")
-        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
-            raise ValueError(f"concatenationLayer: dim must be a positive integer (1-based, as in MATLAB); got {dim!r}.")
-        self.Dim = int(dim)
+        self.Dim = _v.integer("concatenationLayer", "dim", dim, hint="dim counts from 1, as in MATLAB.")
         self._arg_dim = int(dim)
 
     def _describe(self):

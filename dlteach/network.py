@@ -898,8 +898,10 @@ def _output_ports(net, Outputs):
 def _run(net, Xs, training, Outputs, fname):
     if not isinstance(net, dlnetwork):
         _v.fail(fname, "net", "a dlnetwork (the first argument of " + fname + "(net, X))", net, cls=NetworkError)
-    if type(X) is not dlarray and type(X) is not np.ndarray:
-        _v.array(fname, "X", X, "fiub", cls=NetworkError, expected="a numeric array (a dlarray or NumPy array)")
+    for k, X in enumerate(Xs):
+        if type(X) is not dlarray and type(X) is not np.ndarray:
+            _v.array(fname, "X" if len(Xs) == 1 else f"input {k + 1} (X{k + 1})", X, "fiub", cls=NetworkError,
+                     expected="a numeric array (a dlarray or NumPy array)")
     if not net.Initialized:
         raise NetworkError(
             f"{fname}: the network is not initialized (its learnables are empty, or layers were added / connected / "
