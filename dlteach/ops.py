@@ -72,7 +72,8 @@ def _param(p, fname="", name="the parameter"):
         dt = getattr(getval(d), "dtype", None)
         if dt is not None and dt.kind == "f" and dt.itemsize >= 4:  # the common case
             return d
-    return _v.array(fname, name, p, "f")
+    d = _v.array(fname, name, p, "fiu")
+    return onp.asarray(d, dtype=onp.float64) if getval(d).dtype.kind in "iu" else d  # integers are MATLAB doubles
 
 
 def _dtype(x):

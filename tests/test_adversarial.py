@@ -301,6 +301,10 @@ for _f, _a in (("fullyConnectedLayer", "outputSize"), ("convolution2dLayer", "fi
                ("maxPooling2dLayer", "poolSize"), ("maxPooling2dLayer", "Stride"),
                ("averagePooling2dLayer", "poolSize")):
     LEGAL[(_f, _a, "huge")] = _LAZY
+for _f, _a in (("fullyconnect", "weights"), ("fullyconnect", "bias"), ("dlconv", "weights"), ("dlconv", "bias"),
+               ("batchnorm", "offset"), ("batchnorm", "scaleFactor")):
+    LEGAL[(_f, _a, "int")] = ("integer parameters are MATLAB doubles (bias = 0 is common); with float32 data the "
+                              "result is float32 (single wins)", lambda r: r.dtype == np.float32)
 LEGAL = {k: v for k, v in LEGAL.items() if v is not None}
 
 # Synonyms: words a message may use for the argument (MATLAB's name first).
