@@ -130,3 +130,21 @@ def test_single_wins_every_layer(seed):
     net2 = dt.dlnetwork([dt.featureInputLayer(3, Normalization="zerocenter", Mean=np.zeros(3)),
                          dt.fullyConnectedLayer(2)])
     assert dt.predict(net2, dlarray(rng.random((3, 4)), "CB")).dtype == F32
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_double_stays_double(name):
+    """The other half of the rule: all-double inputs give double results (nothing is cast down)."""
+    make_params, apply, make_data = OPS[name]
+    rng = np.random.default_rng(1)
+    params = {k: v.astype(np.float64) for k, v in make_params(rng).items()}
+    X = make_data(rng)
+
+    def model_loss(p, X):
+        Y = apply(X, p)
+        loss = np.sum(Y * Y)
+        return Y, loss, dlgradient(loss, p)
+
+    Y, loss, grads = dlfeval(model_loss, params, X)
+    assert Y.dtype == np.float64 and loss.dtype == np.float64
+    assert all(g.dtype == np.float64 for g in grads.values())
