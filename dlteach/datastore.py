@@ -51,6 +51,7 @@ import numbers
 
 import numpy as np
 
+from . import validate as _v
 from .errors import DLTeachError
 
 __all__ = ["arrayDatastore", "combine", "transform", "read", "readall", "preview", "numpartitions",
@@ -62,9 +63,7 @@ class DatastoreError(DLTeachError, ValueError):
 
 
 def _positive_int(v, fname, name, hint=""):
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or v != int(v) or v < 1:
-        raise DatastoreError(f"{fname}: {name} must be a positive integer; got {v!r}.{hint}")
-    return int(v)
+    return _v.integer(fname, name, v, cls=DatastoreError, hint=hint.strip())
 
 
 class Datastore:
@@ -175,9 +174,7 @@ class ArrayDatastore(Datastore):
 
     @OutputType.setter
     def OutputType(self, value):
-        v = str(value).lower() if isinstance(value, str) else value
-        if v not in ("cell", "same"):
-            raise DatastoreError(f"arrayDatastore: OutputType must be 'cell' or 'same'; got {value!r}.")
+        v = _v.option("arrayDatastore", "OutputType", value, ("cell", "same"), cls=DatastoreError)
         if v == "same" and not self._is_list and self._dim != 1:
             raise DatastoreError(
                 "arrayDatastore: OutputType='same' needs IterationDimension=1 (MATLAB's rule): 'same' returns "

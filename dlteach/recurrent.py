@@ -56,6 +56,7 @@ import numpy as onp
 from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
 
+from . import validate as _v
 from .dlarray import dlarray
 from .formats import apply_format as _apply_format, parse_format as _parse_format, wrap
 from .errors import DLTeachError, FormatError, SizeMismatchError
@@ -633,10 +634,7 @@ def gru(X, H0, weights, recurrentWeights, bias, *, DataFormat=None, ResetGateMod
     """
     fname = "gru"
     _check_activations(fname, StateActivationFunction, GateActivationFunction)
-    mode = str(ResetGateMode).lower()
-    if mode not in _GRU_MODES:
-        raise RecurrentArgumentError(f"gru: ResetGateMode must be one of {', '.join(map(repr, _GRU_MODES))}; "
-                                     f"got {ResetGateMode!r}.")
+    mode = _v.option(fname, "ResetGateMode", ResetGateMode, _GRU_MODES, cls=RecurrentArgumentError)
     x, fmt, formatted = _prepare_sequence(X, DataFormat, fname)
     C, B, _ = onp.shape(getval(x))
     W, R, b, H = _params(weights, recurrentWeights, bias, C, 3, fname, 6 if mode == _GRU_MODES[2] else 3)
@@ -681,11 +679,10 @@ def padsequences(X, paddingDim, *, Length="longest", Direction="right", PaddingV
     seqs = [onp.asarray(getval(_raw(s))) for s in X]
     if not seqs:
         raise RecurrentArgumentError("padsequences: X is an empty list; there is nothing to pad.")
-    if isinstance(paddingDim, bool) or not isinstance(paddingDim, numbers.Integral) or paddingDim < 1:
-        raise RecurrentArgumentError(
-            f"padsequences: paddingDim must be a positive integer (the dimension of the time steps, counted from "
-            f"1 as in MATLAB: 2 for C x T sequences); got {paddingDim!r}.")
-    d = int(paddingDim) - 1
+    paddingDim = _v.integer("padsequences", "paddingDim", paddingDim, cls=RecurrentArgumentError,
+                            hint="It is the dimension of the time steps, counted from 1 as in MATLAB: 2 for C x T "
+                                 "sequences, 1 for T x C.")
+    d = paddingDim - 1
     nd = max(s.ndim for s in seqs)
     if d >= max(nd, 2):
         raise RecurrentArgumentError(
@@ -709,11 +706,8 @@ def padsequences(X, paddingDim, *, Length="longest", Direction="right", PaddingV
     else:
         raise RecurrentArgumentError(f"padsequences: Length must be 'longest', 'shortest' or a positive integer; "
                                      f"got {Length!r}.")
-    direction = str(Direction).lower()
-    if direction not in ("right", "left"):
-        raise RecurrentArgumentError(f"padsequences: Direction must be 'right' or 'left'; got {Direction!r}.")
-    if not isinstance(PaddingValue, numbers.Real) or isinstance(PaddingValue, bool):
-        raise RecurrentArgumentError(f"padsequences: PaddingValue must be a number; got {PaddingValue!r}.")
+    direction = _v.option("padsequences", "Direction", Direction, ("right", "left"), cls=RecurrentArgumentError)
+    PaddingValue = _v.real("padsequences", "PaddingValue", PaddingValue, finite=False, cls=RecurrentArgumentError)
     dtype = onp.result_type(*[s.dtype for s in seqs])
     padded, masks = [], []
     for s in seqs:
