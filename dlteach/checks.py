@@ -82,6 +82,9 @@ __all__ = [
     "check_function", "check_true",
 ]
 
+# The blank ``____`` left alone as a cell's last line (nbgrader's stub) displays nothing.
+_Placeholder._ipython_display_ = lambda self: None
+
 MODE_ENV = "DLTEACH_CHECKS"          # "interactive" | "grading" (overrides the detection)
 SOLUTIONS_ENV = "DLTEACH_SOLUTIONS"  # "off" (or 0/false/no): exN.solution() shows no solution
 
@@ -567,6 +570,7 @@ class Exercise(_LegacyExercise):
         self._next_hint = 1
         #: the success box says that grading re-runs the checks on other inputs (not for Answers)
         self.other_inputs = True
+        self._other_inputs = {}
 
     def __repr__(self):
         return (f"<{self.label}: {len(self.parts)} part(s) {list(self.parts)}; "
@@ -576,10 +580,14 @@ class Exercise(_LegacyExercise):
     def module(self):
         return getattr(self, "_module", "dlteach/exercises")
 
-    def part(self, name, description=""):
-        """Decorator registering the check function of part ``name``."""
+    def part(self, name, description="", *, other_inputs=True):
+        """Decorator registering the check function of part ``name``.
+
+        ``other_inputs=False`` for a part whose hidden block cannot use other inputs (a prediction,
+        a value read from the notebook): its success box then does not claim that grading does."""
         def register(fn):
             self.parts[name] = (fn, description)
+            self._other_inputs[name] = other_inputs
             mod = sys.modules.get(fn.__module__)
             if mod is not None and getattr(mod, "__file__", None):
                 self._module = "dlteach/" + os.path.relpath(mod.__file__, os.path.dirname(
@@ -668,8 +676,9 @@ class Exercise(_LegacyExercise):
                 box = Box("correct", title, ["also correct on other inputs."], meta=meta)
             else:
                 checked = [f"- {line}" for line in dict.fromkeys(x for (_p, _k, ls) in verdicts for x in ls)]
-                footer = ("Grading runs the same checks on other inputs as well."
-                          if self.other_inputs else None)
+                other = self.other_inputs and all(self._other_inputs.get(p, True) for p, _k, _l in verdicts)
+                footer = ("Grading runs the same checks on other inputs as well." if other
+                          else "Grading runs the same check.")
                 box = Box("correct", title, ["Checked:"] + checked, footer=footer, meta=meta)
             box.show()
             return None

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   dlteach:
-#     estimated_minutes: 40
+#     estimated_minutes: 45
 #     lesson: 1
 #     seed: 'MATLAB: Define Model Loss Function for Custom Training Loop (A1-A4)'
 #   jupytext:
@@ -28,19 +28,25 @@
 # **After this lesson you can**
 #
 # 1. explain why a custom training loop needs a *model loss function*, and what goes in and comes out of it;
-# 2. write one for a model held in a network object (`dlnetwork`) — the **network-object form**;
-# 3. write one for a model written as a plain function of a dictionary of parameters — the **model-function form**;
-# 4. evaluate it with `dlfeval` and read the structure of the gradients it returns;
+# 2. write one for a model held in a network object (`dlnetwork`) — the **network-object form** — including one with an
+#    extra input (class weights);
+# 3. write one for a model written as a plain function of a dictionary of parameters — the **model-function form** —
+#    including a penalty term (weight decay);
+# 4. evaluate it with `dlfeval` and predict the structure and sizes of the gradients it returns;
 # 5. return extra outputs, such as the updated batch-normalisation state, and store them back in the network;
 # 6. recognise the error you get when the function is called without `dlfeval`.
 #
-# **Time:** about 35–40 minutes. **Prerequisites:** Python and NumPy basics (arrays, functions, dictionaries) and the
+# **Time:** about 40–45 minutes. **Prerequisites:** Python and NumPy basics (arrays, functions, dictionaries) and the
 # idea of gradient descent. MATLAB is *not* required: MATLAB code is shown next to the Python for those who know it.
 #
-# **How the exercises work.** There are six graded exercises (11 points). Each has a cell where you write code — replace
-# the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
-# **Correct** or a red box that says what was expected. Stuck? Every exercise has hints: `ex1.hint()`, then `ex1.hint(2)`.
-# Run the cells from top to bottom (*Run ▸ Run All Cells* works too: the lesson keeps going even if an exercise is not done yet).
+# **How the exercises work.** There are five graded exercises (12 points) and two written questions (4 points, graded
+# by your instructor). Each exercise has a cell where you write code — replace the blank `____` with your answer —
+# followed by one or more *test cells* (one per part, each worth its own points): run a test cell and you get a green
+# **Correct** that lists what was checked, a red **Incorrect** that says what is wrong, or a blue **Not attempted yet**.
+# Grading runs the same checks on other inputs as well, so an answer that only fits the visible example does not score.
+# Stuck? `ex1.hint()` gives a hint — first the idea, then where to look, then partial code; `ex1.solution()` shows a
+# full solution. *Run ▸ Run All Cells* goes through the whole lesson even when exercises are not done yet: unsolved
+# exercises just show their box.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import numpy as np
@@ -53,8 +59,9 @@ from dlteach import (dlarray, dims, extractdata, dlfeval, dlgradient,           
                      fullyconnect, relu, softmax, batchnorm, crossentropy,        # model-function style
                      load_digits, make_regression_line)                           # shipped data
 from dlteach.errors import NotTracedError
-from dlteach.checks import (Exercise, ____, check_close, check_equal, check_shape, check_structure,
-                            check_true, check_dtype)
+
+# The exercises' checks (for instructors: the check code is in dlteach/exercises/lesson01.py).
+from dlteach.exercises.lesson01 import ex1, ex2, ex3, ex4, q1, ____
 
 np.random.seed(0)   # networks and our own initialisers draw from NumPy's global random generator
 
@@ -158,17 +165,19 @@ losses = [np.mean((wi * xs + float(b) - ys) ** 2) for wi in ws]
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(ws, losses, label="loss L(w) (b fixed at 0)")
-w0 = float(w)
-ax.plot(ws, float(loss) + float(gradW) * (ws - w0), "--", label=f"tangent at w = {w0}, slope dL/dw = {float(gradW):.2f}")
-ax.plot([w0], [float(loss)], "o", color="k", label="current w")
-ax.annotate("gradient-descent step\nw - 1.0 * dL/dw", xy=(w0 - float(gradW), float(loss)), xytext=(w0, float(loss)),
-            arrowprops=dict(arrowstyle="->", color="tab:green", lw=2), color="tab:green",
-            textcoords="data", va="bottom", fontsize=8)
+w0, L0, g0 = float(w), float(loss), float(gradW)
+ax.plot(ws, L0 + g0 * (ws - w0), "--", label=f"tangent at w = {w0}, slope dL/dw = {g0:.2f}")
+ax.plot([w0], [L0], "o", color="k", label="current w")
+# the step w -> w - 1.0 * dL/dw as an arrow; its label sits above the arrow, not on it
+ax.annotate("", xy=(w0 - g0, L0), xytext=(w0, L0),
+            arrowprops=dict(arrowstyle="->", color="tab:green", lw=2))
+ax.text(w0 - g0 / 2, L0 + 0.06 * max(losses), "gradient-descent step\nw - 1.0 * dL/dw", color="tab:green",
+        ha="center", va="bottom", fontsize=8)
 ax.set_ylim(0, max(losses))
 ax.set_xlabel("slope w")
 ax.set_ylabel("mean squared error")
 ax.set_title("dlgradient returns the slope of the loss")
-ax.legend(fontsize=8)
+ax.legend(fontsize=8, loc="upper center")
 plt.show()
 
 # %% [markdown]
@@ -260,8 +269,8 @@ print("column sums of the first 5 observations:", np.round(extractdata(Y)[:, :5]
 # $$\text{loss} = -\frac1N \sum_{n=1}^{N}\sum_{k=1}^{10} T_{kn}\,\log Y_{kn}.$$
 #
 # Because $T$ is one-hot, this is the average of $-\log(\text{probability given to the correct class})$. A model that
-# always guessed uniformly, $Y_{kn} = 1/10$, would score $\log 10 \approx 2.30$. Our untrained network does a little
-# worse: its random weights make it *confidently* guess at random. (Lesson 02 looks at losses in much more detail.)
+# always guessed uniformly, $Y_{kn} = 1/10$, would score $\log 10 \approx 2.30$. Our untrained network does worse (about 2.9,
+# printed below): its random weights make it *confidently* guess at random. (Lesson 02 looks at losses in much more detail.)
 
 # %%
 loss = crossentropy(Y, Tb)
@@ -271,17 +280,11 @@ print(f"by hand             = {float(byHand):.4f}")
 print(f"log(10)             = {np.log(10):.4f}")
 
 # %% [markdown]
-# ### Exercise 1 (2 points) — the model loss function, network-object form
+# ### The model loss function, network-object form
 #
-# Write `modelLoss(net, X, T)` that returns the loss **and** the gradients of the loss with respect to the network's
-# learnable parameters:
-#
-# 1. the forward pass `Y = forward(net, X)`;
-# 2. the loss `loss = crossentropy(Y, T)`;
-# 3. the gradients `gradients = dlgradient(loss, net.Learnables)`.
-#
-# MATLAB returns several outputs with `[loss, gradients] = ...`; a Python function returns several values as a tuple,
-# `return loss, gradients`.
+# Put the three steps together and you have the model loss function of MATLAB's example. It returns the loss **and** the
+# gradients of the loss with respect to the network's learnable parameters; a Python function returns several values as
+# a tuple, `return loss, gradients`:
 #
 # <table>
 # <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
@@ -296,73 +299,21 @@ print(f"log(10)             = {np.log(10):.4f}")
 # </td><td>
 # <pre>
 # def modelLoss(net, X, T):
-#     # your three lines
+#     Y = forward(net, X)
+#     loss = crossentropy(Y, T)
+#     gradients = dlgradient(loss, net.Learnables)
 #     return loss, gradients
 # </pre>
 # </td></tr>
 # </table>
-#
-# You cannot test the function by calling it directly — Section 6 shows why. The test cell evaluates it with
-# `dlfeval(modelLoss, net, Xb, Tb)`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex1_setup", "locked": true, "schema_version": 3, "solution": false}
-ex1 = Exercise("ex1", "modelLoss, network-object form", hints=[
-    "Three lines: Y = forward(net, X), then loss = crossentropy(Y, T), then gradients = dlgradient(loss, net.Learnables).",
-    "Do not forget the last line of the function: return loss, gradients (in this order).",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex1_solution", "locked": false, "schema_version": 3, "solution": true}
+# %%
 def modelLoss(net, X, T):
     """Loss and gradients of a dlnetwork classifier. MATLAB: [loss,gradients] = modelLoss(net,X,T)."""
-    ### BEGIN SOLUTION
     Y = forward(net, X)
     loss = crossentropy(Y, T)
     gradients = dlgradient(loss, net.Learnables)
     return loss, gradients
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex1_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex1:
-    _out = dlfeval(modelLoss, net, Xb, Tb)
-    check_true("modelLoss's result", isinstance(_out, tuple) and len(_out) == 2,
-               f"modelLoss should return two values (loss, gradients); it returned {type(_out).__name__}"
-               + (f" of length {len(_out)}" if isinstance(_out, tuple) else "") + ".",
-               hint="End the function with: return loss, gradients")
-    _loss, _grads = _out
-    check_true("the first value returned (the loss)", getattr(_loss, "size", None) == 1,
-               f"it should be the scalar loss, got {type(_loss).__name__}.", hint="return loss, gradients - the loss first.")
-    _expected = float(crossentropy(forward(net, Xb), Tb))
-    check_close("the loss", float(_loss), _expected, rtol=1e-5,
-                hint="The loss is crossentropy(Y, T) with Y = forward(net, X).")
-    check_true("the gradients", isinstance(_grads, Table),
-               f"the gradients should be a Table like net.Learnables, got {type(_grads).__name__}.",
-               hint="Differentiate with respect to the whole table: dlgradient(loss, net.Learnables).")
-    check_equal("the gradients' (Layer, Parameter) rows", _grads.keys(), net.Learnables.keys(),
-                hint="Differentiate with respect to the whole table: dlgradient(loss, net.Learnables).")
-    ### BEGIN HIDDEN TESTS
-    # hand formula for the last layer: softmax + cross-entropy gives dloss/dz = (Y - T) / N, so the fc bias
-    # gradient is the mean over the batch of (Y - T) and the sum over classes of (Y - T) is zero
-    _Y = extractdata(forward(net, Xb))
-    _gb = extractdata(_grads.value("fc", "Bias"))
-    assert _gb.shape == (10, 1), f"fc Bias gradient has shape {_gb.shape}, expected (10, 1)"
-    assert np.allclose(_gb.ravel(), (_Y - extractdata(Tb)).mean(axis=1), rtol=1e-4, atol=1e-6), \
-        "fc Bias gradient differs from mean(Y - T) over the batch"
-    for _row, _ref in zip(_grads, net.Learnables):
-        _g = extractdata(_row.Value)
-        assert _g.shape == tuple(_ref.Value.shape), f"gradient {_row.Layer}/{_row.Parameter} has a wrong shape"
-        assert _g.dtype == np.float32, f"gradient {_row.Layer}/{_row.Parameter} is {_g.dtype}, not float32"
-        assert np.all(np.isfinite(_g)) and np.any(_g != 0), f"gradient {_row.Layer}/{_row.Parameter} is zero or not finite"
-    # compare every gradient with a reference model loss
-    def _refModelLoss(net, X, T):
-        _l = crossentropy(forward(net, X), T)
-        return _l, dlgradient(_l, net.Learnables)
-    _rl, _rg = dlfeval(_refModelLoss, net, Xb, Tb)
-    assert abs(float(_rl) - float(_loss)) <= 1e-5 * abs(float(_rl)), "loss differs from the reference"
-    for _a, _r in zip(_grads.Value, _rg.Value):
-        assert np.allclose(extractdata(_a), extractdata(_r), rtol=1e-4, atol=1e-6), "gradients differ from the reference"
-    ### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 3. Evaluating the model loss function with `dlfeval`
@@ -383,74 +334,11 @@ with ex1:
 # What does `dlfeval` record? Every floating-point array inside its arguments — `X`, `T` and every learnable inside
 # `net` — is *traced*, so `dlgradient` can differentiate with respect to any of them. The outputs come back as ordinary,
 # untraced values.
-#
-# ### Exercise 2 (2 points) — evaluate it and read the gradients
-#
-# 1. Evaluate your `modelLoss` on the mini-batch `Xb`, `Tb` with `dlfeval`, storing the results in `loss` and `gradients`.
-# 2. Look at `gradients` (display it in a cell of your own, or explore it with code) and store the answers:
-#    * `n_rows` — the number of rows of the `gradients` table (an `int`);
-#    * `conv_weights_grad_size` — the size of the gradient of the convolution weights, as a tuple such as `(3, 4)`;
-#    * `fc_weights_grad_size` — the size of the gradient of the fully connected weights, as a tuple;
-#    * `parameter_free_layers` — the set of names of the layers of `net` that have **no** row in `gradients`.
-#      (`net.Layers` lists the layers; each has a `.Name`.)
-#
-# Useful: `len(table)`, `table.Layer`, `table.Parameter`, `table.value("conv", "Weights")`, `array.shape`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex2_setup", "locked": true, "schema_version": 3, "solution": false}
-ex2 = Exercise("ex2", "dlfeval and the structure of the gradients", hints=[
-    "loss, gradients = dlfeval(modelLoss, net, Xb, Tb) - the function without parentheses, then its inputs.",
-    "Display `gradients` in a cell: it has the same rows as net.Learnables. gradients.value('conv', 'Weights').shape "
-    "is the size of one gradient.",
-    "Layers with no learnable parameter do not appear in the table at all: compare [layer.Name for layer in net.Layers] "
-    "with set(gradients.Layer).",
-])
-
-# %% nbgrader={"grade": false, "grade_id": "ex2_solution", "locked": false, "schema_version": 3, "solution": true}
-# 1. loss, gradients = ...
-# 2. n_rows = ..., conv_weights_grad_size = ..., fc_weights_grad_size = ..., parameter_free_layers = ...
-### BEGIN SOLUTION
+# %%
 loss, gradients = dlfeval(modelLoss, net, Xb, Tb)
-n_rows = len(gradients)
-conv_weights_grad_size = tuple(gradients.value("conv", "Weights").shape)
-fc_weights_grad_size = tuple(gradients.value("fc", "Weights").shape)
-parameter_free_layers = {layer.Name for layer in net.Layers} - set(gradients.Layer)
-### END SOLUTION
 print(f"loss = {float(loss):.4f}")
 gradients
-
-# %% nbgrader={"grade": true, "grade_id": "ex2_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex2:
-    _ref = net.Learnables
-    check_true("gradients", isinstance(gradients, Table) and gradients.keys() == _ref.keys(),
-               "gradients should be the table returned by dlfeval(modelLoss, net, Xb, Tb), with the rows of net.Learnables.",
-               hint="loss, gradients = dlfeval(modelLoss, net, Xb, Tb)")
-    check_close("loss", float(loss), float(crossentropy(forward(net, Xb), Tb)), rtol=1e-5,
-                hint="loss, gradients = dlfeval(modelLoss, net, Xb, Tb)")
-    check_equal("n_rows", n_rows, len(_ref), hint="One row per learnable parameter: len(gradients).")
-    check_equal("conv_weights_grad_size", tuple(conv_weights_grad_size), tuple(_ref.value("conv", "Weights").shape),
-                hint="A gradient has the size of its parameter: height x width x channels x filters.")
-    check_equal("fc_weights_grad_size", tuple(fc_weights_grad_size), tuple(_ref.value("fc", "Weights").shape),
-                hint="OutputSize x InputSize, and the input of fc is 12 * 12 * 20 numbers per image.")
-    _want = {layer.Name for layer in net.Layers} - set(_ref.Layer)
-    check_true("parameter_free_layers", isinstance(parameter_free_layers, (set, list, tuple, frozenset)),
-               f"it should be a set of layer names such as {{'name1', 'name2'}}, got {type(parameter_free_layers).__name__}.")
-    _got = set(parameter_free_layers)
-    check_true("parameter_free_layers", _got == _want,
-               f"you gave {sorted(_got)}: {len(_got & _want)} of the {len(_want)} layers without learnables"
-               + (f"; {sorted(_got - _want)} do(es) not belong: not a layer of net, or it has learnables" if _got - _want else "")
-               + ".",
-               hint="Which layers compute a fixed function with nothing to learn? [layer.Name for layer in net.Layers] lists all names.")
-    ### BEGIN HIDDEN TESTS
-    assert not loss.is_traced, "loss should be the untraced output of dlfeval"
-    for _a, _r in zip(gradients, _ref):
-        assert tuple(_a.Value.shape) == tuple(_r.Value.shape), f"gradient {_a.Layer}/{_a.Parameter} has a wrong size"
-    assert isinstance(n_rows, (int, np.integer)) and n_rows == 6, "n_rows should be 6"
-    assert tuple(conv_weights_grad_size) == (5, 5, 1, 20), "conv weights gradient is 5 x 5 x 1 x 20"
-    assert tuple(fc_weights_grad_size) == (10, 12 * 12 * 20), "fc weights gradient is 10 x 2880"
-    assert set(parameter_free_layers) == {"imageinput", "relu", "maxpool", "softmax"}, "parameter-free layers"
-    assert not gradients.value("conv", "Weights").is_traced, "dlfeval's outputs should be untraced"
-    ### END HIDDEN TESTS
-
 
 # %% [markdown]
 # What the structure tells you:
@@ -463,6 +351,106 @@ with ex2:
 #   through), ReLU, max pooling and softmax compute a fixed function: there is nothing in them to learn, so nothing to
 #   differentiate with respect to. The gradient still *flows through* them on its way back to `conv` — that is the chain
 #   rule at work.
+#
+# ### Exercise 1 (3 points) — a model loss function with an extra input: class weights
+#
+# In the digits data every class is about equally frequent. Often they are not — ten times fewer examples of a rare
+# disease than of healthy cases — and the network then learns to neglect the rare class. A common remedy gives each
+# class $k$ a **weight** $w_k$ in the loss, larger for rare classes:
+#
+# $$\text{loss} = -\frac1N \sum_{n=1}^{N}\sum_{k} w_k\, T_{kn}\,\log Y_{kn}.$$
+#
+# With all $w_k = 1$ this is the cross-entropy above.
+#
+# Write `modelLossWeighted(net, X, T, classWeights)`: like `modelLoss`, but with this weighted loss. `classWeights` is a
+# float32 NumPy vector with one weight per class; the function is evaluated as
+# `dlfeval(modelLossWeighted, net, X, T, classWeights)` — an extra input is simply passed on by `dlfeval`. It returns
+# `loss, gradients` (with respect to `net.Learnables`), must work for any network, batch and weights, and must not change
+# its inputs.
+#
+# Two test cells grade it: the loss (2 points) and the gradients (1 point).
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_answer", "locked": false, "schema_version": 3, "solution": true}
+def modelLossWeighted(net, X, T, classWeights):
+    """Class-weighted cross-entropy model loss. MATLAB: [loss,gradients] = modelLoss(net,X,T,classWeights)."""
+    ### BEGIN SOLUTION
+    Y = forward(net, X)
+    loss = crossentropy(Y, T, dlarray(classWeights, "C"))
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex1.check("loss")
+### BEGIN HIDDEN TESTS
+ex1.check("loss", seed=101)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_gradients", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex1.check("gradients")
+### BEGIN HIDDEN TESTS
+ex1.check("gradients", seed=102)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2 (3 points) — predict the gradients before you compute them
+#
+# Here is a second network. **Do not build it or run anything yet**: from the layers alone, predict what
+# `dlgradient(loss, net2.Learnables)` would return.
+#
+# ```python
+# layers2 = [
+#     imageInputLayer([28, 28, 1], Normalization="none"),
+#     convolution2dLayer(3, 8, Padding="same"),     # 8 filters of 3 x 3; "same" padding keeps the height and width
+#     reluLayer(),
+#     maxPooling2dLayer(2, Stride=2),
+#     fullyConnectedLayer(10),
+#     softmaxLayer(),
+# ]
+# ```
+#
+# Store your predictions:
+#
+# * `n_rows2` — the number of rows of the gradients table (an `int`);
+# * `free_layers2` — the set of the names of the layers that have **no** row (the layers are named like those of `net`:
+#   `"imageinput"`, `"conv"`, `"relu"`, `"maxpool"`, `"fc"`, `"softmax"`);
+# * `conv_weights_size2` — the size of the gradient of the convolution weights, as a tuple of ints;
+# * `fc_weights_size2` — the size of the gradient of the fully connected weights, as a tuple of ints.
+#
+# Two test cells grade it: the rows (1 point) and the sizes (2 points). The cell after them builds `net2` so that you can
+# compare.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_answer", "locked": false, "schema_version": 3, "solution": true}
+# n_rows2 = ...
+# free_layers2 = {...}
+# conv_weights_size2 = (...)
+# fc_weights_size2 = (...)
+### BEGIN SOLUTION
+n_rows2 = 4
+free_layers2 = {"imageinput", "relu", "maxpool", "softmax"}
+conv_weights_size2 = (3, 3, 1, 8)
+fc_weights_size2 = (10, 14 * 14 * 8)
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_rows", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex2.check("rows")
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_sizes", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex2.check("sizes")
+
+# %%
+# Now build net2 and compare with your prediction
+np.random.seed(0)
+net2 = dlnetwork([
+    imageInputLayer([28, 28, 1], Normalization="none"),
+    convolution2dLayer(3, 8, Padding="same"),
+    reluLayer(),
+    maxPooling2dLayer(2, Stride=2),
+    fullyConnectedLayer(10),
+    softmaxLayer(),
+])
+net2.Learnables
 
 # %% [markdown]
 # ## 4. The model-function form
@@ -530,11 +518,11 @@ for layerName, params in parameters.items():
 print(f"Glorot bound of fc1 = {np.sqrt(6 / (numInputs + numHidden)):.4f}")
 
 # %% [markdown]
-# ### Exercise 3 (2 points) — the model function
+# ### The model function
 #
-# Write `model(parameters, X)`: fully connected layer `fc1`, ReLU, fully connected layer `fc2`, softmax. The model-function
-# operations are `fullyconnect(X, weights, bias)`, `relu(X)` and `softmax(X)`. `fullyconnect` flattens each 28 × 28 × 1
-# image of an `"SSCB"` input into 784 numbers by itself and returns a `"CB"` array.
+# The model is fully connected layer `fc1`, ReLU, fully connected layer `fc2`, softmax. The model-function operations are
+# `fullyconnect(X, weights, bias)`, `relu(X)` and `softmax(X)`. `fullyconnect` flattens each 28 × 28 × 1 image of an
+# `"SSCB"` input into 784 numbers by itself and returns a `"CB"` array.
 #
 # <table>
 # <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
@@ -550,59 +538,33 @@ print(f"Glorot bound of fc1 = {np.sqrt(6 / (numInputs + numHidden)):.4f}")
 # </td><td>
 # <pre>
 # def model(parameters, X):
-#     ...
+#     Y = fullyconnect(X, parameters["fc1"]["Weights"], parameters["fc1"]["Bias"])
+#     Y = relu(Y)
+#     Y = fullyconnect(Y, parameters["fc2"]["Weights"], parameters["fc2"]["Bias"])
+#     Y = softmax(Y)
 #     return Y
 # </pre>
 # </td></tr>
 # </table>
 
-# %% nbgrader={"grade": false, "grade_id": "ex3_setup", "locked": true, "schema_version": 3, "solution": false}
-ex3 = Exercise("ex3", "the model function", hints=[
-    'Start with Y = fullyconnect(X, parameters["fc1"]["Weights"], parameters["fc1"]["Bias"]).',
-    "Then Y = relu(Y), the same fullyconnect with fc2's parameters, and finally Y = softmax(Y); return Y.",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex3_solution", "locked": false, "schema_version": 3, "solution": true}
+# %%
 def model(parameters, X):
     """Two-layer perceptron: fc1 -> relu -> fc2 -> softmax. MATLAB: Y = model(parameters,X)."""
-    ### BEGIN SOLUTION
     Y = fullyconnect(X, parameters["fc1"]["Weights"], parameters["fc1"]["Bias"])
     Y = relu(Y)
     Y = fullyconnect(Y, parameters["fc2"]["Weights"], parameters["fc2"]["Bias"])
     Y = softmax(Y)
     return Y
-    ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex3_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex3:
-    _Y = model(parameters, Xb)
-    check_shape("model(parameters, Xb)", _Y, (10, 128),
-                hint="fc2 has 10 outputs, and there are 128 observations.")
-    check_equal("dims(model(parameters, Xb))", dims(_Y), "CB",
-                hint="Use the dlteach operations on the formatted input: they keep track of the format.")
-    check_dtype("model(parameters, Xb)", _Y, np.float32)
-    check_close("the column sums of model(parameters, Xb)", extractdata(_Y).sum(axis=0), np.ones(128, np.float32),
-                rtol=1e-5, atol=1e-5, hint="The last operation should be softmax: each column then sums to 1.")
-    ### BEGIN HIDDEN TESTS
-    # independent NumPy computation of the same perceptron
-    _x = extractdata(Xb).reshape(784, 128).astype(np.float64)
-    _p = {k: {n: extractdata(v).astype(np.float64) for n, v in d.items()} for k, d in parameters.items()}
-    _h = np.maximum(_p["fc1"]["Weights"] @ _x + _p["fc1"]["Bias"], 0)
-    _z = _p["fc2"]["Weights"] @ _h + _p["fc2"]["Bias"]
-    _e = np.exp(_z - _z.max(axis=0))
-    assert np.allclose(extractdata(_Y), _e / _e.sum(axis=0), rtol=1e-4, atol=1e-6), \
-        "model output differs from fc1 -> relu -> fc2 -> softmax"
-    _Y1 = model(parameters, dlarray(X[:, :, :, 200:203], "SSCB"))
-    assert _Y1.shape == (10, 3), "model should work for any batch size"
-    ### END HIDDEN TESTS
+Y2 = model(parameters, Xb)
+print("model(parameters, Xb):", dims(Y2), Y2.shape, Y2.dtype)
 
 # %% [markdown]
-# ### Exercise 4 (2 points) — the model loss function, model-function form
+# ### The model loss function, model-function form
 #
-# Now the model loss function for this model. It has the same three steps; only the first argument changes — the
-# dictionary of parameters instead of the network — and the gradients are taken with respect to that dictionary:
+# It has the same three steps as `modelLoss`; only the first argument changes — the dictionary of parameters instead of
+# the network — and the gradients are taken with respect to that dictionary:
 #
 # <table>
 # <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
@@ -617,80 +579,81 @@ with ex3:
 # </td><td>
 # <pre>
 # def modelLossFcn(parameters, X, T):
-#     ...
+#     Y = model(parameters, X)
+#     loss = crossentropy(Y, T)
+#     gradients = dlgradient(loss, parameters)
 #     return loss, gradients
 # </pre>
 # </td></tr>
 # </table>
 #
 # (In MATLAB both examples call their function `modelLoss`; they live in separate scripts. In one notebook we need two
-# names, so this one is `modelLossFcn`.) It is evaluated in exactly the same way:
-# `loss, gradients = dlfeval(modelLossFcn, parameters, Xb, Tb)`.
-#
-# `dlgradient(loss, parameters)` returns the gradients **in the structure of `parameters`**: a dictionary with the same
-# keys, whose leaves have the sizes and types of the parameters. The test cell checks this with
-# `check_structure(..., gradients, parameters)`.
+# names, so this one is `modelLossFcn`.) It is evaluated in exactly the same way. `dlgradient(loss, parameters)`
+# returns the gradients **in the structure of `parameters`**: a dictionary with the same keys, whose leaves have the
+# sizes and types of the parameters.
 
-# %% nbgrader={"grade": false, "grade_id": "ex4_setup", "locked": true, "schema_version": 3, "solution": false}
-ex4 = Exercise("ex4", "modelLossFcn, model-function form", hints=[
-    "Y = model(parameters, X); loss = crossentropy(Y, T); gradients = dlgradient(loss, parameters).",
-    "Return both values: return loss, gradients. If Exercise 3 failed, fix model first - this function uses it.",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex4_solution", "locked": false, "schema_version": 3, "solution": true}
+# %%
 def modelLossFcn(parameters, X, T):
     """Loss and gradients of the model function. MATLAB: [loss,gradients] = modelLoss(parameters,X,T)."""
-    ### BEGIN SOLUTION
     Y = model(parameters, X)
     loss = crossentropy(Y, T)
     gradients = dlgradient(loss, parameters)
     return loss, gradients
-    ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex4_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex4:
-    _out = dlfeval(modelLossFcn, parameters, Xb, Tb)
-    check_true("modelLossFcn's result", isinstance(_out, tuple) and len(_out) == 2,
-               "modelLossFcn should return two values (loss, gradients).", hint="End with: return loss, gradients")
-    _loss, _grads = _out
-    check_true("the first value returned (the loss)", getattr(_loss, "size", None) == 1,
-               f"it should be the scalar loss, got {type(_loss).__name__}.", hint="return loss, gradients - the loss first.")
-    check_close("the loss", float(_loss), float(crossentropy(model(parameters, Xb), Tb)), rtol=1e-5,
-                hint="loss = crossentropy(model(parameters, X), T)")
-    check_structure("the gradients", _grads, parameters,
-                    hint="dlgradient(loss, parameters) returns a dict shaped like parameters.")
-    ### BEGIN HIDDEN TESTS
-    # hand formulas for the last layer: dloss/dz = (Y - T) / N, so
-    # d/dBias2 = sum_n (Y - T) / N and d/dWeights2 = (Y - T) H^T / N with H the hidden activations
-    _Y = extractdata(model(parameters, Xb)).astype(np.float64)
-    _H = extractdata(relu(fullyconnect(Xb, parameters["fc1"]["Weights"], parameters["fc1"]["Bias"]))).astype(np.float64)
-    _D = (_Y - extractdata(Tb)) / 128
-    assert np.allclose(extractdata(_grads["fc2"]["Bias"]), _D.sum(axis=1, keepdims=True), rtol=1e-3, atol=1e-6), \
-        "fc2 Bias gradient differs from the hand formula"
-    assert np.allclose(extractdata(_grads["fc2"]["Weights"]), _D @ _H.T, rtol=1e-3, atol=1e-6), \
-        "fc2 Weights gradient differs from the hand formula"
-    # reference model loss for the first layer
-    def _refLoss(p, X, T):
-        _Yr = softmax(fullyconnect(relu(fullyconnect(X, p["fc1"]["Weights"], p["fc1"]["Bias"])),
-                                   p["fc2"]["Weights"], p["fc2"]["Bias"]))
-        _l = crossentropy(_Yr, T)
-        return _l, dlgradient(_l, p)
-    _rl, _rg = dlfeval(_refLoss, parameters, Xb, Tb)
-    for _k in ("fc1", "fc2"):
-        for _n in ("Weights", "Bias"):
-            assert np.allclose(extractdata(_grads[_k][_n]), extractdata(_rg[_k][_n]), rtol=1e-4, atol=1e-7), \
-                f"gradient {_k}/{_n} differs from the reference"
-            assert extractdata(_grads[_k][_n]).dtype == np.float32, f"gradient {_k}/{_n} is not float32"
-    assert np.any(extractdata(_grads["fc1"]["Weights"]) != 0), "fc1 Weights gradient is all zero"
-    ### END HIDDEN TESTS
+lossFcn, gradientsFcn = dlfeval(modelLossFcn, parameters, Xb, Tb)
+print(f"loss = {float(lossFcn):.4f}")
+for layerName, grads in gradientsFcn.items():
+    for name, g in grads.items():
+        print(f"d loss / d {layerName}.{name}: {g.shape} {g.dtype}")
 
 # %% [markdown]
 # Both forms are evaluated by `dlfeval` in exactly the same way, and `dlgradient` always answers in the shape of the
 # question: ask for the gradients with respect to a table and you get a table with the same rows; ask with respect to a
 # dictionary and you get a dictionary with the same keys (the same holds for a single `dlarray` or a list). That is
 # what makes the update step of lesson 03 work with either form.
+#
+# ### Exercise 3 (3 points) — a penalty term in the loss: weight decay
+#
+# Large weights often mean a network that memorises its training data. **L2 regularisation** (weight decay) adds a
+# penalty to the loss that grows with the size of the weights:
+#
+# $$\text{loss} = \text{crossentropy}(Y, T) + \frac{\lambda}{2} \sum_{\text{layers}} \sum_{i,j} W_{ij}^2,$$
+#
+# where the sum runs over the `"Weights"` of **every** layer, and the biases are **not** penalised. $\lambda$ is a small
+# number such as 0.0001.
+#
+# Write `modelLossL2(parameters, X, T, l2)` (with `l2` $=\lambda$): like `modelLossFcn`, with the penalty added to the loss,
+# returning `loss, gradients` (the gradients with respect to `parameters`). Think about *where* the penalty must be
+# added so that the gradients include it. It is evaluated as `dlfeval(modelLossL2, parameters, X, T, l2)`, must work for
+# any two-layer parameters of this form and any `l2` (a Python float), and must not change its inputs.
+#
+# Two test cells grade it: the loss (2 points) and the gradients (1 point).
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_answer", "locked": false, "schema_version": 3, "solution": true}
+def modelLossL2(parameters, X, T, l2):
+    """Cross-entropy + (l2/2) * sum of the squared weights. MATLAB: [loss,gradients] = modelLoss(parameters,X,T,l2)."""
+    ### BEGIN SOLUTION
+    Y = model(parameters, X)
+    loss = crossentropy(Y, T)
+    penalty = sum(np.sum(p["Weights"] ** 2) for p in parameters.values())
+    loss = loss + l2 / 2 * penalty
+    gradients = dlgradient(loss, parameters)
+    return loss, gradients
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_loss", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex3.check("loss")
+### BEGIN HIDDEN TESTS
+ex3.check("loss", seed=301)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_gradients", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex3.check("gradients")
+### BEGIN HIDDEN TESTS
+ex3.check("gradients", seed=302)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 5. Extra inputs and outputs: the network's state
@@ -741,20 +704,17 @@ print("\nTrainedMean of the first 5 channels:", np.round(extractdata(net.State.v
 # </td></tr>
 # </table>
 #
-# ### Exercise 5 (2 points) — return the updated state
+# ### Exercise 4 (2 points) — return the updated state
 #
-# Write `modelLossWithState(net, X, T)`, returning `loss, gradients, state` in this order. The test cell evaluates it on a
-# copy of the network, writes the state back and checks that `TrainedMean` changed as batch normalisation says it should:
-# $\text{TrainedMean}_\text{new} = 0.1\cdot\text{batch mean} + 0.9\cdot\text{TrainedMean}_\text{old}$.
+# Write `modelLossWithState(net, X, T)`, returning `loss, gradients, state` in this order, where `state` is the
+# **updated** state. The test cells evaluate it on networks with a batch-normalisation layer, write the state back and
+# check that the running statistics changed as batch normalisation says they should:
+# $\text{TrainedMean}_\text{new} = 0.1\cdot\text{batch mean} + 0.9\cdot\text{TrainedMean}_\text{old}$ (and the same for the
+# variance). The function itself must not change `net`: storing the state is the caller's job.
+#
+# Two test cells grade it: the loss and gradients (1 point) and the state (1 point).
 
-# %% nbgrader={"grade": false, "grade_id": "ex5_setup", "locked": true, "schema_version": 3, "solution": false}
-ex5 = Exercise("ex5", "modelLossWithState", hints=[
-    "Y, state = forward(net, X, return_state=True) gives both the output and the updated state.",
-    "Then loss = crossentropy(Y, T), gradients = dlgradient(loss, net.Learnables), and return loss, gradients, state.",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex5_solution", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ex4_answer", "locked": false, "schema_version": 3, "solution": true}
 def modelLossWithState(net, X, T):
     """Loss, gradients and updated state. MATLAB: [loss,gradients,state] = modelLoss(net,X,T)."""
     ### BEGIN SOLUTION
@@ -765,57 +725,29 @@ def modelLossWithState(net, X, T):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex5_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-import copy as _copy
-with ex5:
-    _net = _copy.deepcopy(net)
-    _out = dlfeval(modelLossWithState, _net, Xb, Tb)
-    check_true("modelLossWithState's result", isinstance(_out, tuple) and len(_out) == 3,
-               "modelLossWithState should return three values (loss, gradients, state).",
-               hint="End with: return loss, gradients, state")
-    _loss, _grads, _state = _out
-    check_true("the first value returned (the loss)", getattr(_loss, "size", None) == 1,
-               f"it should be the scalar loss, got {type(_loss).__name__}.",
-               hint="return loss, gradients, state - in this order.")
-    check_close("the loss", float(_loss), float(crossentropy(forward(net, Xb), Tb)), rtol=1e-5,
-                hint="The loss is computed from forward's output, as in Exercise 1.")
-    check_true("the state", isinstance(_state, Table) and _state.keys() == net.State.keys(),
-               "state should be a Table with the rows of net.State (batchnorm TrainedMean, TrainedVariance).",
-               hint="Y, state = forward(net, X, return_state=True)")
-    _before = extractdata(_net.State.value("batchnorm", "TrainedMean")).copy()
-    _net.State = _state
-    _after = extractdata(_net.State.value("batchnorm", "TrainedMean"))
-    check_true("TrainedMean after net.State = state", not np.allclose(_after, _before),
-               "TrainedMean did not change: the state you returned is not the updated one.",
-               hint="Return the state that forward(net, X, return_state=True) gives you.")
-    ### BEGIN HIDDEN TESTS
-    assert _grads.keys() == net.Learnables.keys(), "gradients should have the rows of net.Learnables"
-    # independent reference: batch mean / unbiased variance of the convolution output, per channel
-    from dlteach import dlconv as _dlconv
-    _c = extractdata(_dlconv(Xb, net.Learnables.value("conv", "Weights"), net.Learnables.value("conv", "Bias"))).astype(np.float64)
-    _mu = _c.mean(axis=(0, 1, 3))
-    _var = _c.var(axis=(0, 1, 3), ddof=1)
-    _m_old = extractdata(net.State.value("batchnorm", "TrainedMean")).astype(np.float64).ravel()
-    _v_old = extractdata(net.State.value("batchnorm", "TrainedVariance")).astype(np.float64).ravel()
-    assert np.allclose(_after.ravel(), 0.1 * _mu + 0.9 * _m_old, rtol=1e-4, atol=1e-6), "TrainedMean update is wrong"
-    _v_new = extractdata(_net.State.value("batchnorm", "TrainedVariance")).ravel()
-    assert np.allclose(_v_new, 0.1 * _var + 0.9 * _v_old, rtol=1e-4, atol=1e-6), "TrainedVariance update is wrong"
-    assert _after.dtype == np.float32, "state should stay float32"
-    # the original network is unchanged by forward / dlfeval
-    assert np.array_equal(extractdata(net.State.value("batchnorm", "TrainedMean")).ravel(), _m_old.astype(np.float32)), \
-        "modelLossWithState must not modify net itself"
-    ### END HIDDEN TESTS
+# %% nbgrader={"grade": true, "grade_id": "ex4_outputs", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex4.check("outputs")
+### BEGIN HIDDEN TESTS
+ex4.check("outputs", seed=401)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_state", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex4.check("state")
+### BEGIN HIDDEN TESTS
+ex4.check("state", seed=402)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # Now do it for real on `net`, as a training loop does after each `dlfeval` — and see the difference between `forward`
-# (training behaviour: batch statistics) and `predict` (inference behaviour: the stored running statistics):
+# (training behaviour: batch statistics) and `predict` (inference behaviour: the stored running statistics). The cell
+# uses your `modelLossWithState` once Exercise 4 is solved, and `forward` directly until then.
 
 # %%
 meanBefore = extractdata(net.State.value("batchnorm", "TrainedMean")).ravel()
-try:
+if ex4.solved:
     loss, gradients, state = dlfeval(modelLossWithState, net, Xb, Tb)
-except (NotImplementedError, NameError):
-    print("(modelLossWithState is not written yet - using forward directly so that the lesson can go on)")
+else:
+    print("(Exercise 4 is not solved yet: taking the state from forward directly so that the lesson can go on)")
     _, state = forward(net, Xb, return_state=True)
 net.State = state                 # MATLAB: net.State = state;
 meanAfter = extractdata(net.State.value("batchnorm", "TrainedMean")).ravel()
@@ -827,6 +759,22 @@ Yf = extractdata(forward(net, Xb))
 Yp = extractdata(predict(net, Xb))
 print(f"largest |forward - predict| on this batch: {np.max(np.abs(Yf - Yp)):.4f}   "
       "(running statistics after one batch are still far from the batch statistics)")
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "w1_text", "locked": true, "schema_version": 3, "solution": false}
+# ### Written question 1 (2 points, graded by your instructor)
+#
+# `TrainedMean` and `TrainedVariance` live in `net.State`, not in `net.Learnables`. In three or four sentences: why are
+# they not learnables, and what goes wrong — in which function, and how would you notice it — if a training loop never
+# writes `net.State = state` back?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "w1_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true}
+# *Model answer (for graders).* They are not parameters that gradient descent adjusts: they are running averages of the
+# batch statistics, updated by a fixed rule (0.1 · batch value + 0.9 · old value) during the forward pass, and the
+# loss has no gradient with respect to them. If the loop never stores the state, the running averages stay at their
+# initial values (mean 0, variance 1). Training itself looks fine, because `forward` normalises with the statistics of
+# each mini-batch; the error appears in `predict` (inference), which normalises with the stale stored statistics: the
+# accuracy measured with `predict` is much worse than the training loss suggests, and `forward` and `predict` give very
+# different outputs on the same batch.
 
 # %% [markdown]
 # The model-function form handles state the same way, by hand: a `state` dictionary with batch normalisation's running
@@ -888,7 +836,7 @@ print("updated TrainedMean of the first 5 hidden units:", np.round(stateBN["bn1"
 # loss, gradients = modelLoss(net, Xb, Tb)      # no dlfeval
 # ```
 #
-# ### Exercise 6 (1 point) — predict, then observe
+# ### Question 1 (1 point) — predict, then observe
 #
 # **Before running anything**, predict what happens. Choose one letter:
 #
@@ -897,44 +845,24 @@ print("updated TrainedMean of the first 5 hidden units:", np.round(stateBN["bn1"
 # * **C** — it returns the loss, and gradients that are all zero.
 # * **D** — `forward` fails at once, because `Xb` is not a traced array.
 #
-# Store your answer as a string, e.g. `prediction = "A"`. Then run the next cell to observe, and finally the test cell.
+# Store your answer as a string, e.g. `prediction = "A"`. Then run the test cell, and the cell after it to observe.
 
-# %% nbgrader={"grade": false, "grade_id": "ex6_setup", "locked": true, "schema_version": 3, "solution": false}
-ex6 = Exercise("ex6", "predict, then observe", hints=[
-    "Which part of the model loss function needs the recording that dlfeval switches on? forward and crossentropy "
-    "are ordinary computations.",
-    "Run the cell after your prediction and read the error message: which function raised it?",
-])
-
-# %% nbgrader={"grade": false, "grade_id": "ex6_solution", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "q1_answer", "locked": false, "schema_version": 3, "solution": true}
 # prediction = "A", "B", "C" or "D"
 ### BEGIN SOLUTION
 prediction = "B"
 ### END SOLUTION
 
+# %% nbgrader={"grade": true, "grade_id": "q1_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+q1.check()
+
 # %%
-# Observe: call the model loss function directly, without dlfeval
+# Observe: call the model loss function of Section 2 directly, without dlfeval
 try:
     loss, gradients = modelLoss(net, Xb, Tb)
     print("No error: the call returned normally.")
 except NotTracedError as err:
     print(f"{type(err).__name__} raised by dlgradient:\n\n{err}")
-except (NotImplementedError, NameError):
-    print("Your modelLoss (Exercise 1) is not written yet. The same experiment with lineLoss from Section 1:\n")
-    try:
-        lineLoss(w, b, x, y)
-    except NotTracedError as err:
-        print(f"{type(err).__name__} raised by dlgradient:\n\n{err}")
-
-# %% nbgrader={"grade": true, "grade_id": "ex6_tests", "locked": true, "points": 1, "schema_version": 3, "solution": false}
-with ex6:
-    check_true("prediction", isinstance(prediction, str) and prediction.strip().upper() in ("A", "B", "C", "D"),
-               f"prediction should be one of the letters 'A', 'B', 'C', 'D'; got {prediction!r}.")
-    check_equal("prediction", prediction.strip().upper(), "B",
-                hint="Read the message printed by the cell above: forward and crossentropy ran, then dlgradient raised.")
-    ### BEGIN HIDDEN TESTS
-    assert prediction.strip().upper() == "B", "the answer is B"
-    ### END HIDDEN TESTS
 
 # %% [markdown]
 # Only `dlgradient` needs `dlfeval`. `forward` and `crossentropy` are ordinary computations and run fine outside it —
@@ -944,12 +872,35 @@ with ex6:
 # When the error is not caught, Python shows the whole *traceback*: the chain of calls, most recent last, ending in the
 # line that raised and the message. Read it from the bottom up.
 
-# %% tags=["raises-exception"]
-# This cell fails on purpose: the tiny model loss function of Section 1, called without dlfeval.
-loss, gradW, gradB = lineLoss(w, b, x, y)
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The tiny model loss function of Section 1, called without dlfeval. The error is caught and its traceback printed
+# as Jupyter shows an uncaught error, so that the notebook goes on.
+import sys
+try:
+    loss, gradW, gradB = lineLoss(w, b, x, y)
+except NotTracedError:
+    tb = get_ipython().InteractiveTB
+    print(tb.stb2text(tb.structured_traceback(*sys.exc_info())))
 
 # %% [markdown]
 # The fix is always the same: `loss, gradW, gradB = dlfeval(lineLoss, w, b, x, y)`.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "w2_text", "locked": true, "schema_version": 3, "solution": false}
+# ### Written question 2 (2 points, graded by your instructor)
+#
+# A classmate writes `loss, gradients = dlfeval(modelLoss(net, Xb, Tb))` and gets an error. In three or four
+# sentences: which line fails, why — in terms of what `dlfeval` records and when — and what the correct call is. Then
+# say why, when the loss value itself looks wrong, calling `modelLoss(net, Xb, Tb)` directly can still be useful.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "w2_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true}
+# *Model answer (for graders).* Python evaluates the argument `modelLoss(net, Xb, Tb)` first, before `dlfeval` runs, so
+# the function runs without recording: `forward` and `crossentropy` work, and the `dlgradient` line raises
+# `NotTracedError`, because nothing was recorded to differentiate (dlfeval traces its *arguments* and records what the
+# function does with them while it runs). The correct call passes the function itself and its inputs separately:
+# `loss, gradients = dlfeval(modelLoss, net, Xb, Tb)`. Calling the function directly runs the forward pass and the loss
+# outside autodiff, so an error or a wrong value there shows up with its plain traceback and can be inspected line by line;
+# only the `dlgradient` line then fails.
 
 # %% [markdown]
 # ## 7. MATLAB ↔ Python, side by side
@@ -987,13 +938,16 @@ loss, gradW, gradB = lineLoss(w, b, x, y)
 #   Automatic differentiation computes them, provided the computation is put into a **model loss function** and
 #   evaluated with **`dlfeval`**.
 # * **Network-object form:** `modelLoss(net, X, T)` — `Y = forward(net, X)`, `loss = crossentropy(Y, T)`,
-#   `gradients = dlgradient(loss, net.Learnables)`; the gradients are a table with the rows of `net.Learnables`.
+#   `gradients = dlgradient(loss, net.Learnables)`; the gradients are a table with the rows of `net.Learnables`, each
+#   with the size and type of its parameter; layers without learnables have no row.
 # * **Model-function form:** `modelLoss(parameters, X, T)` — `Y = model(parameters, X)`, the same loss,
 #   `gradients = dlgradient(loss, parameters)`; the gradients are a dictionary shaped like `parameters`.
 # * **Evaluation:** `loss, gradients = dlfeval(modelLoss, net, X, T)` (or with `parameters`): the function first, then its
 #   inputs; the outputs are the function's outputs.
-# * **Extra inputs and outputs:** e.g. return the batch-normalisation state from `forward(net, X, return_state=True)` and
-#   store it with `net.State = state`; in the model-function form, pass a `state` dictionary in and out.
+# * **Extra inputs** (class weights, a regularisation factor) are passed on by `dlfeval`; everything that should shape the
+#   gradients — a weighting, a penalty — must be part of the loss **before** `dlgradient`.
+# * **Extra outputs:** e.g. return the batch-normalisation state from `forward(net, X, return_state=True)` and store it
+#   with `net.State = state`; in the model-function form, pass a `state` dictionary in and out.
 # * Outside `dlfeval`, `dlgradient` raises `NotTracedError` — everything else in the function still runs.
 #
 # **Next.**
@@ -1003,3 +957,19 @@ loss, gradW, gradB = lineLoss(w, b, x, y)
 # * **Lesson 03** uses the gradients: the update functions `adamupdate`, `rmspropupdate`, `sgdmupdate` and `dlupdate`, and
 #   a complete custom training loop that calls `dlfeval(modelLoss, ...)` for every mini-batch.
 # * **Lesson 04** debugs model loss functions: calling them directly with generated inputs and running them line by line.
+
+# %% [markdown] nbgrader={"grade": false, "grade_id": "experiments", "locked": true, "schema_version": 3, "solution": false}
+# ## 9. Experiments (not graded)
+#
+# Open questions to explore in cells of your own; there is no test and no single right answer.
+#
+# 1. **Class weights and the gradient.** With your `modelLossWeighted`, give one digit a weight of 10 and the others 1.
+#    Compare the gradient of the `fc` bias with the unweighted one: which entries change, and by how much? Why does the
+#    weight of a class that does not occur in the batch change nothing?
+# 2. **How strong is weight decay?** Evaluate `modelLossL2` for `l2` = 0, 1e-4, 1e-2 and 1. For which value does the
+#    penalty dominate the cross-entropy? Compare the gradient of `fc1` `Weights` with `l2 * Weights`.
+# 3. **Predict again.** Change `layers2` of Exercise 2 — `convolution2dLayer(5, 16)` without padding, or a pooling
+#    stride of 4 — predict the sizes first, then build the network and check.
+# 4. **State over many batches.** Call your `modelLossWithState` on ten different mini-batches, storing the state each
+#    time. How does the largest `|forward - predict|` difference evolve? Roughly how many batches until the running
+#    mean has forgotten its initial value (0.9 to the power of what is small)?

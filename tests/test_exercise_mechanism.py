@@ -302,3 +302,11 @@ def test_kernel_headless_executor_gets_an_error_without_source_lines(kernel):
     assert len(err["traceback"]) == 1 and err["traceback"][0].startswith("Incorrect: Exercise ex1")
     text = "\n".join(err["traceback"])
     assert "HIDDEN-SOURCE-LINE" not in text and "ex.check" not in text and "File " not in text
+
+
+def test_parts_without_other_inputs_do_not_claim_them(capsys):
+    ex = Exercise("ex6", "Prediction")
+    ex.part("rows", other_inputs=False)(lambda c: c.equal("n", c.get("n"), 4))
+    exec("ex.check('rows')", {"ex": ex, "n": 4})
+    out = capsys.readouterr().out
+    assert "Grading runs the same check." in out and "other inputs" not in out

@@ -251,13 +251,17 @@ def test_feedback_hides_hidden_tests(graded):
 
 
 def test_export_csv_scores(graded):
-    total = sum(_points(graded["instructor"]).values())
+    total = sum(_points(graded["instructor"]).values())   # auto-graded (code) cells
+    # written answers (markdown cells with grade=True) count in max_score, and score only once an
+    # instructor has graded them by hand (formgrader): 0 until then
+    written = sum(float(_nbg(c)["points"]) for c in graded["instructor"].cells
+                  if c.cell_type == "markdown" and _nbg(c).get("grade"))
     rows = graded["csv"]
     assert set(rows) == set(STUDENTS)
     for student in STUDENTS:
         row = rows[student]
         assert row["assignment"] == ASSIGNMENT
-        assert float(row["max_score"]) == total
+        assert float(row["max_score"]) == total + written
         expected = sum(s for s, _ in graded["scores"][student].values())
         assert float(row["score"]) == pytest.approx(expected)
     assert float(rows["full"]["score"]) == total

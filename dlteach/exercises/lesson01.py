@@ -248,7 +248,7 @@ def _size_answer(c, name, value, truth, what):
     c.passed(f"`{name}` is right")
 
 
-@ex2.part("rows", "how many rows, and which layers have none")
+@ex2.part("rows", "how many rows, and which layers have none", other_inputs=False)
 def _ex2_rows(c):
     truth = _net2_truth()
     n = c.get("n_rows2")
@@ -272,7 +272,7 @@ def _ex2_rows(c):
     c.passed("`free_layers2` is right")
 
 
-@ex2.part("sizes", "the sizes of the weight gradients")
+@ex2.part("sizes", "the sizes of the weight gradients", other_inputs=False)
 def _ex2_sizes(c):
     truth = _net2_truth()
     _size_answer(c, "conv_weights_size2", c.get("conv_weights_size2"), truth["conv"],

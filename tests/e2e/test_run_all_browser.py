@@ -51,8 +51,7 @@ def test_run_all_on_blank_student_lesson_reaches_the_last_cell(jupyterlab_server
                 const outs = c.model.outputs;
                 for (let j = 0; j < outs.length; j++) {
                     const o = outs.get(j).toJSON();
-                    if (o.output_type === 'error' && !(c.model.sharedModel.source || '').includes('showtraceback'))
-                        errors.push(o.ename);
+                    if (o.output_type === 'error') errors.push(o.ename);
                     if (o.metadata && o.metadata.dlteach && o.metadata.dlteach.verdict === 'not_attempted')
                         notAttempted++;
                 }

@@ -136,6 +136,19 @@ def visible_verdict(cell):
     return "missing", ""
 
 
+def output_text(cell):
+    """All text of a cell's outputs (streams, text/plain, error name, value and traceback)."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts += [out.ename, out.evalue, *out.traceback]
+        else:
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "\n".join(parts)
+
+
 def html_text(path):
     text = Path(path).read_text(encoding="utf-8")
     text = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", text)
@@ -173,8 +186,11 @@ def run(spec, workdir):
             graded = nbformat.read(course / "autograded" / student / ASSIGNMENT / filename, 4)
             verdicts = {nbg(c)["grade_id"]: visible_verdict(c) for c in graded.cells
                         if nbg(c).get("grade_id") in points}
+            outputs = {nbg(c)["grade_id"]: output_text(c) for c in graded.cells
+                       if nbg(c).get("grade_id") in points}
             feedback = course / "feedback" / student / ASSIGNMENT / f"{stem}.html"
             results[name] = {"scores": scores, "verdicts": verdicts, "feedback": html_text(feedback),
+                             "graded_outputs": outputs,
                              "expected": expected(spec, name, points)}
     return {"points": points, "hidden": hidden_lines(instructor), "results": results,
             "instructor": instructor, "release": release}
