@@ -35,8 +35,8 @@ from .tree import tree_map
 
 _TAPES: list[_Tape] = []
 
-#: dlgradient warns (DisconnectedGradientWarning) when a requested value is not on any path from the loss.
-#: (Off until lesson 04's stored outputs show the warning: its buggy model loss uses global parameters.)
+#: dlgradient warns (DisconnectedGradientWarning) when a requested value is not on any path from the loss
+#: (not in a dlfeval that computed a higher derivative, where structurally zero derivatives are common).
 WARN_DISCONNECTED = False
 
 _OUTSIDE_MESSAGE = (
@@ -75,11 +75,12 @@ notrace_primitives[_Node] = notrace_primitives[VJPNode]
 class _Tape:
     """One dlfeval call: its trace level."""
 
-    __slots__ = ("trace", "plain_gradients")
+    __slots__ = ("trace", "plain_gradients", "higher_used")
 
     def __init__(self, trace):
         self.trace = trace
         self.plain_gradients = False  # True once dlgradient returned untraced gradients in this dlfeval
+        self.higher_used = False  # True once dlgradient(..., EnableHigherDerivatives=True) ran in this dlfeval
 
 
 @contextmanager
@@ -269,6 +270,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     tree_map(collect, wrt)
     if EnableHigherDerivatives:
         found = _replayed_gradients(loss_box._node, wanted, tape)
+        tape.higher_used = True
     else:
         found = _backward(loss_box._node, wanted)
         tape.plain_gradients = True
@@ -338,7 +340,8 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         counter[0] = 0
         del disconnected[:]
         grads.append(tree_map(finish, w))
-        if disconnected and WARN_DISCONNECTED:
+        # (not after a higher derivative: second derivatives are often structurally zero, e.g. for biases)
+        if disconnected and WARN_DISCONNECTED and not tape.higher_used:
             _warn_disconnected(w, disconnected, len(wrt) > 1, position)
     return grads[0] if len(grads) == 1 else tuple(grads)
 

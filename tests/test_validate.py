@@ -315,3 +315,18 @@ def test_size_check_accepts_real_files(tmp_path):
     back = dt.load(dt.save(tmp_path / "p", params))
     np.testing.assert_array_equal(dt.extractdata(back["W"]), np.ones((3, 4)))
     assert back["s"] == np.float64(math.pi) and back["n"] == [1, "x", None]
+
+
+def test_no_disconnected_warning_after_a_higher_derivative(monkeypatch):
+    """A gradient penalty's derivative w.r.t. a bias is structurally zero: no warning there."""
+    monkeypatch.setattr(dt.autodiff, "WARN_DISCONNECTED", True)
+
+    def f(w, b, x):
+        y = np.sum(np.tanh(w * x) + b)
+        gx = dlgradient(y, x, EnableHigherDerivatives=True)
+        return dlgradient(np.sum(gx * gx), w, b)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gw, gb = dlfeval(f, dlarray(np.ones(3)), dlarray(np.zeros(3)), dlarray(np.full(3, 0.5)))
+    assert not np.any(dt.extractdata(gb)) and np.all(dt.extractdata(gw) != 0)
