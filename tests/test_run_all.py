@@ -72,7 +72,8 @@ def test_blank_student_notebook_runs_to_its_last_cell_interactively(name, tmp_pa
                       resources={"metadata": {"path": str(where)}}).execute()
     last = nb.cells[-1]
     assert last.execution_count is not None
-    assert last.outputs[0]["text"] == "LAST CELL interactive\n"
+    # the kernel may split one print into several stream messages
+    assert "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream") == "LAST CELL interactive\n"
     boxes = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
              if o.get("metadata", {}).get("dlteach", {}).get("verdict")]
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
