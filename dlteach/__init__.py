@@ -15,12 +15,8 @@ from .data import (
 )
 from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
-from .layers import (
-    CustomLayer, additionLayer, averagePooling2dLayer, batchNormalizationLayer, concatenationLayer,
-    convolution2dLayer, depthConcatenationLayer, dropoutLayer, featureInputLayer, flattenLayer, fullyConnectedLayer,
-    functionLayer, gruLayer, imageInputLayer, leakyReluLayer, lstmLayer, maxPooling2dLayer, networkDataLayout,
-    reluLayer, sequenceInputLayer, sigmoidLayer, softmaxLayer, tanhLayer, transposedConv2dLayer,
-)
+from .layers import CustomLayer, functionLayer, networkDataLayout
+from .layers import constructors as _layer_constructors
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
 from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
@@ -53,12 +49,7 @@ __all__ = [
     "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
     "lstm", "gru", "padsequences",
     "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate",
-    "featureInputLayer", "imageInputLayer", "fullyConnectedLayer", "convolution2dLayer",
-    "batchNormalizationLayer", "reluLayer", "leakyReluLayer", "sigmoidLayer", "tanhLayer",
-    "softmaxLayer", "dropoutLayer", "maxPooling2dLayer", "averagePooling2dLayer", "flattenLayer",
-    "additionLayer", "concatenationLayer", "depthConcatenationLayer", "transposedConv2dLayer", "functionLayer",
-    "CustomLayer", "networkDataLayout",
-    "sequenceInputLayer", "lstmLayer", "gruLayer",
+    "functionLayer", "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "Table", "save", "load",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
@@ -68,6 +59,10 @@ __all__ = [
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
     "errors", "debug",
 ]
+
+# every registered layer constructor (featureInputLayer, fullyConnectedLayer, reluLayer, ...: dlteach/layers.py)
+globals().update(_layer_constructors())
+__all__ += list(_layer_constructors())
 
 
 def __getattr__(name):

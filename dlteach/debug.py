@@ -28,8 +28,7 @@ from .autodiff import dlfeval
 from .dlarray import dlarray
 from .formats import fmt_of, size_text, value_of, wrap_like
 from .errors import DebugError, GradientCheckWarning  # defined with the other teaching errors
-from .network import dlnetwork, forward
-from .table import Table
+from .network import dlnetwork, forward, unwatched
 
 __all__ = [
     "gradient_check", "GradientCheckReport", "inspect_activations", "ActivationReport",
@@ -41,39 +40,16 @@ __all__ = [
 # --------------------------------------------------------------------------------------------- naming
 
 
-def _join(prefix, key):
-    key = str(key)
-    return f"{prefix}.{key}" if prefix else key
+def _named_leaves(obj):
+    """[(name, leaf, kind)] in tree order (:func:`dlteach.tree.flatten`); kind "L" learnable, "S" network state.
 
-
-def _named_leaves(obj, prefix=""):
-    """[(name, leaf, kind)] in tree order; kind is "L" (learnable), "S" (network state) or "-"."""
-    out = []
-    if isinstance(obj, dlnetwork):
-        for (layer, param), v in zip(obj._lkeys, obj._lvals):
-            out.append((_join(prefix, f"{layer}/{param}"), v, "L"))
-        for (layer, param), v in zip(obj._skeys, obj._svals):
-            out.append((_join(prefix, f"{layer}/{param}"), v, "S"))
-        return out
-    if isinstance(obj, Table):
-        for lay, par, v in zip(obj._layer, obj._param, obj._value):
-            out.append((_join(prefix, f"{lay}/{par}"), v, "L"))
-        return out
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            out.extend(_named_leaves(v, _join(prefix, k)))
-        return out
-    if isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            out.extend(_named_leaves(v, _join(prefix, i)))
-        return out
-    spec = tree._REGISTRY.get(type(obj))
-    if spec is not None:
-        children, _ = spec[0](obj)
-        for i, v in enumerate(children):
-            out.extend(_named_leaves(v, _join(prefix, i)))
-        return out
-    return [(prefix or "value", obj, "L")]
+    Names: MATLAB's struct-field spelling of the keys, ``fc1.Weights`` (dicts, lists: ``layers.0``), and
+    ``fc/Weights`` for a table or network row.
+    """
+    leaves, treedef = tree.flatten(obj)
+    n_learn = len(obj.Learnables) if isinstance(obj, dlnetwork) else len(leaves)
+    return [(".".join(map(str, k)) or "value", v, "L" if i < n_learn else "S")
+            for i, (k, v) in enumerate(zip(treedef.keys(), leaves))]
 
 
 def _data(v):
@@ -207,7 +183,7 @@ class GradientCheckReport:
 
 def _has_dropout(model):
     if isinstance(model, dlnetwork):
-        return [lay.Name for lay in model._layers if lay.Type == "Dropout"]
+        return [lay.Name for lay in model.Layers if lay.Type == "Dropout"]
     return []
 
 
@@ -240,8 +216,7 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
 
     model64 = tree.tree_map(_to64, model)
     if isinstance(model64, dlnetwork):  # keep the learner's network free of side effects (forward counter)
-        from .network import _Family
-        model64._family = _Family()
+        model64 = unwatched(model64)
     args64 = tree.tree_map(_to64, args)
     kwargs64 = tree.tree_map(_to64, kwargs)
 
@@ -267,7 +242,8 @@ def gradient_check(lossFcn, model, *args, num_checks=10, epsilon=1e-6, tolerance
         warnings.warn(GradientCheckWarning(notes[-1]), stacklevel=2)
 
     grads = out[1]
-    leaves, rebuild = tree.tree_flatten(model64)
+    leaves, treedef = tree.flatten(model64)
+    rebuild = treedef.unflatten
     named = _named_leaves(model64)
     if len(named) != len(leaves):  # pragma: no cover - containers the walker does not know
         raise DebugError("gradient_check could not name the learnables of this model; use a dlnetwork or a "
@@ -341,9 +317,6 @@ def _batch_axis(v, data):
     if "B" in fmt:
         return fmt.index("B")
     return data.ndim - 1 if data.ndim > 1 else None
-
-
-_ZERO_KEEPING = ("MaxPooling2DLayer", "DropoutLayer", "FlattenLayer")
 
 
 def _stats(v, relu_like, bins):
@@ -479,18 +452,18 @@ def inspect_activations(net, X=None, layers=None, bins=30):
     if isinstance(net, dlnetwork):
         if X is None:
             raise DebugError("inspect_activations(net, X): give a mini-batch X to run the network on.")
-        names = [lay.Name for lay in net._layers] if layers is None else (
+        all_layers = net.Layers
+        names = [lay.Name for lay in all_layers] if layers is None else (
             [layers] if isinstance(layers, str) else list(layers))
-        outs = forward(net, X, Outputs=names)
+        outs = forward(unwatched(net), X, Outputs=names)  # not counted for predict's forgotten-state warning
         outs = outs if isinstance(outs, tuple) else (outs,)
         acts = dict(zip(names, outs))
         relu_like = {}
         after_relu = False
-        for lay in net._layers:
-            kind = type(lay).__name__
-            if kind == "ReLULayer":
+        for lay in all_layers:
+            if lay.rectifies:
                 after_relu = True
-            elif kind not in _ZERO_KEEPING:
+            elif not lay.passes_zeros:
                 after_relu = False
             relu_like[lay.Name] = after_relu
     elif isinstance(net, dict):

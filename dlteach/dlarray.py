@@ -492,4 +492,4 @@ def isdlarray(X) -> bool:
 
 
 _f._bind_array_class(dlarray)  # formats.raw / wrap / ... work with this class
-_tree._LEAF_TYPES.add(dlarray)  # a dlarray is a leaf of every container walk (dlteach/tree.py)
+_tree.register_leaf(dlarray)  # a dlarray is a leaf of every container walk (dlteach/tree.py)

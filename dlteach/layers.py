@@ -4,7 +4,7 @@ MATLAB counterparts: ``featureInputLayer``, ``imageInputLayer``, ``fullyConnecte
 ``convolution2dLayer``, ``batchNormalizationLayer``, ``reluLayer``, ``leakyReluLayer``, ``sigmoidLayer``,
 ``tanhLayer``, ``softmaxLayer``, ``dropoutLayer``, ``maxPooling2dLayer``, ``averagePooling2dLayer``,
 ``flattenLayer``, ``additionLayer``, ``concatenationLayer``, ``depthConcatenationLayer``,
-``transposedConv2dLayer``, ``functionLayer``, custom layers (:class:`CustomLayer`, MATLAB ``nnet.layer.Layer``)
+``transposedConv2dLayer``, ``sequenceInputLayer``, ``lstmLayer``, ``gruLayer``, ``functionLayer``, custom layers (:class:`CustomLayer`, MATLAB ``nnet.layer.Layer``)
 and ``networkDataLayout``.
 
 A layer is a description (options + optional preset values). It holds no data until it is part of a
@@ -37,19 +37,54 @@ Learnables are float32 ("single"). Initializers (``WeightsInitializer``):
 Random initial values come from NumPy's *global* random state, so ``np.random.seed(0)`` before
 ``dlnetwork(...)`` makes a network reproducible (MATLAB: ``rng(0)``).
 
-Learn-rate and L2 factors (``WeightLearnRateFactor=1``, ``BiasLearnRateFactor=1``, ``WeightL2Factor=1``,
-``BiasL2Factor=0``; batch norm ``OffsetLearnRateFactor``/``ScaleLearnRateFactor`` = 1,
-``OffsetL2Factor``/``ScaleL2Factor`` = 1) are honoured by the updaters only with the network syntax
-``adamupdate(net, grad, ...)``, as in MATLAB.
+Learn-rate factors (``WeightLearnRateFactor=1``, ``BiasLearnRateFactor=1``; batch norm
+``OffsetLearnRateFactor``/``ScaleLearnRateFactor`` = 1) scale the learning rate of each learnable in
+``adamupdate(net, grad, ...)`` / ``rmspropupdate`` / ``sgdmupdate`` (the network syntax), as in MATLAB.
+
+L2 factors (``WeightL2Factor=1``, ``BiasL2Factor=0``, ``OffsetL2Factor``/``ScaleL2Factor`` = 1) are
+stored, shown and saved, but **no updater applies them** - neither do MATLAB's: in a custom training
+loop, L2 regularization is added by hand to the gradients, with ``dlupdate``::
+
+    l2 = 1e-4                                             # the global L2 regularization factor
+    factor = {(r.Layer, r.Parameter): layer_l2_factor(net, r.Layer, r.Parameter) for r in net.Learnables}
+    grad.Value = [g + l2 * factor[(r.Layer, r.Parameter)] * w
+                  for g, w, r in zip(grad.Value, net.Learnables.Value, net.Learnables)]
+
+(MATLAB's example: ``gradients = dlupdate(@(g,w) g + l2Regularization*w, gradients, net.Learnables)``,
+usually for the weights only; ``layer_l2_factor`` reads a layer's factor for one learnable.)
 
 Unnamed layers get names when put in a network: the type's default name ("fc", "conv", "batchnorm",
 "relu", ...) when it occurs once, and MATLAB's numbering "conv_1", "conv_2", ... when several unnamed
 layers share it (names already used are skipped).
+
+Defining a layer (ONE place; see ARCHITECTURE.md "Adding a layer")
+-----------------------------------------------------------------
+A layer type is a subclass of :class:`Layer` decorated with :func:`register_layer`. The registration
+names MATLAB's constructor and lists its arguments as :class:`Option` s (name, default, validator,
+the property it sets); it creates the constructor function (signature, docstring = the class's,
+exported from this module and from ``dlteach``), ``repr``, and the save/load entry::
+
+    @register_layer("fullyConnectedLayer",
+                    Option("outputSize", check=_v.integer, prop="OutputSize", positional=True),
+                    Option("WeightsInitializer", "glorot", _initializer), ...,
+                    default_name="fc", Type="Fully Connected", learnables=("Weights", "Bias"))
+    class FullyConnectedLayer(Layer):
+        '''Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b. ...'''
+        def _shapes(self, in_size, in_fmt): ...
+        def _forward(self, X, p, training): ...
+
+A parameter-free elementwise layer is one line::
+
+    activation_layer("reluLayer", ops.relu, "ReLU", default_name="relu", doc="ReLU layer (MATLAB reluLayer): max(x, 0).")
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
+import inspect
+import sys
 
 import autograd.numpy as anp
 import numpy as np
@@ -58,47 +93,205 @@ from autograd.tracer import isbox
 from . import ops
 from . import validate as _v
 from .dlarray import dlarray, isdlarray
-from .errors import NetworkError
+from .errors import ArgumentError, NetworkError
 from .formats import data_of, fmt_of, size_text, value_of, wrap
 
 __all__ = [
-    "Layer",
-    "featureInputLayer",
-    "imageInputLayer",
-    "fullyConnectedLayer",
-    "convolution2dLayer",
-    "batchNormalizationLayer",
-    "reluLayer",
-    "leakyReluLayer",
-    "sigmoidLayer",
-    "tanhLayer",
-    "softmaxLayer",
-    "dropoutLayer",
-    "maxPooling2dLayer",
-    "averagePooling2dLayer",
-    "flattenLayer",
-    "additionLayer",
-    "concatenationLayer",
-    "depthConcatenationLayer",
-    "transposedConv2dLayer",
-    "functionLayer",
-    "CustomLayer",
-    "networkDataLayout",
-    "sequenceInputLayer",
-    "lstmLayer",
-    "gruLayer",
-]
+    "Layer", "InputLayer", "Option", "register_layer", "activation_layer", "constructors", "constructor_name",
+    "layer_options", "layer_from_options", "layer_l2_factor", "functionLayer", "CustomLayer", "networkDataLayout",
+]  # + every registered constructor (register_layer appends it)
 
-_SIZE_FMT = {"SSC": "SSCB", "C": "CB"}
+REQUIRED = inspect.Parameter.empty
+
+_LAYERS: dict = {}  # MATLAB constructor name -> layer class
 
 
-def _pair(v, name, fname="layer"):
-    return _v.pair(fname, name, v, 1)
+# -------------------------------------------------------------------------------------------------
+# the registry: one declaration per layer type
+
+class Option:
+    """One argument of a layer constructor (MATLAB's positional argument or name-value option).
+
+    ``name``: the argument as MATLAB spells it (``outputSize``, ``Stride``); ``default``: REQUIRED for a
+    required argument; ``check(fname, name, value) -> value``: validates and normalizes (the signature of
+    :mod:`dlteach.validate`'s helpers; None accepts anything); ``prop``: the layer property it sets
+    (default ``name``; MATLAB's ``outputSize`` argument sets the ``OutputSize`` property);
+    ``positional``: may be given by position; ``saved``: written by ``save`` (preset learnables such as
+    ``Weights`` are not: the network saves its values).
+    """
+
+    __slots__ = ("name", "default", "check", "prop", "positional", "saved")
+
+    def __init__(self, name, default=REQUIRED, check=None, *, prop=None, positional=False, saved=True):
+        self.name = name
+        self.default = default
+        self.check = check
+        self.prop = prop or name
+        self.positional = positional
+        self.saved = saved
+
+    def __repr__(self):
+        return f"Option({self.name!r}, default={self.default!r})"
+
+
+def _check_name(fname, name, v):
+    if not isinstance(v, str):
+        _v.fail(fname, name, "a string (the layer's name; '' for an automatic one)", v)
+    if "/" in v:
+        raise NetworkError(f"Layer name {v!r} contains '/', which separates a layer from its port ('add/in2'); "
+                           "choose another name.")
+    return v
+
+
+_NAME = Option("Name", "", _check_name)
+
+
+def register_layer(constructor, *options, default_name, Type, learnables=(), states=()):
+    """Class decorator: register a :class:`Layer` subclass under MATLAB's constructor name.
+
+    Creates the constructor function ``constructor(*args, **options)`` (validated options, MATLAB's
+    defaults, ``Name=''`` always last), puts it into the class's module (and its ``__all__``) and into
+    :func:`constructors` (exported by ``dlteach`` and used by ``load``).
+    """
+    def decorate(cls):
+        if constructor in _LAYERS and _LAYERS[constructor] is not cls:
+            raise ValueError(f"register_layer: {constructor!r} is already registered.")
+        cls.options_spec = tuple(options) + (_NAME,)
+        cls.constructor = constructor
+        cls.default_name = default_name
+        cls.Type = Type
+        cls.learnable_names = tuple(learnables)
+        cls.state_names = tuple(states)
+        _LAYERS[constructor] = cls
+        fn = _make_constructor(cls)
+        cls.constructor_function = staticmethod(fn)
+        module = sys.modules[cls.__module__]
+        setattr(module, constructor, fn)
+        exported = getattr(module, "__all__", None)
+        if isinstance(exported, list) and constructor not in exported:
+            exported.append(constructor)
+        return cls
+
+    return decorate
+
+
+def _make_constructor(cls):
+    spec = cls.options_spec
+    params = [inspect.Parameter(o.name, inspect.Parameter.POSITIONAL_OR_KEYWORD if o.positional
+                                else inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in spec]
+    params.sort(key=lambda p: p.kind)  # positional ones first, in their order
+
+    def construct(*args, **kwargs):
+        return cls._from_arguments(args, kwargs)
+
+    construct.__name__ = construct.__qualname__ = cls.constructor
+    construct.__doc__ = cls.__doc__
+    construct.__module__ = cls.__module__
+    construct.__signature__ = inspect.Signature(params)
+    construct.layer_class = cls
+    return construct
+
+
+def activation_layer(constructor, fun, Type, *, default_name, doc, **properties):
+    """Register a parameter-free elementwise layer ``Y = fun(X)``; returns its constructor.
+
+    ``activation_layer("reluLayer", ops.relu, "ReLU", default_name="relu", doc="ReLU layer ...", rectifies=True)``;
+    ``properties`` set class properties such as ``rectifies`` / ``passes_zeros``.
+    """
+    module = sys._getframe(1).f_globals.get("__name__", __name__)
+    cls = type(constructor[0].upper() + constructor[1:], (ActivationLayer,),
+               {"__doc__": doc, "__module__": module, "_fun": staticmethod(fun), **properties})
+    setattr(sys.modules[module], cls.__name__, cls)  # importable by name (pickle, copy)
+    register_layer(constructor, default_name=default_name, Type=Type)(cls)
+    return _LAYERS[constructor].constructor_function
+
+
+def constructors() -> dict:
+    """MATLAB constructor name -> constructor function, for every registered layer type."""
+    return {name: cls.constructor_function for name, cls in _LAYERS.items()}
+
+
+def constructor_name(layer):
+    """MATLAB's constructor name of a registered layer (``fullyConnectedLayer``); None for a functionLayer or a
+    custom layer (their code is not data: ``save`` refuses them)."""
+    name = type(layer).constructor
+    return name if _LAYERS.get(name) is type(layer) else None
+
+
+def layer_options(layer) -> dict:
+    """The saved options of a layer: argument name -> current value (what ``save`` writes)."""
+    return {o.name: getattr(layer, o.prop) for o in layer.options_spec if o.saved and (o.name != "Name" or layer.Name)}
+
+
+def layer_from_options(constructor, options: dict):
+    """Rebuild a layer from :func:`layer_options` (``load``); property names are accepted for argument names."""
+    cls = _LAYERS.get(constructor)
+    if cls is None:
+        raise NetworkError(f"Unknown layer type {constructor!r}; known: {', '.join(sorted(_LAYERS))}.")
+    by_prop = {o.prop: o.name for o in cls.options_spec}
+    opts = {by_prop.get(k, k) if k not in {o.name for o in cls.options_spec} else k: v for k, v in options.items()}
+    return cls._from_arguments((), opts)
+
+
+def layer_l2_factor(net, layer, parameter) -> float:
+    """The L2 factor of learnable ``parameter`` of layer ``layer`` in ``net`` (MATLAB ``getL2Factor``).
+
+    No updater applies it (nor do MATLAB's): multiply it into your own L2 term (see the module docstring).
+    """
+    for lay in net.Layers:
+        if lay.Name == layer:
+            if parameter not in lay.learnable_names:
+                raise NetworkError(f"Layer '{layer}' has no learnable {parameter!r}; it has {list(lay.learnable_names)}.")
+            return lay.factor(parameter, "L2Factor")
+    raise NetworkError(f"The network has no layer named {layer!r}.")
+
+
+# -------------------------------------------------------------------------------------------------
+# option validators (signature of dlteach.validate's helpers: (fname, name, value) -> value)
+
+_nonnegative = functools.partial(_v.real, low=0.0)
 
 
 def _padding_text(padding):
     """MATLAB's display of a Padding option: 'same' or [t b l r]."""
     return "'same'" if padding == "same" else "[" + " ".join(map(str, padding)) + "]"
+
+
+def _as_value(fname, name, v):
+    """Preset learnable/state value -> float32 unformatted dlarray (keeps dlarray data); None stays None."""
+    if v is None:
+        return None
+    return wrap(np.array(value_of(v), dtype=np.float32), "")
+
+
+def _stat_array(fname, name, v):
+    """Mean / StandardDeviation of an input layer: float32 array or None."""
+    return None if v is None else np.asarray(value_of(v), dtype=np.float32)
+
+
+_INITIALIZERS = ("glorot", "he", "narrow-normal", "orthogonal", "zeros", "ones", "unit-forget-gate")
+
+
+def _initializer(fname, name, v):
+    """An initializer name (case-insensitive), a function of the size, or 'custom' (a loaded function)."""
+    if callable(v) or (isinstance(v, str) and (v.lower() in _INITIALIZERS or v.lower().startswith("custom"))):
+        return v
+    what = name[: -len("Initializer")].lower()
+    raise NetworkError(
+        f"{fname}: unknown {what} initializer {v!r}. Use 'glorot', 'he', 'narrow-normal', 'orthogonal', "
+        "'zeros', 'ones' or a function of the size."
+    )
+
+
+def _feature_count(fname, name, v):
+    """numFeatures -> (n,) (a saved layer gives [n])."""
+    return _v.integers(fname, name, v, (1,))
+
+
+def _image_size(fname, name, v):
+    """inputSize [h w] or [h w c] -> (h, w, c)."""
+    size = _v.integers(fname, name, v, (2, 3))
+    return size + (1,) if len(size) == 2 else size
 
 
 def _require_images(layer, kind, in_size, in_fmt, advice=""):
@@ -110,31 +303,8 @@ def _require_images(layer, kind, in_size, in_fmt, advice=""):
         )
 
 
-def _padding_option(p, fname="layer"):
-    return _v.padding(fname, "Padding", p)
-
-
-def _as_value(v, name):
-    """Preset learnable/state value -> float32 unformatted dlarray (keeps dlarray data)."""
-    if v is None:
-        return None
-    data = value_of(v)
-    data = np.array(data, dtype=np.float32)
-    return wrap(data, "")
-
-
 # -------------------------------------------------------------------------------------------------
 # initializers
-
-def _fans(layer, shape):
-    if isinstance(layer, TransposedConvolution2DLayer):  # weights h x w x F x C (C = input channels)
-        h, w, f, c = shape
-        return h * w * c, h * w * f
-    if isinstance(layer, Convolution2DLayer):
-        h, w, c, f = shape
-        return h * w * c, h * w * f
-    return shape[1], shape[0]
-
 
 #: a learnable larger than this many values (2^31, 8 GB in float32) is refused before it is allocated
 MAX_LEARNABLE_ELEMENTS = 2**31
@@ -166,7 +336,7 @@ def _initialize(init, shape, layer, what):
     if name == "narrow-normal":
         return (np.random.standard_normal(shape) * 0.01).astype(np.float32)
     if name in ("glorot", "he", "orthogonal"):
-        fan_in, fan_out = _fans(layer, shape)
+        fan_in, fan_out = layer._fans(shape)
         if name == "glorot":
             bound = np.sqrt(6.0 / (fan_in + fan_out))
             return np.random.uniform(-bound, bound, size=shape).astype(np.float32)
@@ -196,30 +366,88 @@ def _initialize(init, shape, layer, what):
 # base class
 
 class Layer:
-    """Base class of dlteach layers.
+    """Base class of dlteach layers (register subclasses with :func:`register_layer`).
 
-    Subclasses define ``_prefix`` (default name), ``Type`` (as in analyzeNetwork), ``_learnables`` and
-    ``_states`` (parameter names), and implement ``_shapes`` (parameter shapes from the input size),
-    ``_forward`` and ``_describe``.
+    Properties every layer has: ``Name``, ``Type`` (as in analyzeNetwork), ``Description``; and, for
+    the network and the tools: ``learnable_names`` / ``state_names`` (parameter names),
+    ``default_name`` (prefix of automatic names), ``is_input`` (an input layer), ``rectifies``
+    (outputs are >= 0 with exact zeros, like ReLU) and ``passes_zeros`` (a unit that is 0 for every
+    observation stays 0: pooling, dropout, flatten) - the debugging tools read these, never class names.
+
+    The protocol a layer type implements (called by dlnetwork): ``_shapes(in_size, in_fmt)`` (shapes
+    of its parameters for this per-observation input), ``_init_value(name, shape)``,
+    ``_forward(X, p, training) -> (Y, new_state or None)``, optionally ``_check_input``, ``_describe``
+    and ``_setup`` (derived properties after the options are set).
     """
 
-    _prefix = "layer"
+    constructor = ""
+    default_name = "layer"
     Type = "Layer"
-    _learnables: tuple = ()
-    _states: tuple = ()
-    _ctor: tuple = ()  # (option name, default) pairs saved by serialization, in constructor order
-    _positional: tuple = ()  # names of positional constructor arguments
-
+    learnable_names: tuple = ()
+    state_names: tuple = ()
+    options_spec: tuple = (_NAME,)
+    is_input = False
+    rectifies = False
+    passes_zeros = False
     _in_ports: tuple = ("in",)
     _out_ports: tuple = ("out",)
 
-    def __init__(self, Name=""):
-        if not isinstance(Name, str):
-            raise TypeError(f"Name must be a string; got {Name!r}.")
-        if "/" in Name:
-            raise NetworkError(f"Layer name {Name!r} contains '/', which separates a layer from its port ('add/in2'); "
-                               "choose another name.")
-        self.Name = Name
+    @classmethod
+    def _from_arguments(cls, args, kwargs):
+        """A layer from constructor arguments: bound to the options, validated, defaults filled in."""
+        spec = cls.options_spec
+        fname = cls.constructor or cls.__name__
+        positional = [o for o in spec if o.positional]
+        if len(args) > len(positional):
+            raise ArgumentError(
+                f"{fname} takes {len(positional)} positional argument(s) "
+                f"({', '.join(o.name for o in positional) or 'none'}), got {len(args)}. "
+                "Give the other options by name, e.g. Name='fc1'."
+            )
+        values = {o.name: a for o, a in zip(positional, args)}
+        names = {o.name: o for o in spec}
+        for k, v in kwargs.items():
+            if k not in names:
+                close = difflib.get_close_matches(k, list(names), n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ArgumentError(
+                    f"{fname}: unknown option {k!r}.{hint} Its options are: {', '.join(names)}."
+                )
+            if k in values:
+                raise ArgumentError(f"{fname}: {k} was given twice (by position and by name).")
+            values[k] = v
+        self = object.__new__(cls)
+        for o in spec:
+            if o.name in values:
+                v = values[o.name]
+                if o.check is not None:
+                    v = o.check(fname, o.name, v)
+            elif o.default is REQUIRED:
+                raise ArgumentError(f"{fname}: the argument {o.name} is missing, e.g. {fname}({o.name}=...).")
+            else:
+                v = o.default
+            setattr(self, o.prop, v)
+        self._setup()
+        return self
+
+    def _setup(self):
+        """Set derived properties once the options are set (override)."""
+
+    def __repr__(self):
+        opts = layer_options(self)
+        defaults = {o.name: o.default for o in self.options_spec}
+        pos = [repr(_plain(opts.pop(o.name))) for o in self.options_spec if o.positional
+               and (o.default is REQUIRED or _plain(o.default) != _plain(opts[o.name]))]
+        kw = [f"{k}={_plain(v)!r}" for k, v in opts.items()
+              if k == "Name" or isinstance(v, np.ndarray) or _plain(defaults.get(k, object())) != _plain(v)]
+        return f"{self.constructor}({', '.join(pos + kw)})"
+
+    @property
+    def Description(self) -> str:
+        return self._describe()
+
+    def _describe(self) -> str:
+        return self.Type
 
     # ports (MATLAB's NumInputs / InputNames / NumOutputs / OutputNames properties) -----------------
     @property
@@ -238,41 +466,16 @@ class Layer:
     def NumOutputs(self) -> int:
         return len(self._out_ports)
 
-    # options for save/load and repr --------------------------------------------------------------
-    def _options(self) -> dict:
-        out = {}
-        for key in self._positional:
-            out[key] = getattr(self, "_arg_" + key)
-        for key, _default in self._ctor:
-            out[key] = getattr(self, key)
-        if self.Name:
-            out["Name"] = self.Name
-        return out
+    def factor(self, param, kind) -> float:
+        """The learn-rate (``kind="LearnRateFactor"``) or L2 factor (``"L2Factor"``) of learnable ``param``.
 
-    @classmethod
-    def _from_options(cls, opts: dict):
-        """Rebuild a layer from :meth:`_options` (used by serialization)."""
-        opts = dict(opts)
-        args = [opts.pop(k) for k in cls._positional]
-        kwargs = {cls._rename.get(k, k): v for k, v in opts.items()}
-        return cls(*args, **kwargs)
-
-    _rename: dict = {}
-
-    def __repr__(self):
-        opts = self._options()
-        pos = [repr(_plain(opts.pop(k))) for k in self._positional]
-        defaults = dict(self._ctor)
-        kw = [f"{k}={_plain(v)!r}" for k, v in opts.items()
-              if k == "Name" or isinstance(v, np.ndarray) or defaults.get(k, object()) != v]
-        return f"{_CONSTRUCTOR[type(self)]}({', '.join(pos + kw)})"
-
-    @property
-    def Description(self) -> str:
-        return self._describe()
-
-    def _describe(self) -> str:
-        return self.Type
+        MATLAB's option names: ``BiasLearnRateFactor`` for ``Bias``, ``WeightLearnRateFactor`` for ``Weights``.
+        """
+        for attr in (param + kind, param[:-1] + kind):
+            v = getattr(self, attr, None)
+            if v is not None:
+                return float(v)
+        return 1.0
 
     # network protocol ------------------------------------------------------------------------
     def _check_input(self, in_size, in_fmt):
@@ -286,6 +489,10 @@ class Layer:
         """Like ``_shapes``, also told the current parameter values (dict; None when unset)."""
         return self._shapes(in_size, in_fmt)
 
+    def _fans(self, shape):
+        """(numIn, numOut) of a weight array of this shape for the glorot / he initializers."""
+        return shape[1], shape[0]
+
     def _init_value(self, name, shape):
         raise NotImplementedError
 
@@ -296,9 +503,6 @@ class Layer:
         """(Y, new_state_dict) for input X with parameter dict p."""
         raise NotImplementedError
 
-    def _factor(self, name, kind):
-        return 1.0
-
     def _copy(self):
         return copy.copy(self)
 
@@ -307,15 +511,21 @@ def _plain(v):
     if isinstance(v, np.ndarray):
         return v.tolist()
     if isinstance(v, tuple):
-        return list(v)
+        return v[0] if len(v) == 1 else list(v)  # MATLAB shows [3] as 3
     return v
 
 
 # -------------------------------------------------------------------------------------------------
 # input layers
 
-class _InputLayer(Layer):
-    _in_fmt = ""
+_NORMALIZATION = (Option("Mean", None, _stat_array), Option("StandardDeviation", None, _stat_array))
+
+
+class InputLayer(Layer):
+    """Base of the input layers: ``InputSize`` per observation and ``input_format`` (its format without B)."""
+
+    is_input = True
+    input_format = ""
     _in_ports = ()
 
     def _normalize(self, X):
@@ -365,60 +575,28 @@ class _InputLayer(Layer):
         return self._normalize(X), None
 
 
-class FeatureInputLayer(_InputLayer):
-    _prefix = "input"
-    Type = "Feature Input"
-    _in_fmt = "C"
-    _positional = ("numFeatures",)
-    _ctor = (("Normalization", "none"), ("Mean", None), ("StandardDeviation", None))
-
-    def __init__(self, numFeatures, Normalization="none", Mean=None, StandardDeviation=None, Name=""):
-        super().__init__(Name)
-        n = _v.integer("featureInputLayer", "numFeatures", numFeatures)
-        self._arg_numFeatures = n
-        self.InputSize = (n,)
-        self.Normalization = Normalization
-        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
-        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
-
-    def _describe(self):
-        return f"{self.InputSize[0]} features"
-
-
-class ImageInputLayer(_InputLayer):
-    _prefix = "imageinput"
-    Type = "Image Input"
-    _in_fmt = "SSC"
-    _positional = ("inputSize",)
-    _ctor = (("Normalization", "zerocenter"), ("Mean", None), ("StandardDeviation", None))
-
-    def __init__(self, inputSize, Normalization="zerocenter", Mean=None, StandardDeviation=None, Name=""):
-        super().__init__(Name)
-        size = list(_v.integers("imageInputLayer", "inputSize", inputSize, (2, 3)))
-        if len(size) == 2:
-            size.append(1)
-        self._arg_inputSize = tuple(size)
-        self.InputSize = tuple(size)
-        self.Normalization = Normalization
-        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
-        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
-
-    def _describe(self):
-        return f"{size_text(self.InputSize)} images" + (
-            f" with '{self.Normalization}' normalization" if self.Normalization != "none" else "")
-
-
-def featureInputLayer(numFeatures, Normalization="none", Mean=None, StandardDeviation=None, Name=""):
+@register_layer("featureInputLayer",
+                Option("numFeatures", check=_feature_count, prop="InputSize", positional=True),
+                Option("Normalization", "none"), *_NORMALIZATION,
+                default_name="input", Type="Feature Input")
+class FeatureInputLayer(InputLayer):
     """Feature input layer (MATLAB ``featureInputLayer``): input ``numFeatures x N`` data, format "CB".
 
     ``Normalization`` "none" (default), "zerocenter" (needs ``Mean``) or "zscore" (``Mean``,
     ``StandardDeviation``).
     """
-    return FeatureInputLayer(numFeatures, Normalization=Normalization, Mean=Mean,
-                             StandardDeviation=StandardDeviation, Name=Name)
+
+    input_format = "C"
+
+    def _describe(self):
+        return f"{self.InputSize[0]} features"
 
 
-def imageInputLayer(inputSize, Normalization="zerocenter", Mean=None, StandardDeviation=None, Name=""):
+@register_layer("imageInputLayer",
+                Option("inputSize", check=_image_size, prop="InputSize", positional=True),
+                Option("Normalization", "zerocenter"), *_NORMALIZATION,
+                default_name="imageinput", Type="Image Input")
+class ImageInputLayer(InputLayer):
     """Image input layer (MATLAB ``imageInputLayer``): ``h x w x c x N`` images, format "SSCB".
 
     ``Normalization`` defaults to "zerocenter" as in MATLAB, which subtracts ``Mean``. *Decision:* a
@@ -427,36 +605,47 @@ def imageInputLayer(inputSize, Normalization="zerocenter", Mean=None, StandardDe
     NetworkError when the network is created. Pass ``Normalization="none"`` as the MathWorks
     custom-loop examples do, or give ``Mean=`` (scalar, one per channel, or h x w x c).
     """
-    return ImageInputLayer(inputSize, Normalization=Normalization, Mean=Mean,
-                           StandardDeviation=StandardDeviation, Name=Name)
+
+    input_format = "SSC"
+
+    def _describe(self):
+        return f"{size_text(self.InputSize)} images" + (
+            f" with '{self.Normalization}' normalization" if self.Normalization != "none" else "")
 
 
 # -------------------------------------------------------------------------------------------------
 # learnable layers
 
-class FullyConnectedLayer(Layer):
-    _prefix = "fc"
-    Type = "Fully Connected"
-    _learnables = ("Weights", "Bias")
-    _positional = ("outputSize",)
-    _ctor = (("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
-             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+def _factors(*learnables):
+    """Learn-rate and L2 factor options of the learnables (MATLAB: WeightLearnRateFactor=1, BiasL2Factor=0, ...)."""
+    out = []
+    for name, _l2 in learnables:
+        out.append(Option(name + "LearnRateFactor", 1.0, _nonnegative))
+    for name, l2 in learnables:
+        out.append(Option(name + "L2Factor", l2, _nonnegative))
+    return out
 
-    def __init__(self, outputSize, WeightsInitializer="glorot", BiasInitializer="zeros", Weights=None, Bias=None,
-                 WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0, WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
-        super().__init__(Name)
-        n = _v.integer("fullyConnectedLayer", "outputSize", outputSize)
-        self._arg_outputSize = n
-        self.OutputSize = n
+
+def _presets(*names):
+    """Options that preset learnable / state values (not saved with the layer: the network saves them)."""
+    return [Option(n, None, _as_value, saved=False) for n in names]
+
+
+@register_layer("fullyConnectedLayer",
+                Option("outputSize", check=_v.integer, prop="OutputSize", positional=True),
+                Option("WeightsInitializer", "glorot", _initializer), Option("BiasInitializer", "zeros", _initializer),
+                *_presets("Weights", "Bias"), *_factors(("Weight", 1.0), ("Bias", 0.0)),
+                default_name="fc", Type="Fully Connected", learnables=("Weights", "Bias"))
+class FullyConnectedLayer(Layer):
+    """Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b.
+
+    Weights OutputSize x InputSize (InputSize = prod of h, w, c after images), Bias OutputSize x 1.
+    Options: WeightsInitializer ("glorot"), BiasInitializer ("zeros"), Weights, Bias,
+    WeightLearnRateFactor (1), BiasLearnRateFactor (1), WeightL2Factor (1), BiasL2Factor (0), Name.
+    """
+
+    def _setup(self):
         self.InputSize = "auto"
-        self.WeightsInitializer = WeightsInitializer
-        self.BiasInitializer = BiasInitializer
-        self.Weights = _as_value(Weights, "Weights")
-        self.Bias = _as_value(Bias, "Bias")
-        self.WeightLearnRateFactor = _v.real("layer", "WeightLearnRateFactor", WeightLearnRateFactor, low=0.0)
-        self.BiasLearnRateFactor = _v.real("layer", "BiasLearnRateFactor", BiasLearnRateFactor, low=0.0)
-        self.WeightL2Factor = _v.real("layer", "WeightL2Factor", WeightL2Factor, low=0.0)
-        self.BiasL2Factor = _v.real("layer", "BiasL2Factor", BiasL2Factor, low=0.0)
 
     def _describe(self):
         return f"{self.OutputSize} fully connected layer"
@@ -470,43 +659,28 @@ class FullyConnectedLayer(Layer):
             return _initialize(self.WeightsInitializer, shape, self, "weights")
         return _initialize(self.BiasInitializer, shape, self, "bias")
 
-    def _factor(self, name, kind):
-        return getattr(self, ("Weight" if name == "Weights" else "Bias") + kind)
-
     def _forward(self, X, p, training):
         return ops.fullyconnect(X, p["Weights"], p["Bias"]), None
 
 
+@register_layer("convolution2dLayer",
+                Option("filterSize", check=_v.pair, prop="FilterSize", positional=True),
+                Option("numFilters", check=_v.integer, prop="NumFilters", positional=True),
+                Option("Stride", (1, 1), _v.pair), Option("Padding", (0, 0, 0, 0), _v.padding),
+                Option("DilationFactor", (1, 1), _v.pair),
+                Option("WeightsInitializer", "glorot", _initializer), Option("BiasInitializer", "zeros", _initializer),
+                *_presets("Weights", "Bias"), *_factors(("Weight", 1.0), ("Bias", 0.0)),
+                default_name="conv", Type="2-D Convolution", learnables=("Weights", "Bias"))
 class Convolution2DLayer(Layer):
-    _prefix = "conv"
-    Type = "2-D Convolution"
-    _learnables = ("Weights", "Bias")
-    _positional = ("filterSize", "numFilters")
-    _ctor = (("Stride", (1, 1)), ("Padding", (0, 0, 0, 0)), ("DilationFactor", (1, 1)),
-             ("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
-             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+    """2-D convolution layer (MATLAB ``convolution2dLayer``): F filters of size h x w.
 
-    def __init__(self, filterSize, numFilters, Stride=1, Padding=0, DilationFactor=1, WeightsInitializer="glorot",
-                 BiasInitializer="zeros", Weights=None, Bias=None, WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0,
-                 WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
-        super().__init__(Name)
-        self.FilterSize = _pair(filterSize, "filterSize", "convolution2dLayer")
-        self._arg_filterSize = self.FilterSize
-        nf = _v.integer("convolution2dLayer", "numFilters", numFilters)
-        self.NumFilters = nf
-        self._arg_numFilters = nf
+    Weights h x w x C x F, Bias 1 x 1 x F. Options: Stride (1), Padding (0, or "same", [h w],
+    [t b l r]), DilationFactor (1), WeightsInitializer ("glorot": numIn = h*w*C, numOut = h*w*F),
+    BiasInitializer ("zeros"), Weights, Bias, learn-rate / L2 factors, Name.
+    """
+
+    def _setup(self):
         self.NumChannels = "auto"
-        self.Stride = _pair(Stride, "Stride", "convolution2dLayer")
-        self.Padding = _padding_option(Padding, "convolution2dLayer")
-        self.DilationFactor = _pair(DilationFactor, "DilationFactor", "convolution2dLayer")
-        self.WeightsInitializer = WeightsInitializer
-        self.BiasInitializer = BiasInitializer
-        self.Weights = _as_value(Weights, "Weights")
-        self.Bias = _as_value(Bias, "Bias")
-        self.WeightLearnRateFactor = _v.real("layer", "WeightLearnRateFactor", WeightLearnRateFactor, low=0.0)
-        self.BiasLearnRateFactor = _v.real("layer", "BiasLearnRateFactor", BiasLearnRateFactor, low=0.0)
-        self.WeightL2Factor = _v.real("layer", "WeightL2Factor", WeightL2Factor, low=0.0)
-        self.BiasL2Factor = _v.real("layer", "BiasL2Factor", BiasL2Factor, low=0.0)
 
     def _describe(self):
         return (f"{self.NumFilters} {size_text(self.FilterSize)} convolutions with stride "
@@ -521,42 +695,42 @@ class Convolution2DLayer(Layer):
         h, w = self.FilterSize
         return {"Weights": (h, w, in_size[2], self.NumFilters), "Bias": (1, 1, self.NumFilters)}
 
+    def _shapes_given(self, in_size, in_fmt, current) -> dict:
+        """Like ``_shapes``, also told the current parameter values (dict; None when unset)."""
+        return self._shapes(in_size, in_fmt)
+
+    def _fans(self, shape):
+        h, w, c, f = shape
+        return h * w * c, h * w * f
+
     _init_value = FullyConnectedLayer._init_value
-    _factor = FullyConnectedLayer._factor
 
     def _forward(self, X, p, training):
-        pad = "same" if self.Padding == "same" else list(self.Padding)
-        return ops.dlconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Padding=pad,
+        return ops.dlconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Padding=self.Padding,
                           DilationFactor=self.DilationFactor), None
 
 
+@register_layer("batchNormalizationLayer",
+                Option("Epsilon", 1e-5, functools.partial(_v.real, low=0.0, low_open=True)),
+                Option("MeanDecay", 0.1, functools.partial(_v.real, low=0.0, high=1.0)),
+                Option("VarianceDecay", 0.1, functools.partial(_v.real, low=0.0, high=1.0)),
+                Option("OffsetInitializer", "zeros", _initializer), Option("ScaleInitializer", "ones", _initializer),
+                *_presets("Offset", "Scale", "TrainedMean", "TrainedVariance"),
+                *_factors(("Offset", 1.0), ("Scale", 1.0)),
+                default_name="batchnorm", Type="Batch Normalization", learnables=("Offset", "Scale"),
+                states=("TrainedMean", "TrainedVariance"))
 class BatchNormalizationLayer(Layer):
-    _prefix = "batchnorm"
-    Type = "Batch Normalization"
-    _learnables = ("Offset", "Scale")
-    _states = ("TrainedMean", "TrainedVariance")
-    _ctor = (("Epsilon", 1e-5), ("MeanDecay", 0.1), ("VarianceDecay", 0.1), ("OffsetInitializer", "zeros"),
-             ("ScaleInitializer", "ones"), ("OffsetLearnRateFactor", 1.0), ("ScaleLearnRateFactor", 1.0),
-             ("OffsetL2Factor", 1.0), ("ScaleL2Factor", 1.0))
+    """Batch normalization layer (MATLAB ``batchNormalizationLayer``).
 
-    def __init__(self, Epsilon=1e-5, MeanDecay=0.1, VarianceDecay=0.1, OffsetInitializer="zeros",
-                 ScaleInitializer="ones", Offset=None, Scale=None, TrainedMean=None, TrainedVariance=None,
-                 OffsetLearnRateFactor=1.0, ScaleLearnRateFactor=1.0, OffsetL2Factor=1.0, ScaleL2Factor=1.0, Name=""):
-        super().__init__(Name)
-        self.Epsilon = _v.real("batchNormalizationLayer", "Epsilon", Epsilon, low=0.0, low_open=True)
-        self.MeanDecay = _v.real("batchNormalizationLayer", "MeanDecay", MeanDecay, 0.0, 1.0)
-        self.VarianceDecay = _v.real("batchNormalizationLayer", "VarianceDecay", VarianceDecay, 0.0, 1.0)
+    ``forward``: y = Scale (x - mu_B)/sqrt(var_B + Epsilon) + Offset with the mini-batch statistics, and
+    the state update TrainedMean <- MeanDecay mu_B + (1 - MeanDecay) TrainedMean (variance likewise,
+    with the unbiased batch variance). ``predict``: the same with TrainedMean / TrainedVariance.
+    Options: Epsilon (1e-5), MeanDecay (0.1), VarianceDecay (0.1), OffsetInitializer ("zeros"),
+    ScaleInitializer ("ones"), Offset, Scale, TrainedMean, TrainedVariance, learn-rate / L2 factors, Name.
+    """
+
+    def _setup(self):
         self.NumChannels = "auto"
-        self.OffsetInitializer = OffsetInitializer
-        self.ScaleInitializer = ScaleInitializer
-        self.Offset = _as_value(Offset, "Offset")
-        self.Scale = _as_value(Scale, "Scale")
-        self.TrainedMean = _as_value(TrainedMean, "TrainedMean")
-        self.TrainedVariance = _as_value(TrainedVariance, "TrainedVariance")
-        self.OffsetLearnRateFactor = _v.real("layer", "OffsetLearnRateFactor", OffsetLearnRateFactor, low=0.0)
-        self.ScaleLearnRateFactor = _v.real("layer", "ScaleLearnRateFactor", ScaleLearnRateFactor, low=0.0)
-        self.OffsetL2Factor = _v.real("layer", "OffsetL2Factor", OffsetL2Factor, low=0.0)
-        self.ScaleL2Factor = _v.real("layer", "ScaleL2Factor", ScaleL2Factor, low=0.0)
 
     def _describe(self):
         return "Batch normalization" + (f" with {self.NumChannels} channels" if self.NumChannels != "auto" else "")
@@ -575,9 +749,6 @@ class BatchNormalizationLayer(Layer):
             return np.zeros(shape, np.float32)
         return np.ones(shape, np.float32)
 
-    def _factor(self, name, kind):
-        return getattr(self, name + kind)
-
     def _forward(self, X, p, training):
         kw = dict(Epsilon=self.Epsilon, MeanDecay=self.MeanDecay, VarianceDecay=self.VarianceDecay)
         if training:
@@ -591,47 +762,29 @@ class BatchNormalizationLayer(Layer):
 # -------------------------------------------------------------------------------------------------
 # parameter-free layers
 
-class _Elementwise(Layer):
+class ActivationLayer(Layer):
+    """An elementwise layer ``Y = _fun(X)`` without options (see :func:`activation_layer`)."""
+
     _fun = None
 
     def _forward(self, X, p, training):
         return type(self)._fun(X), None
 
 
-class ReLULayer(_Elementwise):
-    _prefix = "relu"
-    Type = "ReLU"
-    _fun = staticmethod(ops.relu)
+reluLayer = activation_layer("reluLayer", ops.relu, "ReLU", default_name="relu",
+                             doc="ReLU layer (MATLAB ``reluLayer``): max(x, 0).", rectifies=True)
+sigmoidLayer = activation_layer("sigmoidLayer", ops.sigmoid, "Sigmoid", default_name="sigmoid",
+                                doc="Sigmoid layer (MATLAB ``sigmoidLayer``): 1 / (1 + exp(-x)).")
+tanhLayer = activation_layer("tanhLayer", ops.tanh, "Tanh", default_name="tanh",
+                             doc="Tanh layer (MATLAB ``tanhLayer``).")
+softmaxLayer = activation_layer("softmaxLayer", ops.softmax, "Softmax", default_name="softmax",
+                                doc="Softmax layer (MATLAB ``softmaxLayer``): softmax over the channel dimension.")
 
 
-class SigmoidLayer(_Elementwise):
-    _prefix = "sigmoid"
-    Type = "Sigmoid"
-    _fun = staticmethod(ops.sigmoid)
-
-
-class TanhLayer(_Elementwise):
-    _prefix = "tanh"
-    Type = "Tanh"
-    _fun = staticmethod(ops.tanh)
-
-
-class SoftmaxLayer(_Elementwise):
-    _prefix = "softmax"
-    Type = "Softmax"
-    _fun = staticmethod(ops.softmax)
-
-
+@register_layer("leakyReluLayer", Option("scale", 0.01, _v.real, prop="Scale", positional=True),
+                default_name="leakyrelu", Type="Leaky ReLU")
 class LeakyReLULayer(Layer):
-    _prefix = "leakyrelu"
-    Type = "Leaky ReLU"
-    _positional = ()
-    _ctor = (("Scale", 0.01),)
-    _rename = {"Scale": "scale"}
-
-    def __init__(self, scale=0.01, Name=""):
-        super().__init__(Name)
-        self.Scale = _v.real("leakyReluLayer", "scale", scale)
+    """Leaky ReLU layer (MATLAB ``leakyReluLayer(scale)``): x if x > 0 else scale * x."""
 
     def _describe(self):
         return f"Leaky ReLU with scale {self.Scale:g}"
@@ -640,15 +793,13 @@ class LeakyReLULayer(Layer):
         return ops.leakyrelu(X, self.Scale), None
 
 
+@register_layer("dropoutLayer", Option("probability", 0.5, _v.probability, prop="Probability", positional=True),
+                default_name="dropout", Type="Dropout")
 class DropoutLayer(Layer):
-    _prefix = "dropout"
-    Type = "Dropout"
-    _ctor = (("Probability", 0.5),)
-    _rename = {"Probability": "probability"}
+    """Dropout layer (MATLAB ``dropoutLayer(p)``): in ``forward`` each element is zeroed with probability p
+    and survivors are scaled by 1/(1-p) (inverted dropout); in ``predict`` it is the identity."""
 
-    def __init__(self, probability=0.5, Name=""):
-        super().__init__(Name)
-        self.Probability = _v.probability("dropoutLayer", "probability", probability)
+    passes_zeros = True
 
     def _describe(self):
         return f"{self.Probability * 100:g}% dropout"
@@ -657,56 +808,52 @@ class DropoutLayer(Layer):
         return ops.dropout(X, self.Probability, training=training), None
 
 
-class _Pooling2DLayer(Layer):
-    _positional = ("poolSize",)
-    _ctor = (("Stride", (1, 1)), ("Padding", (0, 0, 0, 0)))
-    _what = ""
+_POOLING = (Option("poolSize", check=_v.pair, prop="PoolSize", positional=True),
+            Option("Stride", (1, 1), _v.pair), Option("Padding", (0, 0, 0, 0), _v.padding))
 
-    def __init__(self, poolSize, Stride=1, Padding=0, Name=""):
-        super().__init__(Name)
-        self.PoolSize = _pair(poolSize, "poolSize", type(self).__name__[0].lower() + type(self).__name__[1:])
-        self._arg_poolSize = self.PoolSize
-        self.Stride = _pair(Stride, "Stride", "poolingLayer")
-        self.Padding = _padding_option(Padding, "poolingLayer")
+
+class _Pooling2DLayer(Layer):
+    _op = None
 
     def _describe(self):
-        return (f"{size_text(self.PoolSize)} {self._what} pooling with stride [{' '.join(map(str, self.Stride))}] "
+        return (f"{size_text(self.PoolSize)} {self.Type[5:].lower()} with stride [{' '.join(map(str, self.Stride))}] "
                 f"and padding {_padding_text(self.Padding)}")
 
     def _check_input(self, in_size, in_fmt):
-        _require_images(self, f"{self._prefix} pooling", in_size, in_fmt)
+        _require_images(self, self.constructor, in_size, in_fmt)
 
     def _shapes(self, in_size, in_fmt):
         self._check_input(in_size, in_fmt)
         return {}
 
     def _forward(self, X, p, training):
-        pad = "same" if self.Padding == "same" else list(self.Padding)
-        fun = ops.maxpool if self._what == "max" else ops.avgpool
-        return fun(X, self.PoolSize, Stride=self.Stride, Padding=pad), None
+        return type(self)._op(X, self.PoolSize, Stride=self.Stride, Padding=self.Padding), None
 
 
+@register_layer("maxPooling2dLayer", *_POOLING, default_name="maxpool", Type="2-D Max Pooling")
 class MaxPooling2DLayer(_Pooling2DLayer):
-    _prefix = "maxpool"
-    Type = "2-D Max Pooling"
-    _what = "max"
+    """2-D max pooling layer (MATLAB ``maxPooling2dLayer``); Stride defaults to 1 as in MATLAB."""
+
+    _op = staticmethod(ops.maxpool)
+    passes_zeros = True
 
 
+@register_layer("averagePooling2dLayer", *_POOLING, default_name="avgpool", Type="2-D Average Pooling")
 class AveragePooling2DLayer(_Pooling2DLayer):
-    _prefix = "avgpool"
-    Type = "2-D Average Pooling"
-    _what = "average"
+    """2-D average pooling layer (MATLAB ``averagePooling2dLayer``); Stride defaults to 1."""
+
+    _op = staticmethod(ops.avgpool)
 
 
+@register_layer("flattenLayer", default_name="flatten", Type="Flatten")
 class FlattenLayer(Layer):
-    """Flatten the spatial and channel dimensions into C (MATLAB ``flattenLayer``).
+    """Flatten layer (MATLAB ``flattenLayer``): h x w x c x N images -> (h*w*c) x N features ("CB").
 
     Element order: the same as ``fullyconnect`` uses for images (NumPy's row-major order of h x w x c), so
     ``flattenLayer`` followed by ``fullyConnectedLayer`` equals ``fullyConnectedLayer`` alone.
     """
 
-    _prefix = "flatten"
-    Type = "Flatten"
+    passes_zeros = True
 
     def _forward(self, X, p, training):
         fmt = fmt_of(X)
@@ -718,21 +865,247 @@ class FlattenLayer(Layer):
 
 
 # -------------------------------------------------------------------------------------------------
+# sequences: sequenceInputLayer, lstmLayer, gruLayer
+
+def _sequence_channels(fname, name, v):
+    """inputSize of a sequenceInputLayer: the number of channels per time step -> (C,)."""
+    try:
+        flat = [float(a) for a in np.ravel(v)]
+    except (TypeError, ValueError):
+        flat = []
+    if len(flat) != 1 or flat[0] < 1 or flat[0] != int(flat[0]) or isinstance(v, bool):
+        raise NetworkError(
+            f"{fname}: inputSize must be the number of channels of each time step, a positive "
+            f"integer (image sequences [h w c] are not available in dlteach); got {v!r}.")
+    return (int(flat[0]),)
+
+
+def _min_length(fname, name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v or v < 1:
+        raise NetworkError(f"{fname}: MinLength must be a positive integer; got {v!r}.")
+    return int(v)
+
+
+@register_layer("sequenceInputLayer",
+                Option("inputSize", check=_sequence_channels, prop="InputSize", positional=True),
+                Option("Normalization", "none"), *_NORMALIZATION, Option("MinLength", 1, _min_length),
+                default_name="sequenceinput", Type="Sequence Input")
+class SequenceInputLayer(InputLayer):
+    """Sequence input layer (MATLAB ``sequenceInputLayer(inputSize)``): sequences of ``inputSize``
+    channels, format "CBT" (channels x observations x time steps). Normalization "none" (default)."""
+
+    input_format = "C"  # per observation and time step; the example input used for sizes has one time step
+
+    def _describe(self):
+        return f"Sequence input with {self.InputSize[0]} dimensions"
+
+    def _prepare_data(self, X):
+        """X (formatted 'CBT'/'CB', or unformatted C x B x T) -> formatted dlarray, sizes checked."""
+        C = self.InputSize[0]
+        if fmt_of(X):
+            fmt = fmt_of(X)
+            if fmt not in ("CBT", "CB"):
+                raise NetworkError(
+                    f"Layer '{self.Name}' expects sequences labelled 'CBT' (channels x observations x time steps), "
+                    f"but X has format {fmt!r}. Label the dimensions: dlarray(X, 'CTB') for C x T x B data, "
+                    "dlarray(X, 'TCB') for T x C x B, ...")
+            Xf = X
+        else:
+            raw = data_of(X)
+            shape = tuple(np.shape(value_of(raw)))
+            if len(shape) != 3:
+                raise NetworkError(
+                    f"Layer '{self.Name}' expects sequences: give a formatted dlarray, e.g. dlarray(X, 'CTB') for "
+                    f"C x T x B data (X has size {size_text(shape)}).")
+            Xf = dlarray(raw, "CBT")
+        if Xf.shape[0] != C:
+            raise NetworkError(
+                f"Wrong input size for layer '{self.Name}': it expects {C} channels per time step ('C'), but X "
+                f"({fmt_of(Xf)}) has size {size_text(Xf.shape)}. If the data is T x C (time steps down the rows, as "
+                "MATLAB's cell arrays of sequences often are), label it accordingly, e.g. 'TCB'.")
+        if "T" in fmt_of(Xf) and Xf.shape[2] < self.MinLength:
+            raise NetworkError(f"Layer '{self.Name}': the sequences have {Xf.shape[2]} time steps, fewer than "
+                               f"MinLength={self.MinLength}.")
+        return self._normalize(Xf)
+
+
+def _ones_forget_bias(H, gates=4):
+    b = np.zeros((gates * H, 1), np.float32)
+    b[H:2 * H] = 1.0  # rows of the forget gate (order i, f, g, o)
+    return b
+
+
+def _hidden_units(fname, name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v or v < 1:
+        raise NetworkError(f"{fname}: numHiddenUnits must be a positive integer; got {v!r}.")
+    return int(v)
+
+
+def _output_mode(fname, name, v):
+    mode = str(v).lower()
+    if mode not in ("sequence", "last"):
+        raise NetworkError(f"{fname}: OutputMode must be 'sequence' (every time step) or 'last' (the last time "
+                           f"step only, e.g. for sequence classification); got {v!r}.")
+    return mode
+
+
+def _default_activation(default):
+    def check(fname, name, v):
+        if str(v).lower() != default:
+            raise NetworkError(f"{fname}: dlteach implements the default activations only (StateActivationFunction="
+                               "'tanh', GateActivationFunction='sigmoid').")
+        return default
+    return check
+
+
+def _reset_gate_mode(fname, name, v):
+    mode = str(v).lower()
+    if mode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
+        raise NetworkError("gruLayer: ResetGateMode must be 'after-multiplication' (default), "
+                           f"'before-multiplication' or 'recurrent-bias-after-multiplication'; got {v!r}.")
+    return mode
+
+
+def _recurrent(bias_init, *extra, states):
+    """The options of lstmLayer / gruLayer, in MATLAB's order."""
+    return (Option("numHiddenUnits", check=_hidden_units, prop="NumHiddenUnits", positional=True),
+            Option("OutputMode", "sequence", _output_mode), *extra,
+            Option("InputWeightsInitializer", "glorot", _initializer),
+            Option("RecurrentWeightsInitializer", "orthogonal", _initializer),
+            Option("BiasInitializer", bias_init, _initializer),
+            *_presets("InputWeights", "RecurrentWeights", "Bias", *states),
+            Option("StateActivationFunction", "tanh", _default_activation("tanh"), saved=False),
+            Option("GateActivationFunction", "sigmoid", _default_activation("sigmoid"), saved=False),
+            *_factors(("InputWeights", 1.0), ("RecurrentWeights", 1.0), ("Bias", 0.0)))
+
+
+class _RecurrentLayer(Layer):
+    _gates = 4
+
+    def _setup(self):
+        self.InputSize = "auto"
+
+    def _shapes(self, in_size, in_fmt):
+        if "C" not in in_fmt:
+            raise NetworkError(f"Layer '{self.Name}' needs an input with channels ('C'); it receives {in_fmt}.")
+        C = int(np.prod(in_size))
+        H = self.NumHiddenUnits
+        out = {"InputWeights": (self._gates * H, C), "RecurrentWeights": (self._gates * H, H),
+               "Bias": (self._bias_rows() * H, 1), "HiddenState": (H, 1)}
+        if "CellState" in self.state_names:
+            out["CellState"] = (H, 1)
+        return out
+
+    def _bias_rows(self):
+        return self._gates
+
+    def _init_value(self, name, shape):
+        if name == "InputWeights":
+            return _initialize(self.InputWeightsInitializer, shape, self, "input weights")
+        if name == "RecurrentWeights":
+            return _initialize(self.RecurrentWeightsInitializer, shape, self, "recurrent weights")
+        if name == "Bias":
+            init = self.BiasInitializer
+            if isinstance(init, str) and init.lower() == "unit-forget-gate":
+                if self._gates != 4:
+                    raise NetworkError(f"Layer '{self.Name}': 'unit-forget-gate' is an LSTM bias initializer; a GRU "
+                                       "has no forget gate. Use 'zeros', 'ones' or 'narrow-normal'.")
+                return _ones_forget_bias(self.NumHiddenUnits)
+            return _initialize(init, shape, self, "bias")
+        return np.zeros(shape, np.float32)  # HiddenState / CellState
+
+    def _initial_state(self, v, B, name):
+        shape = np.shape(value_of(v))
+        if len(shape) == 2 and shape[1] not in (1, B):
+            raise NetworkError(
+                f"Layer '{self.Name}': its {name} holds {shape[1]} observations (from an earlier forward/predict "
+                f"whose state was stored with net.State = state), but this mini-batch has {B}. The stored state "
+                "is the initial state of every sequence of the next call: for independent sequences (e.g. "
+                "sequence classification) do not store it, or start afresh with net = resetState(net).")
+        return v
+
+    def _describe_common(self, kind):
+        return f"{kind} with {self.NumHiddenUnits} hidden units"
+
+    def _output(self, Y, h):
+        return h if self.OutputMode == "last" else Y
+
+
+@register_layer("lstmLayer", *_recurrent("unit-forget-gate", states=("HiddenState", "CellState")),
+                default_name="lstm", Type="LSTM", learnables=("InputWeights", "RecurrentWeights", "Bias"),
+                states=("HiddenState", "CellState"))
+class LSTMLayer(_RecurrentLayer):
+    """LSTM layer (MATLAB ``lstmLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.lstm`.
+
+    Learnables InputWeights 4H x C, RecurrentWeights 4H x H, Bias 4H x 1 (gate rows input, forget,
+    cell candidate, output); State HiddenState, CellState (H x 1 zeros; after forward/predict, H x B).
+    ``OutputMode``: "sequence" (default; "CBT" output) or "last" (the last time step, "CB").
+    Initializers (MATLAB's defaults): InputWeightsInitializer "glorot" (numIn = C, numOut = 4H),
+    RecurrentWeightsInitializer "orthogonal" (Q of the QR decomposition of a 4H x H normal matrix),
+    BiasInitializer "unit-forget-gate" (forget-gate biases 1, the others 0). Learn-rate / L2 factors as
+    fullyConnectedLayer's (InputWeights..., RecurrentWeights..., Bias...).
+    """
+
+    def _describe(self):
+        return self._describe_common("LSTM")
+
+    def _forward(self, X, p, training):
+        from .recurrent import lstm
+
+        fmt = fmt_of(X)
+        B = X.shape[fmt.index("B")] if "B" in fmt else 1
+        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
+        c0 = self._initial_state(p["CellState"], B, "CellState")
+        Y, h, c = lstm(X, h0, c0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], return_state=True)
+        return self._output(Y, h), {"HiddenState": wrap(data_of(h), ""), "CellState": wrap(data_of(c), "")}
+
+
+@register_layer("gruLayer",
+                *_recurrent("zeros", Option("ResetGateMode", "after-multiplication", _reset_gate_mode),
+                            states=("HiddenState",)),
+                default_name="gru", Type="GRU", learnables=("InputWeights", "RecurrentWeights", "Bias"),
+                states=("HiddenState",))
+class GRULayer(_RecurrentLayer):
+    """GRU layer (MATLAB ``gruLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.gru`.
+
+    Learnables InputWeights 3H x C, RecurrentWeights 3H x H, Bias 3H x 1 (6H x 1 with
+    ResetGateMode="recurrent-bias-after-multiplication"); gate rows reset, update, candidate; State
+    HiddenState. ``ResetGateMode`` "after-multiplication" (default). Initializers: "glorot",
+    "orthogonal", BiasInitializer "zeros". ``OutputMode`` "sequence" | "last".
+    """
+
+    _gates = 3
+
+    def _bias_rows(self):
+        return 6 if self.ResetGateMode == "recurrent-bias-after-multiplication" else 3
+
+    def _describe(self):
+        return self._describe_common("GRU")
+
+    def _forward(self, X, p, training):
+        from .recurrent import gru
+
+        fmt = fmt_of(X)
+        B = X.shape[fmt.index("B")] if "B" in fmt else 1
+        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
+        Y, h = gru(X, h0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], ResetGateMode=self.ResetGateMode,
+                   return_state=True)
+        return self._output(Y, h), {"HiddenState": wrap(data_of(h), "")}
+
+
+# -------------------------------------------------------------------------------------------------
 # layers with several inputs
 
-def _numbered_ports(n, who):
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"{who}: numInputs must be a positive integer; got {n!r}.")
-    return tuple(f"in{k + 1}" for k in range(n))
-
-
 class _MultiInputLayer(Layer):
-    def __init__(self, numInputs, Name, who):
-        super().__init__(Name)
-        numInputs = _v.integer(who, "numInputs", numInputs, hint="It is the number of inputs of the layer.")
-        self._in_ports = _numbered_ports(numInputs, who)
-        self._arg_numInputs = int(numInputs)
+    """Inputs in1, in2, ... (MATLAB's numInputs argument sets NumInputs)."""
+
+    @property
+    def NumInputs(self) -> int:
+        return len(self._in_ports)
+
+    @NumInputs.setter
+    def NumInputs(self, n):
+        self._in_ports = tuple(f"in{k + 1}" for k in range(n))
 
     def _sizes_list(self, in_size, in_fmt):
         if self.NumInputs == 1:
@@ -743,15 +1116,17 @@ class _MultiInputLayer(Layer):
         return ", ".join(f"{p} is {size_text(sz)} ({f})" for p, sz, f in zip(self._in_ports, sizes, fmts))
 
 
+_NUM_INPUTS = Option("numInputs", check=functools.partial(_v.integer, hint="It is the number of inputs of the layer."),
+                     prop="NumInputs", positional=True)
+
+
+@register_layer("additionLayer", _NUM_INPUTS, default_name="addition", Type="Addition")
 class AdditionLayer(_MultiInputLayer):
-    """Element-wise sum of its inputs (MATLAB ``additionLayer``); inputs in1, in2, ..."""
+    """Addition layer (MATLAB ``additionLayer(numInputs)``): Y = X1 + X2 + ... element by element.
 
-    _prefix = "addition"
-    Type = "Addition"
-    _positional = ("numInputs",)
-
-    def __init__(self, numInputs, Name=""):
-        super().__init__(numInputs, Name, "additionLayer")
+    Inputs are named in1, in2, ...: connect with ``connectLayers(net, "fc_2", "add/in2")``. All inputs must
+    have the same size and format.
+    """
 
     def _describe(self):
         return f"Element-wise addition of {self.NumInputs} inputs"
@@ -773,17 +1148,13 @@ class AdditionLayer(_MultiInputLayer):
         return wrap(out, fmt_of(Xs[0])), None
 
 
+@register_layer("concatenationLayer", Option("dim", check=functools.partial(_v.integer, hint="dim counts from 1, as in MATLAB."), prop="Dim",
+                       positional=True), _NUM_INPUTS,
+                default_name="concat", Type="Concatenation")
 class ConcatenationLayer(_MultiInputLayer):
-    """Concatenation along dimension ``dim`` (MATLAB ``concatenationLayer(dim, numInputs)``)."""
-
-    _prefix = "concat"
-    Type = "Concatenation"
-    _positional = ("dim", "numInputs")
-
-    def __init__(self, dim, numInputs, Name=""):
-        super().__init__(numInputs, Name, "concatenationLayer")
-        self.Dim = _v.integer("concatenationLayer", "dim", dim, hint="dim counts from 1, as in MATLAB.")
-        self._arg_dim = int(dim)
+    """Concatenation layer (MATLAB ``concatenationLayer(dim, numInputs)``): joins its inputs along dimension
+    ``dim`` (1-based in MATLAB's layout: 3 is C for "SSCB" images, 1 is C for "CB" features; the batch
+    dimension is refused). Inputs in1, in2, ...; all other dimensions must agree."""
 
     def _describe(self):
         return f"Concatenation of {self.NumInputs} inputs along dimension {self.Dim}"
@@ -824,15 +1195,12 @@ class ConcatenationLayer(_MultiInputLayer):
         return wrap(anp.concatenate([data_of(x) for x in Xs], axis=ax), fmt_of(Xs[0])), None
 
 
+@register_layer("depthConcatenationLayer", _NUM_INPUTS, default_name="depthcat", Type="Depth concatenation")
 class DepthConcatenationLayer(ConcatenationLayer):
-    """Concatenation along the channel dimension (MATLAB ``depthConcatenationLayer(numInputs)``)."""
+    """Depth concatenation layer (MATLAB ``depthConcatenationLayer(numInputs)``): joins its inputs along the
+    channel dimension C. Inputs in1, in2, ...; the spatial sizes must agree."""
 
-    _prefix = "depthcat"
-    Type = "Depth concatenation"
-    _positional = ("numInputs",)
-
-    def __init__(self, numInputs, Name=""):
-        _MultiInputLayer.__init__(self, numInputs, Name, "depthConcatenationLayer")
+    def _setup(self):
         self.Dim = None
 
     def _describe(self):
@@ -848,42 +1216,25 @@ class DepthConcatenationLayer(ConcatenationLayer):
 # -------------------------------------------------------------------------------------------------
 # transposed convolution
 
+@register_layer("transposedConv2dLayer",
+                Option("filterSize", check=_v.pair, prop="FilterSize", positional=True),
+                Option("numFilters", check=_v.integer, prop="NumFilters", positional=True),
+                Option("Stride", (1, 1), _v.pair), Option("Cropping", (0, 0, 0, 0), _v.padding),
+                Option("WeightsInitializer", "glorot", _initializer), Option("BiasInitializer", "zeros", _initializer),
+                *_presets("Weights", "Bias"), *_factors(("Weight", 1.0), ("Bias", 0.0)),
+                default_name="transconv", Type="2-D Transposed Convolution", learnables=("Weights", "Bias"))
 class TransposedConvolution2DLayer(Layer):
-    _prefix = "transconv"
-    Type = "2-D Transposed Convolution"
-    _learnables = ("Weights", "Bias")
-    _positional = ("filterSize", "numFilters")
-    _ctor = (("Stride", (1, 1)), ("Cropping", (0, 0, 0, 0)),
-             ("WeightsInitializer", "glorot"), ("BiasInitializer", "zeros"), ("WeightLearnRateFactor", 1.0),
-             ("BiasLearnRateFactor", 1.0), ("WeightL2Factor", 1.0), ("BiasL2Factor", 0.0))
+    """Transposed 2-D convolution layer (MATLAB ``transposedConv2dLayer``): upsampling, see ``dltranspconv``.
 
-    def __init__(self, filterSize, numFilters, Stride=1, Cropping=0, WeightsInitializer="glorot",
-                 BiasInitializer="zeros", Weights=None, Bias=None, WeightLearnRateFactor=1.0, BiasLearnRateFactor=1.0,
-                 WeightL2Factor=1.0, BiasL2Factor=0.0, Name=""):
-        super().__init__(Name)
-        self.FilterSize = _pair(filterSize, "filterSize")
-        self._arg_filterSize = self.FilterSize
-        nf = int(numFilters)
-        if nf < 1:
-            raise ValueError(f"transposedConv2dLayer: numFilters must be a positive integer; got {numFilters!r}.")
-        self.NumFilters = nf
-        self._arg_numFilters = nf
+    Weights h x w x NumFilters x NumChannels (MATLAB's order), Bias 1 x 1 x NumFilters. Output size
+    (H - 1) * Stride + h - cropping. Options: Stride (1), Cropping (0, [h w], [t b l r] or "same":
+    output = Stride * input), WeightsInitializer ("glorot": numIn = h*w*NumChannels, numOut =
+    h*w*NumFilters -- *decision*, the convolution layer's definition), BiasInitializer ("zeros"), Weights, Bias,
+    learn-rate / L2 factors, Name.
+    """
+
+    def _setup(self):
         self.NumChannels = "auto"
-        self.Stride = _pair(Stride, "Stride")
-        if isinstance(Cropping, str):
-            if Cropping.lower() != "same":
-                raise ValueError(f"Cropping must be 'same', an integer, [h w] or [top bottom left right]; got {Cropping!r}.")
-            self.Cropping = "same"
-        else:
-            self.Cropping = _padding_option(Cropping)
-        self.WeightsInitializer = WeightsInitializer
-        self.BiasInitializer = BiasInitializer
-        self.Weights = _as_value(Weights, "Weights")
-        self.Bias = _as_value(Bias, "Bias")
-        self.WeightLearnRateFactor = float(WeightLearnRateFactor)
-        self.BiasLearnRateFactor = float(BiasLearnRateFactor)
-        self.WeightL2Factor = float(WeightL2Factor)
-        self.BiasL2Factor = float(BiasL2Factor)
 
     def _describe(self):
         return (f"{self.NumFilters} {size_text(self.FilterSize)} transposed convolutions with stride "
@@ -899,12 +1250,14 @@ class TransposedConvolution2DLayer(Layer):
         h, w = self.FilterSize
         return {"Weights": (h, w, self.NumFilters, in_size[2]), "Bias": (1, 1, self.NumFilters)}
 
+    def _fans(self, shape):  # weights h x w x F x C (C = input channels)
+        h, w, f, c = shape
+        return h * w * c, h * w * f
+
     _init_value = FullyConnectedLayer._init_value
-    _factor = FullyConnectedLayer._factor
 
     def _forward(self, X, p, training):
-        crop = "same" if self.Cropping == "same" else list(self.Cropping)
-        return ops.dltranspconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Cropping=crop), None
+        return ops.dltranspconv(X, p["Weights"], p["Bias"], Stride=self.Stride, Cropping=self.Cropping), None
 
 
 # -------------------------------------------------------------------------------------------------
@@ -1010,14 +1363,14 @@ def _call_layer_code(layer, fun, Xs, formattable, what, n_out, state_names=()):
 
 
 class FunctionLayer(_PortsMixin, Layer):
-    """A layer that applies a function (MATLAB ``functionLayer``)."""
+    """A layer that applies a function (MATLAB ``functionLayer``); not registered: its code cannot be saved."""
 
-    _prefix = "layer"
+    default_name = "layer"
     Type = "Function"
 
     def __init__(self, fun, Formattable=False, NumInputs=None, NumOutputs=None, InputNames=None, OutputNames=None,
                  Description="", Acceleratable=False, Name=""):
-        super().__init__(Name)
+        self.Name = _check_name("functionLayer", "Name", Name)
         if not callable(fun):
             raise TypeError(f"functionLayer: fun must be a function (MATLAB function handle @(X) ...); got {fun!r}.")
         self.PredictFcn = fun
@@ -1103,19 +1456,19 @@ class CustomLayer(_PortsMixin, Layer):
     State: tuple = ()
     Formattable = False
     Type = "Custom"
-    _prefix = "layer"
+    default_name = "layer"
 
     def __init__(self, Name="", Description=""):
-        Layer.__init__(self, Name)
+        self.Name = _check_name(type(self).__name__, "Name", Name)
         self._in_ports, self._out_ports = ("in",), ("out",)
         self._description = Description
 
     @property
-    def _learnables(self):
+    def learnable_names(self):
         return tuple(type(self).Learnable)
 
     @property
-    def _states(self):
+    def state_names(self):
         return tuple(type(self).State)
 
     @property
@@ -1151,7 +1504,7 @@ class CustomLayer(_PortsMixin, Layer):
         got = c.initialize(*layouts)
         c = c if got is None else got
         values, shapes = {}, {}
-        for name in self._learnables + self._states:
+        for name in self.learnable_names + self.state_names:
             v = getattr(c, name, None)
             if v is None:
                 raise NetworkError(
@@ -1173,394 +1526,8 @@ class CustomLayer(_PortsMixin, Layer):
             setattr(c, name, v)
         Xs = X if isinstance(X, list) else [X]
         fun, what = (c.forward, "forward") if training else (c.predict, "predict")
-        outs, state = _call_layer_code(self, fun, Xs, type(self).Formattable, what, self.NumOutputs, self._states)
+        outs, state = _call_layer_code(self, fun, Xs, type(self).Formattable, what, self.NumOutputs, self.state_names)
         return (outs[0] if self.NumOutputs == 1 else tuple(outs)), (state or None)
-
-
-# -------------------------------------------------------------------------------------------------
-# sequences: sequenceInputLayer, lstmLayer, gruLayer
-
-class SequenceInputLayer(_InputLayer):
-    """Input of vector sequences: data "CBT" (channels x observations x time steps)."""
-
-    _prefix = "sequenceinput"
-    Type = "Sequence Input"
-    _in_fmt = "C"  # per observation and time step; the example input used for sizes has one time step
-    _positional = ("inputSize",)
-    _ctor = (("Normalization", "none"), ("Mean", None), ("StandardDeviation", None), ("MinLength", 1))
-
-    def __init__(self, inputSize, Normalization="none", Mean=None, StandardDeviation=None, MinLength=1, Name=""):
-        super().__init__(Name)
-        size = [int(v) for v in np.ravel(inputSize)]
-        if len(size) != 1 or size[0] < 1 or float(np.ravel(inputSize)[0]) != size[0]:
-            raise NetworkError(
-                f"sequenceInputLayer: inputSize must be the number of channels of each time step, a positive "
-                f"integer (image sequences [h w c] are not available in dlteach); got {inputSize!r}.")
-        self._arg_inputSize = size[0]
-        self.InputSize = (size[0],)
-        self.Normalization = Normalization
-        self.Mean = None if Mean is None else np.asarray(Mean, dtype=np.float32)
-        self.StandardDeviation = None if StandardDeviation is None else np.asarray(StandardDeviation, np.float32)
-        if isinstance(MinLength, bool) or int(MinLength) != MinLength or MinLength < 1:
-            raise NetworkError(f"sequenceInputLayer: MinLength must be a positive integer; got {MinLength!r}.")
-        self.MinLength = int(MinLength)
-
-    def _describe(self):
-        return f"Sequence input with {self.InputSize[0]} dimensions"
-
-    def _prepare_data(self, X):
-        """X (formatted 'CBT'/'CB', or unformatted C x B x T) -> formatted dlarray, sizes checked."""
-        C = self.InputSize[0]
-        if type(X) is dlarray and X._fmt:
-            fmt = X._fmt
-            if fmt not in ("CBT", "CB"):
-                raise NetworkError(
-                    f"Layer '{self.Name}' expects sequences labelled 'CBT' (channels x observations x time steps), "
-                    f"but X has format {fmt!r}. Label the dimensions: dlarray(X, 'CTB') for C x T x B data, "
-                    "dlarray(X, 'TCB') for T x C x B, ...")
-            Xf = X
-        else:
-            raw = X._data if type(X) is dlarray else X
-            shape = tuple(np.shape(value_of(raw)))
-            if len(shape) != 3:
-                raise NetworkError(
-                    f"Layer '{self.Name}' expects sequences: give a formatted dlarray, e.g. dlarray(X, 'CTB') for "
-                    f"C x T x B data (X has size {size_text(shape)}).")
-            Xf = dlarray(raw, "CBT")
-        if Xf.shape[0] != C:
-            raise NetworkError(
-                f"Wrong input size for layer '{self.Name}': it expects {C} channels per time step ('C'), but X "
-                f"({Xf._fmt}) has size {size_text(Xf.shape)}. If the data is T x C (time steps down the rows, as "
-                "MATLAB's cell arrays of sequences often are), label it accordingly, e.g. 'TCB'.")
-        if "T" in Xf._fmt and Xf.shape[2] < self.MinLength:
-            raise NetworkError(f"Layer '{self.Name}': the sequences have {Xf.shape[2]} time steps, fewer than "
-                               f"MinLength={self.MinLength}.")
-        return self._normalize(Xf)
-
-
-def _ones_forget_bias(H, gates=4):
-    b = np.zeros((gates * H, 1), np.float32)
-    b[H:2 * H] = 1.0  # rows of the forget gate (order i, f, g, o)
-    return b
-
-
-class _RecurrentLayer(Layer):
-    _gates = 4
-    _states = ("HiddenState",)
-    _default_bias = "zeros"
-
-    def _shapes(self, in_size, in_fmt):
-        if "C" not in in_fmt:
-            raise NetworkError(f"Layer '{self.Name}' needs an input with channels ('C'); it receives {in_fmt}.")
-        C = int(np.prod(in_size))
-        H = self.NumHiddenUnits
-        out = {"InputWeights": (self._gates * H, C), "RecurrentWeights": (self._gates * H, H),
-               "Bias": (self._bias_rows() * H, 1), "HiddenState": (H, 1)}
-        if "CellState" in self._states:
-            out["CellState"] = (H, 1)
-        return out
-
-    def _bias_rows(self):
-        return self._gates
-
-    def _init_value(self, name, shape):
-        if name == "InputWeights":
-            return _initialize(self.InputWeightsInitializer, shape, self, "input weights")
-        if name == "RecurrentWeights":
-            return _initialize(self.RecurrentWeightsInitializer, shape, self, "recurrent weights")
-        if name == "Bias":
-            init = self.BiasInitializer
-            if isinstance(init, str) and init.lower() == "unit-forget-gate":
-                if self._gates != 4:
-                    raise NetworkError(f"Layer '{self.Name}': 'unit-forget-gate' is an LSTM bias initializer; a GRU "
-                                       "has no forget gate. Use 'zeros', 'ones' or 'narrow-normal'.")
-                return _ones_forget_bias(self.NumHiddenUnits)
-            return _initialize(init, shape, self, "bias")
-        return np.zeros(shape, np.float32)  # HiddenState / CellState
-
-    def _preset(self, name):
-        return getattr(self, name, None)
-
-    def _factor(self, name, kind):
-        return getattr(self, name + kind)
-
-    def _initial_state(self, v, B, name):
-        shape = np.shape(value_of(v))
-        if len(shape) == 2 and shape[1] not in (1, B):
-            raise NetworkError(
-                f"Layer '{self.Name}': its {name} holds {shape[1]} observations (from an earlier forward/predict "
-                f"whose state was stored with net.State = state), but this mini-batch has {B}. The stored state "
-                "is the initial state of every sequence of the next call: for independent sequences (e.g. "
-                "sequence classification) do not store it, or start afresh with net = resetState(net).")
-        return v
-
-    def _describe_common(self, kind):
-        return f"{kind} with {self.NumHiddenUnits} hidden units"
-
-    def _output(self, Y, h):
-        return h if self.OutputMode == "last" else Y
-
-
-def _recurrent_options(layer, numHiddenUnits, OutputMode, weights_init, recurrent_init, bias_init, presets,
-                       factors, StateActivationFunction, GateActivationFunction, fname):
-    H = numHiddenUnits
-    if isinstance(H, bool) or not isinstance(H, (int, np.integer, float)) or int(H) != H or H < 1:
-        raise NetworkError(f"{fname}: numHiddenUnits must be a positive integer; got {numHiddenUnits!r}.")
-    layer._arg_numHiddenUnits = int(H)
-    layer.NumHiddenUnits = int(H)
-    layer.InputSize = "auto"
-    mode = str(OutputMode).lower()
-    if mode not in ("sequence", "last"):
-        raise NetworkError(f"{fname}: OutputMode must be 'sequence' (every time step) or 'last' (the last time "
-                           f"step only, e.g. for sequence classification); got {OutputMode!r}.")
-    layer.OutputMode = mode
-    if str(StateActivationFunction).lower() != "tanh" or str(GateActivationFunction).lower() != "sigmoid":
-        raise NetworkError(f"{fname}: dlteach implements the default activations only (StateActivationFunction="
-                           "'tanh', GateActivationFunction='sigmoid').")
-    layer.StateActivationFunction = "tanh"
-    layer.GateActivationFunction = "sigmoid"
-    layer.InputWeightsInitializer = weights_init
-    layer.RecurrentWeightsInitializer = recurrent_init
-    layer.BiasInitializer = bias_init
-    for k, v in presets.items():
-        setattr(layer, k, _as_value(v, k))
-    for k, v in factors.items():
-        setattr(layer, k, float(v))
-
-
-_RECURRENT_FACTORS = (("InputWeightsLearnRateFactor", 1.0), ("RecurrentWeightsLearnRateFactor", 1.0),
-                      ("BiasLearnRateFactor", 1.0), ("InputWeightsL2Factor", 1.0), ("RecurrentWeightsL2Factor", 1.0),
-                      ("BiasL2Factor", 0.0))
-
-
-class LSTMLayer(_RecurrentLayer):
-    _prefix = "lstm"
-    Type = "LSTM"
-    _learnables = ("InputWeights", "RecurrentWeights", "Bias")
-    _states = ("HiddenState", "CellState")
-    _positional = ("numHiddenUnits",)
-    _ctor = (("OutputMode", "sequence"), ("InputWeightsInitializer", "glorot"),
-             ("RecurrentWeightsInitializer", "orthogonal"), ("BiasInitializer", "unit-forget-gate")) + _RECURRENT_FACTORS
-
-    def __init__(self, numHiddenUnits, OutputMode="sequence", InputWeightsInitializer="glorot",
-                 RecurrentWeightsInitializer="orthogonal", BiasInitializer="unit-forget-gate", InputWeights=None,
-                 RecurrentWeights=None, Bias=None, HiddenState=None, CellState=None, StateActivationFunction="tanh",
-                 GateActivationFunction="sigmoid", InputWeightsLearnRateFactor=1.0, RecurrentWeightsLearnRateFactor=1.0,
-                 BiasLearnRateFactor=1.0, InputWeightsL2Factor=1.0, RecurrentWeightsL2Factor=1.0, BiasL2Factor=0.0,
-                 Name=""):
-        super().__init__(Name)
-        _recurrent_options(self, numHiddenUnits, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                           BiasInitializer, dict(InputWeights=InputWeights, RecurrentWeights=RecurrentWeights,
-                                                 Bias=Bias, HiddenState=HiddenState, CellState=CellState),
-                           dict(InputWeightsLearnRateFactor=InputWeightsLearnRateFactor,
-                                RecurrentWeightsLearnRateFactor=RecurrentWeightsLearnRateFactor,
-                                BiasLearnRateFactor=BiasLearnRateFactor, InputWeightsL2Factor=InputWeightsL2Factor,
-                                RecurrentWeightsL2Factor=RecurrentWeightsL2Factor, BiasL2Factor=BiasL2Factor),
-                           StateActivationFunction, GateActivationFunction, "lstmLayer")
-
-    def _describe(self):
-        return self._describe_common("LSTM")
-
-    def _forward(self, X, p, training):
-        from .recurrent import lstm
-
-        B = X.shape[X._fmt.index("B")] if "B" in X._fmt else 1
-        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
-        c0 = self._initial_state(p["CellState"], B, "CellState")
-        Y, h, c = lstm(X, h0, c0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], return_state=True)
-        return self._output(Y, h), {"HiddenState": wrap(data_of(h), ""), "CellState": wrap(data_of(c), "")}
-
-
-class GRULayer(_RecurrentLayer):
-    _prefix = "gru"
-    Type = "GRU"
-    _gates = 3
-    _learnables = ("InputWeights", "RecurrentWeights", "Bias")
-    _states = ("HiddenState",)
-    _positional = ("numHiddenUnits",)
-    _ctor = (("OutputMode", "sequence"), ("ResetGateMode", "after-multiplication"),
-             ("InputWeightsInitializer", "glorot"), ("RecurrentWeightsInitializer", "orthogonal"),
-             ("BiasInitializer", "zeros")) + _RECURRENT_FACTORS
-
-    def __init__(self, numHiddenUnits, OutputMode="sequence", ResetGateMode="after-multiplication",
-                 InputWeightsInitializer="glorot", RecurrentWeightsInitializer="orthogonal", BiasInitializer="zeros",
-                 InputWeights=None, RecurrentWeights=None, Bias=None, HiddenState=None, StateActivationFunction="tanh",
-                 GateActivationFunction="sigmoid", InputWeightsLearnRateFactor=1.0, RecurrentWeightsLearnRateFactor=1.0,
-                 BiasLearnRateFactor=1.0, InputWeightsL2Factor=1.0, RecurrentWeightsL2Factor=1.0, BiasL2Factor=0.0,
-                 Name=""):
-        super().__init__(Name)
-        mode = str(ResetGateMode).lower()
-        if mode not in ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication"):
-            raise NetworkError("gruLayer: ResetGateMode must be 'after-multiplication' (default), "
-                               f"'before-multiplication' or 'recurrent-bias-after-multiplication'; got {ResetGateMode!r}.")
-        self.ResetGateMode = mode
-        _recurrent_options(self, numHiddenUnits, OutputMode, InputWeightsInitializer, RecurrentWeightsInitializer,
-                           BiasInitializer, dict(InputWeights=InputWeights, RecurrentWeights=RecurrentWeights,
-                                                 Bias=Bias, HiddenState=HiddenState),
-                           dict(InputWeightsLearnRateFactor=InputWeightsLearnRateFactor,
-                                RecurrentWeightsLearnRateFactor=RecurrentWeightsLearnRateFactor,
-                                BiasLearnRateFactor=BiasLearnRateFactor, InputWeightsL2Factor=InputWeightsL2Factor,
-                                RecurrentWeightsL2Factor=RecurrentWeightsL2Factor, BiasL2Factor=BiasL2Factor),
-                           StateActivationFunction, GateActivationFunction, "gruLayer")
-
-    def _bias_rows(self):
-        return 6 if self.ResetGateMode == "recurrent-bias-after-multiplication" else 3
-
-    def _describe(self):
-        return self._describe_common("GRU")
-
-    def _forward(self, X, p, training):
-        from .recurrent import gru
-
-        B = X.shape[X._fmt.index("B")] if "B" in X._fmt else 1
-        h0 = self._initial_state(p["HiddenState"], B, "HiddenState")
-        Y, h = gru(X, h0, p["InputWeights"], p["RecurrentWeights"], p["Bias"], ResetGateMode=self.ResetGateMode,
-                   return_state=True)
-        return self._output(Y, h), {"HiddenState": wrap(data_of(h), "")}
-
-
-def sequenceInputLayer(inputSize, Normalization="none", Mean=None, StandardDeviation=None, MinLength=1, Name=""):
-    """Sequence input layer (MATLAB ``sequenceInputLayer(inputSize)``): sequences of ``inputSize``
-    channels, format "CBT" (channels x observations x time steps). Normalization "none" (default)."""
-    return SequenceInputLayer(inputSize, Normalization=Normalization, Mean=Mean, StandardDeviation=StandardDeviation,
-                              MinLength=MinLength, Name=Name)
-
-
-def lstmLayer(numHiddenUnits, **options):
-    """LSTM layer (MATLAB ``lstmLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.lstm`.
-
-    Learnables InputWeights 4H x C, RecurrentWeights 4H x H, Bias 4H x 1 (gate rows input, forget,
-    cell candidate, output); State HiddenState, CellState (H x 1 zeros; after forward/predict, H x B).
-    ``OutputMode``: "sequence" (default; "CBT" output) or "last" (the last time step, "CB").
-    Initializers (MATLAB's defaults): InputWeightsInitializer "glorot" (numIn = C, numOut = 4H),
-    RecurrentWeightsInitializer "orthogonal" (Q of the QR decomposition of a 4H x H normal matrix),
-    BiasInitializer "unit-forget-gate" (forget-gate biases 1, the others 0). Learn-rate / L2 factors as
-    fullyConnectedLayer's (InputWeights..., RecurrentWeights..., Bias...).
-    """
-    return LSTMLayer(numHiddenUnits, **options)
-
-
-def gruLayer(numHiddenUnits, **options):
-    """GRU layer (MATLAB ``gruLayer(numHiddenUnits, Name=Value)``), see :func:`dlteach.recurrent.gru`.
-
-    Learnables InputWeights 3H x C, RecurrentWeights 3H x H, Bias 3H x 1 (6H x 1 with
-    ResetGateMode="recurrent-bias-after-multiplication"); gate rows reset, update, candidate; State
-    HiddenState. ``ResetGateMode`` "after-multiplication" (default). Initializers: "glorot",
-    "orthogonal", BiasInitializer "zeros". ``OutputMode`` "sequence" | "last".
-    """
-    return GRULayer(numHiddenUnits, **options)
-
-
-def fullyConnectedLayer(outputSize, **options):
-    """Fully connected layer (MATLAB ``fullyConnectedLayer``): Y = W X + b.
-
-    Weights OutputSize x InputSize (InputSize = prod of h, w, c after images), Bias OutputSize x 1.
-    Options: WeightsInitializer ("glorot"), BiasInitializer ("zeros"), Weights, Bias,
-    WeightLearnRateFactor (1), BiasLearnRateFactor (1), WeightL2Factor (1), BiasL2Factor (0), Name.
-    """
-    return FullyConnectedLayer(outputSize, **options)
-
-
-def convolution2dLayer(filterSize, numFilters, **options):
-    """2-D convolution layer (MATLAB ``convolution2dLayer``): F filters of size h x w.
-
-    Weights h x w x C x F, Bias 1 x 1 x F. Options: Stride (1), Padding (0, or "same", [h w],
-    [t b l r]), DilationFactor (1), WeightsInitializer ("glorot": numIn = h*w*C, numOut = h*w*F),
-    BiasInitializer ("zeros"), Weights, Bias, learn-rate / L2 factors, Name.
-    """
-    return Convolution2DLayer(filterSize, numFilters, **options)
-
-
-def batchNormalizationLayer(**options):
-    """Batch normalization layer (MATLAB ``batchNormalizationLayer``).
-
-    ``forward``: y = Scale (x - mu_B)/sqrt(var_B + Epsilon) + Offset with the mini-batch statistics, and
-    the state update TrainedMean <- MeanDecay mu_B + (1 - MeanDecay) TrainedMean (variance likewise,
-    with the unbiased batch variance). ``predict``: the same with TrainedMean / TrainedVariance.
-    Options: Epsilon (1e-5), MeanDecay (0.1), VarianceDecay (0.1), OffsetInitializer ("zeros"),
-    ScaleInitializer ("ones"), Offset, Scale, TrainedMean, TrainedVariance, learn-rate / L2 factors, Name.
-    """
-    return BatchNormalizationLayer(**options)
-
-
-def reluLayer(Name=""):
-    """ReLU layer (MATLAB ``reluLayer``): max(x, 0)."""
-    return ReLULayer(Name)
-
-
-def leakyReluLayer(scale=0.01, Name=""):
-    """Leaky ReLU layer (MATLAB ``leakyReluLayer(scale)``): x if x > 0 else scale * x."""
-    return LeakyReLULayer(scale, Name=Name)
-
-
-def sigmoidLayer(Name=""):
-    """Sigmoid layer (MATLAB ``sigmoidLayer``): 1 / (1 + exp(-x))."""
-    return SigmoidLayer(Name)
-
-
-def tanhLayer(Name=""):
-    """Tanh layer (MATLAB ``tanhLayer``)."""
-    return TanhLayer(Name)
-
-
-def softmaxLayer(Name=""):
-    """Softmax layer (MATLAB ``softmaxLayer``): softmax over the channel dimension."""
-    return SoftmaxLayer(Name)
-
-
-def dropoutLayer(probability=0.5, Name=""):
-    """Dropout layer (MATLAB ``dropoutLayer(p)``): in ``forward`` each element is zeroed with probability p
-    and survivors are scaled by 1/(1-p) (inverted dropout); in ``predict`` it is the identity."""
-    return DropoutLayer(probability, Name=Name)
-
-
-def maxPooling2dLayer(poolSize, Stride=1, Padding=0, Name=""):
-    """2-D max pooling layer (MATLAB ``maxPooling2dLayer``); Stride defaults to 1 as in MATLAB."""
-    return MaxPooling2DLayer(poolSize, Stride=Stride, Padding=Padding, Name=Name)
-
-
-def averagePooling2dLayer(poolSize, Stride=1, Padding=0, Name=""):
-    """2-D average pooling layer (MATLAB ``averagePooling2dLayer``); Stride defaults to 1."""
-    return AveragePooling2DLayer(poolSize, Stride=Stride, Padding=Padding, Name=Name)
-
-
-def flattenLayer(Name=""):
-    """Flatten layer (MATLAB ``flattenLayer``): h x w x c x N images -> (h*w*c) x N features ("CB")."""
-    return FlattenLayer(Name)
-
-
-def additionLayer(numInputs, Name=""):
-    """Addition layer (MATLAB ``additionLayer(numInputs)``): Y = X1 + X2 + ... element by element.
-
-    Inputs are named in1, in2, ...: connect with ``connectLayers(net, "fc_2", "add/in2")``. All inputs must
-    have the same size and format.
-    """
-    return AdditionLayer(numInputs, Name=Name)
-
-
-def concatenationLayer(dim, numInputs, Name=""):
-    """Concatenation layer (MATLAB ``concatenationLayer(dim, numInputs)``): joins its inputs along dimension
-    ``dim`` (1-based in MATLAB's layout: 3 is C for "SSCB" images, 1 is C for "CB" features; the batch
-    dimension is refused). Inputs in1, in2, ...; all other dimensions must agree."""
-    return ConcatenationLayer(dim, numInputs, Name=Name)
-
-
-def depthConcatenationLayer(numInputs, Name=""):
-    """Depth concatenation layer (MATLAB ``depthConcatenationLayer(numInputs)``): joins its inputs along the
-    channel dimension C. Inputs in1, in2, ...; the spatial sizes must agree."""
-    return DepthConcatenationLayer(numInputs, Name=Name)
-
-
-def transposedConv2dLayer(filterSize, numFilters, **options):
-    """Transposed 2-D convolution layer (MATLAB ``transposedConv2dLayer``): upsampling, see ``dltranspconv``.
-
-    Weights h x w x NumFilters x NumChannels (MATLAB's order), Bias 1 x 1 x NumFilters. Output size
-    (H - 1) * Stride + h - cropping. Options: Stride (1), Cropping (0, [h w], [t b l r] or "same":
-    output = Stride * input), WeightsInitializer ("glorot": numIn = h*w*NumChannels, numOut =
-    h*w*NumFilters -- *decision*, the convolution layer's definition), BiasInitializer ("zeros"), Weights, Bias,
-    learn-rate / L2 factors, Name.
-    """
-    return TransposedConvolution2DLayer(filterSize, numFilters, **options)
 
 
 def functionLayer(fun, Formattable=False, NumInputs=None, NumOutputs=None, InputNames=None, OutputNames=None,
@@ -1578,18 +1545,3 @@ def functionLayer(fun, Formattable=False, NumInputs=None, NumOutputs=None, Input
     return FunctionLayer(fun, Formattable=Formattable, NumInputs=NumInputs, NumOutputs=NumOutputs,
                          InputNames=InputNames, OutputNames=OutputNames, Description=Description,
                          Acceleratable=Acceleratable, Name=Name)
-
-
-_CONSTRUCTOR = {
-    FeatureInputLayer: "featureInputLayer", ImageInputLayer: "imageInputLayer",
-    FullyConnectedLayer: "fullyConnectedLayer", Convolution2DLayer: "convolution2dLayer",
-    BatchNormalizationLayer: "batchNormalizationLayer", ReLULayer: "reluLayer", LeakyReLULayer: "leakyReluLayer",
-    SigmoidLayer: "sigmoidLayer", TanhLayer: "tanhLayer", SoftmaxLayer: "softmaxLayer", DropoutLayer: "dropoutLayer",
-    MaxPooling2DLayer: "maxPooling2dLayer", AveragePooling2DLayer: "averagePooling2dLayer", FlattenLayer: "flattenLayer",
-    AdditionLayer: "additionLayer", ConcatenationLayer: "concatenationLayer",
-    DepthConcatenationLayer: "depthConcatenationLayer", TransposedConvolution2DLayer: "transposedConv2dLayer",
-    SequenceInputLayer: "sequenceInputLayer", LSTMLayer: "lstmLayer", GRULayer: "gruLayer",
-}
-
-#: constructor name -> layer class (used by serialization)
-LAYER_CLASSES = {v: k for k, v in _CONSTRUCTOR.items()}

@@ -557,7 +557,7 @@ def indexcrossentropy(Y, targets, weights=None, *, Mask=None, Reduction="sum", N
     loss = crossentropy(Yf, wrap(onehot, p.fmt), weights, Mask=Mask, Reduction=Reduction,
                         NormalizationFactor=NormalizationFactor, WeightsFormat=WeightsFormat)
     if str(Reduction).lower() == "none":
-        out = anp.sum(loss._data, axis=c)
+        out = anp.sum(data_of(loss), axis=c)
         return wrap(out, p.fmt.replace("C", "") if p.formatted else "")
     return loss
 

@@ -57,15 +57,14 @@ from autograd.tracer import getval, isbox
 from . import tree
 from . import validate as _v
 from .dlarray import dlarray
-from .errors import FormatError, NetworkError
+from .errors import FormatError, NetworkError, StateNotUpdatedWarning
 from .formats import data_of, fmt_of, size_text, value_of, wrap
-from .layers import Layer, _InputLayer
+from .layers import Layer
 from .table import Table
 
 __all__ = ["dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "replaceLayer", "plot", "StateNotUpdatedWarning"]
 
-from .errors import StateNotUpdatedWarning  # noqa: E402  (defined with the other teaching errors)
 
 
 class _Family:
@@ -118,12 +117,12 @@ def _assign_names(layers, existing=()):
     counts = {}
     for lay in layers:
         if not lay.Name:
-            counts[lay._prefix] = counts.get(lay._prefix, 0) + 1
+            counts[lay.default_name] = counts.get(lay.default_name, 0) + 1
     next_index = {}
     for i, lay in enumerate(layers):
         if lay.Name:
             continue
-        prefix = lay._prefix
+        prefix = lay.default_name
         if counts[prefix] == 1 and prefix not in taken:
             name = prefix
         else:
@@ -175,7 +174,7 @@ class dlnetwork:
         layers = _assign_names(_flatten_layers(layers))
         if not layers:
             raise NetworkError("dlnetwork needs at least an input layer and one more layer.")
-        if Initialize and not isinstance(layers[0], _InputLayer):
+        if Initialize and not layers[0].is_input:
             raise NetworkError(
                 f"The first layer must be an input layer (featureInputLayer(numFeatures) or imageInputLayer([h w c])); "
                 f"got {layers[0]!r}. The input layer tells the network the size of one observation. (To build a graph "
@@ -226,7 +225,7 @@ class dlnetwork:
     @property
     def InputNames(self):
         """Names of the input layers, in layer order (one array per input in forward / predict)."""
-        return [lay.Name for lay in self._layers if isinstance(lay, _InputLayer)]
+        return [lay.Name for lay in self._layers if lay.is_input]
 
     @property
     def OutputNames(self):
@@ -259,21 +258,12 @@ class dlnetwork:
     def _learn_rate_factors(self):
         """Learn-rate factor of every Learnables row, in row order."""
         by_name = {lay.Name: lay for lay in self._layers}
-        return [float(by_name[layer]._factor(param, "LearnRateFactor")) for layer, param in self._lkeys]
-
-    def _l2_factors(self):
-        """L2 regularization factor of every Learnables row, in row order."""
-        by_name = {lay.Name: lay for lay in self._layers}
-        return [float(by_name[layer]._factor(param, "L2Factor")) for layer, param in self._lkeys]
+        return [float(by_name[layer].factor(param, "LearnRateFactor")) for layer, param in self._lkeys]
 
     def _with_learnables(self, table):
         """A NEW dlnetwork sharing layers and state with this one, with the given learnables table."""
         values = _checked_values(self, table, self._lkeys, self._lvals, "Learnables")
         return _rebuild(self, values, list(self._svals))
-
-    def _with_state(self, table):
-        values = _checked_values(self, table, self._skeys, self._svals, "State")
-        return _rebuild(self, list(self._lvals), values)
 
     # -- display -----------------------------------------------------------------------------------
     def __repr__(self):
@@ -295,20 +285,22 @@ class dlnetwork:
         return "\n".join(lines)
 
     # -- tree protocol -------------------------------------------------------------------------------
-    @classmethod
-    def _tree_child_name(cls, aux, i):
+    @staticmethod
+    def _tree_child_key(aux, i):
         n = aux.net
-        if i < len(n._lkeys):
-            layer, param = n._lkeys[i]
-            return f".Learnables{{{layer}/{param}}}"
-        layer, param = n._skeys[i - len(n._lkeys)]
-        return f".State{{{layer}/{param}}}"
+        layer, param = n._lkeys[i] if i < len(n._lkeys) else n._skeys[i - len(n._lkeys)]
+        return f"{layer}/{param}"
 
-    @classmethod
-    def _tree_aux_difference(cls, aux, raux):
+    @staticmethod
+    def _tree_child_path(aux, i):
+        where = "Learnables" if i < len(aux.net._lkeys) else "State"
+        return f".{where}{{{dlnetwork._tree_child_key(aux, i)}}}"
+
+    @staticmethod
+    def _tree_aux_difference(aux, raux):
         a, b = aux.net, raux.net
-        la = [(lay.Name, type(lay).__name__) for lay in a._layers]
-        lb = [(lay.Name, type(lay).__name__) for lay in b._layers]
+        la = [(lay.Name, _kind(lay)) for lay in a._layers]
+        lb = [(lay.Name, _kind(lay)) for lay in b._layers]
         if la != lb:
             for i, (x, y) in enumerate(zip(la, lb)):
                 if x != y:
@@ -332,10 +324,10 @@ def _setup(net, layers, conns):
     """Fill a dlnetwork's fields from named layers and connections (values: the layers' presets)."""
     net._layers = tuple(layers)
     net._conns = list(conns)
-    net._lkeys = [(lay.Name, p) for lay in layers for p in lay._learnables]
-    net._skeys = [(lay.Name, p) for lay in layers for p in lay._states]
-    net._lvals = [_preset_value(lay, p) for lay in layers for p in lay._learnables]
-    net._svals = [_preset_value(lay, p) for lay in layers for p in lay._states]
+    net._lkeys = [(lay.Name, p) for lay in layers for p in lay.learnable_names]
+    net._skeys = [(lay.Name, p) for lay in layers for p in lay.state_names]
+    net._lvals = [_preset_value(lay, p) for lay in layers for p in lay.learnable_names]
+    net._svals = [_preset_value(lay, p) for lay in layers for p in lay.state_names]
     net._index = _param_index(layers)
     net._family = _Family()
     net._initialized = False
@@ -554,7 +546,7 @@ def _incoming(net):
 def _validate_graph(net):
     """Check that the graph can run; return (topological order, incoming). Errors name the fix."""
     layers = net._layers
-    if not any(isinstance(lay, _InputLayer) for lay in layers):
+    if not any(lay.is_input for lay in layers):
         raise NetworkError(
             "The network has no input layer. Add one (featureInputLayer(numFeatures) or imageInputLayer([h w c])) "
             "and connect it: it tells the network the size of one observation."
@@ -589,7 +581,7 @@ def _validate_graph(net):
         stuck = [layers[i].Name for i, d in enumerate(indeg) if d > 0]
         raise NetworkError(f"The network has a cycle through {', '.join(stuck)}; remove a connection.")
     for lay in layers:
-        if isinstance(lay, _InputLayer):
+        if lay.is_input:
             lay._validate_normalization()
     return order, inc
 
@@ -606,10 +598,10 @@ def _param_index(layers):
     li = si = 0
     for lay in layers:
         d = {}
-        for p in lay._learnables:
+        for p in lay.learnable_names:
             d[p] = ("L", li)
             li += 1
-        for p in lay._states:
+        for p in lay.state_names:
             d[p] = ("S", si)
             si += 1
         out.append(d)
@@ -634,7 +626,13 @@ def _unflatten_net(aux, children):
     return _rebuild(n, children[:k], children[k:])
 
 
-tree.register(dlnetwork, _flatten_net, _unflatten_net)
+tree.register(dlnetwork, _flatten_net, _unflatten_net, child_path=dlnetwork._tree_child_path,
+              child_key=dlnetwork._tree_child_key, explain_difference=dlnetwork._tree_aux_difference)
+
+
+def _kind(lay):
+    """A layer's kind in messages: MATLAB's constructor name (a custom layer: its class name)."""
+    return lay.constructor or type(lay).__name__
 
 
 def _shape_of(v):
@@ -705,7 +703,7 @@ def resetState(net):
 # size propagation and initialization
 
 def _example_input(inp, batch=1):
-    return wrap(np.zeros(tuple(inp.InputSize) + (batch,), np.float32), inp._in_fmt + "B")
+    return wrap(np.zeros(tuple(inp.InputSize) + (batch,), np.float32), inp.input_format + "B")
 
 
 def _per_obs(Y):
@@ -718,7 +716,7 @@ def _fill(net, make):
     """Propagate example inputs through the graph, creating missing values with ``make``.
 
     Records per layer (in layer order) (input size, input format, output size, output format) in
-    ``net._sizes`` (lists of sizes / formats for a layer with several inputs); sets ``net._order``.
+    the returned list (lists of sizes / formats for a layer with several inputs); sets ``net._order``.
     """
     order, inc = _validate_graph(net)
     layers = net._layers
@@ -727,9 +725,9 @@ def _fill(net, make):
     acts = {}
     for i in order:
         lay = layers[i]
-        if isinstance(lay, _InputLayer):
+        if lay.is_input:
             X = _example_input(lay)
-            size, fmt = tuple(lay.InputSize), lay._in_fmt
+            size, fmt = tuple(lay.InputSize), lay.input_format
             shapes = {}
         else:
             ins = [acts[src] for src in inc[i]]
@@ -746,7 +744,7 @@ def _fill(net, make):
                 raise
             except Exception as err:
                 raise NetworkError(
-                    f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
+                    f"Layer '{lay.Name}' ({_kind(lay)}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
                     f"{err}"
                 ) from err
         p = {}
@@ -772,7 +770,7 @@ def _fill(net, make):
             raise
         except Exception as err:  # an op rejected the sizes: say which layer and which input
             raise NetworkError(
-                f"Layer '{lay.Name}' ({type(lay).__name__}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
+                f"Layer '{lay.Name}' ({_kind(lay)}) cannot take an input of size {_sizes_text(size)} ({fmt}): "
                 f"{err}"
             ) from err
         outs = (Y,) if lay.NumOutputs == 1 else tuple(Y)
@@ -781,7 +779,6 @@ def _fill(net, make):
         out_size, out_fmt = _per_obs(outs[0])
         sizes[i] = (size, fmt, out_size, out_fmt)
     net._lvals, net._svals = lvals, svals
-    net._sizes = sizes
     net._order = order
     net._inc = inc
     net._plan = None
@@ -824,21 +821,81 @@ def initialize(net):
     return new
 
 
+def with_values(net, learnables, state, initialized=True):
+    """A new network like ``net`` holding the given Learnables and State values (lists in row order).
+
+    ``None`` leaves a value unset. When every value is set (and ``initialized``), the sizes are checked by
+    propagating example inputs (a value that does not fit raises NetworkError) and the network is
+    initialized; it counts as freshly created for ``predict``'s forgotten-state warning. Used by ``load``.
+    (No MATLAB counterpart.)
+    """
+    if len(learnables) != len(net._lkeys) or len(state) != len(net._skeys):
+        raise NetworkError(f"with_values: the network has {len(net._lkeys)} Learnables and {len(net._skeys)} State "
+                           f"rows; got {len(learnables)} and {len(state)} values.")
+    new = _rebuild(net, learnables, state)
+    new._layers = tuple(lay._copy() for lay in net._layers)
+    if initialized and all(v is not None for v in new._lvals + new._svals):
+        def refuse(lay, name, shape):  # pragma: no cover - every value is set
+            raise NetworkError(f"{lay.Name}/{name} is missing")
+
+        _fill(new, refuse)
+        new._initialized = True
+    new._family = _Family()
+    new._family.record(new._lvals, new._svals)
+    return new
+
+
+def assemble(layers, connections=None, learnables=None, state=None, initialized=True):
+    """A network from the parts ``save`` stores: layers, connections ``(source, out port, destination, in
+    port)`` (None: the layers in order), Learnables and State values in row order (None = unset).
+
+    Raises NetworkError for connections that name unknown layers or ports, or values that do not fit.
+    Used by ``load``. (No MATLAB counterpart.)
+    """
+    net = dlnetwork(layers, Initialize=False)
+    if connections is not None:
+        names = {lay.Name: lay for lay in net._layers}
+        for c in connections:
+            ok = (isinstance(c, (list, tuple)) and len(c) == 4 and c[0] in names and c[2] in names
+                  and isinstance(c[1], int) and isinstance(c[3], int)
+                  and 0 <= c[1] < names[c[0]].NumOutputs and 0 <= c[3] < names[c[2]].NumInputs)
+            if not ok:
+                raise NetworkError(f"assemble: connection {c!r} does not name an output and an input of the layers.")
+        net = _derive(net, list(net._layers), [tuple(c) for c in connections])
+    if learnables is None and state is None:
+        return net
+    return with_values(net, learnables, state, initialized)
+
+
+def unwatched(net):
+    """A network with the same layers and values whose ``forward`` calls are not counted for ``net``.
+
+    For tools (gradient check, activation inspection): ``predict``'s warning "forward ran but the State
+    was never stored" must only count the learner's own training steps. (No MATLAB counterpart.)
+    """
+    if not isinstance(net, dlnetwork):
+        raise NetworkError(f"unwatched expects a dlnetwork; got {type(net).__name__}.")
+    new = _rebuild(net, net._lvals, net._svals)
+    new._family = _Family()
+    new._family.record(new._lvals, new._svals)
+    return new
+
+
 # -------------------------------------------------------------------------------------------------
 # forward / predict
 
 def _shape_hint(inp, shape):
     """Suggest a format when the data looks like another framework's layout."""
     want = tuple(inp.InputSize)
-    if inp._in_fmt == "C" and len(shape) == 2 and shape[1] == want[0]:
+    if inp.input_format == "C" and len(shape) == 2 and shape[1] == want[0]:
         return (" The data looks like observations x features (one observation per row): MATLAB's layout is "
                 "features x observations. Use dlarray(X, 'BC') (or X.T).")
-    if inp._in_fmt == "SSC" and len(shape) == 4:
+    if inp.input_format == "SSC" and len(shape) == 4:
         if tuple(shape[1:]) == want:
             return " The data looks like N x H x W x C (Keras layout): use dlarray(X, 'BSSC')."
         if (shape[1], shape[2], shape[3]) == (want[2], want[0], want[1]):
             return " The data looks like N x C x H x W (PyTorch layout): use dlarray(X, 'BCSS')."
-    if inp._in_fmt == "SSC" and len(shape) == 3 and want[2] == 1 and tuple(shape[:2]) == want[:2]:
+    if inp.input_format == "SSC" and len(shape) == 3 and want[2] == 1 and tuple(shape[:2]) == want[:2]:
         return None  # h x w x N with one channel: handled by the caller
     return ""
 
@@ -846,7 +903,7 @@ def _shape_hint(inp, shape):
 def _prepare_input(inp, X):
     if hasattr(inp, "_prepare_data"):  # an input layer with its own layout (sequenceInputLayer: "CBT")
         return inp._prepare_data(X)
-    fmt = inp._in_fmt + "B"
+    fmt = inp.input_format + "B"
     want = tuple(inp.InputSize)
     if fmt_of(X):
         if fmt_of(X) != fmt:
@@ -951,10 +1008,10 @@ def _make_plan(net):
     for i in net._order:
         lay = layers[i]
         params = tuple((name, kind, j) for name, (kind, j) in net._index[i].items())
-        srcs = None if isinstance(lay, _InputLayer) else tuple(net._inc[i])
+        srcs = None if lay.is_input else tuple(net._inc[i])
         steps.append((i, lay, params, srcs, lay.NumInputs == 1, lay.NumOutputs))
     # inputs are fed in layer order (net.InputNames), whatever the topological order
-    inputs = [i for i, lay in enumerate(layers) if isinstance(lay, _InputLayer)]
+    inputs = [i for i, lay in enumerate(layers) if lay.is_input]
     rank = {i: k for k, i in enumerate(inputs)}
     in_order = [s[0] for s in steps if s[3] is None]
     if in_order != inputs:  # reorder the input steps' feed to follow InputNames
@@ -1064,10 +1121,9 @@ class NetworkAnalysis:
     (name, size)), NumLearnables; ``TotalLearnables``.
     """
 
-    def __init__(self, rows, total, batch):
+    def __init__(self, rows, total):
         self.rows = rows
         self.TotalLearnables = total
-        self.batch = batch
 
     def _cells(self, r):
         learn = ", ".join(f"{n} {size_text(s)}" for n, s in r["Learnables"]) or "-"
@@ -1121,7 +1177,7 @@ def analyzeNetwork(net, X=None):
     sizes = _fill(probe, lambda lay, name, shape: wrap(np.zeros(shape, np.float32), ""))
     batch = 1
     if X is not None:
-        first = next(lay for lay in net._layers if isinstance(lay, _InputLayer))
+        first = next(lay for lay in net._layers if lay.is_input)
         Xf = _prepare_input(first, X)
         batch = Xf.shape[fmt_of(Xf).index("B")]
     rows = []
@@ -1140,7 +1196,7 @@ def analyzeNetwork(net, X=None):
             "Activations": size_text(full, fmt),
             "Learnables": learn, "NumLearnables": count, "State": state,
         })
-    return NetworkAnalysis(rows, total, batch)
+    return NetworkAnalysis(rows, total)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -1204,7 +1260,7 @@ def plot(net, ax=None):
     for i, lay in enumerate(layers):
         x, y = pos[lay.Name]
         missing = any(src is None for src in inc[i])
-        face = "#dbe9f6" if isinstance(lay, _InputLayer) else ("#f8d7d7" if missing else "#f3f3f3")
+        face = "#dbe9f6" if lay.is_input else ("#f8d7d7" if missing else "#f3f3f3")
         boxes[lay.Name] = ax.text(x, y, f"{lay.Name}\n{lay.Type}", ha="center", va="center", fontsize=8, zorder=3,
                                   bbox=dict(boxstyle="round,pad=0.3", fc=face, ec="#c0392b" if missing else "0.4"))
     by_name = {lay.Name: lay for lay in layers}

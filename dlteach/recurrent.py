@@ -57,8 +57,7 @@ from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
 
 from . import validate as _v
-from .dlarray import dlarray
-from .formats import apply_format as _apply_format, parse_format as _parse_format, wrap
+from .formats import apply_format as _apply_format, data_of, fmt_of, parse_format as _parse_format, wrap
 from .errors import DLTeachError, FormatError, SizeMismatchError
 from .primitives import primitive
 
@@ -72,8 +71,7 @@ class RecurrentArgumentError(DLTeachError, ValueError):
 # -------------------------------------------------------------------------------------------------
 # helpers
 
-def _raw(x):
-    return x._data if type(x) is dlarray else x
+_raw = data_of
 
 
 def _size(shape):
@@ -474,10 +472,10 @@ def _prepare_sequence(X, DataFormat, fname):
         raise RecurrentArgumentError(
             f"{fname}: X is None. None usually comes from a function that forgot `return`; X must be the input "
             "sequences as a formatted dlarray, e.g. dlarray(X, 'CBT').")
-    if type(X) is dlarray and X._fmt:
+    if fmt_of(X):
         if DataFormat is not None:
-            raise FormatError(f"{fname}: X is already formatted ({X._fmt!r}); do not also pass DataFormat.")
-        data, fmt, formatted = X._data, X._fmt, True
+            raise FormatError(f"{fname}: X is already formatted ({fmt_of(X)!r}); do not also pass DataFormat.")
+        data, fmt, formatted = data_of(X), fmt_of(X), True
     else:
         if DataFormat is None:
             raise FormatError(

@@ -35,6 +35,7 @@ from autograd.tracer import getval
 from .dlarray import dlarray, isdlarray
 from .errors import DLTeachError, FileFormatError, FormatError
 from .formats import fmt_of, parse_format, value_of, wrap
+from .layers import constructor_name, constructors, layer_from_options, layer_options
 from .table import Table
 
 __all__ = ["save", "load", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -136,7 +137,14 @@ def _encode_container(x, w, path, depth, active):
 def _layer_entry(lay, w: _Writer):
     opts = {}
     arrays = {}
-    for k, v in lay._options().items():
+    name = constructor_name(lay)
+    if name is None:
+        raise TypeError(
+            f"save: layer '{lay.Name}' ({type(lay).__name__}: a functionLayer or a custom layer) cannot be saved "
+            "without pickle -- its code is not data. Save the values instead, save(path, net.Learnables) (and "
+            "net.State), and rebuild the network in code before assigning them back."
+        )
+    for k, v in layer_options(lay).items():
         if isinstance(v, np.ndarray):
             arrays[k] = w.add(v)
         elif callable(v):
@@ -145,32 +153,33 @@ def _layer_entry(lay, w: _Writer):
             opts[k] = list(v)
         else:
             opts[k] = v
-    from .layers import _CONSTRUCTOR
-
-    if type(lay) not in _CONSTRUCTOR:
-        raise TypeError(
-            f"save: layer '{lay.Name}' ({type(lay).__name__}: a functionLayer or a custom layer) cannot be saved "
-            "without pickle -- its code is not data. Save the values instead, save(path, net.Learnables) (and "
-            "net.State), and rebuild the network in code before assigning them back."
-        )
-    return {"class": _CONSTRUCTOR[type(lay)], "options": opts, "arrays": arrays}
+    return {"class": name, "options": opts, "arrays": arrays}
 
 
 def _encode_network(net, w: _Writer):
-    def rows(keys, vals):
+    def rows(table):
         out = []
-        for (layer, param), v in zip(keys, vals):
+        for r in table:
+            v = r.Value
             if v is None:
-                out.append([layer, param, None, ""])
+                out.append([r.Layer, r.Parameter, None, ""])
             else:
-                out.append([layer, param, w.add(_array_of(v)), fmt_of(v) if isdlarray(v) else None])
+                out.append([r.Layer, r.Parameter, w.add(_array_of(v)), fmt_of(v) if isdlarray(v) else None])
         return out
 
+    layers = net.Layers
+    ports = {lay.Name: (lay.OutputNames, lay.InputNames) for lay in layers}
+
+    def port(name, text, k):  # "fc" or "add/in2" -> index of the port
+        return ports[name][k].index(text.split("/", 1)[1]) if "/" in text else 0
+
     return {
-        "layers": [_layer_entry(lay, w) for lay in net._layers],
-        "connections": [[s, sp, d, dp] for s, sp, d, dp in net._conns],
-        "learnables": rows(net._lkeys, net._lvals),
-        "state": rows(net._skeys, net._svals),
+        "layers": [_layer_entry(lay, w) for lay in layers],
+        "connections": [[c.Source.split("/")[0], port(c.Source.split("/")[0], c.Source, 0),
+                         c.Destination.split("/")[0], port(c.Destination.split("/")[0], c.Destination, 1)]
+                        for c in net.Connections],
+        "learnables": rows(net.Learnables),
+        "state": rows(net.State),
         "initialized": bool(net.Initialized),
     }
 
@@ -316,15 +325,14 @@ def _decode(node, arrays, depth=0):
 
 
 def _decode_network(spec, arrays):
-    from .layers import LAYER_CLASSES
-    from .network import _fill, dlnetwork
+    from .network import assemble
 
     _need(isinstance(spec, dict), "the network description is malformed")
     entries = spec.get("layers")
     _need(isinstance(entries, list) and entries, "the network has no layers")
     layers = []
     for e in entries:
-        _need(isinstance(e, dict) and e.get("class") in LAYER_CLASSES, f"unknown layer type {e.get('class') if isinstance(e, dict) else e!r}")
+        _need(isinstance(e, dict) and e.get("class") in constructors(), f"unknown layer type {e.get('class') if isinstance(e, dict) else e!r}")
         opts = e.get("options")
         arr_opts = e.get("arrays", {})
         _need(isinstance(opts, dict) and isinstance(arr_opts, dict), "a layer description is malformed")
@@ -332,22 +340,11 @@ def _decode_network(spec, arrays):
         for k, key in arr_opts.items():
             opts[k] = _get(arrays, key)
         try:
-            layers.append(LAYER_CLASSES[e["class"]]._from_options(opts))
+            layers.append(layer_from_options(e["class"], opts))
         except Exception as err:
             raise _Bad(f"layer {e['class']} cannot be rebuilt from the saved options ({err})") from None
-    try:
-        net = dlnetwork(layers, Initialize=False)
-    except Exception as err:
-        raise _Bad(f"the saved layers do not form a valid network ({err})") from None
-    conns = spec.get("connections")
-    if conns is not None:  # graph networks (files without it: a layer array, connected in order)
-        names = {lay.Name: lay for lay in net._layers}
-        _need(isinstance(conns, list) and all(
-            isinstance(c, list) and len(c) == 4 and c[0] in names and c[2] in names
-            and isinstance(c[1], int) and isinstance(c[3], int)
-            and 0 <= c[1] < names[c[0]].NumOutputs and 0 <= c[3] < names[c[2]].NumInputs for c in conns),
-            "the connections are malformed")
-        net._conns = [tuple(c) for c in conns]
+    conns = spec.get("connections")  # graph networks (files without it: a layer array, connected in order)
+    _need(conns is None or isinstance(conns, list), "the connections are malformed")
 
     def values(rows, keys, what):
         _need(isinstance(rows, list) and len(rows) == len(keys), f"the {what} rows do not match the layers")
@@ -363,22 +360,16 @@ def _decode_network(spec, arrays):
             out.append(wrap(arr, _fmt_ok(fmt, arr)) if fmt is not None else arr)
         return out
 
-    net._lvals = values(spec.get("learnables"), net._lkeys, "Learnables")
-    net._svals = values(spec.get("state"), net._skeys, "State")
-    complete = all(v is not None for v in net._lvals) and all(v is not None for v in net._svals)
-    if complete and spec.get("initialized", True):
-        def refuse(lay, name, shape):  # pragma: no cover - every value is set
-            raise _Bad(f"{lay.Name}/{name} is missing")
-
-        try:
-            _fill(net, refuse)
-        except _Bad:
-            raise
-        except Exception as err:
-            raise _Bad(f"the saved values do not fit the layers ({err})") from None
-        net._initialized = True
-    net._family.record(net._lvals, net._svals)
-    return net
+    try:
+        plain = assemble(layers, conns)  # the rows the layers define, checked below
+    except Exception as err:
+        raise _Bad(f"the saved layers do not form a valid network ({err})") from None
+    learnables = values(spec.get("learnables"), [(r.Layer, r.Parameter) for r in plain.Learnables], "Learnables")
+    state = values(spec.get("state"), [(r.Layer, r.Parameter) for r in plain.State], "State")
+    try:
+        return assemble(layers, conns, learnables, state, initialized=spec.get("initialized", True))
+    except Exception as err:
+        raise _Bad(f"the saved values do not fit the layers ({err})") from None
 
 
 def _check_entry_sizes(path):

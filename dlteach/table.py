@@ -281,13 +281,17 @@ class Table:
         return "".join(parts)
 
     # -- tree protocol -------------------------------------------------------------------------
-    @classmethod
-    def _tree_child_name(cls, aux, i):
+    @staticmethod
+    def _tree_child_key(aux, i):
         layers, params = aux
-        return f".Value{{{layers[i]}/{params[i]}}}"
+        return f"{layers[i]}/{params[i]}"
 
-    @classmethod
-    def _tree_aux_difference(cls, aux, raux):
+    @staticmethod
+    def _tree_child_path(aux, i):
+        return f".Value{{{Table._tree_child_key(aux, i)}}}"
+
+    @staticmethod
+    def _tree_aux_difference(aux, raux):
         (l1, p1), (l2, p2) = aux, raux
         for i, (a, b) in enumerate(zip(zip(l1, p1), zip(l2, p2))):
             if a != b:
@@ -312,7 +316,8 @@ def _unflatten(aux, children):
     return t
 
 
-tree.register(Table, _flatten, _unflatten)
+tree.register(Table, _flatten, _unflatten, child_path=Table._tree_child_path, child_key=Table._tree_child_key,
+              explain_difference=Table._tree_aux_difference)
 
 
 def height(t) -> int:

@@ -1,11 +1,26 @@
-"""Containers of arrays: walk them leaf by leaf and rebuild them with the same structure.
+"""Containers of arrays: THE container walker of dlteach (flatten to leaves, rebuild, name the leaves).
 
 MATLAB counterpart: the way ``dlfeval``, ``dlgradient`` and the updaters accept a ``dlarray``, a struct
 (dict), a cell array (list), a table with a ``Value`` column, or a ``dlnetwork``, and return the same
-kind of thing. Python's dict / list / tuple are built in; :func:`register` adds other container types
-(dlteach's ``Table`` and ``dlnetwork`` register themselves).
+kind of thing. Python's dict / list / tuple (and their subclasses, namedtuples) are built in;
+:func:`register` adds other container types (dlteach's ``Table`` and ``dlnetwork`` register
+themselves), :func:`register_leaf` marks a type as a leaf.
 
 Everything that is not a container is a *leaf* (dlarray, ndarray, number, None, str, ...).
+
+API::
+
+    leaves, treedef = flatten(x)          # leaves in a fixed order, and the structure
+    treedef.unflatten(new_leaves)         # a container like x holding new_leaves
+    treedef == other_treedef              # same structure (keys, lengths, table rows, network rows)?
+    treedef.paths("params")               # one name per leaf: params['fc1']['Weights'], net.Learnables{fc/Weights}
+    treedef.keys()                        # per leaf the tuple of keys: ('fc1', 'Weights'), (0, 2), ('fc/Weights',)
+    tree_map(f, x, *rest, path="")        # f on every leaf (and the matching leaves of rest), same structure
+    tree_leaves(x)
+
+Path spelling (the one used in every message): ``[key!r]`` for a dict entry, ``[i]`` for a list / tuple
+element, and the segment a registered container gives (``.Value{fc/Weights}`` for a Table row,
+``.Learnables{fc/Weights}`` / ``.State{...}`` for a network row).
 """
 
 from __future__ import annotations
@@ -14,24 +29,175 @@ import numpy as np
 
 from .errors import StructureMismatchError
 
-_REGISTRY: dict[type, tuple] = {}
+__all__ = ["flatten", "TreeDef", "register", "register_leaf", "is_container", "tree_map", "tree_leaves",
+           "tree_flatten", "leaf_paths"]
 
-#: types that are certainly leaves (checked first, to skip a recursive call per leaf); dlarray adds itself
-_LEAF_TYPES = {np.ndarray, float, int, str, type(None)}
+_REGISTRY: dict[type, tuple] = {}  # type -> (flatten, unflatten, child_path, child_key, explain)
+
+#: types that are certainly leaves (checked first, to skip a call per leaf); extend with register_leaf
+_LEAF_TYPES = {np.ndarray, float, int, str, bool, type(None)}
 
 
-def register(cls, flatten, unflatten):
+def register(cls, flatten, unflatten, *, child_path=None, child_key=None, explain_difference=None):
     """Register a container type.
 
     ``flatten(obj) -> (children: list, aux)``; ``unflatten(aux, children) -> obj``. ``aux`` is compared
-    with ``==`` to check that two containers have the same structure.
+    with ``==`` to check that two containers have the same structure. Optional, for messages and labels:
+    ``child_path(aux, i)`` the path segment of child i (default ``[i]``), ``child_key(aux, i)`` its key
+    (default i), ``explain_difference(aux, other_aux)`` a sentence saying how two structures differ.
     """
-    _REGISTRY[cls] = (flatten, unflatten)
+    _REGISTRY[cls] = (flatten, unflatten, child_path, child_key, explain_difference)
+    _LEAF_TYPES.discard(cls)
+
+
+def register_leaf(cls):
+    """Mark ``cls`` as a leaf type (its instances are never walked into)."""
+    _REGISTRY.pop(cls, None)
+    _LEAF_TYPES.add(cls)
 
 
 def is_container(x) -> bool:
     return isinstance(x, (dict, list, tuple)) or type(x) in _REGISTRY
 
+
+# -------------------------------------------------------------------------------------------------
+# flatten / unflatten
+
+class TreeDef:
+    """The structure of a container (see :func:`flatten`): compare with ``==``, rebuild with :meth:`unflatten`.
+
+    A node is None (a leaf) or ``(type, aux, children)``: aux is the dict's keys, the sequence's length or
+    the registered container's aux.
+    """
+
+    __slots__ = ("_node", "num_leaves")
+
+    def __init__(self, node, num_leaves):
+        self._node = node
+        self.num_leaves = num_leaves
+
+    def unflatten(self, leaves):
+        """A container with this structure holding ``leaves`` (in :func:`flatten`'s order)."""
+        return _unflatten(self._node, iter(leaves))
+
+    def __eq__(self, other):
+        if not isinstance(other, TreeDef):
+            return NotImplemented
+        try:
+            return bool(self._node == other._node)
+        except Exception:  # an aux that does not compare to a bool (arrays)
+            return False
+
+    __hash__ = None
+
+    def paths(self, prefix="") -> list:
+        """The path of every leaf, e.g. ``params['fc1']['Weights']`` (prefix ``params``)."""
+        out = []
+        _walk(self._node, prefix, out, _path_segment, lambda p, s: p + s)
+        return out
+
+    def keys(self) -> list:
+        """Per leaf the tuple of keys leading to it: dict keys, indices, registered containers' keys."""
+        out = []
+        _walk(self._node, (), out, _key, lambda p, k: p + (k,))
+        return out
+
+    def __repr__(self):
+        return f"TreeDef({self.num_leaves} leaves)"
+
+
+def flatten(x):
+    """``(leaves, treedef)``: the leaves of ``x`` in a fixed order and its structure (:class:`TreeDef`)."""
+    leaves = []
+    node = _flatten(x, leaves)
+    return leaves, TreeDef(node, len(leaves))
+
+
+def _flatten(x, leaves):
+    t = type(x)
+    if t in _LEAF_TYPES:
+        leaves.append(x)
+        return None
+    if t is dict:
+        return (dict, tuple(x), _children(x.values(), leaves))
+    if t is list or t is tuple:
+        return (t, len(x), _children(x, leaves))
+    spec = _REGISTRY.get(t)
+    if spec is not None:
+        children, aux = spec[0](x)
+        return (t, aux, _children(children, leaves))
+    if isinstance(x, dict):  # OrderedDict, defaultdict, ...
+        return (t, tuple(x), _children(x.values(), leaves))
+    if isinstance(x, (list, tuple)):  # namedtuple, list subclasses
+        return (t, len(x), _children(x, leaves))
+    leaves.append(x)
+    return None
+
+
+def _children(children, leaves):
+    nodes = []
+    for c in children:
+        if type(c) in _LEAF_TYPES:  # a leaf: no call
+            leaves.append(c)
+            nodes.append(None)
+        else:
+            nodes.append(_flatten(c, leaves))
+    return tuple(nodes)
+
+
+def _unflatten(node, it):
+    if node is None:
+        return next(it)
+    t, aux, children = node
+    items = [next(it) if c is None else _unflatten(c, it) for c in children]
+    if t is dict:
+        return dict(zip(aux, items))
+    if t is list or t is tuple:
+        return t(items)
+    spec = _REGISTRY.get(t)
+    if spec is not None:
+        return spec[1](aux, items)
+    if issubclass(t, dict):
+        return t(zip(aux, items))
+    if hasattr(t, "_fields"):  # namedtuple
+        return t(*items)
+    return t(items)
+
+
+def _walk(node, here, out, segment, join):
+    if node is None:
+        out.append(here)
+        return
+    t, aux, children = node
+    for i, c in enumerate(children):
+        _walk(c, join(here, segment(t, aux, i)), out, segment, join)
+
+
+def _path_segment(t, aux, i):
+    if issubclass(t, dict):
+        return f"[{aux[i]!r}]"
+    spec = _REGISTRY.get(t)
+    if spec is not None and spec[2] is not None:
+        return spec[2](aux, i)
+    return f"[{i}]"
+
+
+def _key(t, aux, i):
+    if issubclass(t, dict):
+        return aux[i]
+    spec = _REGISTRY.get(t)
+    if spec is not None and spec[3] is not None:
+        return spec[3](aux, i)
+    return i
+
+
+def leaf_paths(x, prefix="") -> list:
+    """The path of every leaf of ``x`` (see :meth:`TreeDef.paths`)."""
+    return flatten(x)[1].paths(prefix)
+
+
+# -------------------------------------------------------------------------------------------------
+# tree_map
 
 def _describe(x) -> str:
     if isinstance(x, dict):
@@ -54,7 +220,8 @@ def _mismatch(path, what):
 def tree_map(f, tree, *rest, path: str = ""):
     """Apply ``f`` to every leaf of ``tree`` (and the matching leaves of ``rest``), keeping the structure.
 
-    Raises StructureMismatchError naming the first key / index where the structures differ.
+    Raises StructureMismatchError naming the first key / index where the structures differ (``path`` is
+    the name of ``tree`` in that message).
     """
     if not rest:
         return _map1(f, tree)
@@ -63,6 +230,8 @@ def tree_map(f, tree, *rest, path: str = ""):
 
 def _map_checked(f, tree, *rest, path=""):
     t = type(tree)
+    if t in _LEAF_TYPES:
+        return f(tree, *rest)
     if t is dict or isinstance(tree, dict):
         for r in rest:
             if not isinstance(r, dict):
@@ -72,7 +241,7 @@ def _map_checked(f, tree, *rest, path=""):
                 extra = [k for k in r if k not in tree]
                 detail = f"missing key {missing[0]!r}" if missing else f"unexpected key {extra[0]!r}"
                 raise _mismatch(path, detail)
-        out = {k: tree_map(f, v, *(r[k] for r in rest), path=f"{path}[{k!r}]") for k, v in tree.items()}
+        out = {k: _map_checked(f, v, *(r[k] for r in rest), path=f"{path}[{k!r}]") for k, v in tree.items()}
         return out if t is dict else t(out)
     if t is list or t is tuple or isinstance(tree, (list, tuple)):
         for r in rest:
@@ -80,7 +249,7 @@ def _map_checked(f, tree, *rest, path=""):
                 raise _mismatch(path, f"expected {_describe(tree)}, got {_describe(r)}")
             if len(r) != len(tree):
                 raise _mismatch(path, f"lengths differ ({len(tree)} vs {len(r)})")
-        items = [tree_map(f, v, *(r[i] for r in rest), path=f"{path}[{i}]") for i, v in enumerate(tree)]
+        items = [_map_checked(f, v, *(r[i] for r in rest), path=f"{path}[{i}]") for i, v in enumerate(tree)]
         if t is list or t is tuple:
             return t(items)
         if hasattr(tree, "_fields"):  # namedtuple
@@ -88,21 +257,22 @@ def _map_checked(f, tree, *rest, path=""):
         return t(items)
     spec = _REGISTRY.get(t)
     if spec is not None:
-        flatten, unflatten = spec
-        children, aux = flatten(tree)
+        flat, unflat, child_path, _key_of, explain = spec
+        children, aux = flat(tree)
         rest_children = []
         for r in rest:
             if type(r) is not t:
                 raise _mismatch(path, f"expected a {t.__name__}, got {_describe(r)}")
-            rc, raux = flatten(r)
+            rc, raux = flat(r)
             if raux != aux:
-                raise _mismatch(path, _aux_difference(t, aux, raux))
+                raise _mismatch(path, explain(aux, raux) if explain else f"the two {t.__name__}s differ")
             rest_children.append(rc)
         new = [
-            tree_map(f, c, *(rc[i] for rc in rest_children), path=f"{path}{_child_name(t, aux, i)}")
+            _map_checked(f, c, *(rc[i] for rc in rest_children),
+                         path=path + (child_path(aux, i) if child_path else f"[{i}]"))
             for i, c in enumerate(children)
         ]
-        return unflatten(aux, new)
+        return unflat(aux, new)
     return f(tree, *rest)
 
 
@@ -117,39 +287,20 @@ def _map1(f, tree):
     if t is list or t is tuple:
         return t([f(v) if type(v) in _LEAF_TYPES else _map1(f, v) for v in tree])
     if t in _REGISTRY:
-        flatten, unflatten = _REGISTRY[t]
-        children, aux = flatten(tree)
-        return unflatten(aux, [_map1(f, c) for c in children])
+        flat, unflat = _REGISTRY[t][:2]
+        children, aux = flat(tree)
+        return unflat(aux, [f(c) if type(c) in _LEAF_TYPES else _map1(f, c) for c in children])
     if isinstance(tree, (dict, list, tuple)):  # subclasses (OrderedDict, namedtuple, ...)
         return _map_checked(f, tree)
     return f(tree)
 
 
-def _child_name(t, aux, i):
-    namer = getattr(t, "_tree_child_name", None)
-    return namer(aux, i) if namer else f"[{i}]"
-
-
-def _aux_difference(t, aux, raux):
-    explain = getattr(t, "_tree_aux_difference", None)
-    if explain:
-        return explain(aux, raux)
-    return f"the two {t.__name__}s differ"
-
-
 def tree_leaves(tree) -> list:
-    """All leaves of ``tree`` in a fixed order."""
-    out = []
-    tree_map(out.append, tree)
-    return out
+    """All leaves of ``tree`` in a fixed order (the order of :func:`flatten`)."""
+    return flatten(tree)[0]
 
 
 def tree_flatten(tree):
-    """``(leaves, rebuild)`` where ``rebuild(new_leaves)`` gives a container like ``tree``."""
-    leaves = tree_leaves(tree)
-
-    def rebuild(new_leaves):
-        it = iter(new_leaves)
-        return tree_map(lambda _: next(it), tree)
-
-    return leaves, rebuild
+    """``(leaves, rebuild)`` where ``rebuild(new_leaves)`` gives a container like ``tree`` (see :func:`flatten`)."""
+    leaves, treedef = flatten(tree)
+    return leaves, treedef.unflatten

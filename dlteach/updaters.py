@@ -147,98 +147,15 @@ def _is_network(x) -> bool:
     return hasattr(t, "_with_learnables") and hasattr(t, "_learn_rate_factors")
 
 
-def _leaf_paths(obj, prefix):
-    """Names of the leaves of ``obj`` in tree_map order (only used to write error messages)."""
-    out = []
-
-    def walk(x, path):
-        if isinstance(x, dict):
-            for k, v in x.items():
-                walk(v, f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, v in enumerate(x):
-                walk(v, f"{path}[{i}]")
-        elif type(x) in tree._REGISTRY:
-            children, aux = tree._REGISTRY[type(x)][0](x)
-            for i, c in enumerate(children):
-                walk(c, path + tree._child_name(type(x), aux, i))
-        else:
-            out.append(path)
-
-    walk(obj, prefix)
-    return out
-
-
-class _Irregular(Exception):
-    """A container the fast path does not handle (subclass, namedtuple): use tree.tree_map instead."""
-
-
-def _flatten(x, leaves):
-    """Append x's leaves to ``leaves`` and return x's structure as nested tuples (no path strings: fast)."""
-    t = type(x)
-    if t in tree._LEAF_TYPES:
-        leaves.append(x)
-        return None
-    if t is dict:
-        return (dict, tuple(x), _flatten_children(x.values(), leaves))
-    if t is list or t is tuple:
-        return (t, len(x), _flatten_children(x, leaves))
-    spec = tree._REGISTRY.get(t)
-    if spec is not None:
-        children, aux = spec[0](x)
-        return (t, aux, _flatten_children(children, leaves))
-    if isinstance(x, (dict, list, tuple)):
-        raise _Irregular
-    leaves.append(x)
-    return None
-
-
-def _flatten_children(children, leaves):
-    specs = []
-    for c in children:
-        if type(c) in tree._LEAF_TYPES:  # a leaf: no recursive call
-            leaves.append(c)
-            specs.append(None)
-        else:
-            specs.append(_flatten(c, leaves))
-    return tuple(specs)
-
-
-def _unflatten(spec, it):
-    if spec is None:
-        return next(it)
-    t, aux, children = spec
-    if t is dict:
-        out = {}
-        for k, c in zip(aux, children):
-            out[k] = next(it) if c is None else _unflatten(c, it)
-        return out
-    if t is list or t is tuple:
-        return t([next(it) if c is None else _unflatten(c, it) for c in children])
-    return tree._REGISTRY[t][1](aux, [next(it) if c is None else _unflatten(c, it) for c in children])
-
-
-def _same_spec(a, b) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # an aux that does not compare to a bool (arrays): let tree_map decide
-        return False
-
-
 def _gather(fname, params, others, names, on_mismatch=None):
     """Leaves of params and of each other container (None -> None), checking the structures.
 
     Returns ``(leaves, gathered, rebuild)``; ``rebuild(new_leaves)`` gives a container like params.
-    Fast path: flatten each container once and compare the structure specs; on any difference
+    Fast path: flatten each container once and compare the tree definitions; on any difference
     tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
     StructureMismatchError naming the first mismatching key / index.
     """
-    try:
-        leaves = []
-        spec = _flatten(params, leaves)
-    except _Irregular:
-        spec = None
-        leaves = tree.tree_leaves(params)
+    leaves, treedef = tree.flatten(params)
     gathered = []
     for name, other in zip(names, others):
         if other is None and on_mismatch is None:  # a state on the first call
@@ -252,14 +169,10 @@ def _gather(fname, params, others, names, on_mismatch=None):
                 f"parameters; pass that back on the next call. (MATLAB's classic mistake is {name} = "
                 "zeros(size(net)).)"
             )
-        if spec is not None:
-            collected = []
-            try:
-                if _same_spec(_flatten(other, collected), spec):
-                    gathered.append(collected)
-                    continue
-            except _Irregular:
-                pass
+        collected, other_def = tree.flatten(other)
+        if other_def == treedef:
+            gathered.append(collected)
+            continue
         collected = []
         try:
             tree.tree_map(lambda p, o, out=collected: out.append(o), params, other)
@@ -271,11 +184,7 @@ def _gather(fname, params, others, names, on_mismatch=None):
                     f"Pass None on the first call and afterwards the {name} that {fname} returned.")
             raise StructureMismatchError(f"{fname}: {name} does not match the parameters. {e} {hint}") from None
         gathered.append(collected)
-    if spec is not None:
-        rebuild = lambda new_leaves: _unflatten(spec, iter(new_leaves))  # noqa: E731
-    else:
-        rebuild = lambda new_leaves: _rebuild(params, new_leaves)  # noqa: E731
-    return leaves, gathered, rebuild
+    return leaves, gathered, treedef.unflatten
 
 
 def _kind(x) -> str:
@@ -288,11 +197,6 @@ def _kind(x) -> str:
     if isinstance(x, numbers.Number):
         return f"the number {x}"
     return f"a {type(x).__name__}"
-
-
-def _rebuild(params, new_leaves):
-    it = iter(new_leaves)
-    return tree.tree_map(lambda _: next(it), params)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -312,7 +216,7 @@ def _param_array(fname, leaf, i, params, prefix):
     else:
         arr = None
     if arr is None or arr.dtype.kind != "f" or arr.dtype.itemsize < 4:
-        where = _leaf_paths(params, prefix)[i]
+        where = tree.leaf_paths(params, prefix)[i]
         if leaf is None:
             raise UpdaterArgumentError(f"{fname}: {where} is None; learnable parameters must be floating-point "
                                        f"arrays. {_v.NONE_HINT}")
@@ -338,7 +242,7 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
     """A gradient or state leaf as an ndarray of the parameter's dtype (None stays None)."""
     if leaf is None:
         if name == "grad":
-            where = _leaf_paths(params, "grad")[i]
+            where = tree.leaf_paths(params, "grad")[i]
             raise UpdaterArgumentError(f"{fname}: {where} is None; every parameter needs a gradient array. "
                                        f"{_v.NONE_HINT}")
         return None
@@ -351,7 +255,7 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
         except Exception:  # pragma: no cover - exotic objects
             arr = None
     if arr is None or arr.dtype.kind not in "fiu":
-        where = _leaf_paths(params, name)[i]
+        where = tree.leaf_paths(params, name)[i]
         what = _kind(leaf) if arr is None or not isinstance(raw, np.ndarray) else f"an array of dtype {arr.dtype}"
         hint = ""
         if arr is not None and arr.dtype.kind == "c":
@@ -362,8 +266,8 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
                     "pass the arrays that dlgradient returned.")
         raise UpdaterArgumentError(f"{fname}: {where} is {what}, expected a real numeric array.{hint}")
     if arr.shape != arr_p.shape:
-        where = _leaf_paths(params, name)[i]
-        pwhere = _leaf_paths(params, prefix)[i]
+        where = tree.leaf_paths(params, name)[i]
+        pwhere = tree.leaf_paths(params, prefix)[i]
         if name == "grad":
             fix = ("The gradient of a parameter always has the parameter's size: check that the gradients come "
                    "from dlgradient(loss, <these parameters>) and are passed in the same order.")
@@ -454,7 +358,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         if factors is not None:
             f = float(factors[i])
             if not math.isfinite(f) or f < 0:
-                where = _leaf_paths(container, "net.Learnables")[i]
+                where = tree.leaf_paths(container, "net.Learnables")[i]
                 raise UpdaterArgumentError(
                     f"{fname}: the learn-rate factor of {where} is {f!r}; factors must be finite and >= 0."
                 )
@@ -488,7 +392,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
 
 
 def _warn_nonfinite(fname, container, indices):
-    names = _leaf_paths(container, "grad")
+    names = tree.leaf_paths(container, "grad")
     listed = [names[i] for i in indices]
     shown = ", ".join(listed[:6]) + (f" and {len(listed) - 6} more" if len(listed) > 6 else "")
     warnings.warn(
@@ -656,7 +560,7 @@ def dlupdate(fun, params, *extra):
     if not all(multi) or len({len(r) for r in results}) != 1:
         lengths = [len(r) if type(r) is tuple else 1 for r in results]
         i = next(i for i, n in enumerate(lengths) if n != lengths[0])
-        where = _leaf_paths(container, "params")[i]
+        where = tree.leaf_paths(container, "params")[i]
         raise UpdaterArgumentError(
             f"dlupdate: the function returned {lengths[0]} output(s) for the first parameter but {lengths[i]} for "
             f"{where}. It must return the same number of outputs for every parameter (a tuple for several)."

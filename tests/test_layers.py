@@ -200,3 +200,90 @@ def test_elementwise_layers_compute_their_formulas():
                        (softmaxLayer(), np.exp(x) / np.exp(x).sum(0))]:
         net = dlnetwork([featureInputLayer(3), layer])
         np.testing.assert_allclose(np.asarray(predict(net, dlarray(x, "CB"))), ref, rtol=1e-5, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------------------- the registry
+
+def test_constructor_is_generated_from_the_one_declaration():
+    import inspect
+
+    import dlteach
+    from dlteach.layers import constructors
+
+    sig = inspect.signature(convolution2dLayer)
+    assert list(sig.parameters)[:3] == ["filterSize", "numFilters", "Stride"]
+    assert sig.parameters["Stride"].default == (1, 1) and sig.parameters["Name"].default == ""
+    assert "MATLAB ``convolution2dLayer``" in convolution2dLayer.__doc__
+    for name, fn in constructors().items():  # every registered layer is exported by dlteach, under its name
+        assert getattr(dlteach, name) is fn and name in dlteach.__all__ and fn.__name__ == name
+    assert repr(leakyReluLayer(0.2)) == "leakyReluLayer(0.2)" and repr(dropoutLayer()) == "dropoutLayer()"
+
+
+def test_unknown_or_missing_options_name_the_fix():
+    from dlteach.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="unknown option 'Wieghts'. Did you mean 'Weights'"):
+        fullyConnectedLayer(10, Wieghts=np.ones((10, 3)))
+    with pytest.raises(ArgumentError, match="outputSize is missing"):
+        fullyConnectedLayer()
+    with pytest.raises(ArgumentError, match="takes 1 positional"):
+        fullyConnectedLayer(10, "glorot")
+    with pytest.raises(NetworkError, match="unknown bias initializer 'zero'"):
+        fullyConnectedLayer(10, BiasInitializer="zero")  # refused when the layer is made, not later
+
+
+def test_an_activation_layer_is_one_declaration_and_round_trips(tmp_path):
+    import dlteach.layers as L
+    from dlteach import load, save
+
+    if "squareTestLayer" not in L.constructors():
+        L.activation_layer("squareTestLayer", lambda X: X * X, "Square", default_name="square",
+                           doc="Square layer (test only): x^2.")
+    square = L.constructors()["squareTestLayer"]
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3), square()])
+    assert [lay.Name for lay in net.Layers][-1] == "square" and net.Layers[-1].Type == "Square"
+    X = dlarray(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32), "CB")
+    W, b = (np.asarray(v) for v in net.Learnables.Value)
+    np.testing.assert_allclose(np.asarray(predict(net, X)), (W @ np.asarray(X) + b) ** 2, rtol=1e-6)
+    back = load(save(tmp_path / "sq.npz", net))
+    np.testing.assert_array_equal(np.asarray(predict(back, X)), np.asarray(predict(net, X)))
+
+
+def test_layer_properties_replace_class_names():
+    assert reluLayer().rectifies and not sigmoidLayer().rectifies and not leakyReluLayer().rectifies
+    assert maxPooling2dLayer(2).passes_zeros and dropoutLayer().passes_zeros and flattenLayer().passes_zeros
+    assert not averagePooling2dLayer(2).passes_zeros and not fullyConnectedLayer(2).passes_zeros
+    assert featureInputLayer(3).is_input and imageInputLayer([4, 4]).is_input and not reluLayer().is_input
+    assert fullyConnectedLayer(2).learnable_names == ("Weights", "Bias")
+    assert batchNormalizationLayer().state_names == ("TrainedMean", "TrainedVariance")
+
+
+def test_l2_factors_are_read_for_the_dlupdate_recipe_and_no_updater_applies_them():
+    from dlteach import adamupdate, dlupdate
+    from dlteach.layers import layer_l2_factor
+
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, WeightL2Factor=2.0)])
+    assert (layer_l2_factor(net, "fc", "Weights"), layer_l2_factor(net, "fc", "Bias")) == (2.0, 0.0)
+    with pytest.raises(NetworkError, match="no learnable 'Offset'"):
+        layer_l2_factor(net, "fc", "Offset")
+    grad = net.Learnables
+    grad.Value = [np.ones((2, 3), np.float32), np.ones((2, 1), np.float32)]
+    # the updaters ignore L2 factors, as MATLAB's do: a factor of 0 gives the same step as a factor of 2
+    net0 = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, WeightL2Factor=0.0)])
+    net0.Learnables = net.Learnables
+    a, _, _ = adamupdate(net, grad, None, None, 1)
+    b, _, _ = adamupdate(net0, grad, None, None, 1)
+    np.testing.assert_array_equal(np.asarray(a.Learnables.Value[0]), np.asarray(b.Learnables.Value[0]))
+    # the documented recipe (dlteach/layers.py docstring): g + l2 * factor * w, row by row
+    l2 = 1e-2
+    factor = {(r.Layer, r.Parameter): layer_l2_factor(net, r.Layer, r.Parameter) for r in net.Learnables}
+    grad.Value = [g + l2 * factor[(r.Layer, r.Parameter)] * w
+                  for g, w, r in zip(grad.Value, net.Learnables.Value, net.Learnables)]
+    W = np.asarray(net.Learnables.Value[0])
+    np.testing.assert_allclose(np.asarray(grad.Value[0]), 1 + l2 * 2.0 * W, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(grad.Value[1]), np.ones((2, 1)))
+    assert np.asarray(grad.Value[0]).dtype == np.float32
+    # MATLAB's form, for all learnables alike: dlupdate(@(g, w) g + l2*w, gradients, net.Learnables)
+    reg = dlupdate(lambda g, w: g + l2 * w, grad, net.Learnables)
+    np.testing.assert_allclose(np.asarray(reg.Value[0]), np.asarray(grad.Value[0]) + l2 * W, rtol=1e-6)

@@ -252,6 +252,26 @@ def test_forgotten_state_warning_and_no_false_positives():
     assert _predict_warnings(forgot, X) == []
 
 
+def test_tools_do_not_count_as_training_for_the_forgotten_state_warning():
+    # the learner trains with store_state=True (no warning), then only inspects: the tools' forward calls
+    # (inspect_activations, gradient_check) must not turn into "forward ran but State was never stored"
+    from dlteach.debug import inspect_activations
+
+    np.random.seed(1)
+    X = dlarray(np.random.randn(3, 16).astype(np.float32), "CB")
+    untouched = bn_mlp()
+    for _ in range(3):
+        inspect_activations(untouched, X)
+    untouched.Learnables = tree_map(lambda w: w * 1.5, untouched.Learnables)  # "trained" by hand, state unchanged
+    assert _predict_warnings(untouched, X) == []
+    # the same with the learner's own forward calls does warn (the check can fail)
+    counted = bn_mlp()
+    for _ in range(3):
+        forward(counted, X)
+    counted.Learnables = tree_map(lambda w: w * 1.5, counted.Learnables)
+    assert len(_predict_warnings(counted, X)) == 1
+
+
 # -------------------------------------------------------------------------------------------------
 # gradients against PyTorch
 

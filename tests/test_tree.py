@@ -1,0 +1,90 @@
+"""Tests of dlteach.tree, the one container walker: flatten / unflatten, leaf paths and keys, registration."""
+
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+import pytest
+
+from dlteach import dlarray, dlnetwork, featureInputLayer, fullyConnectedLayer, batchNormalizationLayer
+from dlteach import tree
+from dlteach.errors import StructureMismatchError
+from dlteach.table import Table
+
+Pair = namedtuple("Pair", "a b")
+
+
+def params():
+    return {"fc1": {"Weights": dlarray(np.ones((2, 3), np.float32)), "Bias": np.zeros((2, 1))},
+            "layers": [1.5, (None, "text")], "pair": Pair(np.arange(2.0), OrderedDict(x=3))}
+
+
+def test_flatten_unflatten_round_trip_keeps_types_and_order():
+    p = params()
+    leaves, treedef = tree.flatten(p)
+    assert treedef.num_leaves == len(leaves) == 7
+    assert leaves[0] is p["fc1"]["Weights"] and leaves[2:5] == [1.5, None, "text"]
+    back = treedef.unflatten(list(range(7)))
+    assert back == {"fc1": {"Weights": 0, "Bias": 1}, "layers": [2, (3, 4)], "pair": Pair(5, OrderedDict(x=6))}
+    assert type(back["pair"]) is Pair and type(back["pair"].b) is OrderedDict and type(back["layers"][1]) is tuple
+    assert tree.tree_leaves(p)[1] is p["fc1"]["Bias"]
+
+
+def test_treedefs_compare_structures():
+    a = tree.flatten(params())[1]
+    assert a == tree.flatten(params())[1]
+    other = params()
+    other["fc1"]["Extra"] = 1.0
+    assert a != tree.flatten(other)[1]
+    assert tree.flatten([1, 2])[1] != tree.flatten((1, 2))[1]
+    assert tree.flatten({"a": 1, "b": 2})[1] != tree.flatten({"b": 2, "a": 1})[1]  # order is part of the structure
+
+
+def test_one_path_spelling_for_every_container():
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2), batchNormalizationLayer()])
+    paths = tree.leaf_paths({"net": net, "p": params()}, "x")
+    assert paths[:6] == ["x['net'].Learnables{fc/Weights}", "x['net'].Learnables{fc/Bias}",
+                         "x['net'].Learnables{batchnorm/Offset}", "x['net'].Learnables{batchnorm/Scale}",
+                         "x['net'].State{batchnorm/TrainedMean}", "x['net'].State{batchnorm/TrainedVariance}"]
+    assert paths[6:9] == ["x['p']['fc1']['Weights']", "x['p']['fc1']['Bias']", "x['p']['layers'][0]"]
+    assert paths[-1] == "x['p']['pair'][1]['x']"
+    assert tree.leaf_paths(net.Learnables, "grad")[1] == "grad.Value{fc/Bias}"
+    keys = tree.flatten({"t": net.Learnables, "l": [5]})[1].keys()
+    assert keys == [("t", "fc/Weights"), ("t", "fc/Bias"), ("t", "batchnorm/Offset"), ("t", "batchnorm/Scale"),
+                    ("l", 0)]
+
+
+def test_tree_map_mismatch_names_the_path_with_the_same_spelling():
+    p = params()
+    q = params()
+    q["layers"] = [1.5]
+    with pytest.raises(StructureMismatchError, match=r"at grad\['layers'\]: lengths differ \(2 vs 1\)"):
+        tree.tree_map(lambda a, b: a, p, q, path="grad")
+    t = Table(["fc", "fc"], ["Weights", "Bias"], [1.0, 2.0])
+    u = Table(["fc", "fc"], ["Weights", "Offset"], [1.0, 2.0])
+    with pytest.raises(StructureMismatchError, match="row 1: Layer/Parameter fc/Bias vs fc/Offset"):
+        tree.tree_map(lambda a, b: a, t, u)
+
+
+class Box:
+    """A user's container type: two arrays."""
+
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+
+def test_register_a_container_and_a_leaf_type():
+    tree.register(Box, lambda x: ([x.w, x.b], None), lambda aux, ch: Box(*ch),
+                  child_path=lambda aux, i: "." + "wb"[i], child_key=lambda aux, i: "wb"[i])
+    try:
+        leaves, treedef = tree.flatten({"box": Box(1.0, 2.0)})
+        assert leaves == [1.0, 2.0] and treedef.paths("m") == ["m['box'].w", "m['box'].b"]
+        assert treedef.keys() == [("box", "w"), ("box", "b")]
+        doubled = tree.tree_map(lambda v: 2 * v, {"box": Box(1.0, 2.0)})
+        assert (doubled["box"].w, doubled["box"].b) == (2.0, 4.0)
+        tree.register_leaf(Box)
+        leaves, treedef = tree.flatten({"box": Box(1.0, 2.0)})
+        assert len(leaves) == 1 and isinstance(leaves[0], Box) and treedef.paths() == ["['box']"]
+    finally:
+        tree._REGISTRY.pop(Box, None)
+        tree._LEAF_TYPES.discard(Box)
