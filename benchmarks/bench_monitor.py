@@ -29,6 +29,7 @@ from dlteach import (
     hasdata, imageInputLayer, load_digits, maxPooling2dLayer, minibatchqueue, next as mbq_next, onehotencode,
     reluLayer, shuffle, softmaxLayer,
 )
+from dlteach._jupyter import figure_png
 from dlteach.monitor import recordMetrics, trainingProgressMonitor, updateInfo
 
 
@@ -134,10 +135,10 @@ def run(make_step, iters, frontend):
         t_mon += (b - a) + (d - c)
     if monitor is not None:  # what finish() renders in a kernel: the static PNG of the final curves
         e = clock()
-        monitor._render_png(title=f"Epoch: {iters // 50} of {iters // 50}  Elapsed {monitor._elapsed()}")
+        figure_png(monitor.plot(title=f"Epoch: {iters // 50} of {iters // 50}  Elapsed 00:00:01"))
         t_final = clock() - e
     total = clock() - t0
-    redraws = monitor.redraw_count - 1 if monitor is not None else 0  # minus the final figure
+    redraws = monitor.redraw_count if monitor is not None else 0
     return total, t_step, t_mon, t_final, redraws
 
 

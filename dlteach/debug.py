@@ -17,13 +17,12 @@ matplotlib and ipywidgets are imported only inside the functions that draw.
 from __future__ import annotations
 
 import html
-import io
 import time
 import warnings
 
 import numpy as np
 
-from . import tree
+from . import _jupyter, tree
 from .autodiff import dlfeval
 from .dlarray import dlarray
 from .formats import fmt_of, size_text, value_of, wrap_like
@@ -432,12 +431,10 @@ class ActivationReport:
 
     def show(self):
         """Display the widget in Jupyter (returns it); without IPython returns the static :meth:`plot`."""
-        if _ipython() is None:
+        display = _jupyter.LiveDisplay()
+        if display.shell is None:
             return self.plot()
-        from IPython.display import display
-
-        w = self.widget()
-        display(w)
+        display.show_live(self.widget())
         return None
 
 
@@ -501,31 +498,11 @@ def gradient_norms(gradients) -> dict:
     return out
 
 
-def _ipython():
-    import sys
-
-    if "IPython" not in sys.modules:
-        return None
-    from .monitor import _get_ipython, _zmq_kernel
-
-    ip = _get_ipython()
-    return ip if _zmq_kernel(ip) is not None else None
-
-
 def _new_figure(w, h):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=100)
-    FigureCanvasAgg(fig)
-    fig._repr_png_ = lambda: _png(fig)  # displayable in Jupyter without pyplot
-    return fig
+    return _jupyter.new_figure(w, h)
 
 
-def _png(fig, dpi=None):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
+_png = _jupyter.figure_png
 
 
 class GradientNormTracker:
@@ -543,11 +520,9 @@ class GradientNormTracker:
         self._vals = {}
         self.redraw_interval = float(redraw_interval)
         self._img = None
-        self._display_id = None
+        self._display = None
         self._last_draw = -np.inf
         self._draw_cost = 0.0
-        self._ip = None
-        self._hook = None
 
     def record(self, iteration, gradients):
         """Append the norms of ``gradients`` (Table or dict) at ``iteration``; returns them."""
@@ -609,40 +584,24 @@ class GradientNormTracker:
 
     def show(self):
         """Live plot in JupyterLab; a static figure after the cell otherwise (a Figure in a script)."""
-        ip = _ipython()
-        if ip is None:
+        display = _jupyter.LiveDisplay()
+        if display.shell is None:
             return self.plot()
-        from IPython.display import display
-        from .monitor import _detect_frontend
-        import uuid
-
-        self._ip = ip
-        self._display_id = uuid.uuid4().hex
-        if _detect_frontend() == "widget":
-            display(self.widget(), display_id=self._display_id)
-        if self._hook is None:
-            self._hook = self._post_run_cell
-            ip.events.register("post_run_cell", self._hook)
+        self._display = display
+        if _jupyter.detect_frontend() == "widget":
+            display.show_live(self.widget())
+        display.after_cell(self._post_run_cell)
         return None
 
-    def _post_run_cell(self, *_a, **_k):
+    def _post_run_cell(self):
         if not self._it:
             return  # nothing recorded yet: wait for the cell with the loop
-        from IPython.display import display, update_display
-
         fig = self.plot()
-        bundle = {"image/png": _png(fig), "text/plain": "<Figure size 640x340 with 1 Axes>"}
+        self._display.show_static(_png(fig), _jupyter.figure_text(fig))
         if self._img is not None:
-            update_display(bundle, raw=True, display_id=self._display_id)
             self._img.close()
             self._img = None
-        else:
-            display(bundle, raw=True, display_id=self._display_id)
-        hook, self._hook = self._hook, None
-        try:
-            self._ip.events.unregister("post_run_cell", hook)
-        except ValueError:
-            pass
+        self._display.stop_after_cell()
 
 
 # --------------------------------------------------------------------------------------------- diagnose

@@ -87,16 +87,12 @@ cold matplotlib import add ~0.3 s once per kernel).
 """
 from __future__ import annotations
 
-import io
-import os
 import re
-import sys
-import threading
 import time
-import warnings
 
 import numpy as np
 
+from . import _jupyter, _svgplot
 from .errors import MonitorError
 
 __all__ = [
@@ -109,12 +105,20 @@ __all__ = [
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 _FRONTENDS = ("auto", "widget", "headless", "none")
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _on_off(value, what):
+    """MATLAB's on/off option: True, False, 1, 0, "on" or "off"."""
+    if isinstance(value, str):
+        if value.lower() in ("on", "off"):
+            return value.lower() == "on"
+    elif value is True or value is False or (isinstance(value, (int, np.integer, np.bool_)) and int(value) in (0, 1)):
+        return bool(value)
+    raise MonitorError(f"{what} must be True/False or \"on\"/\"off\", got {value!r}.")
 
 
 def _as_names(value, what):
@@ -205,283 +209,6 @@ def _struct_and_kwargs(args, kwargs, fname):
     return merged
 
 
-def _env_headless():
-    """True / False from DLTEACH_HEADLESS, None when unset or unrecognised."""
-    raw = os.environ.get("DLTEACH_HEADLESS", "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    return None
-
-
-def _get_ipython():
-    if "IPython" not in sys.modules:  # never import IPython from a plain script
-        return None
-    try:
-        from IPython import get_ipython
-    except Exception:
-        return None
-    return get_ipython()
-
-
-def _zmq_kernel(ip):
-    """The ipykernel Kernel behind shell ip, or None (terminal IPython, no IPython)."""
-    if ip is None:
-        return None
-    if not any(c.__name__ == "ZMQInteractiveShell" for c in type(ip).__mro__):
-        return None
-    return getattr(ip, "kernel", None)
-
-
-def _detect_frontend():
-    """'widget', 'headless' or 'none' (see module docstring)."""
-    ip = _get_ipython()
-    kernel = _zmq_kernel(ip)
-    if kernel is None:
-        return "none"
-    env = _env_headless()
-    if env is True:
-        return "headless"
-    if env is False:
-        return "widget"
-    try:
-        parent = kernel.get_parent("shell")
-    except Exception:
-        parent = getattr(kernel, "_parent_header", {}) or {}
-    meta = (parent or {}).get("metadata") or {}
-    return "widget" if meta.get("cellId") else "headless"
-
-
-# --------------------------------------------------------------- Stop while running
-
-
-_SUBSHELLS = {}  # id(kernel) -> subshell id used for Stop buttons
-_SUBSHELL_LOCK = threading.Lock()
-_WARNED = set()
-
-
-def _warn_once(key, msg):
-    if key not in _WARNED:
-        _WARNED.add(key)
-        warnings.warn(msg, RuntimeWarning, stacklevel=3)
-
-
-def _stop_subshell(kernel, timeout=5.0):
-    """ipykernel 7: id of a kernel subshell (created once) that handles Stop clicks, or None."""
-    with _SUBSHELL_LOCK:
-        if id(kernel) in _SUBSHELLS:
-            return _SUBSHELLS[id(kernel)]
-        sid = None
-        thread = getattr(kernel, "shell_channel_thread", None)
-        manager = getattr(thread, "manager", None)
-        create = getattr(manager, "_create_subshell", None)
-        loop = getattr(thread, "io_loop", None)
-        if create is not None and loop is not None:
-            done = threading.Event()
-            box = {}
-
-            def _make():  # runs in the shell channel thread, as ipykernel requires
-                try:
-                    box["sid"] = create()
-                except BaseException as err:  # pragma: no cover - ipykernel internals
-                    box["err"] = err
-                finally:
-                    done.set()
-
-            loop.add_callback(_make)
-            if done.wait(timeout):
-                sid = box.get("sid")
-        _SUBSHELLS[id(kernel)] = sid
-        return sid
-
-
-class _StopChannel:
-    """Makes a Stop-button click reach the monitor while the cell is still running."""
-
-    def __init__(self, button, poll_interval, clock):
-        self.mode = "between-cells"
-        self._poll = None
-        self._ui = None
-        self._last = -np.inf
-        self._interval = poll_interval
-        self._clock = clock
-        kernel = _zmq_kernel(_get_ipython())
-        if kernel is None:
-            return
-        comm = getattr(button, "comm", None)
-        if (
-            getattr(kernel, "_supports_kernel_subshells", False)
-            and comm is not None
-            and hasattr(comm, "_reply_subshell_for")
-        ):
-            sid = _stop_subshell(kernel)
-            if sid is not None:
-                # Route every message of this comm to our subshell thread.
-                comm._reply_subshell_for = lambda data, default, _sid=sid: _sid
-                self.mode = "subshell"
-                return
-        if hasattr(kernel, "do_one_iteration"):
-            try:
-                from jupyter_ui_poll import ui_events  # noqa: F401
-            except ImportError:
-                _warn_once(
-                    "ui-poll",
-                    "trainingProgressMonitor: with ipykernel 6 the Stop button needs "
-                    "jupyter-ui-poll during a running cell; `pip install jupyter-ui-poll`. "
-                    "Until then Stop takes effect after the cell.",
-                )
-                return
-            self.mode = "ui-poll"
-            return
-        _warn_once(
-            "no-stop",
-            "trainingProgressMonitor: this kernel cannot deliver the Stop button while a cell "
-            "runs; Stop takes effect after the cell (interrupt the kernel to stop now).",
-        )
-
-    def poll(self):
-        """ipykernel 6 only: process pending widget messages, at most every poll_interval."""
-        if self.mode != "ui-poll":
-            return
-        now = self._clock()
-        if now - self._last < self._interval:
-            return
-        self._last = now
-        if self._poll is None:
-            from jupyter_ui_poll import ui_events
-
-            self._ui = ui_events()
-            self._poll = self._ui.__enter__()
-        self._poll(20)
-
-    def close(self):
-        if self._ui is not None:
-            ui, self._ui, self._poll = self._ui, None, None
-            ui.__exit__(None, None, None)
-        self.mode = "closed"
-
-
-# ------------------------------------------------------------------ live SVG plot
-
-_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # matplotlib's tab10
-
-
-def _nice_step(span, n):
-    raw = span / max(n, 1)
-    mag = 10.0 ** np.floor(np.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if m * mag >= raw:
-            return m * mag
-    return 10.0 * mag  # pragma: no cover
-
-
-def _limits(lo, hi, log):
-    """Axis limits with 5 % margins (in log10 units on a log axis)."""
-    if log:
-        lo, hi = np.log10(lo), np.log10(hi)
-    if not hi > lo:
-        pad = abs(lo) * 0.05 if lo != 0 else 0.5
-        return lo - pad, hi + pad
-    pad = 0.05 * (hi - lo)
-    return lo - pad, hi + pad
-
-
-def _ticks(lo, hi, log, n=5):
-    """[(position in axis units, label)] inside [lo, hi]."""
-    if log:
-        d0, d1 = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
-        if d1 - d0 >= 1:
-            stride = max(1, -(-(d1 - d0 + 1) // 6))
-            return [(float(d), f"{10.0 ** d:g}") for d in range(d0, d1 + 1, stride)]
-        vals = [v for v in np.arange(*_tick_range(10 ** lo, 10 ** hi, n)) if v > 0]
-        return [(float(np.log10(v)), f"{v:.3g}") for v in vals]
-    start, stop, step = _tick_range(lo, hi, n)
-    return [(float(v), _fmt_tick(v, step)) for v in np.arange(start, stop, step)]
-
-
-def _tick_range(lo, hi, n):
-    step = _nice_step(hi - lo, n)
-    start = np.ceil(lo / step) * step
-    return start, hi + step * 1e-6, step
-
-
-def _fmt_tick(v, step, digits=4):
-    if abs(v) < abs(step) * 1e-6:
-        v = 0.0
-    return f"{v + 0.0:.{digits}g}"
-
-
-def _decimate(x, y, max_points):
-    """Keep the min and max of y in each of max_points/2 buckets (spikes stay visible)."""
-    n = len(x)
-    if n <= max_points:
-        return x, y
-    buckets = max_points // 2
-    starts = np.linspace(0, n, buckets + 1).astype(int)[:-1]
-    ends = np.append(starts[1:], n) - 1
-    xs = np.column_stack([x[starts], x[ends]]).ravel()
-    ys = np.column_stack([np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)]).ravel()
-    return xs, ys
-
-
-def _svg_panel(out, x0, y0, w, h, title, series, scale, xlabel):
-    """Append one subplot (frame, grid, ticks, polylines, labels, legend) to the list out."""
-    import html
-
-    left, right, top, bottom = 62.0, 12.0, 10.0, 38.0
-    pw, ph = w - left - right, h - top - bottom
-    px0, py0 = x0 + left, y0 + top
-    log = scale == "log"
-    xs_all, ys_all = [], []
-    for _name, x, y in series:
-        keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log else True)
-        xs_all.append(x[keep])
-        ys_all.append(y[keep])
-    xs = np.concatenate(xs_all) if xs_all else np.zeros(0)
-    ys = np.concatenate(ys_all) if ys_all else np.zeros(0)
-    if xs.size:
-        xlo, xhi = _limits(float(xs.min()), float(xs.max()), False)
-        ylo, yhi = _limits(float(ys.min()), float(ys.max()), log)
-    else:
-        xlo, xhi, ylo, yhi = 0.0, 1.0, (-1.0 if log else 0.0), (0.0 if log else 1.0)
-    sx = pw / (xhi - xlo)
-    sy = ph / (yhi - ylo)
-    out.append(f'<rect x="{px0:.1f}" y="{py0:.1f}" width="{pw:.1f}" height="{ph:.1f}" fill="white" '
-               f'stroke="#444" stroke-width="0.8"/>')
-    for v, lab in _ticks(xlo, xhi, False):
-        X = px0 + (v - xlo) * sx
-        out.append(f'<line x1="{X:.1f}" y1="{py0:.1f}" x2="{X:.1f}" y2="{py0 + ph:.1f}" stroke="#ddd"/>'
-                   f'<text x="{X:.1f}" y="{py0 + ph + 14:.1f}" text-anchor="middle">{html.escape(lab)}</text>')
-    for v, lab in _ticks(ylo, yhi, log):
-        Y = py0 + ph - (v - ylo) * sy
-        out.append(f'<line x1="{px0:.1f}" y1="{Y:.1f}" x2="{px0 + pw:.1f}" y2="{Y:.1f}" stroke="#ddd"/>'
-                   f'<text x="{px0 - 4:.1f}" y="{Y + 4:.1f}" text-anchor="end">{html.escape(lab)}</text>')
-    max_points = int(2 * pw)
-    for k, ((_name, _x, _y), x, y) in enumerate(zip(series, xs_all, ys_all)):
-        if not x.size:
-            continue
-        x, y = _decimate(x, y, max_points)
-        X = px0 + (x - xlo) * sx
-        Y = py0 + ph - ((np.log10(y) if log else y) - ylo) * sy
-        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(X.tolist(), Y.tolist()))
-        out.append(f'<polyline fill="none" stroke="{_COLORS[k % len(_COLORS)]}" stroke-width="1.4" '
-                   f'points="{pts}"/>')
-    out.append(f'<text x="{px0 + pw / 2:.1f}" y="{y0 + h - 6:.1f}" text-anchor="middle">'
-               f'{html.escape(xlabel)}</text>')
-    cx, cy = x0 + 12, py0 + ph / 2
-    out.append(f'<text x="{cx:.1f}" y="{cy:.1f}" text-anchor="middle" transform="rotate(-90 {cx:.1f} {cy:.1f})">'
-               f'{html.escape(title)}</text>')
-    if len(series) > 1:
-        for k, (name, _x, _y) in enumerate(series):
-            ly = py0 + 12 + 13 * k
-            lx = px0 + pw - 8
-            out.append(f'<line x1="{lx - 118:.1f}" y1="{ly - 4:.1f}" x2="{lx - 100:.1f}" y2="{ly - 4:.1f}" '
-                       f'stroke="{_COLORS[k % len(_COLORS)]}" stroke-width="2"/>'
-                       f'<text x="{lx - 96:.1f}" y="{ly:.1f}">{html.escape(name)}</text>')
-
-
 # ------------------------------------------------------------------------- monitor
 
 
@@ -531,7 +258,7 @@ class trainingProgressMonitor:
         self._xlabel = "Iteration"
         self._progress = 0.0
         self._status = ""
-        self._visible = bool(Visible)
+        self._visible = _on_off(Visible, "Visible")
         self._finished = False
         self._dirty = False  # recorded since the last static figure
         self._used_in_cell = False
@@ -544,9 +271,9 @@ class trainingProgressMonitor:
         self._layout_key = None
         self._ui = None
         self._stop_channel = None
-        self._display_id = None
-        self._ip = None
-        self._hook = None
+        self._display = _jupyter.LiveDisplay()
+        self._watching = False
+        self._plot_failed = False
 
         self.Metrics = Metrics
         self.Info = Info
@@ -554,15 +281,25 @@ class trainingProgressMonitor:
         self.Status = Status
         self._set_progress(Progress, finish=False)
 
-        self._frontend = _detect_frontend() if frontend == "auto" else frontend
-        self._ip = _get_ipython()
-        if self._ip is not None and _zmq_kernel(self._ip) is not None:
-            self._hook = self._post_run_cell
-            self._ip.events.register("post_run_cell", self._hook)
+        self._frontend = _jupyter.detect_frontend() if frontend == "auto" else frontend
+        self._watch_cells()
         if self._frontend == "widget" and self._visible:
             self._build_widget()
 
     # ------------------------------------------------------------------ properties
+    @property
+    def frontend(self):
+        """Where the monitor is shown: "widget" (live, Stop button), "headless" (one figure at the end) or "none".
+
+        The ``frontend=`` option after auto-detection (read-only; no MATLAB counterpart).
+        """
+        return self._frontend
+
+    @property
+    def widget(self):
+        """The live ipywidgets box while the monitor is shown live (None otherwise; no MATLAB counterpart)."""
+        return self._ui
+
     @property
     def Metrics(self):
         """Names of the metrics to plot (list of str)."""
@@ -670,7 +407,7 @@ class trainingProgressMonitor:
 
     @Visible.setter
     def Visible(self, value):
-        value = bool(value)
+        value = _on_off(value, "Visible")
         if value and not self._visible and self._frontend == "widget" and not self._finished:
             self._visible = True
             self._build_widget()
@@ -827,13 +564,17 @@ class trainingProgressMonitor:
         self._emit_static()
 
     # ------------------------------------------------------------------ internals
+    def _watch_cells(self):
+        """Finish (and refresh the static figure) after the cell that used the monitor."""
+        if not self._watching and self._display.shell is not None:
+            self._watching = True
+            self._display.after_cell(self._post_run_cell)
+
     def _touch(self):
         self._dirty = True
         self._used_in_cell = True
         if self._finished:
-            if self._hook is None and self._ip is not None and _zmq_kernel(self._ip) is not None:
-                self._hook = self._post_run_cell  # refresh the static figure after this cell
-                self._ip.events.register("post_run_cell", self._hook)
+            self._watch_cells()  # refresh the static figure after this cell
             return
         if self._stop_channel is not None:
             self._stop_channel.poll()
@@ -841,7 +582,11 @@ class trainingProgressMonitor:
             now = self._clock()
             interval = max(self._redraw_interval, 20.0 * self._draw_cost)
             if now - self._last_draw >= interval:
-                self._refresh(now)
+                try:
+                    self._refresh(now)
+                except Exception as err:  # drawing must never end the learner's training loop
+                    self._plot_error(err)
+                    self._last_draw = now
 
     def _panels(self):
         """[(title, [metric names], scale)] in Metrics order; groups at their first member."""
@@ -861,14 +606,10 @@ class trainingProgressMonitor:
         key = (tuple((t, tuple(ms), s) for t, ms, s in panels), self._xlabel)
         if self._fig is not None and key == self._layout_key:
             return panels
-        from matplotlib.figure import Figure
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
         n = max(1, len(panels))
         ncols = min(n, 2)
         nrows = -(-n // ncols)
-        fig = Figure(figsize=(6.4 if ncols == 1 else 4.8 * ncols, 2.6 * nrows), dpi=100)
-        FigureCanvasAgg(fig)
+        fig = _jupyter.new_figure(6.4 if ncols == 1 else 4.8 * ncols, 2.6 * nrows)
         self._axes, self._lines = {}, {}
         for i, (title, members, scale) in enumerate(panels):
             ax = fig.add_subplot(nrows, ncols, i + 1)
@@ -889,43 +630,42 @@ class trainingProgressMonitor:
         self._fig, self._layout_key = fig, key
         return panels
 
-    def _render_png(self, title=None):
+    def plot(self, title=None):
+        """A matplotlib Figure of the curves recorded so far (the monitor's final static figure; no MATLAB counterpart)."""
         panels = self._figure()
         for t, members, _scale in panels:
             ax = self._axes[t]
             for m in members:
-                self._lines[m].set_data(self._steps[m], self._values[m])
+                y = np.asarray(self._values[m], dtype=np.float64)
+                y = np.where(np.abs(y) < _svgplot.LARGEST, y, np.nan)  # Inf, NaN, ~1e308: not plottable
+                self._lines[m].set_data(self._steps[m], y)
             ax.relim()
             ax.autoscale_view()
-        if title is not None:
-            self._fig.suptitle(title, fontsize="medium")
-        buf = io.BytesIO()
-        self._fig.savefig(buf, format="png")
+        self._fig.suptitle(title or "", fontsize="medium")
+        return self._fig
+
+    def _render_png(self, title=None):
+        png = _jupyter.figure_png(self.plot(title))
         self.redraw_count += 1
-        return buf.getvalue()
+        return png
 
     def _render_svg(self):
         """Live frame as SVG text (bytes): same panels as the final figure, ~1 ms instead of ~30 ms."""
-        panels = self._panels()
-        n = max(1, len(panels))
-        ncols = min(n, 2)
-        nrows = -(-n // ncols)
-        pw, ph = (640.0 if ncols == 1 else 480.0), 260.0
-        W, H = pw * ncols, ph * nrows
-        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W:.0f}" height="{H:.0f}" '
-               f'viewBox="0 0 {W:.0f} {H:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">'
-               f'<rect width="100%" height="100%" fill="white"/>']
-        for i, (title, members, scale) in enumerate(panels):
-            series = [(m, np.asarray(self._steps[m], dtype=np.float64),
-                       np.asarray(self._values[m], dtype=np.float64)) for m in members]
-            _svg_panel(out, (i % ncols) * pw, (i // ncols) * ph, pw, ph, title, series, scale, self._xlabel)
-        out.append("</svg>")
+        panels = [(title, [(m, np.asarray(self._steps[m], dtype=np.float64),
+                            np.asarray(self._values[m], dtype=np.float64)) for m in members], scale)
+                  for title, members, scale in self._panels()]
         self.redraw_count += 1
-        return "".join(out).encode()
+        return _svgplot.figure(panels, self._xlabel)
 
-    def _figure_text(self):
-        w, h = (self._fig.get_size_inches() * self._fig.dpi).round().astype(int)
-        return f"<Figure size {w}x{h} with {len(self._fig.axes)} Axes>"
+    def _plot_error(self, err):
+        """A drawing failed: say so once, keep recording (the data stay in MetricData)."""
+        if not self._plot_failed:
+            self._plot_failed = True
+            _jupyter.warn_once(
+                ("monitor-plot", id(self)),
+                f"trainingProgressMonitor: the plot could not be drawn ({type(err).__name__}: {err}); "
+                "the monitor keeps recording (see monitor.MetricData) and shows what it can.",
+            )
 
     def _elapsed(self):
         s = int(self._clock() - self._t0)
@@ -966,17 +706,12 @@ class trainingProgressMonitor:
         self._ui = W.VBox([W.HBox([self._w_header, self._w_stop]), self._w_progress,
                            self._w_info, self._w_plot])
         self._ui.add_class("dlteach-monitor")
-        self._stop_channel = _StopChannel(self._w_stop, self._poll_interval, self._clock)
+        self._stop_channel = _jupyter.StopChannel(self._w_stop, self._poll_interval, self._clock)
         if self._stop_channel.mode == "between-cells":
             self._w_stop.tooltip += " (takes effect after this cell with this kernel)"
         self._refresh_widgets()
         self._last_draw = self._clock()  # first plot after redraw_interval, not an empty frame
-        if self._ip is not None:
-            from IPython.display import display
-            import uuid
-
-            self._display_id = uuid.uuid4().hex
-            display(self._ui, display_id=self._display_id)
+        self._display.show_live(self._ui)
 
     def _refresh(self, now):
         """Throttled widget update: live plot (SVG or PNG), info, progress, status, elapsed time."""
@@ -1008,25 +743,22 @@ class trainingProgressMonitor:
     def _emit_static(self):
         """Replace the live widget by (or show) one static PNG of the final curves."""
         self._dirty = False
-        if not self._visible or self._frontend == "none" or self._ip is None:
+        if not self._visible or self._frontend == "none" or self._display.shell is None:
             if self._ui is not None:
                 self._close_widgets()
             return
-        from IPython.display import display, update_display
-
         title = "  ".join(
             p for p in (self._status, *(f"{n}: {self._info_data[n][-1]}" for n in self._info
                                         if self._info_data[n]),
                         f"Elapsed {self._elapsed()}") if p
         )
-        bundle = {"image/png": self._render_png(title=title), "text/plain": self._figure_text()}
-        if self._display_id is not None:
-            update_display(bundle, raw=True, display_id=self._display_id)
-        else:
-            import uuid
-
-            self._display_id = uuid.uuid4().hex
-            display(bundle, raw=True, display_id=self._display_id)
+        try:
+            png = self._render_png(title=title)
+            text = _jupyter.figure_text(self._fig)
+        except Exception as err:  # never raise from drawing (this may run inside the loop: Progress = 100)
+            self._plot_error(err)
+            png, text = None, f"trainingProgressMonitor: {self._summary()} (the figure could not be drawn)"
+        self._display.show_static(png, text)
         if self._ui is not None:
             self._close_widgets()
 
@@ -1046,12 +778,11 @@ class trainingProgressMonitor:
         self._unregister()
 
     def _unregister(self):
-        hook, self._hook = self._hook, None
-        if hook is not None and self._ip is not None:
-            try:
-                self._ip.events.unregister("post_run_cell", hook)
-            except ValueError:
-                pass
+        self._watching = False
+        self._display.stop_after_cell()
+
+    def _summary(self):
+        return ", ".join(f"{m}: {len(self._steps[m])} points" for m in self._metrics)
 
     def __repr__(self):
         counts = ", ".join(f"{m}: {len(self._steps[m])}" for m in self._metrics)

@@ -2,11 +2,12 @@
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
 
-from dlteach import monitor as M
+from dlteach import _jupyter
 from dlteach.monitor import (
     MonitorError,
     groupSubPlot,
@@ -43,6 +44,22 @@ def _scalar_dlarray(v):
     except Exception:
         return ScalarLike(v)
     return dlarray(np.array(v, dtype=np.float32))
+
+
+def _panels(m):
+    """(y label, [line labels], y scale) of each subplot of the monitor's figure."""
+    return [(a.get_ylabel(), [ln.get_label() for ln in a.lines], a.get_yscale()) for a in m.plot().axes]
+
+
+def _child(m, kind):
+    """The ipywidgets child of the live monitor of the given class name (Button, Image, ...)."""
+    todo = [m.widget]
+    while todo:
+        w = todo.pop(0)
+        if type(w).__name__ == kind:
+            return w
+        todo.extend(getattr(w, "children", ()))
+    raise LookupError(kind)
 
 
 # ------------------------------------------------------------------ recording
@@ -167,12 +184,12 @@ def test_info_data_keeps_values_in_order():
 def test_group_subplot_and_panels():
     m = trainingProgressMonitor(Metrics=["TrainingLoss", "ValidationLoss", "Accuracy"], frontend="none")
     groupSubPlot(m, "Loss", ["TrainingLoss", "ValidationLoss"])
-    assert m._panels() == [("Loss", ["TrainingLoss", "ValidationLoss"], "linear"),
-                           ("Accuracy", ["Accuracy"], "linear")]
+    assert _panels(m) == [("Loss", ["TrainingLoss", "ValidationLoss"], "linear"),
+                          ("Accuracy", ["Accuracy"], "linear")]
     # name=value form, regrouping moves the metric
     groupSubPlot(m, Score=["ValidationLoss", "Accuracy"])
-    assert m._panels() == [("Loss", ["TrainingLoss"], "linear"),
-                           ("Score", ["ValidationLoss", "Accuracy"], "linear")]
+    assert _panels(m) == [("Loss", ["TrainingLoss"], "linear"),
+                          ("Score", ["ValidationLoss", "Accuracy"], "linear")]
     with pytest.raises(MonitorError, match=r"\['Nope'\] not in Metrics"):
         groupSubPlot(m, "G", ["Nope"])
     with pytest.raises(MonitorError, match="already a metric name"):
@@ -186,7 +203,7 @@ def test_yscale_on_metric_and_group():
     groupSubPlot(m, "Loss", ["TrainingLoss", "ValidationLoss"])
     yscale(m, "Loss", "log")
     yscale(m, "LR", "log")
-    assert [p[2] for p in m._panels()] == ["log", "log"]
+    assert [p[2] for p in _panels(m)] == ["log", "log"]
     with pytest.raises(MonitorError, match="set the scale of the group"):
         yscale(m, "TrainingLoss", "log")
     with pytest.raises(MonitorError, match='"linear" or "log"'):
@@ -202,16 +219,16 @@ def test_rendered_figure_has_one_axes_per_panel_with_labels_and_scale():
     yscale(m, "Loss", "log")
     for it in range(1, 4):
         recordMetrics(m, it, TrainingLoss=1.0 / it, ValidationLoss=2.0 / it, Accuracy=0.3 * it)
-    png = m._render_png()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    axes = m._fig.axes
+    fig = m.plot()
+    assert _jupyter.figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+    axes = fig.axes
     assert len(axes) == 2
     assert [a.get_ylabel() for a in axes] == ["Loss", "Accuracy"]
     assert all(a.get_xlabel() == "Epoch" for a in axes)
     assert axes[0].get_yscale() == "log" and axes[1].get_yscale() == "linear"
     assert len(axes[0].lines) == 2
     np.testing.assert_allclose(axes[0].lines[1].get_ydata(), [2.0, 1.0, 2.0 / 3])
-    assert m._figure_text() == "<Figure size 960x260 with 2 Axes>"
+    assert _jupyter.figure_text(fig) == "<Figure size 960x260 with 2 Axes>"
 
 
 # --------------------------------------------------------- progress / status
@@ -235,21 +252,21 @@ def test_progress_and_status_validation():
 
 
 def test_progress_100_finishes():
-    m = trainingProgressMonitor(Metrics="Loss", frontend="none")
-    assert not m._finished
-    m.Progress = 100
-    assert m._finished
+    m = trainingProgressMonitor(Metrics="Loss", frontend="widget")
+    assert m.widget is not None and m.frontend == "widget"
+    m.Progress = 100  # finished: the live widget is closed (the static figure replaces it in Jupyter)
+    assert m.widget is None
 
 
 # --------------------------------------------------------------------- Stop
 
 
 def test_stop_is_read_only_and_set_by_the_button():
-    m = trainingProgressMonitor(Metrics="Loss", frontend="none")
+    m = trainingProgressMonitor(Metrics="Loss", frontend="widget")
     assert m.Stop is False
     with pytest.raises(MonitorError, match="read-only"):
         m.Stop = True
-    m._on_stop_clicked(None)
+    _child(m, "Button").click()
     assert m.Stop is True
 
 
@@ -262,9 +279,9 @@ def test_widget_button_click_ends_the_loop():
         clock.t += 0.01
         recordMetrics(m, it, Loss=1.0 / it)
         if it == 37:
-            m._w_stop.click()  # what the browser's click does (ipywidgets Button.click)
+            _child(m, "Button").click()  # what the browser's click does (ipywidgets Button.click)
     assert it == 37 and m.Stop is True
-    assert m._w_stop.disabled and m._w_stop.description == "Stopping..."
+    assert _child(m, "Button").disabled and _child(m, "Button").description == "Stopping..."
     assert m.MetricData["Loss"].shape == (37, 2)
 
 
@@ -281,10 +298,10 @@ def test_redraws_are_time_throttled():
         recordMetrics(m, it, Loss=1.0 / it)
         m._draw_cost = 0.0  # ignore real render time for this check
     assert m.redraw_count - base == 6  # at t = 0.5, 1.0, ..., 3.0
-    before = m._w_plot.value
+    before = _child(m, "Image").value
     clock.t += 0.6
     recordMetrics(m, 25, Loss=0.001)
-    assert m._w_plot.value != before  # the plot image really changes
+    assert _child(m, "Image").value != before  # the plot image really changes
 
 
 def test_slow_draws_back_off_to_stay_under_5_percent():
@@ -303,9 +320,9 @@ def test_slow_draws_back_off_to_stay_under_5_percent():
 
 def test_frontend_detection_outside_a_kernel(monkeypatch):
     monkeypatch.delenv("DLTEACH_HEADLESS", raising=False)
-    assert M._detect_frontend() == "none"
+    assert _jupyter.detect_frontend() == "none"
     monkeypatch.setenv("DLTEACH_HEADLESS", "0")
-    assert M._detect_frontend() == "none"  # no kernel: nothing to show anyway
+    assert _jupyter.detect_frontend() == "none"  # no kernel: nothing to show anyway
 
 
 def test_frontend_detection_in_a_fake_zmq_kernel(monkeypatch):
@@ -323,15 +340,15 @@ def test_frontend_detection_in_a_fake_zmq_kernel(monkeypatch):
     monkeypatch.delenv("DLTEACH_HEADLESS", raising=False)
     lab = ZMQInteractiveShell(Kernel({"cellId": "abc", "deletedCells": []}))
     nbclient = ZMQInteractiveShell(Kernel({}))
-    monkeypatch.setattr(M, "_get_ipython", lambda: lab)
-    assert M._detect_frontend() == "widget"
+    monkeypatch.setattr(_jupyter, "get_ipython", lambda: lab)
+    assert _jupyter.detect_frontend() == "widget"
     monkeypatch.setenv("DLTEACH_HEADLESS", "1")
-    assert M._detect_frontend() == "headless"
-    monkeypatch.setattr(M, "_get_ipython", lambda: nbclient)
+    assert _jupyter.detect_frontend() == "headless"
+    monkeypatch.setattr(_jupyter, "get_ipython", lambda: nbclient)
     monkeypatch.delenv("DLTEACH_HEADLESS")
-    assert M._detect_frontend() == "headless"
+    assert _jupyter.detect_frontend() == "headless"
     monkeypatch.setenv("DLTEACH_HEADLESS", "false")
-    assert M._detect_frontend() == "widget"
+    assert _jupyter.detect_frontend() == "widget"
 
 
 def test_frontend_property_reports_the_detected_or_chosen_front_end(monkeypatch):
@@ -379,7 +396,7 @@ def test_headless_kernel_emits_one_deterministic_figure(tmp_path):
             "m.groupSubPlot('Loss', ['TrainingLoss', 'ValidationLoss'])\n"
             "for i in range(1, 301):\n"
             "    recordMetrics(m, i, TrainingLoss=1.0 / i, ValidationLoss=2.0 / i)\n"
-            "print(m._frontend, m.MetricData['TrainingLoss'].shape)"
+            "print(m.frontend, m.MetricData['TrainingLoss'].shape)"
         ),
         nbformat.v4.new_code_cell("m.Progress = 100\nprint('done')"),
     ]
@@ -423,14 +440,15 @@ def _frames(svg):
 
 
 def test_live_plot_is_svg_with_the_data_mapped_into_the_frame():
-    m = trainingProgressMonitor(Metrics="Loss", XLabel="Epoch", frontend="widget")
-    assert m._w_plot.format == "svg+xml"
+    clock = FakeClock()
+    m = trainingProgressMonitor(Metrics="Loss", XLabel="Epoch", frontend="widget", _clock=clock)
+    assert _child(m, "Image").format == "svg+xml"
     x = np.arange(1, 12.0)
     y = 10.0 - x  # 9 .. -1
     for a, b in zip(x, y):
+        clock.t += 1.0  # every record redraws
         recordMetrics(m, a, Loss=b)
-    m._refresh(0.0)
-    svg = bytes(m._w_plot.value).decode()
+    svg = bytes(_child(m, "Image").value).decode()
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert ">Epoch<" in svg and ">Loss<" in svg
     (fx, fy, fw, fh), = _frames(svg)
@@ -442,7 +460,8 @@ def test_live_plot_is_svg_with_the_data_mapped_into_the_frame():
 
 
 def test_live_svg_groups_log_scale_nonfinite_and_many_points():
-    m = trainingProgressMonitor(Metrics=["Train", "Val", "Acc"], frontend="widget")
+    clock = FakeClock()
+    m = trainingProgressMonitor(Metrics=["Train", "Val", "Acc"], frontend="widget", _clock=clock)
     groupSubPlot(m, "Loss", ["Train", "Val"])
     yscale(m, "Loss", "log")
     n = 5000
@@ -452,8 +471,9 @@ def test_live_svg_groups_log_scale_nonfinite_and_many_points():
         recordMetrics(m, it, Train=train, Acc=it / n)
         if it % 100 == 0:
             recordMetrics(m, it, Val=2.0 / it)
+    clock.t += 1.0  # the next record redraws
     recordMetrics(m, n + 1, Acc=float("nan"))
-    svg = m._render_svg().decode()
+    svg = bytes(_child(m, "Image").value).decode()
     assert len(_frames(svg)) == 2  # one subplot per panel
     lines = _polylines(svg)
     assert len(lines) == 3  # Train, Val, Acc
@@ -468,10 +488,11 @@ def test_live_svg_groups_log_scale_nonfinite_and_many_points():
 
 
 def test_live_plot_png_option_and_bad_value():
-    m = trainingProgressMonitor(Metrics="Loss", frontend="widget", live_plot="png")
+    clock = FakeClock()
+    m = trainingProgressMonitor(Metrics="Loss", frontend="widget", live_plot="png", _clock=clock)
+    clock.t += 1.0
     recordMetrics(m, 1, Loss=1.0)
-    m._refresh(0.0)
-    assert m._w_plot.format == "png" and m._w_plot.value[:4] == b"\x89PNG"
+    assert _child(m, "Image").format == "png" and _child(m, "Image").value[:4] == b"\x89PNG"
     with pytest.raises(MonitorError, match="live_plot"):
         trainingProgressMonitor(Metrics="Loss", live_plot="gif")
 
@@ -496,8 +517,8 @@ def test_log_scale_tick_labels_fit_in_the_final_figure():
     yscale(m, "Loss", "log")
     for i in range(1, 50):
         recordMetrics(m, i, A=2.4 - i / 100, B=2.2 - i / 200)  # a narrow log range: labels like 2x10^0
-    m._render_png()
-    fig = m._fig
+    fig = m.plot()
+    fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     ax = fig.axes[0]
     label_box = ax.yaxis.label.get_window_extent(renderer)
@@ -505,3 +526,55 @@ def test_log_scale_tick_labels_fit_in_the_final_figure():
     for tick in ax.get_yticklabels() + ax.get_yticklabels(minor=True):
         if tick.get_text():
             assert tick.get_window_extent(renderer).x0 >= 0
+
+
+# ------------------------------------------------------- never fail the loop (issue 13)
+
+
+def test_a_value_too_large_to_draw_degrades_the_plot_once_and_recording_goes_on():
+    clock = FakeClock()
+    m = trainingProgressMonitor(Metrics=["Loss", "Accuracy"], frontend="widget", _clock=clock)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for it, loss in enumerate([2.3, 1.79e308, float("inf"), 0.7, 0.5], start=1):
+            clock.t += 1.0  # every record redraws the live plot
+            recordMetrics(m, it, Loss=loss, Accuracy=0.1 * it)
+        m.Progress = 100  # the final static figure too
+    assert m.MetricData["Loss"].shape == (5, 2) and m.MetricData["Loss"][1, 1] == 1.79e308
+    assert m.widget is None  # finished normally
+    fig = m.plot()  # the final figure skips what it cannot place on an axis
+    np.testing.assert_array_equal(fig.axes[0].lines[0].get_ydata()[[0, 3, 4]], [2.3, 0.7, 0.5])
+    assert np.isnan(fig.axes[0].lines[0].get_ydata()[1:3]).all()
+    assert all("could not be drawn" not in str(w.message) for w in rec)  # nothing failed: degraded, not broken
+
+
+def test_a_failing_drawing_is_reported_once_and_never_reaches_the_loop(monkeypatch):
+    from dlteach import _svgplot
+
+    clock = FakeClock()
+    m = trainingProgressMonitor(Metrics="Loss", frontend="widget", _clock=clock)
+
+    def broken(*_a, **_k):
+        raise OverflowError("cannot draw")
+
+    monkeypatch.setattr(_svgplot, "figure", broken)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        for it in range(1, 6):
+            clock.t += 1.0
+            recordMetrics(m, it, Loss=1.0 / it)  # each record tries to redraw: must not raise
+    msgs = [str(w.message) for w in rec if "could not be drawn" in str(w.message)]
+    assert len(msgs) == 1 and "OverflowError: cannot draw" in msgs[0] and "keeps recording" in msgs[0]
+    assert m.MetricData["Loss"].shape == (5, 2)
+
+
+@pytest.mark.parametrize("off", ["off", "OFF", False, 0])
+def test_visible_off_stays_off(off):
+    m = trainingProgressMonitor(Metrics="Loss", Visible=off, frontend="widget")
+    assert m.Visible is False and m.widget is None  # nothing shown, data recorded
+    recordMetrics(m, 1, Loss=1.0)
+    assert m.MetricData["Loss"].shape == (1, 2)
+    m.Visible = "on"
+    assert m.Visible is True and m.widget is not None
+    with pytest.raises(MonitorError, match='"on"/"off"'):
+        m.Visible = "maybe"
