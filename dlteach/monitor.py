@@ -288,14 +288,6 @@ class trainingProgressMonitor:
 
     # ------------------------------------------------------------------ properties
     @property
-    def frontend(self):
-        """Where the monitor is shown: "widget" (live, Stop button), "headless" (one figure at the end) or "none".
-
-        The ``frontend=`` option after auto-detection (read-only; no MATLAB counterpart).
-        """
-        return self._frontend
-
-    @property
     def widget(self):
         """The live ipywidgets box while the monitor is shown live (None otherwise; no MATLAB counterpart)."""
         return self._ui
