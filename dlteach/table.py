@@ -61,6 +61,9 @@ def describe_value(v) -> str:
 class Table:
     """Table with variables ``Layer`` (str), ``Parameter`` (str) and ``Value`` (dlarray), one row per parameter.
 
+    MATLAB counterpart: the ``table`` of ``net.Learnables`` / ``net.State`` (dot access ``T.Value``,
+    rows by index or logical mask).
+
     ``Table(Layer=[...], Parameter=[...], Value=[...])`` - the three columns must have the same length.
     """
 

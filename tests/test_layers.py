@@ -236,17 +236,19 @@ def test_an_activation_layer_is_one_declaration_and_round_trips(tmp_path):
     import dlteach.layers as L
     from dlteach import load, save
 
-    if "squareTestLayer" not in L.constructors():
-        L.activation_layer("squareTestLayer", lambda X: X * X, "Square", default_name="square",
-                           doc="Square layer (test only): x^2.")
-    square = L.constructors()["squareTestLayer"]
-    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3), square()])
-    assert [lay.Name for lay in net.Layers][-1] == "square" and net.Layers[-1].Type == "Square"
-    X = dlarray(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32), "CB")
-    W, b = (np.asarray(v) for v in net.Learnables.Value)
-    np.testing.assert_allclose(np.asarray(predict(net, X)), (W @ np.asarray(X) + b) ** 2, rtol=1e-6)
-    back = load(save(tmp_path / "sq.npz", net))
-    np.testing.assert_array_equal(np.asarray(predict(back, X)), np.asarray(predict(net, X)))
+    square = L.activation_layer("squareTestLayer", lambda X: X * X, "Square", default_name="square",
+                                doc="Square layer (test only): x^2.")
+    try:
+        assert globals()["squareTestLayer"] is square  # defined in (and exported by) the module that declares it
+        net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3), square()])
+        assert [lay.Name for lay in net.Layers][-1] == "square" and net.Layers[-1].Type == "Square"
+        X = dlarray(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32), "CB")
+        W, b = (np.asarray(v) for v in net.Learnables.Value)
+        np.testing.assert_allclose(np.asarray(predict(net, X)), (W @ np.asarray(X) + b) ** 2, rtol=1e-6)
+        back = load(save(tmp_path / "sq.npz", net))
+        np.testing.assert_array_equal(np.asarray(predict(back, X)), np.asarray(predict(net, X)))
+    finally:  # leave the registry as dlteach exports it
+        L._LAYERS.pop("squareTestLayer", None)
 
 
 def test_layer_properties_replace_class_names():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dlteach import dlarray, dlfeval, dlgradient, extractdata
-from dlteach.errors import NetworkError
+from dlteach.errors import NetworkError, StructureMismatchError
 from dlteach.layers import (batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
                             fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, reluLayer, softmaxLayer)
 from dlteach.network import (StateNotUpdatedWarning, analyzeNetwork, dlnetwork, forward, initialize, predict)
@@ -462,8 +462,11 @@ def test_analyze_network_counts_and_sizes():
 def test_tree_mismatch_between_networks_is_named():
     a = bn_mlp(hidden=4)
     b = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4), reluLayer(), fullyConnectedLayer(2), softmaxLayer()])
-    with pytest.raises(Exception, match="differ at layer 2: batchnorm"):
+    with pytest.raises(StructureMismatchError,
+                       match=r"differ at layer 2: batchnorm \(batchNormalizationLayer\) vs relu \(reluLayer\)"):
         tree_map(lambda x, y: x, a, b)
-    g = tree_map(lambda x: x, a)
+    g = tree_map(lambda x: 2 * x, a)  # a new network, every learnable and state value mapped
     assert isinstance(g, dlnetwork) and g is not a
-    assert extractdata(g.Learnables.Value[0]) is not None
+    assert g.Learnables.keys() == a.Learnables.keys() and g.State.keys() == a.State.keys()
+    for new, old in zip(g.Learnables.Value + g.State.Value, a.Learnables.Value + a.State.Value):
+        np.testing.assert_array_equal(extractdata(new), 2 * extractdata(old))

@@ -23,13 +23,30 @@ def test_star_import_does_not_shadow_builtin_next():
     assert dlteach.next is not builtins.next
 
 
-def test_top_level_names_are_the_module_objects():
-    from dlteach import autodiff, losses, network, ops, updaters
-    assert dlteach.dlfeval is autodiff.dlfeval
-    assert dlteach.crossentropy is losses.crossentropy
-    assert dlteach.forward is network.forward
-    assert dlteach.fullyconnect is ops.fullyconnect
-    assert dlteach.adamupdate is updaters.adamupdate
+def test_every_public_name_documents_its_matlab_counterpart():
+    # the convention of ARCHITECTURE.md: each public function / class says which MATLAB function it mirrors
+    # (or that it has none), with a formula where there is one
+    import inspect
+
+    missing = [name for name in dlteach.__all__ if not inspect.ismodule(getattr(dlteach, name))
+               and "MATLAB" not in (inspect.getdoc(getattr(dlteach, name)) or "")]
+    assert missing == []
+
+
+def test_every_registered_layer_is_exported_with_its_matlab_name():
+    import inspect
+
+    from dlteach.layers import constructors
+
+    names = set(constructors())
+    assert {"featureInputLayer", "fullyConnectedLayer", "convolution2dLayer", "reluLayer", "flattenLayer"} <= names
+    for name in names:
+        fn = getattr(dlteach, name)
+        assert name in dlteach.__all__ and fn is constructors()[name] and fn.__name__ == name
+        required = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
+        if not required:
+            layer = fn()
+            assert layer.constructor == name and repr(layer) == f"{name}()"
 
 
 def test_import_does_not_load_plotting_or_widgets():

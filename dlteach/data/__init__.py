@@ -167,6 +167,8 @@ def make_regression_line(n: int = 100, slope: float = 2.0, intercept: float = -1
                          noise: float = 0.1, seed: int = 0):
     """Noisy points on a line: ``X, Y = make_regression_line()``; both float32 1 x N ("CB").
 
+    No MATLAB counterpart (a synthetic teaching data set; MATLAB examples build it inline with ``rand``).
+
     x ~ Uniform(-1, 1), y = slope * x + intercept + noise * e with e ~ N(0, 1), drawn from
     ``numpy.random.default_rng(seed)`` (the same seed gives the same points).
     """
@@ -179,6 +181,8 @@ def make_regression_line(n: int = 100, slope: float = 2.0, intercept: float = -1
 
 def make_moons(n: int = 200, noise: float = 0.1, seed: int = 0):
     """Two interleaving half circles: ``X, labels, T = make_moons()``.
+
+    No MATLAB counterpart (scikit-learn's ``make_moons``, as a teaching data set).
 
     Class 0 (first ceil(n/2) points): (cos t, sin t), t ~ Uniform(0, pi).
     Class 1 (the rest):                (1 - cos t, 0.5 - sin t).
