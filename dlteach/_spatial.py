@@ -1,8 +1,9 @@
 """2-D convolution and pooling primitives on MATLAB-layout arrays (internal).
 
 Activations are ``H x W x C x N`` (MATLAB "SSCB"), weights ``kh x kw x C x F`` (MATLAB ``dlconv``).
-Every function accepts raw ndarrays or HIPS-autograd boxes and is built from
-``autograd.extend.primitive`` functions with hand-written VJPs:
+Every function accepts raw ndarrays or HIPS-autograd boxes and is built from primitives with
+hand-written VJPs, made with :mod:`dlteach.primitives`' ``primitive`` / ``defvjp`` (autograd's, without the
+ufunc dispatch none of these needs: the same recording everywhere in dlteach):
 
 * float32 in -> float32 out and float32 gradients (MATLAB's single-wins rule for mixed
   float32/float64 operands; each gradient is returned in the dtype of its own input);
@@ -22,15 +23,18 @@ Public entry points (validated wrappers): :func:`conv2d`, :func:`maxpool2d`, :fu
 
 from __future__ import annotations
 
-import operator
 import weakref
 from collections import namedtuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from autograd.extend import defvjp, defvjp_argnums, primitive
+from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
+
+from . import validate as _v
+from .errors import SpatialArgumentError
+from .primitives import defvjp, primitive
 
 __all__ = [
     "SpatialArgumentError",
@@ -44,7 +48,6 @@ __all__ = [
 ]
 
 
-from .errors import SpatialArgumentError  # noqa: E402  (defined with the other teaching errors)
 
 
 # --------------------------------------------------------------------------------------------
@@ -52,23 +55,11 @@ from .errors import SpatialArgumentError  # noqa: E402  (defined with the other 
 # --------------------------------------------------------------------------------------------
 
 def _pair(value, name, minimum):
-    """An int or a pair of ints -> (a, b), each >= minimum."""
-    if isinstance(value, (str, bytes)):
-        raise SpatialArgumentError(f"{name} must be an integer or a pair of integers, not {value!r}.")
-    try:
-        items = [value, value] if np.ndim(value) == 0 else list(np.asarray(value).ravel())
-        out = tuple(operator.index(v) for v in items)
-    except TypeError:
-        raise SpatialArgumentError(
-            f"{name} must be an integer or a pair of integers (rows, columns); got {value!r}."
-        ) from None
-    if len(out) != 2:
-        raise SpatialArgumentError(
-            f"{name} must be an integer or a pair of integers (rows, columns); got {len(out)} values {value!r}."
-        )
-    if min(out) < minimum:
-        raise SpatialArgumentError(f"{name} must be >= {minimum} in both directions; got {out}.")
-    return out
+    """An int or a pair of ints -> (a, b), each >= minimum (the one parser: :func:`dlteach.validate.pair`)."""
+    if type(value) is tuple and len(value) == 2 and type(value[0]) is int and type(value[1]) is int \
+            and min(value) >= minimum:  # the common case: ops passes parsed pairs
+        return value
+    return _v.pair("conv/pool", name, value, minimum, cls=SpatialArgumentError)
 
 
 def normalize_padding(padding):
@@ -76,34 +67,19 @@ def normalize_padding(padding):
 
     Accepted: ``p`` (all sides), ``(ph, pw)`` (MATLAB ``[a b]``: top=bottom=ph, left=right=pw),
     ``(t, b, l, r)`` (MATLAB ``[t b l r]``) or ``((t, b), (l, r))``.  All entries are integers >= 0.
+    Parsed by :func:`dlteach.validate.padding` (the one padding parser); 'same' needs the input size
+    (:func:`same_padding`).
     """
+    if type(padding) is tuple and len(padding) == 2 and all(
+            type(p) is tuple and len(p) == 2 and type(p[0]) is int and type(p[1]) is int and min(p) >= 0
+            for p in padding):  # the common case: ops passes ((t, b), (l, r))
+        return padding
     if isinstance(padding, str):
         raise SpatialArgumentError(
             f"padding {padding!r} is a string; only 'same' is understood, and it needs the input size: "
             "use same_padding(in_hw, filter_hw, stride, dilation)."
         )
-    try:
-        arr = np.asarray(padding)
-        if arr.dtype.kind not in "iu":
-            raise TypeError
-        flat = [operator.index(v) for v in arr.ravel()]
-    except (TypeError, ValueError):
-        raise SpatialArgumentError(
-            "padding must be integers: p, (ph, pw), (top, bottom, left, right) or "
-            f"((top, bottom), (left, right)); got {padding!r}."
-        ) from None
-    if arr.ndim == 0:
-        flat = flat * 4
-    elif arr.shape == (2,):
-        flat = [flat[0], flat[0], flat[1], flat[1]]
-    elif arr.shape not in ((4,), (2, 2)):
-        raise SpatialArgumentError(
-            "padding must be p, (ph, pw), (top, bottom, left, right) or ((top, bottom), (left, right)); "
-            f"got an array of shape {arr.shape}: {padding!r}."
-        )
-    if min(flat) < 0:
-        raise SpatialArgumentError(f"padding must be >= 0 on every side; got {padding!r}.")
-    t, b, l, r = flat
+    t, b, l, r = _v.padding("conv/pool", "padding", padding, cls=SpatialArgumentError)
     return ((t, b), (l, r))
 
 

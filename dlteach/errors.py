@@ -52,10 +52,6 @@ class LossArgumentError(DLTeachError, ValueError):
     """A bad option or argument of a loss function (unknown Reduction, logical targets, ...)."""
 
 
-class SpatialArgumentError(DLTeachError, ValueError):
-    """A bad argument to a convolution or pooling operation (shape, stride, padding, ...)."""
-
-
 class MiniBatchQueueError(DLTeachError, ValueError):
     """A minibatchqueue was created or used with a bad option."""
 
@@ -74,6 +70,13 @@ class ArgumentError(DLTeachError, TypeError, ValueError):
     Raised by :mod:`dlteach.validate`; the message names the function, the argument, what was expected
     and what was given. It is both a TypeError and a ValueError, so code written against NumPy's
     conventions catches it too.
+    """
+
+
+class SpatialArgumentError(ArgumentError):
+    """A bad argument to a convolution or pooling operation (shape, stride, padding, ...).
+
+    An :class:`ArgumentError` like every other bad pair / padding argument (one parser: dlteach.validate).
     """
 
 

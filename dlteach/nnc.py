@@ -27,14 +27,13 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as onp
-from autograd.extend import defvjp, primitive
 from autograd.tracer import getval, isbox
 
 from . import validate as _v
 from .dlarray import isdlarray
 from .errors import FormatError, ProbabilityError, SizeMismatchError
 from .formats import data_of, fmt_of, is_single, reduced_format, result_format, size_text, to_single, wrap
-from .primitives import maximum, minimum
+from .primitives import defvjp, maximum, minimum, primitive
 
 __all__ = [
     "SquaredError", "AbsoluteError", "HuberLoss", "BinaryCrossEntropy", "SigmoidCrossEntropy",

@@ -9,6 +9,14 @@ The fused ones (``affine``, ``softmax_axis``, ``relu``, ``neg_xlog_clamped``, ``
 several recorded operations by one: each recorded node costs a few microseconds of Python, which is a
 large part of a small network's training step. ``primitive`` and ``defvjp`` below are autograd's, with
 the generic layers these functions do not need taken out.
+
+*Decision:* EVERY dlteach primitive is made with this ``primitive`` / ``defvjp`` (here, in
+``_spatial.py`` and in ``nnc.py``), never autograd's originals: one recording behaviour under one name.
+None of dlteach's primitives is a NumPy ufunc or an untraced function, which is all autograd's extra
+layers handle; the lean versions record the same nodes (the box of the highest trace level, parents,
+argnums) in about half the time, and their VJPs still nest (higher derivatives through conv / pool /
+the NNC layers are tested). ``defvjp_argnums`` (one VJP maker for several arguments, conv2d) stays
+autograd's: it only registers the maker.
 """
 
 from __future__ import annotations

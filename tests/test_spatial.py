@@ -440,7 +440,7 @@ def test_conv2d_errors_name_the_mistake():
         conv2d(x[..., 0], np.zeros((3, 3, 3, 4), np.float32))
     with pytest.raises(SpatialArgumentError, match=r"uint8.*astype"):
         conv2d(x.astype(np.uint8), np.zeros((3, 3, 3, 4), np.float32))
-    with pytest.raises(SpatialArgumentError, match=r"stride must be >= 1"):
+    with pytest.raises(SpatialArgumentError, match=r"stride must be a positive integer"):
         conv2d(x, np.zeros((3, 3, 3, 4), np.float32), stride=0)
     with pytest.raises(SpatialArgumentError, match=r"NumPy array"):
         conv2d(x.tolist(), np.zeros((3, 3, 3, 4), np.float32))
