@@ -300,7 +300,7 @@ def _check_normalization(NormalizationFactor, fname):
     return _option(NormalizationFactor, _NORMALIZATIONS, "NormalizationFactor", fname)
 
 
-def _reduce(loss, p, mask, Reduction, NormalizationFactor, fname, per_class=1):
+def _reduce(loss, p, mask, Reduction, NormalizationFactor, per_class=1):
     """Apply the MATLAB reduction scheme to an element-wise loss (already weighted and masked)."""
     if Reduction == "none":
         return p.restore(loss)
@@ -362,7 +362,7 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
         loss = loss * w
     if m is not None:
         loss = loss * m
-    out = _reduce(loss, p, m, Reduction, NormalizationFactor, fname, per_class)
+    out = _reduce(loss, p, m, Reduction, NormalizationFactor, per_class)
     if single:
         out = wrap_like(to_single(data_of(out)), out)
     return out
