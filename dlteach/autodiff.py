@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 
-import numpy as onp
+import numpy as np
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
 from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
@@ -94,9 +94,9 @@ def _new_trace():
 
 
 def _is_float_leaf(v) -> bool:
-    if isinstance(v, (float, onp.floating)):
+    if isinstance(v, (float, np.floating)):
         return True
-    return isinstance(v, onp.ndarray) and v.dtype.kind in "fc"
+    return isinstance(v, np.ndarray) and v.dtype.kind in "fc"
 
 
 def _new_root(value):
@@ -240,12 +240,12 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     if tape is None:
         raise NotTracedError(_OUTSIDE_MESSAGE)
     value = getval(raw_loss)
-    if onp.iscomplexobj(value):
+    if np.iscomplexobj(value):
         raise NonScalarLossError(
             "The value to differentiate is complex. dlgradient needs a real scalar: use a real loss such as "
             "np.sum(np.abs(Z)**2)."
         )
-    if onp.size(value) != 1:
+    if np.size(value) != 1:
         raise NonScalarLossError(
             f"The value to differentiate is non-scalar (size {size_text(value)}); dlgradient needs a traced real "
             "dlarray scalar. Reduce it to one number first, e.g. loss = np.mean(...) or np.sum(...) (the loss "
@@ -284,15 +284,15 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
             # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
             g = found.get(raw._node)
             v = raw._value
-            if type(g) is onp.ndarray and type(v) is onp.ndarray and g.dtype == v.dtype and g.shape == v.shape:
+            if type(g) is np.ndarray and type(v) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape:
                 return wrap_like(g, leaf) if type(leaf) is dlarray else g
         v = getval(raw)
         if not _is_float_leaf(v):
             if leaf is None or isinstance(leaf, str):
                 return None
             dt = getattr(v, "dtype", None)
-            if dt is None and isinstance(v, (bool, int, onp.integer, onp.bool_)):
-                dt = onp.asarray(v).dtype
+            if dt is None and isinstance(v, (bool, int, np.integer, np.bool_)):
+                dt = np.asarray(v).dtype
             if dt is not None and dt.kind in "iub" and (leaf is top[0] or type(leaf) is dlarray):
                 raise ArgumentError(
                     f"dlgradient: a value to differentiate with respect to is {_v.describe(leaf)}. Only "
@@ -310,27 +310,27 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
                 "extractdata."
             )
         g = found.get(b._node)
-        dtype = v.dtype if isinstance(v, onp.ndarray) else onp.asarray(v).dtype
+        dtype = v.dtype if isinstance(v, np.ndarray) else np.asarray(v).dtype
         if g is None:
             disconnected.append(counter[0] - 1)
-            g = onp.zeros(onp.shape(v), dtype=dtype)
+            g = np.zeros(np.shape(v), dtype=dtype)
         elif not EnableHigherDerivatives:
             if isbox(g):  # an outer dlfeval's box (nested dlfeval): the gradient is a value here
                 g = getval(g)
-            if not isinstance(g, onp.ndarray):
-                g = onp.asarray(g)
+            if not isinstance(g, np.ndarray):
+                g = np.asarray(g)
             if g.dtype != dtype:
-                g = onp.real(g) if onp.iscomplexobj(g) and dtype.kind != "c" else g
+                g = np.real(g) if np.iscomplexobj(g) and dtype.kind != "c" else g
                 g = g.astype(dtype)
-            if g.shape != onp.shape(v):
-                g = onp.array(onp.broadcast_to(g, onp.shape(v)))
+            if g.shape != np.shape(v):
+                g = np.array(np.broadcast_to(g, np.shape(v)))
         else:
             if getattr(getval(g), "dtype", dtype) != dtype:
-                g = g.astype(dtype) if isbox(g) else onp.asarray(g, dtype=dtype)
+                g = g.astype(dtype) if isbox(g) else np.asarray(g, dtype=dtype)
         if type(leaf) is dlarray:
             return wrap_like(g, leaf)
-        if isinstance(v, (float, onp.floating)) and not isbox(g):
-            return type(v)(onp.asarray(g).reshape(()))
+        if isinstance(v, (float, np.floating)) and not isbox(g):
+            return type(v)(np.asarray(g).reshape(()))
         return g
 
     grads = []
@@ -390,7 +390,7 @@ def _backward(loss_node, wanted):
     if loss_node not in useful:
         return found
     v = getval(loss_node.value)
-    ones = onp.ones(v.shape, v.dtype) if isinstance(v, (onp.ndarray, onp.generic)) else vspace(v).ones()
+    ones = np.ones(v.shape, v.dtype) if isinstance(v, (np.ndarray, np.generic)) else vspace(v).ones()
     outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
     for node in order:
         if node not in useful:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numbers
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
@@ -31,12 +31,12 @@ from .formats import (
 )
 from .errors import FormatError, NotTracedError
 
-_MATLAB_CLASS = {onp.dtype("float32"): "single", onp.dtype("float64"): "double", onp.dtype("bool"): "logical"}
+_MATLAB_CLASS = {np.dtype("float32"): "single", np.dtype("float64"): "double", np.dtype("bool"): "logical"}
 
 
 
 def _shape(x):
-    return onp.shape(getval(x))
+    return np.shape(getval(x))
 
 
 def _elementwise(fun, *operands, **kwargs):
@@ -69,14 +69,14 @@ class dlarray:
         elif isbox(X):
             data = X
         else:
-            if type(X) is not onp.ndarray:
+            if type(X) is not np.ndarray:
                 from . import validate as _v
 
                 X = _v.array("dlarray", "X", X, "fbiu",
                              expected="numeric or logical data (MATLAB: single, double, logical)")
-            data = onp.array(X, copy=True)
+            data = np.array(X, copy=True)
             if data.dtype.kind in "iu":
-                data = data.astype(onp.float64)
+                data = data.astype(np.float64)
             elif data.dtype.kind not in "fb" or data.dtype.itemsize < 4 and data.dtype.kind == "f":
                 from . import validate as _v
 
@@ -103,11 +103,11 @@ class dlarray:
 
     @property
     def size(self) -> int:
-        return int(onp.prod(self.shape))
+        return int(np.prod(self.shape))
 
     @property
     def dtype(self):
-        return getval(self._data).dtype if hasattr(getval(self._data), "dtype") else onp.dtype(type(getval(self._data)))
+        return getval(self._data).dtype if hasattr(getval(self._data), "dtype") else np.dtype(type(getval(self._data)))
 
     @property
     def is_traced(self) -> bool:
@@ -129,14 +129,14 @@ class dlarray:
             )
         arr = self._data
         if dtype is not None:
-            arr = onp.asarray(arr, dtype=dtype)
-        return onp.array(arr, copy=True) if copy else onp.asarray(arr)
+            arr = np.asarray(arr, dtype=dtype)
+        return np.array(arr, copy=True) if copy else np.asarray(arr)
 
     def _scalar(self):
         v = getval(self._data)
-        if onp.size(v) != 1:
+        if np.size(v) != 1:
             raise TypeError(f"Only a dlarray with one element can be converted to a Python number; this one has size {size_text(self)}.")
-        return onp.asarray(v).reshape(())
+        return np.asarray(v).reshape(())
 
     def __float__(self):
         return float(self._scalar())
@@ -157,14 +157,14 @@ class dlarray:
         return self._scalar().item()
 
     def tolist(self):
-        return onp.asarray(getval(self._data)).tolist()
+        return np.asarray(getval(self._data)).tolist()
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self):
-        data = onp.asarray(getval(self._data))
+        data = np.asarray(getval(self._data))
         traced = " (traced)" if isbox(self._data) else ""
         cls = _MATLAB_CLASS.get(data.dtype, str(data.dtype))
-        body = onp.array2string(data, precision=4, threshold=60, edgeitems=3)
+        body = np.array2string(data, precision=4, threshold=60, edgeitems=3)
         return f"{size_text(self)} {cls} dlarray{traced}\n{body}"
 
     __str__ = __repr__
@@ -246,7 +246,7 @@ class dlarray:
     def __getitem__(self, idx):
         idx = _unwrap_index(idx)
         out = self._data[idx]
-        nd = onp.ndim(getval(out))
+        nd = np.ndim(getval(out))
         return wrap(out, self._fmt if nd == self.ndim else "")
 
     def __setitem__(self, idx, value):
@@ -255,7 +255,7 @@ class dlarray:
                 "Assigning into part of a traced dlarray (X[i] = ...) cannot be differentiated. Build the "
                 "array from whole-array operations instead: np.where(mask, A, B), np.concatenate, or a mask product."
             )
-        self._data = onp.array(self._data, copy=True)
+        self._data = np.array(self._data, copy=True)
         self._data[_unwrap_index(idx)] = value_of(value)
 
     # -- NumPy protocol ------------------------------------------------------------------------
@@ -284,16 +284,16 @@ class dlarray:
 
     # -- convenience methods (same as the NumPy functions) ---------------------------------------
     def sum(self, axis=None, keepdims=False):
-        return onp.sum(self, axis=axis, keepdims=keepdims)
+        return np.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
-        return onp.mean(self, axis=axis, keepdims=keepdims)
+        return np.mean(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis=None, keepdims=False):
-        return onp.max(self, axis=axis, keepdims=keepdims)
+        return np.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return onp.min(self, axis=axis, keepdims=keepdims)
+        return np.min(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -308,7 +308,7 @@ class dlarray:
         return wrap(anp.transpose(self._data), "")
 
     def __copy__(self):
-        return wrap(self._data if isbox(self._data) else onp.array(self._data, copy=True), self._fmt)
+        return wrap(self._data if isbox(self._data) else np.array(self._data, copy=True), self._fmt)
 
     def __deepcopy__(self, memo):
         return self.__copy__()
@@ -363,7 +363,7 @@ def _wrap_outputs(out, operands, name, raw_args):
     if isinstance(out, (list, tuple)) and not isbox(out):
         return type(out)(_wrap_outputs(o, operands, name, raw_args) for o in out)
     v = getval(out)
-    if not isinstance(v, (onp.ndarray, onp.generic, float, int, bool)):
+    if not isinstance(v, (np.ndarray, np.generic, float, int, bool)):
         return out
     if is_single(*[a._data for a in operands]):
         out = to_single(out)
@@ -379,7 +379,7 @@ def _reduction(anp_fun, name):
         if out is not None:
             raise TypeError(f"np.{name}(..., out=...) is not supported on dlarray.")
         data = data_of(x)
-        nd = onp.ndim(getval(data))
+        nd = np.ndim(getval(data))
         if name == "mean":
             res = _mean(data, axis=axis, keepdims=keepdims)
         elif name in ("var", "std"):
@@ -391,7 +391,7 @@ def _reduction(anp_fun, name):
         if is_single(data):
             res = to_single(res)
         fmt = reduced_format(x._fmt if type(x) is dlarray else "", nd, axis, keepdims)
-        if onp.ndim(getval(res)) == 0:
+        if np.ndim(getval(res)) == 0:
             fmt = ""
         return wrap(res, fmt)
 
@@ -402,9 +402,9 @@ def _reduced_count(x, axis):
     """Number of elements a reduction over ``axis`` (None = all) combines into each result."""
     shape = _shape(x)
     if axis is None:
-        return int(onp.prod(shape))
+        return int(np.prod(shape))
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    return int(onp.prod([shape[a] for a in axes]))
+    return int(np.prod([shape[a] for a in axes]))
 
 
 def _mean(x, axis=None, keepdims=False):
@@ -417,14 +417,14 @@ def _var(x, axis=None, keepdims=False, ddof=0):
     """Variance from dtype-preserving means: sum((x - mean)^2) / (n - ddof)."""
     n = _reduced_count(x, axis)
     d = x - _mean(x, axis=axis, keepdims=True)
-    scale = 1.0 / (n - ddof) if n > ddof else onp.inf
+    scale = 1.0 / (n - ddof) if n > ddof else np.inf
     return anp.sum(d * d, axis=axis, keepdims=keepdims) * scale
 
 
 def _where(condition, x=None, y=None):
     """np.where on dlarrays: the 3-argument form is differentiable and keeps float32."""
     if x is None and y is None:
-        return onp.where(value_of(condition))
+        return np.where(value_of(condition))
     operands = (condition, x, y)
     data = [value_of(condition), data_of(x), data_of(y)]
     if is_single(data[1], data[2]):
@@ -468,8 +468,8 @@ def extractdata(X):
     Inside dlfeval this cuts the trace: nothing computed from the result can be differentiated.
     """
     if type(X) is dlarray:
-        return onp.array(getval(X._data), copy=True)
-    return onp.array(getval(X), copy=True)
+        return np.array(getval(X._data), copy=True)
+    return np.array(getval(X), copy=True)
 
 
 def stripdims(X):

@@ -43,7 +43,7 @@ import itertools
 import numbers
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import validate as _v
@@ -66,13 +66,13 @@ SUM_TOLERANCE = 1e-3
 def _as_array(x):
     """Raw data of x: keeps autograd boxes, turns everything else into an ndarray."""
     x = data_of(x)
-    return x if isbox(x) else onp.asarray(x)
+    return x if isbox(x) else np.asarray(x)
 
 
 def _dtype(x):
     v = getval(x)
     d = getattr(v, "dtype", None)
-    return d if d is not None else onp.asarray(v).dtype
+    return d if d is not None else np.asarray(v).dtype
 
 
 class _Prepared:
@@ -83,12 +83,12 @@ class _Prepared:
     def restore(self, out):
         if self.formatted:
             return wrap(out, self.fmt)
-        out = anp.transpose(out, tuple(int(i) for i in onp.argsort(self.perm)))
+        out = anp.transpose(out, tuple(int(i) for i in np.argsort(self.perm)))
         return wrap(anp.reshape(out, self.orig_shape), "")
 
     def layout_shape(self):
         """Size of Y in the caller's layout (DataFormat order for unformatted Y)."""
-        yshape = onp.shape(getval(self.data))
+        yshape = np.shape(getval(self.data))
         if self.formatted:
             return yshape
         out = [0] * len(yshape)
@@ -106,7 +106,7 @@ class _Prepared:
 
 def _prepare_Y(Y, DataFormat, fname):
     p = _Prepared()
-    if type(Y) is not dlarray or type(data_of(Y)) is not onp.ndarray and not isbox(data_of(Y)):
+    if type(Y) is not dlarray or type(data_of(Y)) is not np.ndarray and not isbox(data_of(Y)):
         # None, text, tuples, objects: a named error
         _v.array(fname, "Y", Y, "fiub", cls=LossArgumentError, expected="a numeric array (a dlarray or NumPy array)")
     yfmt = fmt_of(Y)
@@ -128,9 +128,9 @@ def _prepare_Y(Y, DataFormat, fname):
             )
         raw = _as_array(Y)
         if not isbox(raw) and raw.dtype.kind in "iub":
-            raw = raw.astype(onp.float64)
+            raw = raw.astype(np.float64)
         fmt_in = parse_format(DataFormat)
-        p.orig_shape = onp.shape(getval(raw))
+        p.orig_shape = np.shape(getval(raw))
         p.data, p.fmt = apply_format(raw, fmt_in)
         p.perm = sorted(range(len(fmt_in)), key=lambda i: (LABEL_ORDER[fmt_in[i]], i))
         p.formatted = False
@@ -153,7 +153,7 @@ def _suggest_format(shape, fmt, yshape):
 
 
 def _prepare_targets(targets, p, fname):
-    if type(targets) is not onp.ndarray and type(targets) is not dlarray:
+    if type(targets) is not np.ndarray and type(targets) is not dlarray:
         _v.array(fname, "targets", targets, "fiub", cls=LossArgumentError,
                  expected="a numeric array (a dlarray or NumPy array)")
     yshape = getval(p.data).shape
@@ -174,7 +174,7 @@ def _prepare_targets(targets, p, fname):
         raw = raw.astype(_dtype(p.data))
     if dt.kind not in "fiu":
         raise LossArgumentError(f"{fname}: the targets must be numeric arrays, not {dt}.")
-    given_shape = onp.shape(getval(raw))
+    given_shape = np.shape(getval(raw))
     if tfmt:
         if tfmt != p.fmt:
             raise FormatError(
@@ -188,7 +188,7 @@ def _prepare_targets(targets, p, fname):
             raw = p.to_canonical(raw)
         except FormatError:
             raw = None
-    if raw is None or onp.shape(getval(raw)) != yshape:
+    if raw is None or np.shape(getval(raw)) != yshape:
         tdesc = size_text(targets) if tfmt else size_text(given_shape)
         msg = (
             f"{fname}: the targets and Y have different sizes: targets are {tdesc}, Y is {p.describe()} "
@@ -214,7 +214,7 @@ def _prepare_targets(targets, p, fname):
 
 def _align(arr, arr_fmt_opt, p, what, fname, strict):
     """Raw data of weights / mask with one dimension per dimension of Y (each equal to Y's or 1)."""
-    yshape = onp.shape(getval(p.data))
+    yshape = np.shape(getval(p.data))
     afmt = fmt_of(arr)
     raw = _as_array(arr)
     if _dtype(raw).kind not in "fiub":
@@ -225,7 +225,7 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
         if afmt:
             raise FormatError(f"{fname}: {what} is already formatted ({afmt!r}); do not also pass its format option.")
         raw, afmt = apply_format(raw, parse_format(arr_fmt_opt))
-    ashape = onp.shape(getval(raw))
+    ashape = np.shape(getval(raw))
     if afmt:
         newshape, j = [], 0
         for lab in p.fmt:
@@ -256,7 +256,7 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
         if padded != ashape:
             raw = anp.reshape(raw, padded)
         raw = p.to_canonical(raw)
-        ashape = onp.shape(getval(raw))
+        ashape = np.shape(getval(raw))
         newshape = list(ashape)
     for n, ny, lab in zip(newshape, yshape, p.fmt):
         if n not in (1, ny):
@@ -270,15 +270,15 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
 def _abs(x):
     """|x| as x * sign(x) with a constant sign: gradient sign(x) (0 at 0), keeps float32 at every order."""
     v = getval(x)
-    return x * onp.sign(v).astype(v.dtype, copy=False)
+    return x * np.sign(v).astype(v.dtype, copy=False)
 
 
 def _cast(x, dtype):
     if _dtype(x) == dtype:
         return x
     if isbox(x):
-        return anp.astype(x, dtype) if dtype == onp.float32 else x
-    return onp.asarray(x, dtype=dtype)
+        return anp.astype(x, dtype) if dtype == np.float32 else x
+    return np.asarray(x, dtype=dtype)
 
 
 def _option(value, allowed, name, fname):
@@ -304,7 +304,7 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, per_class=1):
     """Apply the MATLAB reduction scheme to an element-wise loss (already weighted and masked)."""
     if Reduction == "none":
         return p.restore(loss)
-    yshape = onp.shape(getval(p.data))
+    yshape = np.shape(getval(p.data))
     if isinstance(NormalizationFactor, float):
         N = NormalizationFactor
     elif NormalizationFactor == "batch-size":
@@ -312,16 +312,16 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, per_class=1):
     elif NormalizationFactor == "none":
         N = 1
     elif NormalizationFactor == "all-elements" or mask is None:
-        N = int(onp.prod(yshape)) / per_class
+        N = int(np.prod(yshape)) / per_class
     else:  # mask-included
-        N = onp.count_nonzero(onp.broadcast_to(getval(mask), yshape)) / per_class
+        N = np.count_nonzero(np.broadcast_to(getval(mask), yshape)) / per_class
     if N == 0:
         N = 1
     return wrap(scaled_sum(loss, 1.0 / float(N)), "")
 
 
 def _check_not_empty(p, fname):
-    yshape = onp.shape(getval(p.data))
+    yshape = np.shape(getval(p.data))
     if 0 in yshape:
         n = yshape[p.fmt.index("B")] if "B" in p.fmt else None
         if n == 0:
@@ -346,7 +346,7 @@ def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, Nor
     w = None if weights is None else _align(weights, WeightsFormat, p, "the weights", fname, strict=True)
     m = None if Mask is None else _align(Mask, None, p, "the Mask", fname, strict=False)
     ydt, tdt = _dtype(p.data), _dtype(T)
-    single = onp.float32 in (ydt, tdt) or any(_dtype(v) == onp.float32 for v in (w, m) if v is not None)
+    single = np.float32 in (ydt, tdt) or any(_dtype(v) == np.float32 for v in (w, m) if v is not None)
     dtype = _FLOAT32 if single else ydt
     if ydt != dtype:
         p.data = _cast(p.data, dtype)
@@ -371,15 +371,15 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
 # -------------------------------------------------------------------------------------------------
 # crossentropy
 
-_FLOAT32 = onp.dtype(onp.float32)
-_EPS = {onp.dtype(onp.float32): float(onp.finfo(onp.float32).eps), onp.dtype(onp.float64): float(onp.finfo(onp.float64).eps)}
+_FLOAT32 = np.dtype(np.float32)
+_EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
 
 
 def _check_probabilities(y, p, multilabel, fname):
-    v = onp.asarray(getval(y))
+    v = np.asarray(getval(y))
     if v.size == 0:
         return
-    lo, hi = float(onp.fmin.reduce(v, axis=None)), float(onp.fmax.reduce(v, axis=None))  # NaN-ignoring
+    lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))  # NaN-ignoring
     act = "sigmoid" if multilabel else "softmax"
     if lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
         raise ProbabilityError(
@@ -390,10 +390,10 @@ def _check_probabilities(y, p, multilabel, fname):
         )
     if not multilabel:
         c = p.fmt.index("C")
-        s = v.sum(axis=c, dtype=onp.float64)
-        s_lo, s_hi = onp.fmin.reduce(s, axis=None), onp.fmax.reduce(s, axis=None)  # NaN sums are not flagged
+        s = v.sum(axis=c, dtype=np.float64)
+        s_lo, s_hi = np.fmin.reduce(s, axis=None), np.fmax.reduce(s, axis=None)  # NaN sums are not flagged
         if s_hi - 1.0 > SUM_TOLERANCE or 1.0 - s_lo > SUM_TOLERANCE:
-            bad = onp.abs(s - 1.0) > SUM_TOLERANCE
+            bad = np.abs(s - 1.0) > SUM_TOLERANCE
             hint = (
                 " Y has a single channel: for a binary classifier with one sigmoid output use "
                 "ClassificationMode='multilabel' (binary cross-entropy)."
@@ -403,7 +403,7 @@ def _check_probabilities(y, p, multilabel, fname):
             )
             raise ProbabilityError(
                 f"{fname} (single-label mode) expects one probability distribution per prediction: the values of "
-                f"Y along its 'C' dimension must sum to 1, but {int(onp.count_nonzero(bad))} of {bad.size} sum to "
+                f"Y along its 'C' dimension must sum to 1, but {int(np.count_nonzero(bad))} of {bad.size} sum to "
                 f"between {float(s_lo):.4g} and {float(s_hi):.4g}. Apply softmax first: "
                 f"loss = {fname}(softmax(Y), T).{hint}"
             )
@@ -414,9 +414,9 @@ def _check_targets(T, multilabel, fname):
     v = getval(T)
     if v.size == 0:
         return
-    lo, hi = float(onp.fmin.reduce(v, axis=None)), float(onp.fmax.reduce(v, axis=None))
+    lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))
     if lo != lo or hi != hi or lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
-        has_nan = bool(onp.isnan(v).any())
+        has_nan = bool(np.isnan(v).any())
         rng = "NaN" if has_nan and lo != lo else f"values from {lo + 0.0:.4g} to {hi + 0.0:.4g}"
         raise LossArgumentError(
             f"{fname}: the targets must be probabilities (values between 0 and 1, e.g. one-hot vectors), but they "
@@ -474,25 +474,25 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
     _check_probabilities(y, p, multilabel, fname)
     _check_targets(T, multilabel, fname)
     dt = _dtype(y)
-    eps = _EPS.get(dt) or float(onp.finfo(dt).eps)
+    eps = _EPS.get(dt) or float(np.finfo(dt).eps)
     loss = neg_xlog_clamped(T, y, eps)  # -(T .* log(max(Y, eps))) as one recorded operation
     if multilabel:
         loss = loss - (1.0 - T) * anp.log(maximum(1.0 - y, eps))
-    per_class = 1 if multilabel else onp.shape(getval(y))[p.fmt.index("C")]
+    per_class = 1 if multilabel else np.shape(getval(y))[p.fmt.index("C")]
     return _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_class)
 
 
 def _class_indices(targets, p, K, fname):
     """Integer class indices (0-based) in Y's layout without its C dimension."""
     c = p.fmt.index("C")
-    yshape = onp.shape(getval(p.data))
+    yshape = np.shape(getval(p.data))
     want = tuple(n for i, n in enumerate(yshape) if i != c)
     rest_fmt = p.fmt.replace("C", "")
     if targets is None:
         raise LossArgumentError(f"{fname}: targets is None (a function that forgot `return`?). Give the class "
                                 "index of every observation, e.g. labels = np.array([3, 0, 7, ...]).")
     tfmt = fmt_of(targets)
-    raw = onp.asarray(getval(data_of(targets)))
+    raw = np.asarray(getval(data_of(targets)))
     if raw.dtype.kind not in "iuf" or raw.dtype.kind == "b":
         raise LossArgumentError(f"{fname}: targets must be integer class indices, not {raw.dtype} values.")
     if tfmt:
@@ -507,15 +507,15 @@ def _class_indices(targets, p, K, fname):
             raise FormatError(f"{fname}: the targets have format {fmt_of(targets)!r} but Y ({p.fmt!r}) needs targets "
                               f"labelled {rest_fmt!r} (Y's labels without 'C').")
         raw = apply_format(raw, tfmt)[0] if tfmt else raw
-    if raw.size != int(onp.prod(want)) or (tfmt and raw.shape != want):
+    if raw.size != int(np.prod(want)) or (tfmt and raw.shape != want):
         raise SizeMismatchError(
-            f"{fname}: Y ({p.describe()}) makes {int(onp.prod(want))} predictions, so the targets need one class "
+            f"{fname}: Y ({p.describe()}) makes {int(np.prod(want))} predictions, so the targets need one class "
             f"index each ({size_text(want)}); got {raw.size} values ({size_text(raw.shape)}).")
     raw = raw.reshape(want)
     if raw.dtype.kind == "f":
-        if not onp.all(onp.isfinite(raw)) or not onp.all(raw == onp.round(raw)):
+        if not np.all(np.isfinite(raw)) or not np.all(raw == np.round(raw)):
             raise LossArgumentError(f"{fname}: targets must be integer class indices; got non-integer values.")
-    idx = raw.astype(onp.int64)
+    idx = raw.astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= K):
         hint = ""
         if idx.max() == K and idx.min() >= 1:
@@ -548,11 +548,11 @@ def indexcrossentropy(Y, targets, weights=None, *, Mask=None, Reduction="sum", N
     p = _prepare_Y(Y, DataFormat, fname)
     if "C" not in p.fmt:
         raise FormatError(f"{fname} needs a 'C' (class) dimension in Y; Y has format {p.fmt!r}. Use e.g. 'CB'.")
-    yshape = onp.shape(getval(p.data))
+    yshape = np.shape(getval(p.data))
     K = yshape[p.fmt.index("C")]
     idx, c = _class_indices(targets, p, K, fname)
-    onehot = onp.zeros(yshape, dtype=_dtype(p.data))
-    onp.put_along_axis(onehot, onp.expand_dims(idx, c), 1, axis=c)
+    onehot = np.zeros(yshape, dtype=_dtype(p.data))
+    np.put_along_axis(onehot, np.expand_dims(idx, c), 1, axis=c)
     Yf = wrap(p.data, p.fmt)
     loss = crossentropy(Yf, wrap(onehot, p.fmt), weights, Mask=Mask, Reduction=Reduction,
                         NormalizationFactor=NormalizationFactor, WeightsFormat=WeightsFormat)
@@ -578,7 +578,7 @@ def mse(Y, targets, DataFormat=None):
     """
     p, T, w, m, Reduction, Norm, single = _common(Y, targets, None, None, DataFormat, None, "sum", "batch-size", "mse")
     e = p.data - T
-    N = onp.shape(getval(p.data))[p.fmt.index("B")] if "B" in p.fmt else 1
+    N = np.shape(getval(p.data))[p.fmt.index("B")] if "B" in p.fmt else 1
     out = anp.sum(e * e) * (0.5 / N)
     return wrap(to_single(out) if single else out, "")
 

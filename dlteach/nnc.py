@@ -26,7 +26,7 @@ from __future__ import annotations
 import numbers
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import validate as _v
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: smallest normal float32, nnabla's clamp for the logarithms of the cross-entropy layers
-FLT_MIN = float(onp.finfo(onp.float32).tiny)
+FLT_MIN = float(np.finfo(np.float32).tiny)
 
 _PROB_TOL = 1e-4
 
@@ -56,11 +56,11 @@ def _raw(x):
         return data_of(x)
     if isbox(x) or isinstance(x, numbers.Number):
         return x
-    a = x if type(x) is onp.ndarray else onp.asarray(_v.array("nnc layer", "an input", x, "fiub",
+    a = x if type(x) is np.ndarray else np.asarray(_v.array("nnc layer", "an input", x, "fiub",
                                                                    expected="a numeric array (a layer output)"))
     if a.dtype.kind not in "fiub" or a.dtype.kind == "f" and a.dtype.itemsize < 4:
         _v.array("nnc layer", "an input", a, "fiub")
-    return a.astype(onp.float64) if a.dtype.kind in "iub" else a
+    return a.astype(np.float64) if a.dtype.kind in "iub" else a
 
 
 def _wrap(out, *operands):
@@ -75,7 +75,7 @@ def _unary(fun, x):
 
 def _check_binary(name, x0, x1):
     """nnabla's rule for 2-input layers: same number of dimensions; a size may differ only where one is 1."""
-    s0, s1 = onp.shape(getval(_raw(x0))), onp.shape(getval(_raw(x1)))
+    s0, s1 = np.shape(getval(_raw(x0))), np.shape(getval(_raw(x1)))
     if isinstance(x0, numbers.Number) or isinstance(x1, numbers.Number):
         raise TypeError(
             f"{name} takes two arrays (two layer outputs). For an array and a number use the scalar layers: "
@@ -97,15 +97,15 @@ def _binary(name, fun, x0, x1):
 @primitive
 def _abs_nnabla(x, sign_at_zero):
     """|x| whose derivative is sign(x), with the given value (+1, -1 or 0) at x == 0; keeps the dtype."""
-    return onp.abs(x)
+    return np.abs(x)
 
 
 def _abs_vjp(ans, x, sign_at_zero):
-    v = onp.asarray(getval(x))
-    s = onp.where(v > 0, 1.0, onp.where(v < 0, -1.0, float(sign_at_zero)))
+    v = np.asarray(getval(x))
+    s = np.where(v > 0, 1.0, np.where(v < 0, -1.0, float(sign_at_zero)))
 
     def vjp(g):
-        return g * s.astype(getattr(getval(g), "dtype", onp.float64), copy=False)
+        return g * s.astype(getattr(getval(g), "dtype", np.float64), copy=False)
 
     return vjp
 
@@ -115,7 +115,7 @@ defvjp(_abs_nnabla, _abs_vjp, None)
 
 @primitive
 def _pow_scalar(x, val):
-    return onp.power(x, val)
+    return np.power(x, val)
 
 
 defvjp(_pow_scalar, lambda ans, x, val: lambda g: g * (val * _pow_scalar(x, val - 1.0)), None)
@@ -157,11 +157,11 @@ def HuberLoss(x0, x1, delta=1.0):
 
 
 def _check_probs(name, x, instead):
-    v = onp.asarray(getval(_raw(x)))
-    if v.size and (onp.nanmin(v) < -_PROB_TOL or onp.nanmax(v) > 1.0 + _PROB_TOL):
+    v = np.asarray(getval(_raw(x)))
+    if v.size and (np.nanmin(v) < -_PROB_TOL or np.nanmax(v) > 1.0 + _PROB_TOL):
         raise ProbabilityError(
             f"{name} expects probabilities (values between 0 and 1) but its input has values from "
-            f"{float(onp.nanmin(v)):.4g} to {float(onp.nanmax(v)):.4g} - these look like logits. {instead}"
+            f"{float(np.nanmin(v)):.4g} to {float(np.nanmax(v)):.4g} - these look like logits. {instead}"
         )
 
 
@@ -192,7 +192,7 @@ def SigmoidCrossEntropy(x, t):
 
 
 def _class_axis(x, axis, name):
-    nd = onp.ndim(getval(_raw(x)))
+    nd = np.ndim(getval(_raw(x)))
     if axis is None:
         f = fmt_of(x)
         axis = f.index("C") if "C" in f else 0
@@ -204,8 +204,8 @@ def _class_axis(x, axis, name):
 def _labels(x, t, axis, name):
     """Index labels t (size 1 on axis) -> (one-hot constant in x's dtype, valid-mask constant)."""
     xv = getval(_raw(x))
-    xs = onp.shape(xv)
-    tv = onp.asarray(getval(_raw(t)))  # labels are constants: never differentiated
+    xs = np.shape(xv)
+    tv = np.asarray(getval(_raw(t)))  # labels are constants: never differentiated
     if fmt_of(t) and fmt_of(x) and fmt_of(t) != fmt_of(x):
         raise FormatError(
             f"{name}: the labels have format {fmt_of(t)!r} but x has format {fmt_of(x)!r}; they must match "
@@ -217,7 +217,7 @@ def _labels(x, t, axis, name):
         if tv.shape == xs:
             extra = (" These look like one-hot targets: the NNC categorical layers take class INDICES (0, 1, 2, ...), "
                      f"e.g. t = np.argmax(T, axis={axis}, keepdims=True).")
-        elif tv.size == int(onp.prod(want)):
+        elif tv.size == int(np.prod(want)):
             extra = f" Reshape them: t.reshape({want})."
         raise SizeMismatchError(
             f"{name}: x is {size_text(x)} (classes along axis {axis}), so the labels t must have size "
@@ -225,13 +225,13 @@ def _labels(x, t, axis, name):
             f"{size_text(tv.shape)}.{extra}"
         )
     C = xs[axis]
-    if tv.size and (onp.any(tv != onp.round(tv)) or onp.any(tv >= C) or onp.any((tv < 0) & (tv != -1))):
+    if tv.size and (np.any(tv != np.round(tv)) or np.any(tv >= C) or np.any((tv < 0) & (tv != -1))):
         raise ValueError(
             f"{name}: labels must be integer class indices 0..{C - 1} (or -1 to ignore a prediction); got values "
             f"from {tv.min():g} to {tv.max():g}."
         )
-    classes = onp.arange(C).reshape((1,) * axis + (C,) + (1,) * (len(xs) - axis - 1))
-    dt = xv.dtype if xv.dtype.kind == "f" else onp.float64
+    classes = np.arange(C).reshape((1,) * axis + (C,) + (1,) * (len(xs) - axis - 1))
+    dt = xv.dtype if xv.dtype.kind == "f" else np.float64
     onehot = (classes == tv).astype(dt)
     valid = (tv >= 0).astype(dt)
     return onehot, valid
@@ -265,7 +265,7 @@ def SoftmaxCrossEntropy(x, t, axis=None):
     axis = _class_axis(x, axis, name)
     onehot, valid = _labels(x, t, axis, name)
     xr = _raw(x)
-    shift = onp.max(getval(xr), axis=axis, keepdims=True)  # constant: log-softmax is shift-invariant
+    shift = np.max(getval(xr), axis=axis, keepdims=True)  # constant: log-softmax is shift-invariant
     z = xr - shift
     logp = z - anp.log(anp.sum(anp.exp(z), axis=axis, keepdims=True))
     y = -anp.sum(logp * onehot, axis=axis, keepdims=True) * valid
@@ -336,7 +336,7 @@ def Log(x):
 
 
 def _axes(x, axes):
-    nd = onp.ndim(getval(_raw(x)))
+    nd = np.ndim(getval(_raw(x)))
     if axes is None:
         return tuple(range(nd))
     if isinstance(axes, numbers.Integral):
@@ -346,17 +346,17 @@ def _axes(x, axes):
 
 def _reduce(name, x, axes, keep_dims, mean):
     r = _raw(x)
-    if not (isbox(r) or isinstance(r, onp.ndarray)):
-        r = onp.asarray(r)
+    if not (isbox(r) or isinstance(r, np.ndarray)):
+        r = np.asarray(r)
     ax = _axes(x, axes)
     out = anp.sum(r, axis=ax, keepdims=keep_dims)
     if mean:
-        n = int(onp.prod([onp.shape(getval(r))[a] for a in ax]))
+        n = int(np.prod([np.shape(getval(r))[a] for a in ax]))
         out = out * (1.0 / n)
     if is_single(r):
         out = to_single(out)
-    nd = onp.ndim(getval(r))
-    fmt = reduced_format(fmt_of(x), nd, ax, keep_dims) if onp.ndim(getval(out)) else ""
+    nd = np.ndim(getval(r))
+    fmt = reduced_format(fmt_of(x), nd, ax, keep_dims) if np.ndim(getval(out)) else ""
     return wrap(out, fmt)
 
 

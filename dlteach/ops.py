@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import primitives as _prim
@@ -33,7 +33,7 @@ def _x(X, fname, name="X"):
     """Raw floating data of an input array (dlarray, array or box), validated (None, dtype, ...)."""
     if type(X) is dlarray:
         d = data_of(X)
-        if type(d) is onp.ndarray and d.dtype.kind == "f" and d.dtype.itemsize >= 4:  # the common case
+        if type(d) is np.ndarray and d.dtype.kind == "f" and d.dtype.itemsize >= 4:  # the common case
             return d
     return _v.array(fname, name, X, "f")
 
@@ -64,7 +64,7 @@ def _param(p, fname="", name="the parameter"):
     """Raw floating data of a parameter (dlarray or array), validated; keeps traced boxes."""
     if type(p) is dlarray:
         d = data_of(p)
-    elif isbox(p) or type(p) is onp.ndarray:
+    elif isbox(p) or type(p) is np.ndarray:
         d = p
     else:
         d = None
@@ -73,15 +73,15 @@ def _param(p, fname="", name="the parameter"):
         if dt is not None and dt.kind == "f" and dt.itemsize >= 4:  # the common case
             return d
     d = _v.array(fname, name, p, "fiu")
-    return onp.asarray(d, dtype=onp.float64) if getval(d).dtype.kind in "iu" else d  # integers are MATLAB doubles
+    return np.asarray(d, dtype=np.float64) if getval(d).dtype.kind in "iu" else d  # integers are MATLAB doubles
 
 
 def _dtype(x):
     return getval(x).dtype
 
 
-_F32 = onp.dtype(onp.float32)
-_F64 = onp.dtype(onp.float64)
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 
 
 def _single_wins(*raws):
@@ -143,13 +143,13 @@ def _spatial_input(X, DataFormat, fname):
     x, fmt, formatted = _prepare(X, DataFormat, fname)
     _spatial_check(fmt, fname)
     if fmt == "SSC":
-        return anp.reshape(x, onp.shape(getval(x)) + (1,)), fmt, formatted, True
+        return anp.reshape(x, np.shape(getval(x)) + (1,)), fmt, formatted, True
     return x, fmt, formatted, False
 
 
 def _spatial_output(y, fmt, formatted, unbatched):
     if unbatched:
-        y = anp.reshape(y, onp.shape(getval(y))[:3])
+        y = anp.reshape(y, np.shape(getval(y))[:3])
     return _out(y, fmt, formatted)
 
 
@@ -218,13 +218,13 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
 
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dlconv")
     x, w, b = _single_wins(x, _param(weights, "dlconv", "weights"), _param(bias, "dlconv", "bias"))
-    wshape = onp.shape(getval(w))
+    wshape = np.shape(getval(w))
     if len(wshape) == 3:
         w = anp.reshape(w, wshape + (1,))
         wshape = wshape + (1,)
     if len(wshape) != 4:
         raise SizeMismatchError(f"dlconv: weights must be h x w x C x F; got size {size_text(wshape)}.")
-    C = onp.shape(getval(x))[2]
+    C = np.shape(getval(x))[2]
     if wshape[2] != C:
         raise SizeMismatchError(
             f"dlconv: the input has {C} channels but the weights expect {wshape[2]} "
@@ -232,10 +232,10 @@ def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=N
         )
     stride = _pair(Stride, "Stride", "dlconv")
     dilation = _pair(DilationFactor, "DilationFactor", "dlconv")
-    pad = _padding(Padding, onp.shape(getval(x))[:2], wshape[:2], stride, dilation, "dlconv")
+    pad = _padding(Padding, np.shape(getval(x))[:2], wshape[:2], stride, dilation, "dlconv")
     y = _spatial.conv2d(x, w, stride=stride, padding=pad, dilation=dilation)
     F = wshape[3]
-    nb = int(onp.size(getval(b)))
+    nb = int(np.size(getval(b)))
     if nb == F:
         y = y + anp.reshape(b, (1, 1, F, 1))
     elif nb == 1:
@@ -260,13 +260,13 @@ def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataF
 
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, "dltranspconv")
     x, w, b = _single_wins(x, _param(weights, "dltranspconv", "weights"), _param(bias, "dltranspconv", "bias"))
-    wshape = onp.shape(getval(w))
+    wshape = np.shape(getval(w))
     if len(wshape) == 3:
         w = anp.reshape(w, wshape + (1,))
         wshape = wshape + (1,)
     if len(wshape) != 4:
         raise SizeMismatchError(f"dltranspconv: weights must be h x w x F x C; got size {'x'.join(map(str, wshape))}.")
-    C = onp.shape(getval(x))[2]
+    C = np.shape(getval(x))[2]
     if wshape[3] != C:
         hint = (" (dlconv's weights are h x w x C x F; dltranspconv's are h x w x F x C: swap dimensions 3 and 4)"
                 if wshape[2] == C else "")
@@ -277,7 +277,7 @@ def dltranspconv(X, weights, bias, Stride=1, DilationFactor=1, Cropping=0, DataF
     y = _spatial.conv2d_transpose(x, w, stride=_pair(Stride, "Stride", "dltranspconv"), cropping=Cropping,
                                   dilation=_pair(DilationFactor, "DilationFactor", "dltranspconv"))
     F = wshape[2]
-    nb = int(onp.size(getval(b)))
+    nb = int(np.size(getval(b)))
     if nb == F:
         y = y + anp.reshape(b, (1, 1, F, 1))
     elif nb == 1:
@@ -364,7 +364,7 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
     fname = "batchnorm"
     x, fmt, formatted = _prepare(X, DataFormat, fname)
     c_axis = _channel_axis(fmt, fname)
-    shape = onp.shape(getval(x))
+    shape = np.shape(getval(x))
     C = shape[c_axis]
     bshape = _bn_shape(fmt, c_axis, C)
     off = _bn_param(offset, fname, "offset", C)
@@ -386,7 +386,7 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
     mdecay = _v.real(fname, "MeanDecay", MeanDecay, 0.0, 1.0)
     vdecay = _v.real(fname, "VarianceDecay", VarianceDecay, 0.0, 1.0)
     axes = tuple(i for i in range(len(fmt)) if i != c_axis)
-    M = int(onp.prod([shape[i] for i in axes]))
+    M = int(np.prod([shape[i] for i in axes]))
     if M == 0:
         _v.fail(fname, "X", "an array with at least one value per channel", X,
                 hint="The batch is empty (0 observations): there is nothing to normalise.")
@@ -410,19 +410,19 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
         return BatchnormOutputs((Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)))
     _bn_param(trainedMean, fname, "trainedMean", C)
     _bn_param(trainedVariance, fname, "trainedVariance", C)
-    mu_b = onp.asarray(getval(mu)).reshape(-1)
-    var_b = onp.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
+    mu_b = np.asarray(getval(mu)).reshape(-1)
+    var_b = np.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
     old_m = data_of(trainedMean)
     old_v = data_of(trainedVariance)
-    new_m = mdecay * mu_b.reshape(onp.shape(getval(old_m))) + (1.0 - mdecay) * onp.asarray(getval(old_m))
-    new_v = vdecay * var_b.reshape(onp.shape(getval(old_v))) + (1.0 - vdecay) * onp.asarray(getval(old_v))
+    new_m = mdecay * mu_b.reshape(np.shape(getval(old_m))) + (1.0 - mdecay) * np.asarray(getval(old_m))
+    new_v = vdecay * var_b.reshape(np.shape(getval(old_v))) + (1.0 - vdecay) * np.asarray(getval(old_v))
     return Y, _stat_like(new_m, trainedMean, C), _stat_like(new_v, trainedVariance, C)
 
 
 def _bn_param(p, fname, name, C):
     """A per-channel batchnorm argument: floating data with exactly C values."""
     raw = _param(p, fname, name)
-    n = onp.size(getval(raw))
+    n = np.size(getval(raw))
     if n != C:
         raise SizeMismatchError(
             f"{fname}: {name} has {n} values but X has {C} channels; {name} needs one value per channel "
@@ -432,11 +432,11 @@ def _bn_param(p, fname, name, C):
 
 
 def _stat_like(value, like, C):
-    value = onp.asarray(value)
+    value = np.asarray(value)
     if like is None:
         return wrap(value.reshape(C, 1), "")
     dt = value_of(like).dtype
-    value = value.astype(dt, copy=False).reshape(onp.shape(value_of(like)))
+    value = value.astype(dt, copy=False).reshape(np.shape(value_of(like)))
     if isdlarray(like):
         return wrap_like(value, like)
     return value
@@ -452,7 +452,7 @@ def leakyrelu(X, scaleFactor=0.01):
     """Leaky ReLU (MATLAB ``leakyrelu``): x for x > 0, scaleFactor · x otherwise."""
     x = _x(X, "leakyrelu")
     v = getval(x)
-    slope = onp.where(v > 0, 1.0, _v.real("leakyrelu", "scaleFactor", scaleFactor)).astype(v.dtype)
+    slope = np.where(v > 0, 1.0, _v.real("leakyrelu", "scaleFactor", scaleFactor)).astype(v.dtype)
     return wrap_like(x * slope, X)
 
 
@@ -482,8 +482,8 @@ def _pool(kind, X, poolsize, Stride, Padding, DataFormat):
     x, fmt, formatted, unbatched = _spatial_input(X, DataFormat, kind)
     pool = _pair(poolsize, "poolsize", kind)
     stride = _pair(Stride, "Stride", kind)
-    pad = _padding(Padding, onp.shape(getval(x))[:2], pool, stride, (1, 1), kind)
-    H, W = onp.shape(getval(x))[:2]
+    pad = _padding(Padding, np.shape(getval(x))[:2], pool, stride, (1, 1), kind)
+    H, W = np.shape(getval(x))[:2]
     if pool[0] > H + pad[0][0] + pad[0][1] or pool[1] > W + pad[1][0] + pad[1][1]:
         _v.fail(kind, "poolsize", f"at most the padded input size ({H + pad[0][0] + pad[0][1]} x "
                 f"{W + pad[1][0] + pad[1][1]})", poolsize, cls=SpatialArgumentError)
@@ -514,7 +514,7 @@ def dropout(X, probability=0.5, training=True):
     if not _v.flag("dropout", "training", training) or p == 0.0:
         return X
     v = getval(x)
-    mask = (onp.random.random_sample(onp.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
+    mask = (np.random.random_sample(np.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
     return wrap_like(x * mask, X)
 
 
@@ -528,16 +528,16 @@ def onehotencode(labels, featureDim, ClassNames=None, dtype="single"):
     _v.not_none("onehotencode", "labels", labels, "an array of labels")
     fd = _v.integer("onehotencode", "featureDim", featureDim, 1, 2,
                     hint="1 puts the classes along the rows (MATLAB's 'CB' layout), 2 along the columns.")
-    lab = onp.asarray(value_of(labels)).reshape(-1)
-    classes = onp.unique(lab) if ClassNames is None else onp.asarray(list(ClassNames))
+    lab = np.asarray(value_of(labels)).reshape(-1)
+    classes = np.unique(lab) if ClassNames is None else np.asarray(list(ClassNames))
     index = {c.item() if hasattr(c, "item") else c: i for i, c in enumerate(classes)}
     try:
-        idx = onp.array([index[v.item() if hasattr(v, "item") else v] for v in lab], dtype=onp.int64)
+        idx = np.array([index[v.item() if hasattr(v, "item") else v] for v in lab], dtype=np.int64)
     except KeyError as err:
         raise ValueError(f"onehotencode: label {err.args[0]!r} is not one of ClassNames {list(classes)}.") from None
-    out = onp.zeros((len(classes), lab.size), dtype=onp.float32 if dtype == "single" else onp.float64)
-    out[idx, onp.arange(lab.size)] = 1
-    return out if fd == 1 else onp.ascontiguousarray(out.T)
+    out = np.zeros((len(classes), lab.size), dtype=np.float32 if dtype == "single" else np.float64)
+    out[idx, np.arange(lab.size)] = 1
+    return out if fd == 1 else np.ascontiguousarray(out.T)
 
 
 def onehotdecode(scores, classes, featureDim):
@@ -545,10 +545,10 @@ def onehotdecode(scores, classes, featureDim):
 
     featureDim counts from 1 as in MATLAB (1 for a C x N array of scores).
     """
-    s = onp.asarray(getval(_v.array("onehotdecode", "scores", scores, "fiub")))
+    s = np.asarray(getval(_v.array("onehotdecode", "scores", scores, "fiub")))
     if classes is None or isinstance(classes, str) or not hasattr(classes, "__len__") and not hasattr(classes, "__iter__"):
         _v.fail("onehotdecode", "classes", "a list of the class names, one per score", classes)
-    classes = onp.asarray(list(classes))
+    classes = np.asarray(list(classes))
     fd = _v.integer("onehotdecode", "featureDim", featureDim, 1, max(s.ndim, 1),
                     hint="It is the dimension (counting from 1) along which the classes lie: 1 for C x N scores.")
     if s.shape[fd - 1] != len(classes):
@@ -556,4 +556,4 @@ def onehotdecode(scores, classes, featureDim):
             f"onehotdecode: dimension {fd} of the scores has {s.shape[fd - 1]} entries "
             f"but {len(classes)} classes were given."
         )
-    return classes[onp.argmax(s, axis=fd - 1)]
+    return classes[np.argmax(s, axis=fd - 1)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.core import translate_vjp
 from autograd.extend import defvjp_argnums
 from autograd.numpy.numpy_vjps import unbroadcast_f
@@ -89,23 +89,23 @@ def defvjp(fun, *vjpmakers, argnums=None):
 
 
 def _mask(cond, g):
-    return onp.asarray(cond, dtype=getattr(getval(g), "dtype", onp.float64))
+    return np.asarray(cond, dtype=getattr(getval(g), "dtype", np.float64))
 
 
 @primitive
 def maximum(a, b):
     """Elementwise maximum. Gradient: to ``a`` where a > b, to ``b`` where b > a, split 1/2 on ties."""
-    return onp.maximum(a, b)
+    return np.maximum(a, b)
 
 
 @primitive
 def minimum(a, b):
     """Elementwise minimum. Gradient: to ``a`` where a < b, to ``b`` where b < a, split 1/2 on ties."""
-    return onp.minimum(a, b)
+    return np.minimum(a, b)
 
 
 def _share(a, b, greater):
-    a_, b_ = onp.asarray(getval(a)), onp.asarray(getval(b))
+    a_, b_ = np.asarray(getval(a)), np.asarray(getval(b))
     win = (a_ > b_) if greater else (a_ < b_)
     return win + 0.5 * (a_ == b_)
 
@@ -129,7 +129,7 @@ def _keep_shape(shape, axis):
     """Shape of a keepdims reduction of an array of ``shape`` over ``axis``."""
     if axis is None:
         return (1,) * len(shape)
-    axes = (axis,) if onp.ndim(axis) == 0 else tuple(axis)
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
     axes = {int(a) % len(shape) for a in axes} if shape else set()
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
@@ -137,20 +137,20 @@ def _keep_shape(shape, axis):
 @primitive
 def amax(x, axis=None, keepdims=False):
     """Maximum over ``axis``. Gradient: to the maximal elements, shared equally between ties."""
-    return onp.max(x, axis=axis, keepdims=keepdims)
+    return np.max(x, axis=axis, keepdims=keepdims)
 
 
 @primitive
 def amin(x, axis=None, keepdims=False):
     """Minimum over ``axis``. Gradient: to the minimal elements, shared equally between ties."""
-    return onp.min(x, axis=axis, keepdims=keepdims)
+    return np.min(x, axis=axis, keepdims=keepdims)
 
 
 def _chooser_vjp(ans, x, axis=None, keepdims=False):
-    xv = onp.asarray(getval(x))
+    xv = np.asarray(getval(x))
     kshape = _keep_shape(xv.shape, axis)
-    win = xv == onp.reshape(onp.asarray(getval(ans)), kshape)
-    weights = win / onp.sum(win, axis=axis, keepdims=True)
+    win = xv == np.reshape(np.asarray(getval(ans)), kshape)
+    weights = win / np.sum(win, axis=axis, keepdims=True)
 
     def vjp(g):
         return anp.reshape(g, kshape) * _mask(weights, g)
@@ -168,15 +168,15 @@ defvjp(amin, _chooser_vjp)
 @primitive
 def where(cond, x, y):
     """``np.where(cond, x, y)``. Gradient: to ``x`` where cond holds, to ``y`` elsewhere."""
-    return onp.where(cond, x, y)
+    return np.where(cond, x, y)
 
 
 def _where_vjp(pick_x):
     def maker(ans, cond, x, y):
-        c = onp.asarray(getval(cond), dtype=bool)
+        c = np.asarray(getval(cond), dtype=bool)
         sel = c if pick_x else ~c
         target = x if pick_x else y
-        return unbroadcast_f(target, lambda g: g * _mask(onp.broadcast_to(sel, onp.shape(g)), g))
+        return unbroadcast_f(target, lambda g: g * _mask(np.broadcast_to(sel, np.shape(g)), g))
 
     return maker
 
@@ -191,7 +191,7 @@ defvjp(where, None, _where_vjp(True), _where_vjp(False))
 @primitive
 def tanh(x):
     """Hyperbolic tangent. Gradient: g * (1 - tanh(x)^2), finite and warning-free for large |x|."""
-    return onp.tanh(x)
+    return np.tanh(x)
 
 
 defvjp(tanh, lambda ans, x: lambda g: g * (1.0 - ans * ans))
@@ -206,7 +206,7 @@ def affine(w, x, b):
     h x w x c x N image batch) is flattened to ``w.shape[1]`` rows first, inside the node.
     VJPs: g xᵀ, (wᵀ g) in x's shape, and g summed to b's shape."""
     out = w @ _flat(x, w.shape[1])
-    if type(b) is onp.ndarray and b.dtype == out.dtype and b.shape in ((out.shape[0], 1), (1, 1)):
+    if type(b) is np.ndarray and b.dtype == out.dtype and b.shape in ((out.shape[0], 1), (1, 1)):
         out += b  # in place (a column of biases): one array less per call
         return out
     return out + b
@@ -217,7 +217,7 @@ def _flat(x, n_in):
 
 
 def _affine_bias_vjp(ans, w, x, b):
-    if onp.shape(getval(b)) == onp.shape(getval(ans))[:1] + (1,):  # one bias per output row: sum over columns
+    if np.shape(getval(b)) == np.shape(getval(ans))[:1] + (1,):  # one bias per output row: sum over columns
         return lambda g: g.sum(axis=1, keepdims=True)
     return unbroadcast_f(b, lambda g: g)
 
@@ -246,11 +246,11 @@ def softmax_axis(x, axis):
 
     VJP: y ⊙ (g − Σ_axis g ⊙ y), written with traceable operations so higher derivatives work.
     """
-    x = onp.asarray(x)
+    x = np.asarray(x)
     e = x - x.max(axis=axis, keepdims=True)
     if e.dtype.kind != "f":  # integer scores
-        e = e.astype(onp.float64)
-    onp.exp(e, out=e)
+        e = e.astype(np.float64)
+    np.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)
     return e
 
@@ -265,11 +265,11 @@ def neg_xlog_clamped(t, y, eps):
     VJPs: ``-t / y`` for y (where y > eps, half at y == eps, as ``maximum`` splits ties; 0 below) and
     ``-log(max(y, eps))`` for t.
     """
-    return -(t * onp.log(onp.maximum(y, eps)))
+    return -(t * np.log(np.maximum(y, eps)))
 
 
 def _clamp_share(y, eps):
-    y_ = onp.asarray(getval(y))
+    y_ = np.asarray(getval(y))
     return (y_ > eps) + 0.5 * (y_ == eps)
 
 
@@ -277,15 +277,15 @@ def _neg_xlog_y_vjp(ans, t, y, eps):
     def vjp(g):
         if isbox(g) or isbox(y) or isbox(t):  # traced (higher derivatives): recordable operations
             return -g * t / maximum(y, eps) * _mask(_clamp_share(y, eps), g)
-        y_ = onp.asarray(y)
+        y_ = np.asarray(y)
         out = g * t
-        out /= onp.maximum(y_, y_.dtype.type(eps))
+        out /= np.maximum(y_, y_.dtype.type(eps))
         out *= -1
         if y_.min() <= eps:  # clamped entries: no gradient below eps, half of it at eps
             out *= _mask(_clamp_share(y_, eps), out)
         return out
 
-    if onp.shape(getval(y)) == onp.shape(getval(ans)):
+    if np.shape(getval(y)) == np.shape(getval(ans)):
         return vjp
     return unbroadcast_f(y, vjp)
 
@@ -302,13 +302,13 @@ defvjp(
 def scaled_sum(x, scale):
     """``sum(x) * scale`` (a loss's reduction, e.g. the sum over all elements divided by the batch size)
     as one node. VJP: ``g * scale`` in every element, in x's dtype."""
-    return (onp.add.reduce(x, axis=None) if type(x) is onp.ndarray else onp.sum(x)) * scale
+    return (np.add.reduce(x, axis=None) if type(x) is np.ndarray else np.sum(x)) * scale
 
 
 def _scaled_sum_vjp(ans, x, scale):
     v = getval(x)
-    shape, dtype = onp.shape(v), getattr(v, "dtype", onp.dtype(float))
-    return lambda g: g * onp.full(shape, scale, dtype=dtype)
+    shape, dtype = np.shape(v), getattr(v, "dtype", np.dtype(float))
+    return lambda g: g * np.full(shape, scale, dtype=dtype)
 
 
 defvjp(scaled_sum, _scaled_sum_vjp)
@@ -317,7 +317,7 @@ defvjp(scaled_sum, _scaled_sum_vjp)
 @primitive
 def relu(x):
     """max(x, 0) in one pass. VJP: g where the output is positive (0 at x = 0, as MATLAB's relu)."""
-    return onp.maximum(x, x.dtype.type(0)) if hasattr(x, "dtype") else max(x, 0.0)
+    return np.maximum(x, x.dtype.type(0)) if hasattr(x, "dtype") else max(x, 0.0)
 
 
 defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))

@@ -52,7 +52,7 @@ import numbers
 import weakref
 
 import autograd.numpy as anp
-import numpy as onp
+import numpy as np
 from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
 
@@ -81,7 +81,7 @@ def _size(shape):
 def _sigmoid_(a):
     """In place: a <- σ(a) = (tanh(a/2) + 1) / 2 (no overflow for large |a|)."""
     a *= 0.5
-    onp.tanh(a, out=a)
+    np.tanh(a, out=a)
     a *= 0.5
     a += 0.5
     return a
@@ -163,12 +163,12 @@ def _traced_vjp(reference, args, g, argnums):
 # faster than on strided ones.
 
 def _lstm_perm(H):
-    return onp.concatenate([onp.arange(0, 2 * H), onp.arange(3 * H, 4 * H), onp.arange(2 * H, 3 * H)])
+    return np.concatenate([np.arange(0, 2 * H), np.arange(3 * H, 4 * H), np.arange(2 * H, 3 * H)])
 
 
 def _time_major(x):
     """(C, B, T) -> contiguous (T, C, B)."""
-    return onp.ascontiguousarray(x.transpose(2, 0, 1))
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def _flat_columns(a):
@@ -186,31 +186,31 @@ def _lstm_p(x, h0, c0, W, R, b, keep=False):
     perm = _lstm_perm(H)
     Wp, Rp, bp = W[perm], R[perm], b.reshape(-1)[perm]
     xtb = _time_major(x)
-    act = onp.matmul(Wp, xtb)  # (T, 4H, B): input projections of all steps; becomes the gate activations
+    act = np.matmul(Wp, xtb)  # (T, 4H, B): input projections of all steps; becomes the gate activations
     act += bp.reshape(1, -1, 1)
-    hbuf = onp.empty((T + 1, H, B), dt)
-    cbuf = onp.empty((T + 1, H, B), dt)
+    hbuf = np.empty((T + 1, H, B), dt)
+    cbuf = np.empty((T + 1, H, B), dt)
     hbuf[0] = h0
     cbuf[0] = c0
-    tcs = onp.empty((T, H, B), dt)
-    rec = onp.empty((4 * H, B), dt)
-    tmp = onp.empty((H, B), dt)
+    tcs = np.empty((T, H, B), dt)
+    rec = np.empty((4 * H, B), dt)
+    tmp = np.empty((H, B), dt)
     H2, H3 = 2 * H, 3 * H
     for t in range(T):
         a = act[t]
-        onp.matmul(Rp, hbuf[t], out=rec)
+        np.matmul(Rp, hbuf[t], out=rec)
         a += rec
         _sigmoid_(a[:H3])
         g = a[H3:]
-        onp.tanh(g, out=g)
+        np.tanh(g, out=g)
         c = cbuf[t + 1]
-        onp.multiply(a[H:H2], cbuf[t], out=c)
-        onp.multiply(a[:H], g, out=tmp)
+        np.multiply(a[H:H2], cbuf[t], out=c)
+        np.multiply(a[:H], g, out=tmp)
         c += tmp
         tc = tcs[t]
-        onp.tanh(c, out=tc)
-        onp.multiply(a[H2:H3], tc, out=hbuf[t + 1])
-    Y = onp.ascontiguousarray(hbuf[1:].transpose(1, 2, 0))
+        np.tanh(c, out=tc)
+        np.multiply(a[H2:H3], tc, out=hbuf[t + 1])
+    Y = np.ascontiguousarray(hbuf[1:].transpose(1, 2, 0))
     if keep:
         _keep(Y, (act, hbuf, cbuf, tcs, Wp, Rp, xtb, perm))
     return Y, hbuf[T].copy(), cbuf[T].copy()
@@ -223,7 +223,7 @@ def _lstm_vjp_argnums(argnums, ans, args, kwargs):
     def vjp(g):
         if _traced(g, args):  # EnableHigherDerivatives: a recorded (slower) backward pass
             return _traced_vjp(_lstm_reference, args[:6], g, argnums)
-        gY, ghT, gcT = (onp.asarray(v) for v in g)
+        gY, ghT, gcT = (np.asarray(v) for v in g)
         cache = _CACHE.get(id(Y))
         if cache is None:  # not kept (or a replay): run the forward pass again, keeping the intermediates
             Y2 = _lstm_p.fun(x, h0, c0, W, R, b, keep=True)[0]
@@ -233,12 +233,12 @@ def _lstm_vjp_argnums(argnums, ans, args, kwargs):
         H = H4 // 4
         H2, H3 = 2 * H, 3 * H
         dt = act.dtype
-        dZ = onp.empty((T, H4, B), dt)
-        dh = onp.array(onp.broadcast_to(ghT, (H, B)), dtype=dt)
-        dc = onp.array(onp.broadcast_to(gcT, (H, B)), dtype=dt)
-        gYt = onp.ascontiguousarray(gY.transpose(2, 0, 1), dtype=dt) if gY.any() else None
-        tmp = onp.empty((H, B), dt)
-        tmp3 = onp.empty((H3, B), dt)
+        dZ = np.empty((T, H4, B), dt)
+        dh = np.array(np.broadcast_to(ghT, (H, B)), dtype=dt)
+        dc = np.array(np.broadcast_to(gcT, (H, B)), dtype=dt)
+        gYt = np.ascontiguousarray(gY.transpose(2, 0, 1), dtype=dt) if gY.any() else None
+        tmp = np.empty((H, B), dt)
+        tmp3 = np.empty((H3, B), dt)
         RpT = Rp.T
         for t in range(T - 1, -1, -1):
             a = act[t]
@@ -246,32 +246,32 @@ def _lstm_vjp_argnums(argnums, ans, args, kwargs):
             if gYt is not None:
                 dh += gYt[t]
             tc = tcs[t]
-            onp.multiply(dh, tc, out=dz[H2:H3])  # dL/do
-            onp.multiply(tc, tc, out=tmp)
-            onp.subtract(1, tmp, out=tmp)
+            np.multiply(dh, tc, out=dz[H2:H3])  # dL/do
+            np.multiply(tc, tc, out=tmp)
+            np.subtract(1, tmp, out=tmp)
             tmp *= a[H2:H3]
             tmp *= dh
             dc += tmp  # dL/dc_t
-            onp.multiply(dc, a[H3:], out=dz[:H])  # dL/di
-            onp.multiply(dc, cbuf[t], out=dz[H:H2])  # dL/df
-            onp.multiply(dc, a[:H], out=dz[H3:])  # dL/dg
+            np.multiply(dc, a[H3:], out=dz[:H])  # dL/di
+            np.multiply(dc, cbuf[t], out=dz[H:H2])  # dL/df
+            np.multiply(dc, a[:H], out=dz[H3:])  # dL/dg
             dc *= a[H:H2]  # dL/dc_{t-1}
             s = a[:H3]
-            onp.multiply(s, s, out=tmp3)
-            onp.subtract(s, tmp3, out=tmp3)
+            np.multiply(s, s, out=tmp3)
+            np.subtract(s, tmp3, out=tmp3)
             dz[:H3] *= tmp3  # σ' = s (1 - s)
             gg = a[H3:]
-            onp.multiply(gg, gg, out=tmp)
-            onp.subtract(1, tmp, out=tmp)
+            np.multiply(gg, gg, out=tmp)
+            np.subtract(1, tmp, out=tmp)
             dz[H3:] *= tmp  # tanh' = 1 - g^2
-            onp.matmul(RpT, dz, out=dh)  # dL/dh_{t-1}
+            np.matmul(RpT, dz, out=dh)  # dL/dh_{t-1}
         dZ2 = _flat_columns(dZ)
         out = []
         for a in argnums:
             if a == 0:
                 C = x.shape[0]
                 gx = (Wp.T @ dZ2).reshape(C, T, B).transpose(0, 2, 1)
-                out.append(onp.ascontiguousarray(gx, dtype=x.dtype))
+                out.append(np.ascontiguousarray(gx, dtype=x.dtype))
             elif a == 1:
                 out.append(_sum_to(dh, h0))
             elif a == 2:
@@ -290,16 +290,16 @@ def _lstm_vjp_argnums(argnums, ans, args, kwargs):
 
 
 def _sum_to(g, like):
-    shape = onp.shape(like)
+    shape = np.shape(like)
     if g.shape != shape:
         g = g.sum(axis=1, keepdims=True).reshape(shape)
     return g.astype(getval(like).dtype, copy=False)
 
 
 def _unperm(gp, perm, like):
-    out = onp.empty_like(gp)
+    out = np.empty_like(gp)
     out[perm] = gp
-    return out.reshape(onp.shape(like)).astype(getval(like).dtype, copy=False)
+    return out.reshape(np.shape(like)).astype(getval(like).dtype, copy=False)
 
 
 defvjp_argnums(_lstm_p, _lstm_vjp_argnums)
@@ -322,42 +322,42 @@ def _gru_p(x, h0, W, R, b, mode="after-multiplication", keep=False):
     bW = bflat[:3 * H]
     bR = bflat[3 * H:].reshape(-1, 1) if mode == _GRU_MODES[2] else None
     xtb = _time_major(x)
-    act = onp.matmul(W, xtb)  # (T, 3H, B)
+    act = np.matmul(W, xtb)  # (T, 3H, B)
     act += bW.reshape(1, -1, 1)
-    hbuf = onp.empty((T + 1, H, B), dt)
+    hbuf = np.empty((T + 1, H, B), dt)
     hbuf[0] = h0
     before = mode == _GRU_MODES[1]
-    aux = onp.empty((T, H, B), dt)  # after: R_h h (+ b_Rh); before: r ⊙ h_{t-1}
-    rec = onp.empty((3 * H, B), dt)
-    tmp = onp.empty((H, B), dt)
+    aux = np.empty((T, H, B), dt)  # after: R_h h (+ b_Rh); before: r ⊙ h_{t-1}
+    rec = np.empty((3 * H, B), dt)
+    tmp = np.empty((H, B), dt)
     R_rz, R_h = R[:H2], R[H2:]
     for t in range(T):
         a = act[t]
         hp = hbuf[t]
         if before:
-            onp.matmul(R_rz, hp, out=rec[:H2])
+            np.matmul(R_rz, hp, out=rec[:H2])
             a[:H2] += rec[:H2]
             _sigmoid_(a[:H2])
             rh = aux[t]
-            onp.multiply(a[:H], hp, out=rh)
-            onp.matmul(R_h, rh, out=tmp)
+            np.multiply(a[:H], hp, out=rh)
+            np.matmul(R_h, rh, out=tmp)
             a[H2:] += tmp
         else:
-            onp.matmul(R, hp, out=rec)
+            np.matmul(R, hp, out=rec)
             if bR is not None:
                 rec += bR
             a[:H2] += rec[:H2]
             _sigmoid_(a[:H2])
             aux[t] = rec[H2:]
-            onp.multiply(a[:H], rec[H2:], out=tmp)
+            np.multiply(a[:H], rec[H2:], out=tmp)
             a[H2:] += tmp
         n = a[H2:]
-        onp.tanh(n, out=n)
+        np.tanh(n, out=n)
         h = hbuf[t + 1]
-        onp.subtract(hp, n, out=h)
+        np.subtract(hp, n, out=h)
         h *= a[H:H2]
         h += n  # h = n + z (h_prev - n)
-    Y = onp.ascontiguousarray(hbuf[1:].transpose(1, 2, 0))
+    Y = np.ascontiguousarray(hbuf[1:].transpose(1, 2, 0))
     if keep:
         _keep(Y, (act, hbuf, aux, xtb))
     return Y, hbuf[T].copy()
@@ -371,7 +371,7 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
     def vjp(g):
         if _traced(g, args):
             return _traced_vjp(lambda *a: _gru_reference(*a, mode), args[:5], g, argnums)
-        gY, ghT = (onp.asarray(v) for v in g)
+        gY, ghT = (np.asarray(v) for v in g)
         cache = _CACHE.get(id(Y))
         if cache is None:
             Y2 = _gru_p.fun(x, h0, W, R, b, mode=mode, keep=True)[0]
@@ -382,14 +382,14 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
         H2 = 2 * H
         dt = act.dtype
         before = mode == _GRU_MODES[1]
-        dZ = onp.empty((T, H3, B), dt)  # pre-activation gradients [r; z; h~] (the input-projection side)
-        dRn = onp.empty((T, H, B), dt)  # after-modes: gradient of R_h h (+ b_Rh)
-        dh = onp.array(onp.broadcast_to(ghT, (H, B)), dtype=dt)
-        gYt = onp.ascontiguousarray(gY.transpose(2, 0, 1), dtype=dt) if gY.any() else None
-        tmp = onp.empty((H, B), dt)
-        tmp2 = onp.empty((H, B), dt)
-        dprev = onp.empty((H, B), dt)
-        rec = onp.empty((H3, B), dt)
+        dZ = np.empty((T, H3, B), dt)  # pre-activation gradients [r; z; h~] (the input-projection side)
+        dRn = np.empty((T, H, B), dt)  # after-modes: gradient of R_h h (+ b_Rh)
+        dh = np.array(np.broadcast_to(ghT, (H, B)), dtype=dt)
+        gYt = np.ascontiguousarray(gY.transpose(2, 0, 1), dtype=dt) if gY.any() else None
+        tmp = np.empty((H, B), dt)
+        tmp2 = np.empty((H, B), dt)
+        dprev = np.empty((H, B), dt)
+        rec = np.empty((H3, B), dt)
         R_rz, R_h = R[:H2], R[H2:]
         for t in range(T - 1, -1, -1):
             a = act[t]
@@ -398,33 +398,33 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
             dz = dZ[t]
             if gYt is not None:
                 dh += gYt[t]
-            onp.subtract(hp, n, out=tmp)
-            onp.multiply(dh, tmp, out=dz[H:H2])  # dL/dz
-            onp.multiply(dh, z, out=dprev)  # direct path to h_{t-1}
-            onp.subtract(1, z, out=tmp)
+            np.subtract(hp, n, out=tmp)
+            np.multiply(dh, tmp, out=dz[H:H2])  # dL/dz
+            np.multiply(dh, z, out=dprev)  # direct path to h_{t-1}
+            np.subtract(1, z, out=tmp)
             tmp *= dh  # dL/dn
-            onp.multiply(n, n, out=tmp2)
-            onp.subtract(1, tmp2, out=tmp2)
-            onp.multiply(tmp, tmp2, out=dz[H2:])  # dL/d(pre-activation of n)
+            np.multiply(n, n, out=tmp2)
+            np.subtract(1, tmp2, out=tmp2)
+            np.multiply(tmp, tmp2, out=dz[H2:])  # dL/d(pre-activation of n)
             if before:
-                onp.matmul(R_h.T, dz[H2:], out=tmp)  # dL/d(r ⊙ h_{t-1})
-                onp.multiply(tmp, hp, out=dz[:H])  # dL/dr
-                onp.multiply(tmp, r, out=tmp2)
+                np.matmul(R_h.T, dz[H2:], out=tmp)  # dL/d(r ⊙ h_{t-1})
+                np.multiply(tmp, hp, out=dz[:H])  # dL/dr
+                np.multiply(tmp, r, out=tmp2)
                 dprev += tmp2
             else:
-                onp.multiply(dz[H2:], aux[t], out=dz[:H])  # dL/dr
-                onp.multiply(dz[H2:], r, out=dRn[t])  # dL/d(R_h h + b_Rh)
+                np.multiply(dz[H2:], aux[t], out=dz[:H])  # dL/dr
+                np.multiply(dz[H2:], r, out=dRn[t])  # dL/d(R_h h + b_Rh)
             s = a[:H2]
             rz = rec[:H2]
-            onp.multiply(s, s, out=rz)
-            onp.subtract(s, rz, out=rz)
+            np.multiply(s, s, out=rz)
+            np.subtract(s, rz, out=rz)
             dz[:H2] *= rz
             if before:
-                onp.matmul(R_rz.T, dz[:H2], out=dh)
+                np.matmul(R_rz.T, dz[:H2], out=dh)
             else:
                 rec[:H2] = dz[:H2]
                 rec[H2:] = dRn[t]
-                onp.matmul(R.T, rec, out=dh)
+                np.matmul(R.T, rec, out=dh)
             dh += dprev
         dZ2 = _flat_columns(dZ)
         Hp = _flat_columns(hbuf[:T])
@@ -433,13 +433,13 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
             if k == 0:
                 C = x.shape[0]
                 gx = (W.T @ dZ2).reshape(C, T, B).transpose(0, 2, 1)
-                out.append(onp.ascontiguousarray(gx, dtype=x.dtype))
+                out.append(np.ascontiguousarray(gx, dtype=x.dtype))
             elif k == 1:
                 out.append(_sum_to(dh, h0))
             elif k == 2:
                 out.append((dZ2 @ _flat_columns(xtb).T).astype(W.dtype, copy=False))
             elif k == 3:
-                gR = onp.empty(R.shape, dt)
+                gR = np.empty(R.shape, dt)
                 gR[:H2] = dZ2[:H2] @ Hp.T
                 if before:
                     gR[H2:] = dZ2[H2:] @ _flat_columns(aux).T
@@ -449,10 +449,10 @@ def _gru_vjp_argnums(argnums, ans, args, kwargs):
             elif k == 4:
                 gbW = dZ2.sum(axis=1)
                 if mode == _GRU_MODES[2]:
-                    gb = onp.concatenate([gbW, gbW[:H2], dRn.sum(axis=(0, 2))])
+                    gb = np.concatenate([gbW, gbW[:H2], dRn.sum(axis=(0, 2))])
                 else:
                     gb = gbW
-                out.append(gb.reshape(onp.shape(b)).astype(b.dtype, copy=False))
+                out.append(gb.reshape(np.shape(b)).astype(b.dtype, copy=False))
             else:
                 raise NotImplementedError
         return tuple(out)
@@ -483,16 +483,16 @@ def _prepare_sequence(X, DataFormat, fname):
                 f"X = dlarray(X, 'CBT') (channels x observations x time steps), or give DataFormat='CBT'.")
         raw = _raw(X)
         if not isbox(raw):
-            raw = onp.asarray(raw)
+            raw = np.asarray(raw)
             if raw.dtype.kind in "iub":
-                raw = raw.astype(onp.float64)
+                raw = raw.astype(np.float64)
         data, fmt = _apply_format(raw, _parse_format(DataFormat))
         formatted = False
     if "C" not in fmt:
         raise FormatError(f"{fname}: X needs a channel dimension 'C'; its format is {fmt!r}. Use e.g. 'CBT'.")
     if "U" in fmt:
         raise FormatError(f"{fname}: X has a 'U' (unspecified) dimension ({fmt!r}); label it S, C, B or T.")
-    shape = onp.shape(getval(data))
+    shape = np.shape(getval(data))
     n_s = fmt.count("S")
     C = math.prod(shape[:n_s + 1])
     B = shape[fmt.index("B")] if "B" in fmt else 1
@@ -508,8 +508,8 @@ def _state(v, H, B, name, fname, dtype):
             f"zeros(numHiddenUnits, 1) for a fresh start.")
     r = _raw(v)
     if not isbox(r):
-        r = onp.asarray(r)
-    shape = onp.shape(getval(r))
+        r = np.asarray(r)
+    shape = np.shape(getval(r))
     n = math.prod(shape) if shape else 1
     if n == H:
         r2 = anp.reshape(r, (H, 1)) if shape != (H, 1) else r
@@ -529,7 +529,7 @@ def _cast(r, dtype):
         return r
     if isbox(r):
         return anp.astype(r, dtype)
-    return onp.asarray(v, dtype=dtype)
+    return np.asarray(v, dtype=dtype)
 
 
 def _params(weights, recurrentWeights, bias, C, gates, fname, bias_rows):
@@ -537,10 +537,10 @@ def _params(weights, recurrentWeights, bias, C, gates, fname, bias_rows):
     for nm, v in (("weights", W), ("recurrentWeights", R), ("bias", b)):
         if v is None:
             raise RecurrentArgumentError(f"{fname}: {nm} is None (a function that forgot `return`?).")
-    W = W if isbox(W) else onp.asarray(W)
-    R = R if isbox(R) else onp.asarray(R)
-    b = b if isbox(b) else onp.asarray(b)
-    rs, ws, bs = onp.shape(getval(R)), onp.shape(getval(W)), onp.shape(getval(b))
+    W = W if isbox(W) else np.asarray(W)
+    R = R if isbox(R) else np.asarray(R)
+    b = b if isbox(b) else np.asarray(b)
+    rs, ws, bs = np.shape(getval(R)), np.shape(getval(W)), np.shape(getval(b))
     if len(rs) != 2 or rs[0] != gates * rs[1]:
         raise SizeMismatchError(
             f"{fname}: recurrentWeights must be {gates}*NumHiddenUnits x NumHiddenUnits ({gates} gates stacked, "
@@ -558,11 +558,11 @@ def _params(weights, recurrentWeights, bias, C, gates, fname, bias_rows):
 
 
 def _common_dtype(*raws):
-    dts = [getattr(getval(r), "dtype", onp.dtype(onp.float64)) for r in raws]
+    dts = [getattr(getval(r), "dtype", np.dtype(np.float64)) for r in raws]
     for d in dts:
         if d.kind not in "fiub":
             raise RecurrentArgumentError(f"recurrent operation: data of type {d} is not supported (use float32).")
-    return onp.dtype(onp.float32) if onp.dtype(onp.float32) in dts else onp.dtype(onp.float64)
+    return np.dtype(np.float32) if np.dtype(np.float32) in dts else np.dtype(np.float64)
 
 
 def _check_activations(fname, state_fn, gate_fn):
@@ -575,7 +575,7 @@ def _check_activations(fname, state_fn, gate_fn):
 def _outputs(Yraw, fmt, formatted, X_fmt_has_T):
     """Y (H, B, T) -> dlarray with X's format minus S dims (CB when X has no T)."""
     out_fmt = "C" + ("B" if "B" in fmt else "") + ("T" if X_fmt_has_T else "")
-    shape = onp.shape(getval(Yraw))
+    shape = np.shape(getval(Yraw))
     if out_fmt != "CBT":
         keep = [shape[0]] + ([shape[1]] if "B" in out_fmt else []) + ([shape[2]] if "T" in out_fmt else [])
         Yraw = anp.reshape(Yraw, tuple(keep))
@@ -602,7 +602,7 @@ def lstm(X, H0, C0, weights, recurrentWeights, bias, *, DataFormat=None, StateAc
     fname = "lstm"
     _check_activations(fname, StateActivationFunction, GateActivationFunction)
     x, fmt, formatted = _prepare_sequence(X, DataFormat, fname)
-    C, B, _ = onp.shape(getval(x))
+    C, B, _ = np.shape(getval(x))
     W, R, b, H = _params(weights, recurrentWeights, bias, C, 4, fname, 4)
     h0r, c0r = _raw(H0), _raw(C0)
     dtype = _common_dtype(x, W, R, b, *(v for v in (h0r, c0r) if v is not None))
@@ -634,7 +634,7 @@ def gru(X, H0, weights, recurrentWeights, bias, *, DataFormat=None, ResetGateMod
     _check_activations(fname, StateActivationFunction, GateActivationFunction)
     mode = _v.option(fname, "ResetGateMode", ResetGateMode, _GRU_MODES, cls=RecurrentArgumentError)
     x, fmt, formatted = _prepare_sequence(X, DataFormat, fname)
-    C, B, _ = onp.shape(getval(x))
+    C, B, _ = np.shape(getval(x))
     W, R, b, H = _params(weights, recurrentWeights, bias, C, 3, fname, 6 if mode == _GRU_MODES[2] else 3)
     h0r = _raw(H0)
     dtype = _common_dtype(x, W, R, b, *(v for v in (h0r,) if v is not None))
@@ -669,12 +669,12 @@ def padsequences(X, paddingDim, *, Length="longest", Direction="right", PaddingV
     if X is None:
         raise RecurrentArgumentError("padsequences: X is None (a function that forgot `return`?). X must be a list "
                                      "of sequences (MATLAB: a cell array).")
-    if isinstance(X, onp.ndarray) and X.dtype != object:
+    if isinstance(X, np.ndarray) and X.dtype != object:
         X = [X]
-    if not isinstance(X, (list, tuple)) and not (isinstance(X, onp.ndarray) and X.dtype == object):
+    if not isinstance(X, (list, tuple)) and not (isinstance(X, np.ndarray) and X.dtype == object):
         raise RecurrentArgumentError(
             f"padsequences: X must be a list of sequences (MATLAB: a cell array), got {type(X).__name__}.")
-    seqs = [onp.asarray(getval(_raw(s))) for s in X]
+    seqs = [np.asarray(getval(_raw(s))) for s in X]
     if not seqs:
         raise RecurrentArgumentError("padsequences: X is an empty list; there is nothing to pad.")
     paddingDim = _v.integer("padsequences", "paddingDim", paddingDim, cls=RecurrentArgumentError,
@@ -706,14 +706,14 @@ def padsequences(X, paddingDim, *, Length="longest", Direction="right", PaddingV
                                      f"got {Length!r}.")
     direction = _v.option("padsequences", "Direction", Direction, ("right", "left"), cls=RecurrentArgumentError)
     PaddingValue = _v.real("padsequences", "PaddingValue", PaddingValue, finite=False, cls=RecurrentArgumentError)
-    dtype = onp.result_type(*[s.dtype for s in seqs])
+    dtype = np.result_type(*[s.dtype for s in seqs])
     padded, masks = [], []
     for s in seqs:
         n = s.shape[d]
         shape = list(s.shape)
         shape[d] = L
-        out = onp.full(shape, PaddingValue, dtype=dtype)
-        m = onp.zeros(shape, dtype=bool)
+        out = np.full(shape, PaddingValue, dtype=dtype)
+        m = np.zeros(shape, dtype=bool)
         k = min(n, L)
         src = [slice(None)] * s.ndim
         dst = [slice(None)] * s.ndim
@@ -726,8 +726,8 @@ def padsequences(X, paddingDim, *, Length="longest", Direction="right", PaddingV
         padded.append(out)
         masks.append(m)
     if UniformOutput:
-        XPad = onp.stack(padded, axis=-1)
-        mask = onp.stack(masks, axis=-1)
+        XPad = np.stack(padded, axis=-1)
+        mask = np.stack(masks, axis=-1)
     else:
         XPad, mask = padded, masks
     return (XPad, mask) if return_mask else XPad
