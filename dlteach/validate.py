@@ -385,27 +385,8 @@ def data_format(fname, name, v):
 # naming the leaves of a container (for messages only: not on the hot path)
 
 def leaf_names(obj, prefix) -> list:
-    """Names of the leaves of ``obj`` in tree order, e.g. ``params['fc1']['Weights']`` or a Table row."""
+    """Names of the leaves of ``obj`` in tree order, e.g. ``params['fc1']['Weights']`` or a Table row
+    (:func:`dlteach.tree.leaf_paths`: the one leaf-path spelling)."""
     from . import tree
 
-    out = []
-
-    def walk(x, path):
-        t = type(x)
-        if t in tree._LEAF_TYPES:
-            out.append(path)
-        elif isinstance(x, dict):
-            for k, v in x.items():
-                walk(v, f"{path}[{k!r}]")
-        elif isinstance(x, (list, tuple)):
-            for i, v in enumerate(x):
-                walk(v, f"{path}[{i}]")
-        elif t in tree._REGISTRY:
-            children, aux = tree._REGISTRY[t][0](x)
-            for i, c in enumerate(children):
-                walk(c, path + tree._child_name(t, aux, i))
-        else:
-            out.append(path)
-
-    walk(obj, prefix)
-    return out
+    return tree.leaf_paths(obj, prefix)
