@@ -14,7 +14,12 @@ Every check is self-contained: it builds its own inputs (small networks, random 
 and compares with references computed independently (float64 hand formulas, NNC's built-in layers through
 ``dlgradient``), so a learner's notebook variables cannot break or fool it. Tolerances: float32 results of
 a few operations against float64 references use rtol 1e-5 (float32 carries ~7 digits; each value is a
-handful of roundings); values passed through exp/log chains and matrix products of the networks use 1e-4.
+handful of roundings); values passed through exp/log chains and matrix products of the networks use 1e-4;
+the Huber checks scale atol with delta (the float32 rounding of delta (2|d| - delta) is relative to delta).
+
+The solutions shown by ``exN.solution()`` are sealed (not readable in this file); the instructor notebook has them,
+and ``python -c "from dlteach.exercises.lesson02 import ex2; from dlteach.checks import unseal;
+print(unseal(ex2.solution_text))"`` prints one.
 """
 
 from __future__ import annotations
@@ -353,7 +358,7 @@ def _ex4_loss(c):
         scale = max(1.0, dl)
         c.close(f"{label} (delta = {dl:g})", y, value, dtype=np.float32, rtol=1e-5, atol=1e-6 * scale ** 2,
                 why="float32 rounding relative to delta")
-        g = _grad_of_mean(c, f"dlgradient of mean({label})", lambda p, q: f(p, q, dl), x0, x1)
+        g = _grad_of_mean(c, f"dlgradient of mean({label})", lambda p, q, dl=dl: f(p, q, dl), x0, x1)
         c.close(f"dlgradient of mean({label})", g, slope / d.size, rtol=1e-5, atol=2e-6 * scale / d.size,
                 why="NNC's HuberLoss slope / n; float32 rounding relative to delta")
 
@@ -377,7 +382,7 @@ def _ex4_gradient(c):
         label = "huber_gradient(x0, x1)" if delta is None else f"huber_gradient(x0, x1, {delta:g})"
         g = c.call(label, f, *((x0, x1) if delta is None else (x0, x1, delta)))
 
-        def lossAndGradient(p, q):                           # the reference: NNC's layer through dlgradient
+        def lossAndGradient(p, q, dl=dl):                    # the reference: NNC's layer through dlgradient
             loss = nnc.Sum(nnc.HuberLoss(p, q, dl))
             return loss, dlgradient(loss, p)
         reference = _np(dlfeval(lossAndGradient, dlarray(x0), dlarray(x1))[1]).astype(np.float64)
