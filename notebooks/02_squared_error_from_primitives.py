@@ -190,8 +190,9 @@ print("network B, sizes of the terminal outputs:", [t.shape for t in terminalsB]
 # the loss NNC minimises.
 #
 # Your function will be used inside `dlfeval`, so `dlgradient` must be able to differentiate its result: with dlarray
-# inputs it must return a (1 × 1) dlarray. With dlarrays, NumPy's functions and operators work as usual and are recorded
-# for `dlgradient`. The NNC way to spell the pieces are the layers `nnc.Mean(y)` and `nnc.Add2(a, b)`.
+# inputs it must return a scalar dlarray (not a Python or NumPy number). With dlarrays, NumPy's functions and operators
+# work as usual and are recorded for `dlgradient`. The NNC way to spell the pieces are the layers `nnc.Mean(y)` and
+# `nnc.Add2(a, b)`.
 #
 # The check tests the value for one and for two terminal outputs of different sizes, that float32 stays float32, and
 # the gradient that `dlgradient` finds through your function.
