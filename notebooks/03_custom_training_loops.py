@@ -484,7 +484,7 @@ else:
 #
 # That is why MATLAB's examples write the epoch loop as a `while` loop: `while epoch < numEpochs and not monitor.Stop`.
 #
-# **Click Stop.** In JupyterLab (or Notebook 7, VS Code) the cell below trains for up to 30 epochs — about 10–20
+# **Click Stop.** In JupyterLab (or Notebook 7, VS Code) the cell below trains for up to 100 epochs — about 10–30
 # seconds — so that you have time to click **Stop** on the live plot; the loop then ends after the current iteration.
 # When the notebook runs without a front end (a grader, nbval, `nbconvert`) nobody can click: the monitor says so
 # (`monitor.frontend` is then `"headless"` or `"none"` instead of `"widget"`), the cell trains the lesson's
@@ -498,7 +498,7 @@ monitor = trainingProgressMonitor(Metrics=["Loss"], Info=["Epoch", "LearnRate"],
 updateInfo(monitor, LearnRate=learnRate)
 
 # Someone watching the live plot? Then train long enough to click Stop; otherwise the lesson's numEpochs.
-numEpochsWatched = 30 if monitor.frontend == "widget" else numEpochs
+numEpochsWatched = 100 if monitor.frontend == "widget" else numEpochs
 numIterationsPerEpoch = math.ceil(XTrain.shape[-1] / miniBatchSize)
 numIterations = numEpochsWatched * numIterationsPerEpoch
 

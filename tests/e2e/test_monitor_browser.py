@@ -67,9 +67,9 @@ def test_lesson03_training_cell_stops_with_the_button(jupyterlab_server, lab_pag
     # The instructor version runs without error up to the training cell (exercises solved).
     assert not errors, f"cells above the training cell failed: {errors}\n{jupyterlab_server.log()}"
 
-    # Watched in JupyterLab, the cell itself trains for 30 epochs instead of the lesson's 2 (monitor.frontend is
+    # Watched in JupyterLab, the cell itself trains for 100 epochs instead of the lesson's 2 (monitor.frontend is
     # "widget"), so that the loop is still running when we click Stop -- no help from the test needed.
-    planned_epochs = 30
+    planned_epochs = 100
 
     result = run_cell_and_stop(lab_page, cell_index=target, changes_before_stop=2, timeout=90_000)
     print("timings (s since run):", result["timings"], "output:", result["output_text"][-300:])
