@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   dlteach:
-#     estimated_minutes: 50
+#     estimated_minutes: 60
 #     lesson: 4
 #     seed: 'MATLAB: Define Model Loss Function for Custom Training Loop (A7: debugging
 #       the model loss function) + bug hunt'
@@ -23,7 +23,8 @@
 # *`dlfeval` threw an error, or training "runs" but learns nothing: where is the bug?*
 #
 # This lesson follows the last part of MATLAB's documentation page **"Define Model Loss Function for Custom Training
-# Loop"** — *debugging the model loss function* — retold in our own words and in Python with `dlteach`, and then goes on a
+# Loop"** — *debugging the model loss function* — retold in our own words and in Python with `dlteach`. Then it adds
+# two checks every deep-learning practitioner runs (a gradient check and the "overfit a tiny batch" test) and goes on a
 # **bug hunt** through the mistakes that most often break a custom training loop.
 #
 # **After this lesson you can**
@@ -32,18 +33,24 @@
 #    `dlfeval` — on generated input of the right size;
 # 2. run a model loss function **by hand**, line by line, and check what every line produces (sizes, formats, values);
 # 3. check the gradients of a model loss function against finite differences with `gradient_check`;
-# 4. recognise five classic bugs by their **symptoms** — an error message, a warning, a loss curve, a gradient norm — and
-#    fix them: logits into `crossentropy`, a forgotten `net.State` update, a learning rate too large for the network, targets
-#    in the wrong layout, and a gradient taken with respect to the wrong variable.
+# 4. run the sanity check "can it overfit a tiny batch?";
+# 5. recognise classic bugs by their **symptoms** — an error message, a warning, a loss curve, a gradient norm — and
+#    fix them: logits into `crossentropy`, a forgotten `net.State` update, a learning rate too large for the network,
+#    targets in the wrong layout, and a gradient taken with respect to the wrong variable.
 #
-# **Time:** about 45–50 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `net.State`)
+# **Time:** about 60 minutes. **Builds on:** lesson 01 (model loss functions, `dlfeval`, `dlgradient`, `net.State`)
 # and lesson 03 (the custom training loop with `adamupdate`).
 #
-# **How the exercises work.** There are six graded exercises (12 points). Each has a cell where you write code — replace
-# the line `raise NotImplementedError()` with your answer — followed by a *test cell*: run it and you get a green
-# **Correct** or a red box that says what was expected. Stuck? Every exercise has hints: `ex1.hint()`, then `ex1.hint(2)`.
-# Run the cells from top to bottom (*Run ▸ Run All Cells* works too: the lesson keeps going even if an exercise is not
-# done yet).
+# **How the exercises work.** There are six graded exercises, most in several parts (17 points), and three
+# written questions (3 points, graded by your instructor). Each exercise has a cell for your answer — replace the line
+# `raise NotImplementedError()` with your code — and, below it, a one-line *check cell* such as `ex1.check("a")`. Run
+# it: it answers in one box, **Correct** (with the list of what it checked), **Incorrect** (with what is wrong) or **Not
+# attempted yet**. When your work is graded, the same checks run again, also on other inputs (other initial weights,
+# other digits, other sizes), so an answer that only fits the inputs of the notebook does not pass. Stuck? `ex1.hint()`
+# gives the next hint — first the idea, then where to look, then partial code — and `ex1.solution()` a full solution
+# (unless your instructor switched solutions off). Unfinished exercises do not stop the notebook: *Run ▸ Run All Cells*
+# goes through to the end; the cells that need one of your answers say so instead of failing. The check code is in
+# `dlteach/exercises/lesson04.py`.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
 import copy
@@ -59,9 +66,10 @@ from dlteach import (dlarray, dims, extractdata, dlfeval, dlgradient,           
                      maxPooling2dLayer, fullyConnectedLayer, softmaxLayer,             # layers
                      fullyconnect, relu, softmax, crossentropy,                        # model-function style
                      load_digits)                                                      # shipped data
-from dlteach.errors import NotTracedError, ProbabilityError, SizeMismatchError, StateNotUpdatedWarning
+from dlteach.errors import NotTracedError, ProbabilityError, SizeMismatchError
 from dlteach.debug import gradient_check, inspect_activations, gradient_norms, GradientNormTracker, diagnose
-from dlteach.checks import Exercise, check_close, check_equal, check_shape, check_true
+# the checks of this lesson's exercises: dlteach/exercises/lesson04.py
+from dlteach.exercises.lesson04 import ex1, ex2, ex3, ex4, ex5, ex6, mystery_runs, ____
 
 np.random.seed(0)   # networks and generated inputs draw from NumPy's global random generator
 
@@ -73,12 +81,13 @@ np.random.seed(0)   # networks and generated inputs draw from NumPy's global ran
 # prepared, with the updater and the monitor around it — and the message comes from deep inside a library function
 # (a layer, `crossentropy`, `dlgradient`). It can be unclear which line of *your* function handed it the bad value.
 #
-# MATLAB's documentation gives two techniques, and this lesson adds a third:
+# MATLAB's documentation gives two techniques, and this lesson adds two more checks:
 #
 # 1. **call the model loss function directly**, without `dlfeval`, with generated input of the required size — so an
 #    error shows its details and you see which line raised it;
 # 2. **run the code of the function by hand**, line by line, and look at what each line produces;
-# 3. (for the bugs that raise nothing) **check the gradients numerically**.
+# 3. (for the bugs that raise nothing) **check the gradients numerically**;
+# 4. (for the whole training step) **overfit a tiny batch**.
 #
 # Our patient is lesson 01's network and its model loss function with the state output:
 
@@ -154,12 +163,19 @@ print("class of each of the first 12 columns:", T.argmax(axis=0)[:12])
 # (lesson 01, Section 6), so even a perfect model loss function fails here. The point is *where* it fails: if the error
 # is `dlgradient`'s, every line before it — the forward pass and the loss — ran without error on inputs of this size.
 #
-# The next cell fails on purpose. Read the traceback **from the bottom up**: the last line is the message; the frames
-# above it show the chain of calls, and the frame of *our* function (`modelLoss`) shows the line that raised.
+# The call in the next cell fails on purpose. Typed alone in a cell, it would stop there with Python's red traceback;
+# here `try`/`except` catches the error and prints exactly what that traceback shows (with `traceback.format_tb`), so
+# that *Run All* goes on. Read it **from the bottom up**: the last line is the message; the frames above it show the
+# chain of calls, outermost first, and the frame of *our* function (`modelLoss`) shows the line that raised.
 
-# %% tags=["raises-exception"]
-# Technique 1: call the model loss function directly, without dlfeval. This cell fails on purpose.
-loss, gradients, state = modelLoss(net, X, T)
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Technique 1: call the model loss function directly, without dlfeval. The call fails on purpose.
+try:
+    loss, gradients, state = modelLoss(net, X, T)
+except Exception as err:
+    print("".join(traceback.format_tb(err.__traceback__)))     # the chain of calls (the frames), outermost first
+    print(f"{type(err).__name__}: {err}")                        # the last line: the error and its message
 
 
 # %% [markdown]
@@ -211,14 +227,12 @@ _ = whereDidItFail(modelLoss, net, Xflat, T)
 # not in the tracing. (In Jupyter, running `%debug` in a new cell right after an error opens a debugger in the frame that
 # raised, where you can print the local variables.)
 #
-# ### Exercise 1 (2 points) — which line, which error?
+# ### Exercise 1 — weight decay that does not run
 #
-# A colleague added an L2 penalty on the fully connected weights (*weight decay*, a common extra term) to the model loss
-# function. Their training loop stops at the `dlfeval` line. Use technique 1 (call it directly on `X`, `T` — the helper
-# `whereDidItFail` is there for you) and answer:
-#
-# * `mystery_error` — the name of the exception class that is raised (a string such as `"ValueError"`);
-# * `mystery_line` — the letter of the line that raises it:
+# A colleague added an L2 penalty to the model loss function — *weight decay*, a common extra term that keeps the weights
+# small: $\text{loss} = \text{crossentropy}(Y, T) + \lambda \sum_W \sum_{ij} W_{ij}^2$, summed over the **weight**
+# arrays of the network (not the biases, not batch normalisation's offset and scale), with $\lambda$ = `l2Factor`.
+# Their training loop stops at the `dlfeval` line.
 #
 # ```python
 # def modelLossL2(net, X, T, l2Factor=1e-4):
@@ -229,6 +243,10 @@ _ = whereDidItFail(modelLoss, net, Xflat, T)
 #     gradients = dlgradient(loss, net.Learnables)                           # E
 #     return loss, gradients, state
 # ```
+#
+# **(a) (1 point)** Use technique 1 — call it directly on `X`, `T`; the helper `whereDidItFail` is there for you — and
+# set `mystery_error` to the name of the exception class that is raised (a string such as `"ValueError"`) and
+# `mystery_line` to the letter of the line that raises it.
 
 # %% nbgrader={"grade": false, "grade_id": "ex1_setup", "locked": true, "schema_version": 3, "solution": false}
 def modelLossL2(net, X, T, l2Factor=1e-4):
@@ -240,13 +258,7 @@ def modelLossL2(net, X, T, l2Factor=1e-4):
     return loss, gradients, state
 
 
-ex1 = Exercise("ex1", "which line, which error?", hints=[
-    "Run whereDidItFail(modelLossL2, net, X, T) in a cell and read what it prints.",
-    "The error is raised before dlgradient (line E) is reached. Read the message: which row is it looking for, "
-    "and which rows does the table have?",
-])
-
-# %% nbgrader={"grade": false, "grade_id": "ex1_solution", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ex1_answer_a", "locked": false, "schema_version": 3, "solution": true}
 # mystery_error = "..."   (the exception's class name)
 # mystery_line = "A", "B", "C", "D" or "E"
 ### BEGIN SOLUTION
@@ -255,28 +267,37 @@ mystery_error = "KeyError"
 mystery_line = "C"
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ex1_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex1:
-    check_true("mystery_line", isinstance(mystery_line, str) and mystery_line.strip().upper() in tuple("ABCDE"),
-               f"mystery_line should be one of the letters 'A' ... 'E'; got {mystery_line!r}.")
-    check_true("mystery_error", isinstance(mystery_error, str),
-               f"mystery_error should be the class name as a string, e.g. 'ValueError'; got {mystery_error!r}.")
-    check_equal("mystery_line", mystery_line.strip().upper(), "C",
-                hint="whereDidItFail prints the line that raised: compare it with the lettered listing.")
-    check_equal("mystery_error", mystery_error.strip().split(".")[-1].lower(), "keyerror",
-                hint="The first word whereDidItFail prints is the class name.")
-    ### BEGIN HIDDEN TESTS
-    try:
-        dlfeval(modelLossL2, net, X, T)
-        raise AssertionError("modelLossL2 should fail")
-    except KeyError as _err:
-        assert "Weight" in str(_err), "the error is about the row fc/Weight"
-    assert mystery_line.strip().upper() == "C" and mystery_error.strip().split(".")[-1] == "KeyError"
-    ### END HIDDEN TESTS
+# %% nbgrader={"grade": true, "grade_id": "ex1_a", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex1.check("a")
 
 # %% [markdown]
-# The table's parameter is called `Weights`, with an *s* — the message lists the rows that exist. Lines A and B ran;
-# D and E never did. The fix is one letter: `net.Learnables.value("fc", "Weights")`.
+# **(b) (2 points)** Write `modelLossWD(net, X, T, l2Factor)`, the working version: the cross-entropy plus
+# `l2Factor` times the sum of the squares of **every weight array** of the network — here `conv/Weights` and
+# `fc/Weights`, but find them from the table (the rows of `net.Learnables` whose `Parameter` is `"Weights"`), so that
+# the function also works for a network with more layers. Return `loss, gradients, state`.
+#
+# Two things to get right: the penalty must be part of what `dlgradient` differentiates (so the gradient of each weight
+# array gains the term $2\lambda W$), and the function must use only its own arguments. When it works, calling it
+# directly ends at line E with `dlgradient`'s "outside dlfeval" error — technique 1's sign that every line before E ran.
+
+# %% nbgrader={"grade": false, "grade_id": "ex1_answer_b", "locked": false, "schema_version": 3, "solution": true}
+def modelLossWD(net, X, T, l2Factor):
+    ### BEGIN SOLUTION
+    Y, state = forward(net, X, return_state=True)
+    loss = crossentropy(Y, T)
+    for layer, parameter, W in zip(net.Learnables.Layer, net.Learnables.Parameter, net.Learnables.Value):
+        if parameter == "Weights":
+            loss = loss + l2Factor * np.sum(W ** 2)
+    gradients = dlgradient(loss, net.Learnables)
+    return loss, gradients, state
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex1_b", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex1.check("b")
+### BEGIN HIDDEN TESTS
+ex1.check("b", seed=41)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2. Technique 2: run the code by hand, line by line
@@ -287,7 +308,7 @@ with ex1:
 #
 # * **size and format** — is it what the next line expects (`"CB"`: classes × observations)?
 # * **type** — still `float32`?
-# * **values** — probabilities between 0 and 1 whose columns sum to 1? no `NaN`/`Inf`?
+# * **values** — probabilities between 0 and 1 whose columns sum to 1? no `NaN`/`Inf`? a loss of a plausible size?
 #
 # Line 1 of `modelLoss`, the forward pass:
 
@@ -300,6 +321,7 @@ print("values between 0 and 1:", bool(Yd.min() >= 0 and Yd.max() <= 1))
 print("column sums of the first 5 observations:", np.round(Yd.sum(axis=0)[:5], 4))
 print("every column sums to 1 (within 1e-5):", bool(np.allclose(Yd.sum(axis=0), 1, atol=1e-5)))
 print("any NaN or Inf:", bool(not np.all(np.isfinite(Yd))))
+print(f"largest probability: {Yd.max():.3f}, smallest: {Yd.min():.2g}")
 print("predicted class of the first 10 observations:", Yd.argmax(axis=0)[:10])
 print()
 print(state)
@@ -314,14 +336,15 @@ loss = crossentropy(Y, T)                               # line 2 of modelLoss
 byHand = -np.sum(T * np.log(Yd)) / T.shape[1]           # -(1/N) sum T log Y
 print(f"crossentropy(Y, T) = {float(loss):.4f}")
 print(f"by hand            = {float(byHand):.4f}")
-print(f"log(10)            = {np.log(10):.4f}   (a classifier that guesses uniformly)")
+print(f"log(10)            = {np.log(10):.4f}   (the loss of a classifier that answers 1/10 for every class)")
 
 # %% [markdown]
 # The loss is 3.60 — clearly **above** $\log 10 \approx 2.30$, the loss of a classifier that answers 1/10 for every
 # class. That is normal for an untrained network: its random weights do not make it uniformly unsure, they make it
-# *confidently wrong* on many of these random images, and the cross-entropy punishes confident mistakes hard. What to
-# expect from an untrained 10-class classifier is a loss **of the order of** $\log 10$ — two to four, say. A loss of 0,
-# a negative loss, `NaN`, a value in the hundreds or one a hundred times too small would each point at a bug.
+# *confidently wrong* on many of these random images (the largest probability above is far from 0.1), and the
+# cross-entropy punishes confident mistakes hard. What to expect from an untrained 10-class classifier is therefore a
+# loss **of the order of** $\log 10$ — two to four, say. A loss of 0, a negative loss, `NaN`, a value in the hundreds, or
+# one a hundred times too small would each point at a bug.
 #
 # Looking *inside* the network, layer by layer, is the same technique one level deeper. `inspect_activations(net, X)`
 # runs the forward pass and records, for every layer, the size of its output and summary statistics — and for ReLU
@@ -342,6 +365,66 @@ print(f"\nfraction of dead ReLU units: {report.dead_fraction('relu'):.3f}")
 report.show()
 
 # %% [markdown]
+# ### Exercise 2 — a loss that looks fine
+#
+# Another colleague's model loss function raises nothing: through `dlfeval` it returns a loss and gradients of the
+# right sizes, and called directly it fails only at `dlgradient`. But the network it trains learns worse: after the
+# 30 iterations of the short run of Section 5 it classifies 69 % of the test digits right, against 85 % with `modelLoss`.
+#
+# ```python
+# def modelLossMystery(net, X, T):
+#     Y, state = forward(net, X, return_state=True)      # A
+#     Y = softmax(Y)                                     # B
+#     loss = crossentropy(Y, T) / X.shape[-1]            # C
+#     gradients = dlgradient(loss, net.Learnables)       # D
+#     return loss, gradients, state
+# ```
+#
+# Run lines A, B and C **by hand** on the generated `X`, `T` (and the network `net`), one cell per line if you like,
+# and look at each result as in Section 2.
+#
+# **(a) (1 point)** Record what the lines produce: `maxA`, the largest entry of `Y` after line A; `maxB`, the largest
+# entry of `Y` after line B; `lossC`, the loss after line C (Python numbers or 0-d arrays).
+#
+# **(b) (2 points)** `wrong_lines`: the letters of **all** the lines that are wrong, as one string (for example
+# `"A"` or `"BD"`). A line is wrong if it computes something other than what the model loss function should compute.
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_setup", "locked": true, "schema_version": 3, "solution": false}
+def modelLossMystery(net, X, T):
+    Y, state = forward(net, X, return_state=True)      # A
+    Y = softmax(Y)                                     # B
+    loss = crossentropy(Y, T) / X.shape[-1]            # C
+    gradients = dlgradient(loss, net.Learnables)       # D
+    return loss, gradients, state
+
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_answer_a", "locked": false, "schema_version": 3, "solution": true}
+# Run the lines by hand here (add cells if you like), then set maxA, maxB and lossC.
+### BEGIN SOLUTION
+YA, stateA = forward(net, X, return_state=True)     # line A
+print("A:", dims(YA), YA.shape, "column sums", np.round(extractdata(YA).sum(axis=0)[:3], 4))
+YB = softmax(YA)                                    # line B
+print("B: values from", float(extractdata(YB).min()), "to", float(extractdata(YB).max()))
+lossC = crossentropy(YB, T) / X.shape[-1]           # line C
+print("C:", float(lossC))
+maxA = float(extractdata(YA).max())
+maxB = float(extractdata(YB).max())
+lossC = float(lossC)
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_a", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex2.check("a")
+
+# %% nbgrader={"grade": false, "grade_id": "ex2_answer_b", "locked": false, "schema_version": 3, "solution": true}
+# wrong_lines = "..."   (the letters of all the wrong lines)
+### BEGIN SOLUTION
+wrong_lines = "BC"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex2_b", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex2.check("b")
+
+# %% [markdown]
 # ## 3. Technique 3: the gradient check
 #
 # The two techniques find the bugs that raise an error or produce visibly wrong values. The worst bugs do neither: the
@@ -355,9 +438,9 @@ report.show()
 # entries. Compare with the analytical gradient $a$ (from `dlgradient`) through the **relative error**
 # $|a - n| / (|a| + |n|)$. `gradient_check` below counts an entry as agreeing when the relative error is below its
 # `tolerance`, $10^{-6}$ by default (or, for an entry whose gradient is about zero, when $|a - n| < 10^{-9}$). A correct
-# gradient typically lands far below that ($10^{-8}$ or less), a wrong one far above ($10^{-2}$ or more). It has to be
-# done in **double precision**: in float32 the rounding error of the loss (≈ $10^{-7}$) divided by $2\varepsilon$ would
-# swamp the difference.
+# gradient typically lands far below that — $10^{-8}$ or less in the table below —, a wrong one far above — $10^{-2}$ or
+# more. It has to be done in **double precision**: in float32 the rounding error of the loss (≈ $10^{-7}$) divided by
+# $2\varepsilon$ would swamp the difference.
 #
 # We check the model-function form of lesson 01 — a small perceptron, so the check is quick. First one entry by hand:
 
@@ -411,7 +494,8 @@ def lossWith(delta):
 numerical = (lossWith(+epsilon) - lossWith(-epsilon)) / (2 * epsilon)
 print(f"analytical (dlgradient)      = {analytical:.6f}")
 print(f"numerical (finite difference) = {numerical:.6f}")
-print("relative error below 1e-6:", abs(analytical - numerical) / (abs(analytical) + abs(numerical)) < 1e-6)
+relError = abs(analytical - numerical) / (abs(analytical) + abs(numerical))
+print(f"relative error                = {relError:.1e}   (below gradient_check's tolerance 1e-6: {relError < 1e-6})")
 
 # %% [markdown]
 # `gradient_check(lossFcn, model, inputs...)` does this for a few randomly chosen entries of **every** learnable: it casts
@@ -482,13 +566,143 @@ checkHand
 #
 # Keep in mind what the check compares: `dlgradient` against finite differences **of the same function**. It catches
 # gradients that do not match the function. It cannot catch a function that consistently computes something else —
-# bug (e) of the hunt is such a case.
+# the right derivative of the wrong loss.
 
 # %% [markdown]
-# ## 4. The bug hunt
+# ## 4. Sanity check: can it overfit a tiny batch?
+#
+# The gradient check tests the gradients of one function. A second check, cheap and popular among practitioners, tests
+# the **whole training step** — model, loss, gradients, update — at once: train on one tiny batch, say 8 images, again
+# and again. A network with tens of thousands of parameters can *memorise* 8 images, so after a hundred iterations the
+# training loss of that batch must be close to 0. If it is not, something in the pipeline is broken. The test takes a
+# second, long before a real training run would reveal the same problem after an hour. (Passing it says nothing about
+# generalisation: memorising 8 images is not learning digits. It only says the pipeline *can* learn.)
+#
+# Four candidates, all in the model-function form of Section 3, all run without error and return a loss and gradients
+# of the right sizes:
+#
+# * **A** — `modelLossMLP`, the reference;
+# * **B** — `modelLossTwice`, a variant that applies `softmax` to the output of `model`;
+# * **C** — `modelLossHandSoftmax`, the hand-written softmax of Section 3;
+# * **D** — `modelLossD`, a colleague's copy of `modelLossMLP`, edited in another notebook.
+
+# %%
+def modelLossTwice(parameters, X, T):
+    Y = softmax(model(parameters, X))                  # softmax of probabilities
+    loss = crossentropy(Y, T)
+    gradients = dlgradient(loss, parameters)
+    return loss, gradients
+
+
+def modelD(params, X):
+    Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
+    Y = relu(Y)
+    Y = fullyconnect(Y, parameters["fc2"]["Weights"], parameters["fc2"]["Bias"])
+    return softmax(Y)
+
+
+def modelLossD(params, X, T):
+    Y = modelD(params, X)
+    loss = crossentropy(Y, T)
+    gradients = dlgradient(loss, params)
+    return loss, gradients
+
+
+candidates = {"A": modelLossMLP, "B": modelLossTwice, "C": modelLossHandSoftmax, "D": modelLossD}
+Xtiny, Ttiny = dlarray(XTrain[:, :, :, :8], "SSCB"), dlarray(TTrain[:, :8], "CB")   # the tiny batch: 8 digits
+
+# %% [markdown]
+# ### Exercise 3 — the overfit test
+#
+# **(a) (2 points)** Write `overfitTinyBatch(lossFcn, parameters, X, T, numIterations=100, learnRate=0.01)`: train
+# `parameters` with `adamupdate` on the **same** batch `X`, `T` for `numIterations` iterations (the iteration counter
+# starts at 1) and return the list of the `numIterations` losses, as Python floats: at every iteration the loss that
+# `dlfeval(lossFcn, parameters, X, T)` returns, *before* that iteration's update. `lossFcn` returns `(loss, gradients)`.
+# Pass `learnRate` on to `adamupdate`. The dictionary `parameters` that the caller passed in must not change (it does not
+# if you assign `adamupdate`'s result to a variable, as in lesson 03).
+#
+# (For this small perceptron on a tiny batch, Adam's learning rate 0.01 is fine; lesson 03 found it the fastest for its
+# perceptron. Section 5 meets a network for which it is too large.)
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_answer_a", "locked": false, "schema_version": 3, "solution": true}
+def overfitTinyBatch(lossFcn, parameters, X, T, numIterations=100, learnRate=0.01):
+    ### BEGIN SOLUTION
+    averageGrad = averageSqGrad = None
+    losses = []
+    for iteration in range(1, numIterations + 1):
+        loss, gradients = dlfeval(lossFcn, parameters, X, T)
+        parameters, averageGrad, averageSqGrad = adamupdate(parameters, gradients, averageGrad, averageSqGrad,
+                                                            iteration, learnRate=learnRate)
+        losses.append(float(loss))
+    return losses
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_a", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex3.check("a")
+### BEGIN HIDDEN TESTS
+ex3.check("a", seed=43)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now run the test on the four candidates (this cell needs your `overfitTinyBatch`). Warnings are collected and printed
+# below instead of appearing in pink boxes:
+
+# %% dlteach={"requires_solutions": true}
+tinyRuns = {}
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        for letter, lossFcn in candidates.items():
+            out = overfitTinyBatch(lossFcn, parameters, Xtiny, Ttiny)
+            if out is None:
+                raise ValueError("it returns None")
+            tinyRuns[letter] = losses = [float(v) for v in out]
+            print(f"{letter} {lossFcn.__name__:22s} loss: first {losses[0]:.3f}, "
+                  f"after 50 iterations {losses[49]:.3g}, last {losses[-1]:.3g}")
+    except Exception as err:     # overfitTinyBatch is not written yet (or fails): say so and go on
+        tinyRuns = {}
+        print(f"This cell needs your overfitTinyBatch of Exercise 3 (a), which does not work yet: "
+              f"{type(err).__name__}: {err}")
+kinds = sorted({type(w.message).__name__ for w in caught})
+print(f"\n{len(caught)} warning(s) while training{': ' + ', '.join(kinds) if kinds else ''}")
+if caught:
+    print(f"the first one: {caught[0].message}")
+
+# %% dlteach={"requires_solutions": true}
+# NBVAL_IGNORE_OUTPUT
+fig, ax = plt.subplots(figsize=(6.5, 3.3))     # empty until Exercise 3 (a) is solved
+for letter, losses in tinyRuns.items():
+    ax.semilogy(np.arange(1, len(losses) + 1), np.maximum(losses, 1e-6), label=f"{letter}: {candidates[letter].__name__}")
+ax.set_xlabel("iteration")
+ax.set_ylabel("loss of the tiny batch (log scale)")
+ax.set_title("Overfitting 8 images")
+if tinyRuns:
+    ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# **(b) (1 point)** `failing_candidates`: the letters of **all** the candidates that fail the overfit test — whose loss
+# of the last iteration is not below 0.05 — as one string (for example `"A"` or `"CD"`). Look at the results and the
+# curves above, and think about what each result means.
+
+# %% nbgrader={"grade": false, "grade_id": "ex3_answer_b", "locked": false, "schema_version": 3, "solution": true}
+# failing_candidates = "..."
+### BEGIN SOLUTION
+failing_candidates = "BC"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex3_b", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex3.check("b")
+
+# %% [markdown]
+# Keep candidate D in mind: the bug hunt comes back to it.
+
+# %% [markdown]
+# ## 5. The bug hunt
 #
 # Five planted mistakes, each one common in real code. For each: first the **symptom** — what you would actually see —
-# then an exercise to diagnose or fix it. The tools:
+# then, for three of them, an exercise to diagnose or fix it. The tools:
 #
 # * a short training run — `trainBriefly` below, lesson 03's loop (Adam, mini-batches of 64, 30 iterations) on 512 real
 #   training digits — with its **loss curve**, and the test accuracy from `predict` on 300 test digits;
@@ -501,9 +715,9 @@ numTrain, miniBatchSize = 512, 64
 XTest300, labelsTest300 = dlarray(XTest[:, :, :, :300], "SSCB"), labelsTest[:300]
 
 
-def trainBriefly(lossFcn, model, learnRate=0.001, numIterations=30, storeState=True):
+def trainBriefly(lossFcn, model, learnRate=0.001, numIterations=30, storeState=True, seed=0):
     # Lesson 03's custom training loop, compact: returns the trained model, the losses and a GradientNormTracker.
-    rng = np.random.default_rng(0)                     # the same mini-batches in every run
+    rng = np.random.default_rng(seed)                  # the same mini-batches in every run
     averageGrad = averageSqGrad = None
     losses, tracker = [], GradientNormTracker()
     for iteration in range(1, numIterations + 1):
@@ -585,56 +799,9 @@ print(f"values from {Ya.min():.2f} to {Ya.max():.2f}; column sums of the first 5
 print(diagnose(Y=Ya))
 
 # %% [markdown]
-# ### Exercise 2 (2 points) — fix bug (a) in the model loss function
+# The message names the mistake and the fix — no exercise needed: the library's error does the diagnosis. (A model
+# loss function for a network without a softmax layer applies it itself: `loss = crossentropy(softmax(Y), T)`.)
 #
-# Keep the network `netA` as it is (it ends with the fully connected layer) and write `modelLossLogits(net, X, T)`, a
-# model loss function for such a network: apply `softmax` to the output of `forward` before the loss. Return
-# `loss, gradients, state` like `modelLoss`. (The other fix, equally good, is to put `softmaxLayer()` back into the
-# layers.)
-
-# %% nbgrader={"grade": false, "grade_id": "ex2_setup", "locked": true, "schema_version": 3, "solution": false}
-ex2 = Exercise("ex2", "softmax before crossentropy", hints=[
-    "Y, state = forward(net, X, return_state=True) gives the logits; softmax(Y) turns them into probabilities.",
-    "Then loss = crossentropy(softmax(Y), T), gradients = dlgradient(loss, net.Learnables); return loss, gradients, state.",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex2_solution", "locked": false, "schema_version": 3, "solution": true}
-def modelLossLogits(net, X, T):
-    ### BEGIN SOLUTION
-    Y, state = forward(net, X, return_state=True)
-    loss = crossentropy(softmax(Y), T)
-    gradients = dlgradient(loss, net.Learnables)
-    return loss, gradients, state
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex2_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex2:
-    _Xr, _Tr = dlarray(XTrain[:, :, :, :64], "SSCB"), dlarray(TTrain[:, :64], "CB")
-    _out = dlfeval(modelLossLogits, netA, _Xr, _Tr)
-    check_true("modelLossLogits's result", isinstance(_out, tuple) and len(_out) == 3,
-               "modelLossLogits should return three values (loss, gradients, state).",
-               hint="End with: return loss, gradients, state")
-    _loss, _grads, _state = _out
-    _Z = forward(netA, _Xr)
-    check_close("the loss", float(_loss), float(crossentropy(softmax(_Z), _Tr)), rtol=1e-5,
-                hint="loss = crossentropy(softmax(Y), T) where Y is the output of forward.")
-    check_equal("the gradients' rows", _grads.keys(), netA.Learnables.keys(),
-                hint="gradients = dlgradient(loss, net.Learnables)")
-    ### BEGIN HIDDEN TESTS
-    # hand formula: softmax + cross-entropy give dloss/dz = (softmax(z) - T) / N, so the fc bias gradient is mean(P - T)
-    _z = extractdata(_Z).astype(np.float64)
-    _P = np.exp(_z - _z.max(axis=0))
-    _P /= _P.sum(axis=0)
-    _gb = extractdata(_grads.value("fc", "Bias")).ravel()
-    assert np.allclose(_gb, (_P - extractdata(_Tr)).mean(axis=1), rtol=1e-3, atol=1e-6), "fc Bias gradient is wrong"
-    assert abs(float(_loss) - float(-np.mean(np.sum(extractdata(_Tr) * np.log(_P), axis=0)))) < 1e-4, "loss is wrong"
-    assert _state.keys() == netA.State.keys(), "state should be the updated State table"
-    assert all(np.any(extractdata(v) != 0) for v in _grads.Value), "a gradient is zero"
-    ### END HIDDEN TESTS
-
-# %% [markdown]
 # ### Bug (b) — the forgotten `net.State` update
 #
 # **Symptom: a good training loss, a worse test accuracy, and a warning.** The same training run as the healthy one, but the
@@ -655,99 +822,69 @@ for w in warnB:
 # The loss curve cannot show this bug: during training, `forward` normalises with the statistics of the current
 # mini-batch, so the training is *exactly* the same. Only `predict` — which normalises with the stored `TrainedMean`
 # and `TrainedVariance` — uses the state, and here it is the initial one. `dlteach` notices (trained learnables, initial
-# state) and warns with `StateNotUpdatedWarning`. Here the damage is moderate — the stored variance 1 is larger than the real
-# one, so the activations are mostly shrunk, not scrambled — but on other data (or after a longer training, when the
-# network relies on finer differences) forgetting the state can make `predict` no better than guessing. (The cell above catches the warning with
-# `warnings.catch_warnings(record=True)` and prints it; without that, it would appear in a pink box.)
+# state) and warns with `StateNotUpdatedWarning`. Here the damage is moderate, but on other data (or after a longer
+# training, when the network relies on finer differences) forgetting the state can make `predict` no better than
+# guessing. (The cell above catches the warning with `warnings.catch_warnings(record=True)` and prints it; without that,
+# it would appear in a pink box.)
 #
-# ### Exercise 3 (2 points) — one iteration, done right
+# ### Exercise 4 — a training step with three bugs
 #
-# Write `trainStep(net, X, T, averageGrad, averageSqGrad, iteration)`: one iteration of the training loop. Evaluate
-# `modelLoss` with `dlfeval`, **store the state in the network**, and update the learnables with `adamupdate`
-# (learning rate 0.001). Return `net, averageGrad, averageSqGrad, loss`.
+# A colleague wrote one iteration of the training loop as a function. It runs without an error, and it returns the
+# four values it promises. It has **three** bugs.
 #
-# <table>
-# <tr><th>MATLAB</th><th>Python (dlteach)</th></tr>
-# <tr><td>
-# <pre>
-# [loss,gradients,state] = dlfeval(@modelLoss,net,X,T);
-# net.State = state;
-# [net,averageGrad,averageSqGrad] = adamupdate(net, ...
-#     gradients,averageGrad,averageSqGrad,iteration);
-# </pre>
-# </td><td>
-# <pre>
-# def trainStep(net, X, T, averageGrad, averageSqGrad,
-#               iteration):
-#     ...
-#     return net, averageGrad, averageSqGrad, loss
-# </pre>
-# </td></tr>
-# </table>
+# ```python
+# def trainStepBuggy(net, X, T, averageGrad, averageSqGrad, iteration):
+#     loss, gradients, state = dlfeval(modelLoss, net, X, T)
+#     net, averageGrad, averageSqGrad = adamupdate(net, gradients, averageGrad, averageSqGrad, 1)
+#     return net, averageSqGrad, averageGrad, loss
+# ```
+#
+# Write `trainStep(net, X, T, averageGrad, averageSqGrad, iteration)`, the corrected version: it evaluates `modelLoss`
+# with `dlfeval`, keeps the network's state up to date, updates the learnables with `adamupdate` (Adam's default learning
+# rate, 0.001) and returns `net, averageGrad, averageSqGrad, loss` — the updated network, the **updated** moving averages
+# in this order, and the loss. The MATLAB loop of lesson 03 is the reference. Each requirement is graded separately:
+#
+# * **(a) (1 point)** the returned network carries the state that `dlfeval` returned;
+# * **(b) (1 point)** the returned moving averages are `adamupdate`'s, in the order of the signature;
+# * **(c) (1 point)** the update of the learnables is right at *every* iteration, not only the first (the check runs
+#   iteration 3 from a given network and averages).
 
-# %% nbgrader={"grade": false, "grade_id": "ex3_setup", "locked": true, "schema_version": 3, "solution": false}
-ex3 = Exercise("ex3", "trainStep with the state update", hints=[
-    "loss, gradients, state = dlfeval(modelLoss, net, X, T), then net.State = state.",
-    "net, averageGrad, averageSqGrad = adamupdate(net, gradients, averageGrad, averageSqGrad, iteration, "
-    "learnRate=0.001); return net, averageGrad, averageSqGrad, loss",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex3_solution", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ex4_answer", "locked": false, "schema_version": 3, "solution": true}
 def trainStep(net, X, T, averageGrad, averageSqGrad, iteration):
     ### BEGIN SOLUTION
     loss, gradients, state = dlfeval(modelLoss, net, X, T)
     net.State = state
-    net, averageGrad, averageSqGrad = adamupdate(net, gradients, averageGrad, averageSqGrad, iteration,
-                                                 learnRate=0.001)
+    net, averageGrad, averageSqGrad = adamupdate(net, gradients, averageGrad, averageSqGrad, iteration)
     return net, averageGrad, averageSqGrad, loss
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex3_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex3:
-    _Xr, _Tr = dlarray(XTrain[:, :, :, :64], "SSCB"), dlarray(TTrain[:, :64], "CB")
-    np.random.seed(0)
-    _net0 = dlnetwork(layers)
-    _out = trainStep(copy.deepcopy(_net0), _Xr, _Tr, None, None, 1)
-    check_true("trainStep's result", isinstance(_out, tuple) and len(_out) == 4,
-               "trainStep should return four values (net, averageGrad, averageSqGrad, loss).",
-               hint="End with: return net, averageGrad, averageSqGrad, loss")
-    _net1, _avg, _avgSq, _loss = _out
-    _rl, _rg, _rs = dlfeval(modelLoss, _net0, _Xr, _Tr)
-    check_close("the loss", float(_loss), float(_rl), rtol=1e-5, hint="loss, gradients, state = dlfeval(modelLoss, net, X, T)")
-    check_close("TrainedMean of the returned network", extractdata(_net1.State.value("batchnorm", "TrainedMean")),
-                extractdata(_rs.value("batchnorm", "TrainedMean")), rtol=1e-5, atol=1e-7,
-                hint="Store the state before the update: net.State = state.")
-    _refNet, _, _ = adamupdate(_net0, _rg, None, None, 1, learnRate=0.001)
-    check_close("fc Weights after the update", extractdata(_net1.Learnables.value("fc", "Weights")),
-                extractdata(_refNet.Learnables.value("fc", "Weights")), rtol=1e-5, atol=1e-7,
-                hint="adamupdate(net, gradients, averageGrad, averageSqGrad, iteration, learnRate=0.001)")
-    ### BEGIN HIDDEN TESTS
-    # independent reference of the running mean: 0.1 * batch mean of the convolution output + 0.9 * 0
-    from dlteach import dlconv as _dlconv
-    _c = extractdata(_dlconv(_Xr, _net0.Learnables.value("conv", "Weights"),
-                             _net0.Learnables.value("conv", "Bias"))).astype(np.float64)
-    assert np.allclose(extractdata(_net1.State.value("batchnorm", "TrainedMean")).ravel(),
-                       0.1 * _c.mean(axis=(0, 1, 3)), rtol=1e-4, atol=1e-6), "TrainedMean is not the updated one"
-    for _a, _r in zip(_net1.Learnables.Value, _refNet.Learnables.Value):
-        assert np.allclose(extractdata(_a), extractdata(_r), rtol=1e-5, atol=1e-7), "a learnable differs from adamupdate's"
-    # three more steps: predict must not warn about the state
-    _n, _a1, _a2 = _net1, _avg, _avgSq
-    for _it in range(2, 5):
-        _n, _a1, _a2, _ = trainStep(_n, dlarray(XTrain[:, :, :, 64 * _it:64 * _it + 64], "SSCB"),
-                                    dlarray(TTrain[:, 64 * _it:64 * _it + 64], "CB"), _a1, _a2, _it)
-    _acc, _w = testAccuracy(_n)
-    assert not any(isinstance(_m, StateNotUpdatedWarning) for _m in _w), "predict warns: the state was not stored"
-    ### END HIDDEN TESTS
+# %% nbgrader={"grade": true, "grade_id": "ex4_state", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex4.check("a")
+### BEGIN HIDDEN TESTS
+ex4.check("a", seed=44)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_averages", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex4.check("b")
+### BEGIN HIDDEN TESTS
+ex4.check("b", seed=45)
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "ex4_iteration", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex4.check("c")
+### BEGIN HIDDEN TESTS
+ex4.check("c", seed=46)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Bug (c) — a learning rate too large for this network
 #
 # **Symptom: the loss curve.** The same run with `learnRate=0.01` instead of Adam's default 0.001. 0.01 is not wrong in
-# itself: lesson 03's perceptron trained *fastest* with it (lesson 03, Section 6). But this convolutional network with
-# batch normalisation, on mini-batches of 64, takes steps that are too long with it. The right learning rate depends on
-# the network, the data, the batch size and the updater — which is why you always look at the loss curve:
+# itself: lesson 03's perceptron trained *fastest* with it (lesson 03, Section 6), and Section 4 above overfits a tiny batch
+# with it. But this convolutional network with batch normalisation, on mini-batches of 64, takes steps that are too long
+# with it. The right learning rate depends on the network, the data, the batch size and the updater — which is why you
+# always look at the loss curve:
 
 # %%
 np.random.seed(0)
@@ -779,52 +916,58 @@ print(diagnose(losses=lossesC))
 # run: the loss jumped up at once, so the first quarter is already high and the run seems to "fall" from its peak. No
 # automatic rule replaces **looking at the curve**.
 #
-# ### Exercise 4 (2 points) — name it and fix it
+# ### Exercise 5 — read the loss curves
 #
-# 1. `answer_c` — which statement describes the curve of the run with `learnRate=0.01`? One letter:
-#    * **A** — the loss falls smoothly but more slowly than the healthy run's: the learning rate is too *small*.
-#    * **B** — the loss rises far above its first value in the first iterations and then oscillates at a high level:
-#      the steps overshoot the minimum.
-#    * **C** — the loss is exactly constant: the gradients are zero.
-#    * **D** — the loss is `NaN` from the first iteration on: the data contain `NaN`.
-# 2. `learnRateFixed` — a learning rate that makes this run train well. The test cell runs `trainBriefly` with it and
-#    checks the loss curve.
+# Three more runs of `trainBriefly` on the same network, each with a different problem. Their loss curves, with the
+# healthy run for comparison:
 
-# %% nbgrader={"grade": false, "grade_id": "ex4_setup", "locked": true, "schema_version": 3, "solution": false}
-ex4 = Exercise("ex4", "learning rate", hints=[
-    "Compare the two curves in the figure: where does each one start, and where does it go in the first 5 iterations?",
-    "Adam's default learning rate is 0.001 (MATLAB's too).",
-])
+# %%
+# NBVAL_IGNORE_OUTPUT
+mysteryRuns = mystery_runs()            # three runs of trainBriefly with a problem each
+plotLosses({"healthy run": (lossesOK, "k-"), **{f"run {name}": (losses, style)
+            for (name, losses), style in zip(mysteryRuns.items(), ["-", "--", "-."])}},
+           "Three runs with a problem")
 
-# %% nbgrader={"grade": false, "grade_id": "ex4_solution", "locked": false, "schema_version": 3, "solution": true}
-# answer_c = "A", "B", "C" or "D"
+# %% [markdown]
+# **(a) (2 points)** For each run, the letter of its cause. Set `cause_P`, `cause_Q` and `cause_R` to one letter each:
+#
+# * **A** — the learning rate is too large for this network;
+# * **B** — the learning rate is much too small;
+# * **C** — the loop never stores the updated learnables (`adamupdate(net, ...)` instead of
+#   `net, averageGrad, averageSqGrad = adamupdate(net, ...)`), so every iteration starts from the initial network;
+# * **D** — the loop forgets `net.State = state`.
+#
+# The losses are in `mysteryRuns["P"]`, `mysteryRuns["Q"]`, `mysteryRuns["R"]` if you want to look at the numbers or
+# give them to `diagnose`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_answer_a", "locked": false, "schema_version": 3, "solution": true}
+# cause_P = "..."; cause_Q = "..."; cause_R = "..."   (one of "A", "B", "C", "D" each)
+### BEGIN SOLUTION
+cause_P = "C"
+cause_Q = "A"
+cause_R = "B"
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "ex5_a", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+ex5.check("a")
+
+# %% [markdown]
+# **(b) (1 point)** `learnRateFixed`: a learning rate with which `trainBriefly(modelLoss, dlnetwork(layers),
+# learnRate=learnRateFixed)` trains well. "Well" means two things, both checked: `diagnose` finds no problem in the
+# losses, and the mean loss of the last 5 iterations is below half the first loss. (Grading repeats the run with other
+# initial weights and another order of the mini-batches.)
+
+# %% nbgrader={"grade": false, "grade_id": "ex5_answer_b", "locked": false, "schema_version": 3, "solution": true}
 # learnRateFixed = ...
 ### BEGIN SOLUTION
-answer_c = "B"
 learnRateFixed = 0.001
 ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ex4_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex4:
-    check_true("answer_c", isinstance(answer_c, str) and answer_c.strip().upper() in tuple("ABCD"),
-               f"answer_c should be one of the letters 'A', 'B', 'C', 'D'; got {answer_c!r}.")
-    check_equal("answer_c", answer_c.strip().upper(), "B",
-                hint="Look at the first iterations of the orange curve: does the loss go down or up?")
-    check_true("learnRateFixed", isinstance(learnRateFixed, (int, float, np.floating)) and not isinstance(learnRateFixed, bool)
-               and 0 < learnRateFixed < 0.01,
-               f"learnRateFixed should be a positive number below the buggy 0.01; got {learnRateFixed!r}.",
-               hint="Try ten times smaller than 0.01.")
-    np.random.seed(0)
-    _, _losses, _tracker = trainBriefly(modelLoss, dlnetwork(layers), learnRate=learnRateFixed)
-    check_true("the loss with learnRateFixed", np.mean(_losses[-5:]) < 0.6 * _losses[0],
-               f"with learnRate={learnRateFixed} the mean loss of the last 5 iterations is {np.mean(_losses[-5:]):.3g}, "
-               f"the first is {_losses[0]:.3g}: it should fall well below.",
-               hint="Too small a learning rate learns too slowly in 30 iterations; try 0.001.")
-    ### BEGIN HIDDEN TESTS
-    assert answer_c.strip().upper() == "B"
-    assert max(_losses[:5]) <= _losses[0] + 0.5, "the loss should not jump up in the first iterations"
-    assert "loss_not_falling" not in [c for c, _ in diagnose(losses=_losses).findings], "diagnose: loss not falling"
-    ### END HIDDEN TESTS
+# %% nbgrader={"grade": true, "grade_id": "ex5_b", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex5.check("b")
+### BEGIN HIDDEN TESTS
+ex5.check("b", seed=2)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Bug (d) — targets in the wrong layout
@@ -857,20 +1000,17 @@ print(f"loss with the transposed targets: {float(crossentropy(Y10, T10.T)):.4f} 
 print(f"loss with dlarray(T10.T, 'BC'):   {float(crossentropy(Y10, dlarray(T10.T, 'BC'))):.4f}")
 
 # %% [markdown]
-# ### Exercise 5 (2 points) — accept observations × classes targets
+# ### Exercise 6 — accept observations × classes targets
 #
 # Write `modelLossRows(net, X, Trows)`, the model loss function of `modelLoss` for targets given as **observations ×
-# classes** (one row per observation, a plain NumPy array). It must be right for *every* batch size — including 10.
-# Return `loss, gradients, state`.
+# classes** (one row per observation, a plain NumPy array). Return `loss, gradients, state`. Its loss and gradients must
+# be those of `modelLoss` with the targets in the classes × observations layout:
+#
+# * **(a) (1 point)** for a mini-batch of 64 observations;
+# * **(b) (1 point)** for *every* batch size — including a mini-batch of exactly 10 observations, where both layouts are
+#   10 × 10.
 
-# %% nbgrader={"grade": false, "grade_id": "ex5_setup", "locked": true, "schema_version": 3, "solution": false}
-ex5 = Exercise("ex5", "targets in the B x C layout", hints=[
-    "Tell crossentropy the layout: dlarray(Trows, 'BC'), or transpose: Trows.T.",
-    "Do not decide by looking at the sizes (if Trows.shape[0] == ...): for a batch of 10 both layouts are 10 x 10.",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex5_solution", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "ex6_answer", "locked": false, "schema_version": 3, "solution": true}
 def modelLossRows(net, X, Trows):
     ### BEGIN SOLUTION
     T = dlarray(Trows, "BC")
@@ -881,29 +1021,17 @@ def modelLossRows(net, X, Trows):
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex5_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex5:
-    _out = dlfeval(modelLossRows, net, Xr, TrowsPerObs)
-    check_true("modelLossRows's result", isinstance(_out, tuple) and len(_out) == 3,
-               "modelLossRows should return three values (loss, gradients, state).",
-               hint="End with: return loss, gradients, state")
-    _loss, _grads, _state = _out
-    _ref = dlfeval(modelLoss, net, Xr, TTrain[:, :64])
-    check_close("the loss", float(_loss), float(_ref[0]), rtol=1e-5,
-                hint="The loss must equal modelLoss's loss with the targets in the C x B layout.")
-    check_equal("the gradients' rows", _grads.keys(), net.Learnables.keys())
-    ### BEGIN HIDDEN TESTS
-    # the square case: a mini-batch of 10 observations
-    _X10 = dlarray(XTrain[:, :, :, 100:110], "SSCB")
-    _T10 = TTrain[:, 100:110]
-    _l10 = dlfeval(modelLossRows, net, _X10, np.ascontiguousarray(_T10.T))[0]
-    _Y10 = extractdata(forward(net, _X10)).astype(np.float64)
-    assert abs(float(_l10) - float(-np.sum(_T10 * np.log(_Y10)) / 10)) < 1e-4, \
-        "wrong loss for a batch of 10: do not decide the layout by the sizes"
-    for _a, _r in zip(_grads.Value, _ref[1].Value):
-        assert np.allclose(extractdata(_a), extractdata(_r), rtol=1e-4, atol=1e-7), "gradients differ from modelLoss's"
-    ### END HIDDEN TESTS
+# %% nbgrader={"grade": true, "grade_id": "ex6_batch64", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex6.check("a")
+### BEGIN HIDDEN TESTS
+ex6.check("a", seed=47)
+### END HIDDEN TESTS
 
+# %% nbgrader={"grade": true, "grade_id": "ex6_batch10", "locked": true, "points": 1, "schema_version": 3, "solution": false}
+ex6.check("b")
+### BEGIN HIDDEN TESTS
+ex6.check("b", seed=48)
+### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Bug (e) — the gradient with respect to the wrong variable
@@ -943,51 +1071,47 @@ try:
 except NotTracedError as err:
     print(f"{type(err).__name__}: {err}")
 
-
 # %% [markdown]
-# **The silent version.** A model function with a one-word bug — can you see it? It raises nothing:
+# **The quiet version: candidate D of Section 4.** Does it pass the gradient check? What are its gradient norms?
+# (Warnings are collected and printed again.)
 
 # %%
-def modelBuggy(params, X):
-    Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
-    Y = relu(Y)
-    Y = fullyconnect(Y, parameters["fc2"]["Weights"], parameters["fc2"]["Bias"])
-    return softmax(Y)
-
-
-def modelLossBuggy(params, X, T):
-    Y = modelBuggy(params, X)
-    loss = crossentropy(Y, T)
-    gradients = dlgradient(loss, params)
-    return loss, gradients
-
-
-checkBuggy = gradient_check(modelLossBuggy, parameters, Xs, Ts)
-print("gradient check passed:", checkBuggy.passed)
-print("gradient norms:", {name: round(value, 3) for name, value in gradient_norms(dlfeval(modelLossBuggy, parameters, Xs, Ts)[1]).items()})
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    checkD = gradient_check(modelLossD, parameters, Xs, Ts)
+    normsD = gradient_norms(dlfeval(modelLossD, parameters, Xs, Ts)[1])
+print("gradient check passed:", checkD.passed)
+print("gradient norms:", {name: round(value, 3) for name, value in normsD.items()})
+print(f"\n{len(caught)} warning(s)" + (":" if caught else ""))
+if caught:
+    print(f"{type(caught[0].message).__name__}: {caught[0].message}")
 
 # %% [markdown]
-# The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelBuggy` takes `fc2`'s
+# The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelD` takes `fc2`'s
 # parameters from `parameters`, the **global** variable of the notebook, not from its argument `params`. `dlfeval` traces
 # only its arguments; the loss does not depend on the traced `params["fc2"]` at all, so its true derivative *is* zero,
-# and finite differences agree. The gradient norms give it away. Train it (and the correct `modelLossMLP`) for 30
-# iterations and watch the loss curves and the norms that the tracker recorded:
+# and finite differences agree. `dlgradient` notices that the loss does not depend on some of the values it was asked
+# to differentiate and warns (`DisconnectedGradientWarning`) — in a notebook, a pink box at every call —, and the
+# gradient norms give it away too. Train it (and the correct `modelLossMLP`) for 30 iterations and watch the loss
+# curves and the norms that the tracker recorded:
 
 # %%
 np.random.seed(0)
-paramsOK, lossesMLP, trackerMLP = trainBriefly(modelLossMLP, copy.deepcopy(parameters))
-paramsE, lossesE, trackerE = trainBriefly(modelLossBuggy, copy.deepcopy(parameters))
-
-normsE = gradient_norms(dlfeval(modelLossBuggy, paramsE, Xs, Ts)[1])
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    paramsOK, lossesMLP, trackerMLP = trainBriefly(modelLossMLP, copy.deepcopy(parameters))
+    paramsE, lossesE, trackerE = trainBriefly(modelLossD, copy.deepcopy(parameters))
+    normsE = gradient_norms(dlfeval(modelLossD, paramsE, Xs, Ts)[1])
+print(f"{len(caught)} warning(s) during the two runs")
 for name, value in normsE.items():
     print(f"gradient norm of {name:12s} {value:.3g}")
 changed = float(np.max(np.abs(extractdata(paramsE["fc2"]["Weights"]) - extractdata(parameters["fc2"]["Weights"]))))
 print(f"\nlargest change of fc2.Weights during the buggy run: {changed}")
-print("findings:", [code for code, _ in diagnose(losses=lossesE, grad_norms=trackerE).findings])
+print("findings:", diagnose(losses=lossesE, grad_norms=trackerE).codes)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-plotLosses({"modelLossMLP (correct)": (lossesMLP, "-"), "modelLossBuggy (fc2 never learns)": (lossesE, "-")},
+plotLosses({"modelLossMLP (correct)": (lossesMLP, "-"), "modelLossD (fc2 never learns)": (lossesE, "-")},
            "The gradient with respect to the wrong variable")
 figNorms = trackerE.plot()        # gradient norms of the buggy run (log scale: a zero norm cannot be drawn)
 figNorms.axes[0].set_title("Gradient norms of the buggy run: fc2 is missing (its norm is 0)")
@@ -997,70 +1121,64 @@ figNorms
 print(diagnose(losses=lossesE, grad_norms=trackerE))
 
 # %% [markdown]
-# The buggy run still learns a little — `fc1` adapts to a random, frozen `fc2` — so its loss curve looks merely
-# *disappointing*. The gradient norms tell the real story: `fc2`'s are zero at every iteration, and its weights never
-# move — on the log-scale plot of the norms, `fc2`'s lines are missing altogether (a zero cannot be drawn on a log
-# scale), and `diagnose` flags it. Zero (or tiny) gradient norms for some learnables mean: the loss does not depend on them the way you think —
-# the wrong variable was differentiated, a value was taken from outside the function (a global), or the trace was cut
-# (`extractdata`, `float(...)`).
-#
-# ### Exercise 6 (2 points) — fix bug (e)
-#
-# Write `modelLossFixed(params, X, T)`: the model loss function of the perceptron fc1 → ReLU → fc2 → softmax that uses
-# **only** its argument `params` (write the forward pass inside, or call a fixed model function of your own). Return
-# `loss, gradients`. The test cell runs `gradient_check` on it.
-
-# %% nbgrader={"grade": false, "grade_id": "ex6_setup", "locked": true, "schema_version": 3, "solution": false}
-ex6 = Exercise("ex6", "the gradient with respect to the right variable", hints=[
-    "Copy modelBuggy and modelLossBuggy and replace `parameters` by `params` in the fc2 line.",
-    "Or simply: Y = model(params, X) - the correct model function of Section 3 - then crossentropy and "
-    "dlgradient(loss, params).",
-])
-
-
-# %% nbgrader={"grade": false, "grade_id": "ex6_solution", "locked": false, "schema_version": 3, "solution": true}
-def modelLossFixed(params, X, T):
-    ### BEGIN SOLUTION
-    Y = fullyconnect(X, params["fc1"]["Weights"], params["fc1"]["Bias"])
-    Y = relu(Y)
-    Y = fullyconnect(Y, params["fc2"]["Weights"], params["fc2"]["Bias"])
-    Y = softmax(Y)
-    loss = crossentropy(Y, T)
-    gradients = dlgradient(loss, params)
-    return loss, gradients
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex6_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
-with ex6:
-    _out = dlfeval(modelLossFixed, parameters, Xs, Ts)
-    check_true("modelLossFixed's result", isinstance(_out, tuple) and len(_out) >= 2,
-               "modelLossFixed should return (loss, gradients).", hint="End with: return loss, gradients")
-    _loss, _grads = _out[0], _out[1]
-    check_close("the loss", float(_loss), float(crossentropy(model(parameters, Xs), Ts)), rtol=1e-5)
-    _norms = gradient_norms(_grads)
-    check_true("the gradient norms", all(v > 0 for v in _norms.values()),
-               f"some gradients are zero: {[k for k, v in _norms.items() if not v > 0]}.",
-               hint="Every learnable must be taken from params, the argument that dlfeval traces.")
-    _chk = gradient_check(modelLossFixed, parameters, Xs, Ts)
-    check_true("gradient_check", _chk.passed, "gradient_check fails:\n" + str(_chk))
-    ### BEGIN HIDDEN TESTS
-    # another set of parameters (so that a function reading the global `parameters` fails) and another batch
-    np.random.seed(7)
-    _p2 = {"fc1": {"Weights": initializeGlorot((32, 784), 32, 784), "Bias": dlarray(0.1 * np.ones((32, 1), np.float32))},
-           "fc2": {"Weights": initializeGlorot((10, 32), 10, 32), "Bias": dlarray(0.1 * np.ones((10, 1), np.float32))}}
-    _X2, _T2 = dlarray(XTrain[:, :, :, 200:232], "SSCB"), dlarray(TTrain[:, 200:232], "CB")
-    _l2, _g2 = dlfeval(modelLossFixed, _p2, _X2, _T2)[:2]
-    _rl2, _rg2 = dlfeval(modelLossMLP, _p2, _X2, _T2)
-    assert abs(float(_l2) - float(_rl2)) < 1e-5 * float(_rl2), "loss differs from the reference"
-    for _k in ("fc1", "fc2"):
-        for _n in ("Weights", "Bias"):
-            assert np.allclose(extractdata(_g2[_k][_n]), extractdata(_rg2[_k][_n]), rtol=1e-4, atol=1e-7), \
-                f"gradient {_k}/{_n} differs from the reference"
-    ### END HIDDEN TESTS
+# The buggy run still learns — `fc1` adapts to a random, frozen `fc2` — so its loss curve looks merely *disappointing*.
+# The gradient norms tell the real story: `fc2`'s are
+# zero at every iteration, and its weights never move — on the log-scale plot of the norms, `fc2`'s lines are missing
+# altogether (a zero cannot be drawn on a log scale), and `diagnose` flags it. Zero (or tiny) gradient norms for some
+# learnables mean: the loss does not depend on them the way you think — the wrong variable was differentiated, a value
+# was taken from outside the function (a global), or the trace was cut (`extractdata`, `float(...)`). The fix is one
+# word: `params` instead of `parameters` in the third line of `modelD`.
 
 # %% [markdown]
-# ## 5. Symptoms and causes at a glance
+# ## 6. Written questions
+#
+# Answer in a few sentences each, in the cell below the question (double-click it to edit). These are graded by your
+# instructor, not by a check.
+#
+# **Question 1 (1 point).** You call your model loss function directly, without `dlfeval`, on generated input, and it
+# stops at the `dlgradient` line with "called outside dlfeval". What do you now know about your function, and what do
+# you still **not** know? Name one kind of bug this result cannot rule out, and the technique of this lesson that would
+# find it.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written1", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# *Model answer (only in the instructor version; learners get an empty answer cell).*
+#
+# Known: every line before dlgradient ran without an error on inputs of this size (forward pass, loss: sizes, formats,
+# types are accepted). Not known: whether the values are right and whether the gradients are right. Bugs it cannot rule
+# out: a wrong but error-free computation (softmax applied twice, loss divided twice by the batch size, targets in the
+# wrong layout for a batch of 10), a cut trace (extractdata), a global variable. Technique 2 (line by line, look at the
+# values), the gradient check, the overfit test or the gradient norms find them.
+
+# %% [markdown]
+# **Question 2 (1 point).** Candidate D (the global `parameters` in `modelD`) passes the gradient check. Explain why
+# the gradient check cannot catch this bug, what the overfit test of Section 4 says about it and why, and which symptom
+# does reveal it.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written2", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# *Model answer (only in the instructor version; learners get an empty answer cell).*
+#
+# The gradient check compares dlgradient with finite differences of the same function: the function really does not
+# depend on params["fc2"], so both derivatives are 0 and agree. The overfit test only asks whether the loss of 8 images
+# can reach ~0: fc1 alone (32 x 784 weights) can memorise 8 images through a frozen random fc2. Revealing symptoms:
+# dlgradient's DisconnectedGradientWarning, zero gradient norms for fc2 (GradientNormTracker, diagnose's
+# vanishing_gradients), fc2's weights never change, a disappointing loss on real training.
+
+# %% [markdown]
+# **Question 3 (1 point).** Lesson 03 found 0.01 the fastest learning rate for its perceptron; in this lesson 0.01 makes
+# the convolutional network's loss jump to four times its start. Explain how both can be true, and describe how you
+# would choose the learning rate for a new network: what would you run, and what would you look at?
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written3", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# *Model answer (only in the instructor version; learners get an empty answer cell).*
+#
+# The best step size depends on the loss surface, i.e. on the network (architecture, initialisation, batch
+# normalisation), the data, the batch size and the updater; a rate that suits one network overshoots on another.
+# Choosing: short runs with a few rates spaced by factors of ~3 or 10 (1e-4, 1e-3, 1e-2 ...), compare the loss curves
+# (falls fast without jumping above its first value / oscillating / NaN; diagnose's loss_rising), take the largest rate
+# that trains smoothly, or a bit below; check again on longer runs / validation accuracy.
+
+# %% [markdown]
+# ## 7. Symptoms and causes at a glance
 #
 # | symptom | where you see it | likely cause | fix |
 # |---|---|---|---|
@@ -1068,10 +1186,12 @@ with ex6:
 # | `ProbabilityError`; outputs outside [0, 1], columns not summing to 1 | error message, `diagnose(Y=...)` | logits into `crossentropy` (bug a) | `softmaxLayer()` at the end, or `crossentropy(softmax(Y), T)` |
 # | good training loss, poor `predict` accuracy, `StateNotUpdatedWarning` | test accuracy, warning | forgotten `net.State = state` (bug b) | store the state after every `dlfeval` |
 # | loss jumps above 1.5 × its first value, oscillates, or becomes `NaN` | the loss curve; `diagnose` (`loss_rising`, `nan_loss`) | learning rate too large for this network (bug c) | divide it by 3 or 10 and look again |
+# | a loss that stalls above 0 or rises again when overfitting a tiny batch | the overfit test | a broken loss or broken gradients | technique 2, the gradient check |
 # | `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
-# | zero gradient norms for some learnables; they never change | `GradientNormTracker`, `gradient_check`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
+# | zero gradient norms for some learnables; they never change; `DisconnectedGradientWarning` | the warning, `GradientNormTracker`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
+# | gradients disagree with finite differences | `gradient_check` | a cut trace (`extractdata`, `float(...)`) inside the loss | keep every step on dlarrays |
 #
-# ## 6. MATLAB ↔ Python, side by side
+# ## 8. MATLAB ↔ Python, side by side
 #
 # | | MATLAB | Python (dlteach) |
 # |---|---|---|
@@ -1079,6 +1199,7 @@ with ex6:
 # | generated one-hot targets | `T = repmat(eye(10,"single"),[1 10])` | `T = np.tile(np.eye(10, dtype=np.float32), (1, 10))` |
 # | call directly (debugging) | `[loss,gradients,state] = modelLoss(net,X,T)` | `loss, gradients, state = modelLoss(net, X, T)` |
 # | inspect an error | the error report, `dbstop if error` | the traceback, `try`/`except`, `%debug` |
+# | run line by line | select lines, *Evaluate Selection* (F9) | copy the lines into cells |
 # | layer outputs | `forward(net,X,Outputs="relu")` | `forward(net, X, Outputs="relu")`, `inspect_activations(net, X)` |
 # | transpose | `T'` | `T.T` |
 # | targets with a layout | `dlarray(T,"BC")` | `dlarray(T, "BC")` |
@@ -1086,21 +1207,40 @@ with ex6:
 # | gradient check | (none built in) | `gradient_check(modelLoss, net, X, T)` |
 
 # %% [markdown] nbgrader={"grade": false, "grade_id": "summary", "locked": true, "schema_version": 3, "solution": false}
-# ## 7. Summary
+# ## 9. Summary
 #
 # * Errors inside a model loss function surface at the `dlfeval` line. **Technique 1:** call the function directly,
 #   without `dlfeval`, on generated input of the right size (`rand([28 28 1 100],"single")`,
 #   `repmat(eye(10,"single"),[1 10])`). Outside `dlfeval` the `dlgradient` line always throws — if that is the error you
 #   get, every line before it ran.
 # * **Technique 2:** run the lines by hand and look at each result: size, format, type, values (probabilities in
-#   [0, 1] with columns summing to 1, a first loss of the order of $\log 10 \approx 2.3$ for ten classes — 3.6 for our
-#   untrained network on random images), and with `inspect_activations` inside
-#   the network.
+#   [0, 1] with columns summing to 1; a first loss of the order of $\log 10 \approx 2.3$ for ten classes — 3.6 for our
+#   untrained network on random images), and with `inspect_activations` inside the network.
 # * **Technique 3:** `gradient_check` compares the gradients with central finite differences in double precision and
-#   names the learnable whose gradient is wrong.
+#   names the learnable whose gradient is wrong (relative error above its tolerance, $10^{-6}$ by default).
+# * **The overfit test:** a correct training step drives the loss of a tiny batch to about 0. It catches broken losses
+#   and gradients in a second — but passing it proves little.
 # * The bug hunt: logits into `crossentropy` (error message), a forgotten `net.State = state` (predict accuracy and a
-#   warning — the loss curve cannot show it), a learning rate too large for this network (loss curve), targets in the wrong
-#   layout (error message — except for a batch of 10!), the gradient with respect to the wrong variable (gradient norms).
+#   warning — the loss curve cannot show it), a learning rate too large for the network (loss curve; `diagnose` flags a
+#   smoothed loss above 1.5 × the first), targets in the wrong layout (error message — except for a batch of 10!), the
+#   gradient with respect to the wrong variable (a warning and the gradient norms).
 #
 # **Next.** Debugging continues in every lesson from here: when a training run disappoints, look at the loss curve, the
 # gradient norms and `diagnose` before changing anything.
+
+# %% [markdown]
+# ## 10. Experiments (ungraded)
+#
+# Open questions to try in new cells — nothing here is graded.
+#
+# 1. Run `trainBriefly(modelLoss, dlnetwork(layers), learnRate=lr)` for `lr` = 0.1 and 1. When does `diagnose` report
+#    `nan_loss`? Look at `inspect_activations(net, X).dead_fraction("relu")` of the trained networks: what happened to
+#    the ReLU units?
+# 2. In `modelHandSoftmax`, keep only the **first** `extractdata` (the shift) and run `gradient_check` again. Then keep
+#    only the second. Explain the two results.
+# 3. Run the overfit test on the convolutional network (`dlnetwork(layers)`, `modelLoss`, a batch of 8): you need to
+#    store the state as well. Which learning rates pass?
+# 4. Train `modelLossRows` written with `Trows.T if Trows.shape[0] != 10 else Trows` on mini-batches of 10: how much
+#    worse is the test accuracy than with `dlarray(Trows, "BC")`?
+# 5. Give `diagnose` the losses of the run with `learnRate=0.005` (lesson text: safe up to about 3e-3). Is the rule
+#    "smoothed loss above 1.5 × the first" too strict, too lax, or about right for this network?
