@@ -42,11 +42,11 @@
 # and lesson 03 (the custom training loop with `adamupdate`).
 #
 # **How the exercises work.** There are six graded exercises, most in several parts (17 points), and three
-# written questions (3 points, graded by your instructor). Each exercise has a cell for your answer — replace the line
-# `raise NotImplementedError()` with your code — and, below it, a one-line *check cell* such as `ex1.check("a")`. Run
+# written questions (3 points, graded by your instructor). Each exercise has a cell for your answer — replace the blank
+# `____` under `# YOUR CODE HERE` with your code — and, below it, a one-line *check cell* such as `ex1.check("a")`. Run
 # it: it answers in one box, **Correct** (with the list of what it checked), **Incorrect** (with what is wrong) or **Not
-# attempted yet**. When your work is graded, the same checks run again, also on other inputs (other initial weights,
-# other digits, other sizes), so an answer that only fits the inputs of the notebook does not pass. Stuck? `ex1.hint()`
+# attempted yet**. When your work is graded, the same checks run again — those that test code also on other inputs
+# (other initial weights, other digits, other sizes), so code that only fits the inputs of the notebook does not pass. Stuck? `ex1.hint()`
 # gives the next hint — first the idea, then where to look, then partial code — and `ex1.solution()` a full solution
 # (unless your instructor switched solutions off). Unfinished exercises do not stop the notebook: *Run ▸ Run All Cells*
 # goes through to the end; the cells that need one of your answers say so instead of failing. The check code is in
