@@ -316,13 +316,13 @@ ex2 = Exercise(
     "ex2", "a loss that looks fine",
     hints=[
         # the idea
-        "Run each line on its own and compare what it produces with what it should produce: the output of "
-        "the network is already a probability distribution per column (the last layer is a softmax layer), "
-        "and crossentropy already averages over the observations. What does a second softmax do to "
-        "probabilities? What size should the loss of an untrained 10-class network have?",
+        "Run each line on its own and compare its result with what the correct modelLoss has at the same "
+        "point: a line is wrong if its result differs from what the model loss function should have there. "
+        "Ask of each line what its input already is, and what the line does to it.",
         # where to look
         "Section 2 ran the lines of modelLoss by hand and printed the range of Y, its column sums and the "
-        "loss next to log(10). Do the same for each line of modelLossMystery.",
+        "loss next to log(10), and explained what loss to expect from an untrained 10-class network. The "
+        "network's layers are listed in Section 1; what crossentropy computes is in lesson 01.",
         # partial code
         "YA, stateA = forward(net, X, return_state=True)   # line A\n"
         "YB = softmax(YA)                                  # line B\n"
@@ -480,9 +480,9 @@ ex4 = Exercise(
     "ex4", "a training step with three bugs",
     hints=[
         # the idea
-        "Compare trainStepBuggy with lesson 03's loop line by line: what does the loop do with the state that "
-        "dlfeval returns? Which iteration number does adamupdate need (its bias correction depends on it)? "
-        "In which order does adamupdate return its outputs, and in which order must trainStep return them?",
+        "Compare trainStepBuggy with the loop of lesson 03 line by line: every value that dlfeval and "
+        "adamupdate return has a place where it must go, and every argument of adamupdate must get the value "
+        "that belongs to the current iteration.",
         # where to look
         "The MATLAB loop: [loss,gradients,state] = dlfeval(@modelLoss,net,X,T); net.State = state; "
         "[net,averageGrad,averageSqGrad] = adamupdate(net,gradients,averageGrad,averageSqGrad,iteration); "
@@ -643,9 +643,8 @@ ex5 = Exercise(
     hints=[
         # the idea
         "(a) Where does each curve go in its first iterations -- up, flat, or down -- and what does it do after? "
-        "A step too long overshoots; a step too short crawls; a network that never changes gives the loss of "
-        "the initial network on each new mini-batch. One cause leaves no trace in the loss curve at all. "
-        "(b) Between 'jumps above its start' and 'crawls' there is a range that works.",
+        "Then, for each cause, think what it does to the learnables at every iteration, and so to the loss of "
+        "the next mini-batch. (b) Between too large and too small there is a range that works.",
         # where to look
         "(a) the curves of bug (c), the healthy run and bug (b)'s remark on its loss curve; diagnose(losses=...) "
         "on mysteryRuns['P'] etc. (b) Adam's default learning rate (lesson 03); the runs of bug (c) and run R.",
