@@ -264,6 +264,7 @@ def test_export_csv_scores(graded):
         assert float(row["max_score"]) == total + written
         expected = sum(s for s, _ in graded["scores"][student].values())
         assert float(row["score"]) == pytest.approx(expected)
-    assert float(rows["full"]["score"]) == total
+    # the written answers wait for the instructor: the full submission has every auto-graded point
+    assert float(rows["full"]["score"]) == sum(_points(graded["instructor"]).values())
     assert float(rows["blank"]["score"]) == 0.0
 
