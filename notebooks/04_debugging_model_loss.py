@@ -1090,10 +1090,10 @@ if caught:
 # The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelD` takes `fc2`'s
 # parameters from `parameters`, the **global** variable of the notebook, not from its argument `params`. `dlfeval` traces
 # only its arguments; the loss does not depend on the traced `params["fc2"]` at all, so its true derivative *is* zero,
-# and finite differences agree. `dlgradient` notices that the loss does not depend on some of the values it was asked
-# to differentiate and warns (`DisconnectedGradientWarning`) — in a notebook, a pink box at every call —, and the
-# gradient norms give it away too. Train it (and the correct `modelLossMLP`) for 30 iterations and watch the loss
-# curves and the norms that the tracker recorded:
+# and finite differences agree. The gradient norms give it away. (So can `dlgradient` itself: when it is switched on,
+# dlteach's `DisconnectedGradientWarning` says that the loss does not depend on some of the values you asked the
+# gradient of — the cell above prints such warnings if there are any.) Train it (and the correct `modelLossMLP`) for 30
+# iterations and watch the loss curves and the norms that the tracker recorded:
 
 # %%
 np.random.seed(0)
@@ -1188,7 +1188,7 @@ print(diagnose(losses=lossesE, grad_norms=trackerE))
 # | loss jumps above 1.5 × its first value, oscillates, or becomes `NaN` | the loss curve; `diagnose` (`loss_rising`, `nan_loss`) | learning rate too large for this network (bug c) | divide it by 3 or 10 and look again |
 # | a loss that stalls above 0 or rises again when overfitting a tiny batch | the overfit test | a broken loss or broken gradients | technique 2, the gradient check |
 # | `SizeMismatchError` naming B × C and C × B | error message | targets in the wrong layout (bug d) | `dlarray(T, "BC")` or `T.T` |
-# | zero gradient norms for some learnables; they never change; `DisconnectedGradientWarning` | the warning, `GradientNormTracker`, `diagnose` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
+# | zero gradient norms for some learnables; they never change | `GradientNormTracker`, `diagnose`, `DisconnectedGradientWarning` | wrong variable differentiated, a global used, the trace cut (bug e) | compute everything from the inputs of `dlfeval`; differentiate `net.Learnables` / `parameters` |
 # | gradients disagree with finite differences | `gradient_check` | a cut trace (`extractdata`, `float(...)`) inside the loss | keep every step on dlarrays |
 #
 # ## 8. MATLAB ↔ Python, side by side
