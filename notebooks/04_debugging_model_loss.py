@@ -1087,10 +1087,14 @@ if caught:
     print(f"{type(caught[0].message).__name__}: {caught[0].message}")
 
 # %% [markdown]
-# The gradient check **passes** — and yet the gradients of `fc2` are zero. Line 3 of `modelD` takes `fc2`'s
-# parameters from `parameters`, the **global** variable of the notebook, not from its argument `params`. `dlfeval` traces
-# only its arguments; the loss does not depend on the traced `params["fc2"]` at all, so its true derivative *is* zero,
-# and finite differences agree. The gradient norms give it away. (So can `dlgradient` itself: when it is switched on,
+# The gradients of `fc2` are zero. Line 3 of `modelD` takes `fc2`'s parameters from `parameters`, the **global**
+# variable of the notebook, not from its argument `params`. `dlfeval` traces only its arguments; the loss does not
+# depend on the traced `params["fc2"]` at all, so its true derivative *is* zero — and for `fc2` the finite differences
+# agree: its rows pass. The check fails for `fc1`, but read its note: the loss was computed in **float32** although
+# `gradient_check` had made float64 copies of everything it was given. Something inside the function brought float32
+# values in — the global `fc2`, which the check could not copy — and a float32 loss is too coarse for finite
+# differences. So the gradient check catches this bug only *indirectly*, through precision; with a float64 global it
+# would pass. The gradient norms give the bug away directly. (So can `dlgradient` itself: when it is switched on,
 # dlteach's `DisconnectedGradientWarning` says that the loss does not depend on some of the values you asked the
 # gradient of — the cell above prints such warnings if there are any.) Train it (and the correct `modelLossMLP`) for 30
 # iterations and watch the loss curves and the norms that the tracker recorded:
@@ -1150,15 +1154,18 @@ print(diagnose(losses=lossesE, grad_norms=trackerE))
 # values), the gradient check, the overfit test or the gradient norms find them.
 
 # %% [markdown]
-# **Question 2 (1 point).** Candidate D (the global `parameters` in `modelD`) passes the gradient check. Explain why
-# the gradient check cannot catch this bug, what the overfit test of Section 4 says about it and why, and which symptom
-# does reveal it.
+# **Question 2 (1 point).** For candidate D (the global `parameters` in `modelD`), the gradient check passes for `fc2`
+# and fails for `fc1` with a note about float32. Explain why the check cannot see the bug in `fc2`'s gradients, what its
+# note about float32 reveals, what the overfit test of Section 4 says about D and why, and which symptom reveals the bug
+# directly.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "written2", "locked": false, "points": 1, "schema_version": 3, "solution": true}
 # *Model answer (only in the instructor version; learners get an empty answer cell).*
 #
 # The gradient check compares dlgradient with finite differences of the same function: the function really does not
-# depend on params["fc2"], so both derivatives are 0 and agree. The overfit test only asks whether the loss of 8 images
+# depend on params["fc2"], so both derivatives are 0 and agree. The float32 note: the check made float64 copies of
+# everything it was given, yet the loss came out float32 -- a value from outside the arguments (the global fc2) entered
+# the computation; the failure for fc1 is imprecision, not a wrong derivative. The overfit test only asks whether the loss of 8 images
 # can reach ~0: fc1 alone (32 x 784 weights) can memorise 8 images through a frozen random fc2. Revealing symptoms:
 # dlgradient's DisconnectedGradientWarning, zero gradient norms for fc2 (GradientNormTracker, diagnose's
 # vanishing_gradients), fc2's weights never change, a disappointing loss on real training.
