@@ -174,11 +174,6 @@ def _hashed(c, variable, canonical_fn, digests, what):
     return canonical
 
 
-def _inputs_vary(c, vary):
-    """Whether grading re-checks this part on other inputs (the success box says so only then)."""
-    c.exercise.other_inputs = vary
-
-
 def _loss_fn_result(c, label, out, n):
     if not isinstance(out, tuple) or len(out) != n:
         got = f"a tuple of {len(out)} values" if isinstance(out, tuple) else type(out).__name__
@@ -225,9 +220,8 @@ def _error_name(value):
     return name.lower()  # class names are case-sensitive in Python, but "keyerror" names the same answer
 
 
-@ex1.part("a", "technique 1: which exception, which line")
+@ex1.part("a", "technique 1: which exception, which line", other_inputs=False)
 def _ex1a(c):
-    _inputs_vary(c, False)
     _hashed(c, "mystery_error", _error_name, {"79275d1ae232a3f91a70c147"}, "exception class")
     _hashed(c, "mystery_line", lambda v: _letters(v, "ABCDE") if isinstance(v, str) and len(v.strip()) == 1
             else (_ for _ in ()).throw(ValueError("write one letter, 'A' ... 'E'.")),
@@ -297,7 +291,6 @@ def _check_wd(c, fn, net, X, T, l2Factor, label):
 
 @ex1.part("b", "weight decay: loss and gradients of every weight array")
 def _ex1b(c):
-    _inputs_vary(c, True)
     fn = c.get("modelLossWD", "function")
     seed = 0 if c.seed is None else c.seed
     start = 0 if c.seed is None else 100 + 7 * (c.seed % 50)
@@ -337,9 +330,8 @@ ex2 = Exercise(
 )
 
 
-@ex2.part("a", "the values of lines A, B and C, run by hand")
+@ex2.part("a", "the values of lines A, B and C, run by hand", other_inputs=False)
 def _ex2a(c):
-    _inputs_vary(c, False)
     d = _dl()
     net, X, T = c.ns.get("net"), c.ns.get("X"), c.ns.get("T")
     if type(net).__name__ != "dlnetwork" or X is None or T is None:
@@ -363,9 +355,8 @@ def _ex2a(c):
         c.passed(f"`{name}` is {hints[name]} (rtol 1e-4)")
 
 
-@ex2.part("b", "the wrong lines")
+@ex2.part("b", "the wrong lines", other_inputs=False)
 def _ex2b(c):
-    _inputs_vary(c, False)
     _hashed(c, "wrong_lines", lambda v: _letters(v, "ABCD"), {"545d32de2603f4cab6dc9d7a"}, "set of lines")
 
 
@@ -453,7 +444,6 @@ def _check_overfit(c, fn, lossFcn, lossName, parameters, X, T, n, lr, pass_defau
 
 @ex3.part("a", "overfitTinyBatch: the losses of Adam on one batch")
 def _ex3a(c):
-    _inputs_vary(c, True)
     fn = c.get("overfitTinyBatch", "function")
     if c.seed is None:
         X, T = _batch(0, 8)
@@ -467,9 +457,8 @@ def _ex3a(c):
         _check_overfit(c, fn, _modelLossTwice, "modelLossTwice", _parameters(c.seed + 1), X, T, 15, 0.02)
 
 
-@ex3.part("b", "the candidates that fail the overfit test")
+@ex3.part("b", "the candidates that fail the overfit test", other_inputs=False)
 def _ex3b(c):
-    _inputs_vary(c, False)
     _hashed(c, "failing_candidates", lambda v: _letters(v, "ABCD"), {"f3dd3eed69711b76fc15a9da"}, "set of candidates")
 
 
@@ -529,7 +518,6 @@ def _same_table(a, b, rtol=1e-5, atol=1e-7):
 
 @ex4.part("a", "trainStep stores the state")
 def _ex4a(c):
-    _inputs_vary(c, True)
     d = _dl()
     fn = c.get("trainStep", "function")
     net0, batches = _ex4_setup(c)
@@ -554,7 +542,6 @@ def _ex4a(c):
 
 @ex4.part("b", "trainStep returns adamupdate's moving averages in order")
 def _ex4b(c):
-    _inputs_vary(c, True)
     d = _dl()
     fn = c.get("trainStep", "function")
     net0, batches = _ex4_setup(c)
@@ -576,7 +563,6 @@ def _ex4b(c):
 
 @ex4.part("c", "trainStep's update at a later iteration")
 def _ex4c(c):
-    _inputs_vary(c, True)
     fn = c.get("trainStep", "function")
     net0, batches = _ex4_setup(c)
     k = 3 if c.seed is None else 5
@@ -660,9 +646,8 @@ ex5 = Exercise(
 )
 
 
-@ex5.part("a", "the cause of each curve")
+@ex5.part("a", "the cause of each curve", other_inputs=False)
 def _ex5a(c):
-    _inputs_vary(c, False)
     one = lambda v: (_letters(v, "ABCD") if isinstance(v, str) and len(v.strip()) == 1  # noqa: E731
                      else (_ for _ in ()).throw(ValueError("write one letter, 'A', 'B', 'C' or 'D'.")))
     _hashed(c, "cause_P", one, {"4cba011c0e1dfa92059fcad0"}, "cause of run P")
@@ -672,7 +657,6 @@ def _ex5a(c):
 
 @ex5.part("b", "a learning rate that trains this network well")
 def _ex5b(c):
-    _inputs_vary(c, True)
     from ..debug import diagnose
 
     lr = c.get("learnRateFixed")
@@ -749,7 +733,6 @@ def _check_rows(c, fn, net, X, T, label):
 
 @ex6.part("a", "a batch of 64 observations")
 def _ex6a(c):
-    _inputs_vary(c, True)
     fn = c.get("modelLossRows", "function")
     seed = 0 if c.seed is None else c.seed
     n = 64 if c.seed is None else 32
@@ -759,7 +742,6 @@ def _ex6a(c):
 
 @ex6.part("b", "a batch of exactly 10 observations")
 def _ex6b(c):
-    _inputs_vary(c, True)
     fn = c.get("modelLossRows", "function")
     seed = 0 if c.seed is None else c.seed
     X, T = _batch(100 if c.seed is None else 2000 + 10 * (c.seed % 50), 10)
