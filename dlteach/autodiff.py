@@ -37,7 +37,7 @@ _TAPES: list[_Tape] = []
 
 #: dlgradient warns (DisconnectedGradientWarning) when a requested value is not on any path from the loss
 #: (not in a dlfeval that computed a higher derivative, where structurally zero derivatives are common).
-WARN_DISCONNECTED = False
+WARN_DISCONNECTED = True
 
 _OUTSIDE_MESSAGE = (
     "dlgradient was called outside dlfeval: the value to differentiate is not traced.\n"

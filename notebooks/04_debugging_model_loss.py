@@ -1082,9 +1082,12 @@ with warnings.catch_warnings(record=True) as caught:
     normsD = gradient_norms(dlfeval(modelLossD, parameters, Xs, Ts)[1])
 print("gradient check passed:", checkD.passed)
 print("gradient norms:", {name: round(value, 3) for name, value in normsD.items()})
-print(f"\n{len(caught)} warning(s)" + (":" if caught else ""))
-if caught:
-    print(f"{type(caught[0].message).__name__}: {caught[0].message}")
+print(f"\n{len(caught)} warning(s)" + (", the first of each kind:" if caught else ""))
+firstOfEachKind = {}
+for w in caught:
+    firstOfEachKind.setdefault(type(w.message).__name__, w.message)
+for kind, message in firstOfEachKind.items():
+    print(f"{kind}: {message}")
 
 # %% [markdown]
 # The gradients of `fc2` are zero. Line 3 of `modelD` takes `fc2`'s parameters from `parameters`, the **global**
@@ -1094,9 +1097,9 @@ if caught:
 # `gradient_check` had made float64 copies of everything it was given. Something inside the function brought float32
 # values in — the global `fc2`, which the check could not copy — and a float32 loss is too coarse for finite
 # differences. So the gradient check catches this bug only *indirectly*, through precision; with a float64 global it
-# would pass. The gradient norms give the bug away directly. (So can `dlgradient` itself: when it is switched on,
-# dlteach's `DisconnectedGradientWarning` says that the loss does not depend on some of the values you asked the
-# gradient of — the cell above prints such warnings if there are any.) Train it (and the correct `modelLossMLP`) for 30
+# would pass. The gradient norms give the bug away directly, and so does `dlgradient` itself: dlteach's
+# `DisconnectedGradientWarning`, printed above, says that the loss does not depend on `fc2`'s parameters although you
+# asked for their gradient, and names the usual cause, a global (MATLAB returns the zeros without a word). Train it (and the correct `modelLossMLP`) for 30
 # iterations and watch the loss curves and the norms that the tracker recorded:
 
 # %%
