@@ -11,10 +11,13 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 from . import _allocator, errors, nnc
 from .autodiff import dlfeval, dlgradient
 from .data import (
-    digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line,
+    digitDatasetPath, digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line,
 )
 from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
+from .images import (
+    augment, augmentedImageDatastore, cat, categories, countEachLabel, imageDataAugmenter, imageDatastore, splitEachLabel,
+)
 from .layers import CustomLayer, functionLayer, networkDataLayout
 from .layers import constructors as _layer_constructors
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
@@ -56,6 +59,8 @@ __all__ = [
     "load_waveforms",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",
     "arrayDatastore", "combine", "transform", "read", "readall", "preview", "numpartitions",
+    "imageDatastore", "splitEachLabel", "countEachLabel", "imageDataAugmenter", "augment", "augmentedImageDatastore",
+    "categories", "cat", "digitDatasetPath",
     "trainingProgressMonitor", "recordMetrics", "updateInfo", "groupSubPlot", "yscale",
     "errors", "debug",
 ]

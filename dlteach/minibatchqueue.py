@@ -17,7 +17,9 @@ observations; each mini-batch takes MiniBatchSize of them and, per variable (col
 (MATLAB: a cell array) of the MiniBatchSize values:
 
 * with ``MiniBatchFcn``, the function receives one list per variable, ``fcn(dataX, dataT)``, and
-  returns the outputs (e.g. ``X = padsequences(dataX, 2)``, ``T = onehotencode(...)``);
+  returns the outputs (e.g. ``X = padsequences(dataX, 2)``, ``T = onehotencode(...)``); a function that
+  takes fewer positional arguments than the reads have variables gets the first ones, as in MATLAB
+  (``preprocessMiniBatchPredictors(dataX)`` on an augmentedImageDatastore with labels: the images only);
 * without it ("collate"), each variable's values are concatenated along their first dimension of
   size 1 (a new last dimension if there is none; an array counts as at least 2-D, trailing
   dimensions of size 1 included, as MATLAB's sizes do): rows 1 x F give B x F, columns F x 1 give
@@ -70,6 +72,7 @@ stops there quietly.
 from __future__ import annotations
 
 import builtins
+import inspect
 import numbers
 
 import numpy as np
@@ -195,6 +198,17 @@ def _collate(values, i):
     if axis == len(shape):
         return np.stack(arrs, axis=axis)
     return np.concatenate(arrs, axis=axis)
+
+
+def _positional_count(fcn):
+    """How many positional arguments ``fcn`` takes (None: any number, or unknown)."""
+    try:
+        params = inspect.signature(fcn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
 def _check_size(size) -> int:
@@ -494,6 +508,11 @@ class minibatchqueue:
         return [[r[j] for r in rows] for j in range(nvar)]
 
     def _call_fcn_columns(self, columns):
+        k = _positional_count(self._fcn)
+        if k is not None and 1 <= k < len(columns):
+            # MATLAB passes a MiniBatchFcn as many variables as it takes: preprocessMiniBatchPredictors(dataX)
+            # on a datastore whose reads have the variables input and response gets the images only.
+            columns = columns[:k]
         out = self._fcn(*columns)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
         if not outs:

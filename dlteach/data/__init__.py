@@ -4,6 +4,8 @@
   MATLAB's ``digitTrain4DArrayData`` / ``digitTest4DArrayData`` (which return H x W x C x N images).
 * :func:`digitTrain4DArrayData` / :func:`digitTest4DArrayData` -- the same digits, each rotated by a
   known angle, ``X, labels, angles`` like MATLAB's functions of the same names (synthetic rotated digits).
+* :func:`digitDatasetPath` -- the shipped digits as MATLAB's ``DigitDataset`` folder of PNG files (one
+  subfolder per digit), written once to a cache folder, for ``imageDatastore``.
 * :func:`make_regression_line` -- noisy points on a line, for the first regression lesson.
 * :func:`make_moons` -- two interleaving half circles, a two-class problem that is not linearly separable.
 * :func:`load_waveforms` -- synthetic sequences of 4 waveform types (MATLAB's ``WaveformData`` stand-in).
@@ -14,14 +16,18 @@ features C x N = "CB"). Provenance and licences: README.md in this folder.
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DLTeachError
 
-__all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
-           "load_waveforms"]
+__all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "digitDatasetPath", "make_regression_line",
+           "make_moons", "load_waveforms"]
 
 _DIGITS_FILE = Path(__file__).with_name("digits5k.npz")
 _RAW: dict[str, np.ndarray] = {}
@@ -161,6 +167,86 @@ def digitTest4DArrayData():
     ``load_digits("test")``, rotated like :func:`digitTrain4DArrayData` (angles from another fixed seed).
     """
     return _rotated_digits("test")
+
+
+DIGIT_DATASET_ENV = "DLTEACH_DATA_DIR"
+_DIGIT_DATASET_MARKER = "README.txt"
+
+
+def _cache_root() -> Path:
+    """Where dlteach writes data folders: $DLTEACH_DATA_DIR, else the user cache dir + /dlteach."""
+    env = os.environ.get(DIGIT_DATASET_ENV)
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "dlteach"
+
+
+def _write_digit_dataset(folder: Path) -> None:
+    from PIL import Image
+
+    raw = _raw_digits()
+    counts = np.zeros(NUM_CLASSES, dtype=np.int64)
+    for d in range(NUM_CLASSES):
+        (folder / str(d)).mkdir(parents=True)
+    for img, lab in zip(raw["images"], raw["labels"]):
+        counts[lab] += 1
+        Image.fromarray(np.ascontiguousarray(img), mode="L").save(folder / str(int(lab)) / f"image{counts[lab]:04d}.png")
+    (folder / _DIGIT_DATASET_MARKER).write_text(
+        "DigitDataset written by dlteach.digitDatasetPath() from dlteach/data/digits5k.npz:\n"
+        f"{int(counts.sum())} MNIST digits (28x28 grey PNG), one folder per digit 0..9 ({int(counts[0])} each).\n"
+        "MNIST: Yann LeCun and Corinna Cortes, CC BY-SA 3.0. Delete this folder to have it written again.\n")
+
+
+def digitDatasetPath() -> str:
+    """The folder of MATLAB's ``DigitDataset`` layout, made from the shipped digits: ``imageDatastore`` reads it.
+
+    MATLAB counterpart: ``fullfile(matlabroot, 'toolbox', 'nnet', 'nndemos', 'nndatasets', 'DigitDataset')``
+    (10,000 synthetic 28x28 digits). Here: the 5,000 real MNIST digits of :func:`load_digits` (500 per
+    digit), as 28x28 grey 8-bit PNG files in ten subfolders ``"0"`` ... ``"9"`` (``0/image0001.png`` ...).
+    Written once (about a second) to ``$DLTEACH_DATA_DIR/DigitDataset`` if that variable is set, else to
+    the user cache folder (``~/.cache/dlteach/DigitDataset`` on Linux); later calls return the path at once.
+    Nothing is downloaded. Safe when several processes call it at once: each writes a private temporary
+    folder and renames it into place; the first rename wins, the others discard their copy.
+    """
+    root = _cache_root()
+    folder = root / "DigitDataset"
+    if (folder / _DIGIT_DATASET_MARKER).is_file():
+        return str(folder)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="DigitDataset.tmp-", dir=root))
+    except OSError as err:
+        raise DataArgumentError(
+            f"digitDatasetPath: cannot write the DigitDataset folder under {str(root)!r} ({err}). Set the "
+            f"environment variable {DIGIT_DATASET_ENV} to a folder you can write to.") from None
+    try:
+        _write_digit_dataset(tmp / "DigitDataset")
+        try:
+            os.rename(tmp / "DigitDataset", folder)
+        except OSError:
+            # another process renamed its copy first (the target exists), or an incomplete folder is in the way
+            if not (folder / _DIGIT_DATASET_MARKER).is_file():
+                stale = root / f"DigitDataset.stale-{os.getpid()}-{os.urandom(4).hex()}"
+                try:
+                    os.rename(folder, stale)
+                    shutil.rmtree(stale, ignore_errors=True)
+                except OSError:
+                    pass
+                try:
+                    os.rename(tmp / "DigitDataset", folder)
+                except OSError:
+                    pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not (folder / _DIGIT_DATASET_MARKER).is_file():
+        raise DataArgumentError(f"digitDatasetPath: could not create {str(folder)!r}; delete it and try again.")
+    return str(folder)
 
 
 def make_regression_line(n: int = 100, slope: float = 2.0, intercept: float = -1.0,
