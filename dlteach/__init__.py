@@ -18,6 +18,7 @@ from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .images import (
     augment, augmentedImageDatastore, cat, categories, countEachLabel, imageDataAugmenter, imageDatastore, splitEachLabel,
 )
+from .lbfgs import lbfgsState, lbfgsupdate
 from .layers import CustomLayer, functionLayer, networkDataLayout
 from .layers import constructors as _layer_constructors
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
@@ -51,7 +52,7 @@ __all__ = [
     "maxpool", "avgpool", "dropout", "onehotencode", "onehotdecode",
     "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
     "lstm", "gru", "padsequences",
-    "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate",
+    "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate", "lbfgsupdate", "lbfgsState",
     "functionLayer", "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "Table", "save", "load",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",

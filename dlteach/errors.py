@@ -36,6 +36,10 @@ class UpdaterArgumentError(DLTeachError, ValueError):
     """A bad argument to adamupdate / rmspropupdate / sgdmupdate / dlupdate."""
 
 
+class ReadOnlyPropertyError(DLTeachError, AttributeError):
+    """A read-only property (e.g. of lbfgsState) was assigned; the message says how to get the value you want."""
+
+
 class ProbabilityError(DLTeachError, ValueError):
     """A loss that expects probabilities (crossentropy) received something else, e.g. logits."""
 
