@@ -130,6 +130,13 @@ def _in_dlfeval_gradient(loss_kind=None, wrt_kind=None):
     return dt.dlfeval(f, x)
 
 
+def _lbfgs_loss(p):
+    def modelLoss(p):
+        loss = np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2)
+        return loss, dt.dlgradient(loss, p)
+    return dt.dlfeval(modelLoss, p)
+
+
 FUNCTIONS = {
     "dlarray": (lambda X=None, fmt="CB": dlarray(X, fmt), {"X": np.ones((3, 4))},
                 {"X": {k: v for k, v in _array_bad((3, 4), "").items()}, "fmt": FMT_BAD}),
@@ -183,6 +190,16 @@ FUNCTIONS = {
     "sgdmupdate": (lambda params, grad, momentum=0.9: dt.sgdmupdate(params, grad, None, 0.01, momentum),
                    {"params": _params(), "grad": _grads()},
                    {"params": _params_bad(), "grad": _grad_bad(), "momentum": PROB_BAD}),
+    "lbfgsupdate": (lambda params, lossFcn=_lbfgs_loss, MaxNumLineSearchIterations=20, LineSearchMethod="weak-wolfe":
+                    dt.lbfgsupdate(params, lossFcn, dt.lbfgsState(),
+                                   MaxNumLineSearchIterations=MaxNumLineSearchIterations,
+                                   LineSearchMethod=LineSearchMethod),
+                    {"params": _params()},
+                    {"params": _params_bad(),
+                     "lossFcn": {"None": None, "text": "modelLoss", "number": 0.1, "gradients": _grads(),
+                                 "dlfeval result": (np.float32(1.0), _grads())},
+                     "MaxNumLineSearchIterations": INT_BAD,
+                     "LineSearchMethod": {"None": None, "unknown": "wolfe", "number": 1}}),
     "dlupdate": (lambda fun, params: dt.dlupdate(fun, params, _grads()),
                  {"fun": lambda w, g: w - 0.1 * g, "params": _params()},
                  {"fun": {"None": None, "text": "sgd", "number": 0.1}}),
