@@ -26,8 +26,8 @@ from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
 from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import (
-    addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, initialize, predict, removeLayers,
-    replaceLayer, resetState,
+    addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, getL2Factor, getLearnRateFactor,
+    initialize, predict, removeLayers, replaceLayer, resetState, setL2Factor, setLearnRateFactor,
 )
 from .network import plot as plot  # importable, but not in __all__ (see below)
 from .ops import (
@@ -56,6 +56,7 @@ __all__ = [
     "functionLayer", "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "Table", "save", "load",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",
+    "getLearnRateFactor", "setLearnRateFactor", "getL2Factor", "setL2Factor",
     "load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "make_regression_line", "make_moons",
     "load_waveforms",
     "minibatchqueue", "hasdata", "reset", "shuffle", "partition",

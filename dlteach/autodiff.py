@@ -30,6 +30,7 @@ from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_pri
 from . import validate as _v
 from .dlarray import dlarray
 from .formats import data_of, size_text, wrap_like
+from .network import dlnetwork
 from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .tree import tree_map
 
@@ -209,7 +210,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         if w is None or isinstance(w, str):
             _v.fail("dlgradient", f"argument {i + 2} (what to differentiate with respect to)",
                     "a traced dlarray or a container of them (e.g. net.Learnables)", w)
-        if _is_network(w):
+        if isinstance(w, dlnetwork):
             raise ArgumentError(
                 f"dlgradient: argument {i + 2} is a dlnetwork. Differentiate with respect to its learnable "
                 "parameters, the table net.Learnables:\n\n    gradients = dlgradient(loss, net.Learnables)\n\n"
@@ -344,11 +345,6 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         if disconnected and WARN_DISCONNECTED and not tape.higher_used:
             _warn_disconnected(w, disconnected, len(wrt) > 1, position)
     return grads[0] if len(grads) == 1 else tuple(grads)
-
-
-def _is_network(x) -> bool:
-    t = type(x)
-    return t.__name__ == "dlnetwork" and hasattr(t, "_with_learnables")
 
 
 def _warn_disconnected(w, indices, several, position):

@@ -247,8 +247,9 @@ def arrayDatastore(A, *, IterationDimension=1, OutputType="cell", ReadSize=1):
 # -------------------------------------------------------------------------------------------------
 # combine / transform
 
-def _rows_of(data):
-    """A read result -> rows (MATLAB's reading of a cell array / other data by minibatchqueue)."""
+def rows_of(data):
+    """A read result -> rows (MATLAB's reading of a cell array / other data by minibatchqueue). Used by
+    minibatchqueue; no MATLAB counterpart."""
     if isinstance(data, (list, tuple)):
         if data and all(isinstance(r, (list, tuple)) for r in data):
             return [list(r) for r in data]
@@ -331,7 +332,7 @@ class TransformedDatastore(Datastore):
             raise DatastoreError("read: no data is left in this TransformedDatastore. Call reset(ds) to start again.")
         rows = self.UnderlyingDatastores[0]._rows(range(self._pos, self._pos + k))
         self._pos += k
-        return _rows_of(self._apply(rows))
+        return rows_of(self._apply(rows))
 
     def read(self):
         n = self._num_obs()
@@ -348,7 +349,7 @@ class TransformedDatastore(Datastore):
         indices = list(indices)
         k = ds._read_size()
         for s in range(0, len(indices), k):  # the function sees reads of ReadSize observations
-            out.extend(_rows_of(self._apply(ds._rows(indices[s:s + k]))))
+            out.extend(rows_of(self._apply(ds._rows(indices[s:s + k]))))
         return out
 
     def readall(self):

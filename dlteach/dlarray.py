@@ -491,5 +491,5 @@ def isdlarray(X) -> bool:
     return type(X) is dlarray
 
 
-_f._bind_array_class(dlarray)  # formats.raw / wrap / ... work with this class
+_f.bind_array_class(dlarray)  # formats.raw / wrap / ... work with this class
 _tree.register_leaf(dlarray)  # a dlarray is a leaf of every container walk (dlteach/tree.py)

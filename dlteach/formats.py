@@ -18,7 +18,7 @@ Seam: modules other than ``dlarray.py`` never touch a dlarray's attributes. They
 * :func:`size_text` for every size in a message, :func:`reduced_format` / :func:`result_format` for the
   format of a reduction / an elementwise result.
 
-``dlarray.py`` binds its class here when it is imported (``_bind_array_class``), so this module does not
+``dlarray.py`` binds its class here when it is imported (``bind_array_class``), so this module does not
 import it (no import cycle); the helpers are plain functions with one type test each (hot path).
 """
 
@@ -48,7 +48,7 @@ _ARRAY = None  # the dlarray class, bound by dlteach/dlarray.py
 _new = object.__new__
 
 
-def _bind_array_class(cls):
+def bind_array_class(cls):
     """Called once by ``dlteach/dlarray.py``: the class that :func:`data_of`, :func:`wrap` ... work with."""
     global _ARRAY
     _ARRAY = cls

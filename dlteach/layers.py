@@ -46,12 +46,12 @@ stored, shown and saved, but **no updater applies them** - neither do MATLAB's: 
 loop, L2 regularization is added by hand to the gradients, with ``dlupdate``::
 
     l2 = 1e-4                                             # the global L2 regularization factor
-    factor = {(r.Layer, r.Parameter): layer_l2_factor(net, r.Layer, r.Parameter) for r in net.Learnables}
-    grad.Value = [g + l2 * factor[(r.Layer, r.Parameter)] * w
-                  for g, w, r in zip(grad.Value, net.Learnables.Value, net.Learnables)]
+    factor = [getL2Factor(net, r.Layer, r.Parameter) for r in net.Learnables]
+    grad.Value = [g + l2 * f * w for g, w, f in zip(grad.Value, net.Learnables.Value, factor)]
 
 (MATLAB's example: ``gradients = dlupdate(@(g,w) g + l2Regularization*w, gradients, net.Learnables)``,
-usually for the weights only; ``layer_l2_factor`` reads a layer's factor for one learnable.)
+usually for the weights only. ``getL2Factor`` / ``setL2Factor`` and ``getLearnRateFactor`` /
+``setLearnRateFactor`` (dlteach.network, MATLAB's functions) read and set a factor on a network or a layer.)
 
 Unnamed layers get names when put in a network: the type's default name ("fc", "conv", "batchnorm",
 "relu", ...) when it occurs once, and MATLAB's numbering "conv_1", "conv_2", ... when several unnamed
@@ -98,7 +98,7 @@ from .formats import data_of, fmt_of, size_text, value_of, wrap
 
 __all__ = [
     "Layer", "InputLayer", "Option", "register_layer", "activation_layer", "constructors", "constructor_name",
-    "layer_options", "layer_from_options", "layer_l2_factor", "functionLayer", "CustomLayer", "networkDataLayout",
+    "layer_options", "layer_from_options", "functionLayer", "CustomLayer", "networkDataLayout",
 ]  # + every registered constructor (register_layer appends it)
 
 REQUIRED = inspect.Parameter.empty
@@ -231,19 +231,6 @@ def layer_from_options(constructor, options: dict):
     by_prop = {o.prop: o.name for o in cls.options_spec}
     opts = {by_prop.get(k, k) if k not in {o.name for o in cls.options_spec} else k: v for k, v in options.items()}
     return cls._from_arguments((), opts)
-
-
-def layer_l2_factor(net, layer, parameter) -> float:
-    """The L2 factor of learnable ``parameter`` of layer ``layer`` in ``net`` (MATLAB ``getL2Factor``).
-
-    No updater applies it (nor do MATLAB's): multiply it into your own L2 term (see the module docstring).
-    """
-    for lay in net.Layers:
-        if lay.Name == layer:
-            if parameter not in lay.learnable_names:
-                raise NetworkError(f"Layer '{layer}' has no learnable {parameter!r}; it has {list(lay.learnable_names)}.")
-            return lay.factor(parameter, "L2Factor")
-    raise NetworkError(f"The network has no layer named {layer!r}.")
 
 
 # -------------------------------------------------------------------------------------------------

@@ -95,7 +95,8 @@ from .errors import (
     NonScalarLossError, ReadOnlyPropertyError, StructureMismatchError, UpdaterArgumentError,
 )
 from .formats import data_of, size_text, value_of
-from .updaters import _is_network, _kind, _pack, _param_array
+from .network import dlnetwork, with_learnables
+from .updaters import kind_text, pack_like, param_array
 
 __all__ = ["lbfgsState", "lbfgsupdate"]
 
@@ -253,7 +254,7 @@ class _Problem:
     """The parameters as one flat vector, and lossFcn as phi(x) -> (f, g, outputs)."""
 
     def __init__(self, params, lossFcn, nout):
-        self.network = params if _is_network(params) else None
+        self.network = params if isinstance(params, dlnetwork) else None
         if self.network is not None:
             container = self.network.Learnables
             if any(v is None for v in container.Value):
@@ -266,7 +267,7 @@ class _Problem:
             prefix = "params"
         leaves, treedef = tree.flatten(container)
         if not leaves:
-            raise UpdaterArgumentError(f"lbfgsupdate: there are no learnable parameters in {_kind(params)}.")
+            raise UpdaterArgumentError(f"lbfgsupdate: there are no learnable parameters in {kind_text(params)}.")
         arrays = []
         for i, leaf in enumerate(leaves):
             raw = data_of(leaf)
@@ -274,7 +275,7 @@ class _Problem:
                 raise UpdaterArgumentError(
                     "lbfgsupdate: the parameters are being traced by dlfeval. Call lbfgsupdate in the training "
                     "loop, not inside the model loss function; lbfgsupdate calls lossFcn (and so dlfeval) itself.")
-            arrays.append(_param_array("lbfgsupdate", leaf, i, container, prefix))
+            arrays.append(param_array("lbfgsupdate", leaf, i, container, prefix))
         self.container, self.leaves, self.treedef, self.prefix = container, leaves, treedef, prefix
         self.shapes = [a.shape for a in arrays]
         self.dtypes = [a.dtype for a in arrays]
@@ -297,12 +298,12 @@ class _Problem:
                 v = v.astype(dtype)
             else:
                 v = v.copy()  # never share memory between the parameters and the solver's vectors
-            out.append(_pack(leaf, v))
+            out.append(pack_like(leaf, v))
         return self.treedef.unflatten(out)
 
     def params_at(self, x):
         values = self.unflatten(x)
-        return self.network._with_learnables(values) if self.network is not None else values
+        return with_learnables(self.network, values) if self.network is not None else values
 
     def flatten_gradients(self, grads):
         """The gradients returned by lossFcn as one vector (checked against the parameters)."""
@@ -508,7 +509,7 @@ _SEARCHES = {"weak-wolfe": _weak_wolfe, "strong-wolfe": _strong_wolfe, "backtrac
 # the update
 
 def _check_lossfcn(lossFcn, params):
-    if callable(lossFcn) and not _is_network(lossFcn):
+    if callable(lossFcn) and not isinstance(lossFcn, dlnetwork):
         try:
             sig = inspect.signature(lossFcn)
         except (TypeError, ValueError):  # builtins without a signature

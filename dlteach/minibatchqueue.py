@@ -152,14 +152,14 @@ def _is_dlteach_ds(x) -> bool:
 
 def _first_rows(ds):
     """The rows of the first read of a fresh copy of ``ds`` (its position is left unchanged when possible)."""
-    from .datastore import _rows_of
+    from .datastore import rows_of
 
     if _is_dlteach_ds(ds):
         probe = ds._copy()
         probe.reset()
         return probe._read_rows()
     ds.reset()  # a custom datastore: read once, then start again
-    rows = _rows_of(ds.read())
+    rows = rows_of(ds.read())
     ds.reset()
     return rows
 
@@ -490,11 +490,11 @@ class minibatchqueue:
 
     def _fill(self):
         """Read from the datastore until a full mini-batch is buffered (or the datastore is empty)."""
-        from .datastore import _rows_of
+        from .datastore import rows_of
 
         ds = self._ds
         while len(self._buffer) < self._size and ds.hasdata():
-            rows = ds._read_rows() if hasattr(ds, "_read_rows") else _rows_of(ds.read())
+            rows = ds._read_rows() if hasattr(ds, "_read_rows") else rows_of(ds.read())
             self._buffer.extend(rows)
 
     @staticmethod

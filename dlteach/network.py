@@ -63,7 +63,9 @@ from .layers import Layer
 from .table import Table
 
 __all__ = ["dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "addLayers", "connectLayers",
-           "disconnectLayers", "removeLayers", "replaceLayer", "plot", "StateNotUpdatedWarning"]
+           "disconnectLayers", "removeLayers", "replaceLayer", "plot", "StateNotUpdatedWarning",
+           "getLearnRateFactor", "setLearnRateFactor", "getL2Factor", "setL2Factor",
+           "learn_rate_factors", "with_learnables"]
 
 
 
@@ -253,17 +255,6 @@ class dlnetwork:
     def summary(self, X=None):
         """Same as ``analyzeNetwork(net, X)``."""
         return analyzeNetwork(self, X)
-
-    # -- hooks used by the updaters ------------------------------------------------------------------
-    def _learn_rate_factors(self):
-        """Learn-rate factor of every Learnables row, in row order."""
-        by_name = {lay.Name: lay for lay in self._layers}
-        return [float(by_name[layer].factor(param, "LearnRateFactor")) for layer, param in self._lkeys]
-
-    def _with_learnables(self, table):
-        """A NEW dlnetwork sharing layers and state with this one, with the given learnables table."""
-        values = _checked_values(self, table, self._lkeys, self._lvals, "Learnables")
-        return _rebuild(self, values, list(self._svals))
 
     # -- display -----------------------------------------------------------------------------------
     def __repr__(self):
@@ -882,6 +873,129 @@ def unwatched(net):
 
 
 # -------------------------------------------------------------------------------------------------
+# learn-rate and L2 factors (MATLAB get/setLearnRateFactor, get/setL2Factor); the updaters' network API
+
+def learn_rate_factors(net) -> list:
+    """The learn-rate factor of every ``net.Learnables`` row, in row order (floats).
+
+    What ``adamupdate(net, ...)`` / ``rmspropupdate`` / ``sgdmupdate`` multiply the learning rate by, row by
+    row (MATLAB: ``getLearnRateFactor`` of each row). (No MATLAB counterpart as one call.)
+    """
+    _check_net(net, "learn_rate_factors")
+    by_name = {lay.Name: lay for lay in net._layers}
+    return [by_name[layer].factor(param, "LearnRateFactor") for layer, param in net._lkeys]
+
+
+def with_learnables(net, learnables):
+    """A NEW network like ``net`` (same layers, same State, same training history) whose Learnables are
+    the Table ``learnables`` (its rows must be those of ``net.Learnables``; sizes are checked).
+
+    ``net`` is not changed. What the updaters return for the network syntax; equivalent to
+    ``new = copy(net); new.Learnables = learnables``. (No MATLAB counterpart.)
+    """
+    _check_net(net, "with_learnables")
+    values = _checked_values(net, learnables, net._lkeys, net._lvals, "Learnables")
+    return _rebuild(net, values, list(net._svals))
+
+
+def _factor_target(fname, args, setter):
+    """Split ``(net, layerName, parameterName)`` / ``(net, "layer/param")`` / ``(layer, parameterName)`` (then
+    ``factor`` for a setter) -> (net or None, layer index or None, layer, parameter name, factor or None)."""
+    f = ", factor" if setter else ""
+    target, factor = (args[:-1], args[-1]) if setter and args else (args, None)
+    layer_form = bool(target) and isinstance(target[0], Layer)
+    if len(target) not in ((2,) if layer_form else (2, 3)):
+        raise NetworkError(f"{fname} takes (net, layerName, parameterName{f}), (net, 'layerName/parameterName'{f}) "
+                           f"or (layer, parameterName{f}); got {len(args)} argument(s).")
+    first = target[0]
+    if layer_form:
+        net, index, lay, param = None, None, first, target[1]
+    elif isinstance(first, dlnetwork):
+        net = first
+        if len(target) == 2:
+            path = target[1]
+            if not isinstance(path, str) or path.count("/") != 1:
+                _v.fail(fname, "parameterPath", "a string 'layerName/parameterName', e.g. 'fc/Weights'", path)
+            name, param = path.split("/")
+        else:
+            name, param = target[1], target[2]
+        if not isinstance(name, str):
+            _v.fail(fname, "layerName", "a string (the name of a layer of the network)", name)
+        names = [lay.Name for lay in net._layers]
+        if name not in names:
+            raise NetworkError(f"{fname}: the network has no layer named {name!r}; its layers are {names}.")
+        index = names.index(name)
+        lay = net._layers[index]
+    else:
+        _v.fail(fname, "the first argument", "a dlnetwork or a layer", first)
+    if not isinstance(param, str):
+        _v.fail(fname, "parameterName", "a string (the name of a learnable, e.g. 'Weights')", param)
+    if param not in lay.learnable_names:
+        raise NetworkError(f"{fname}: layer '{lay.Name}' has no learnable parameter {param!r}; its learnables are "
+                           f"{list(lay.learnable_names)}.")
+    if setter:
+        factor = _v.real(fname, "factor", factor, low=0.0)
+    return net, index, lay, param, factor
+
+
+def _get_factor(kind, fname, args):
+    _, _, lay, param, _ = _factor_target(fname, args, setter=False)
+    return lay.factor(param, kind)
+
+
+def _set_factor(kind, fname, args):
+    net, index, lay, param, factor = _factor_target(fname, args, setter=True)
+    new_layer = lay._copy()
+    attrs = (param + kind, param[:-1] + kind)  # MATLAB: BiasLearnRateFactor, but WeightLearnRateFactor for Weights
+    setattr(new_layer, next((a for a in attrs if getattr(lay, a, None) is not None), attrs[0]), factor)
+    if net is None:
+        return new_layer
+    new = _rebuild(net, net._lvals, net._svals)
+    new._layers = net._layers[:index] + (new_layer,) + net._layers[index + 1:]
+    new._plan = None  # the cached plan holds the layer objects
+    return new
+
+
+def getLearnRateFactor(*args) -> float:
+    """Learn-rate factor of a learnable (MATLAB ``getLearnRateFactor``).
+
+    ``factor = getLearnRateFactor(net, layerName, parameterName)``, ``getLearnRateFactor(net,
+    "layerName/parameterName")`` or ``getLearnRateFactor(layer, parameterName)``. The updaters' network
+    syntax uses ``learnRate * factor`` for that learnable (0 freezes it).
+    """
+    return _get_factor("LearnRateFactor", "getLearnRateFactor", args)
+
+
+def setLearnRateFactor(*args):
+    """Set the learn-rate factor of a learnable (MATLAB ``setLearnRateFactor``); returns a NEW network or layer.
+
+    ``net = setLearnRateFactor(net, layerName, parameterName, factor)``, ``setLearnRateFactor(net,
+    "layerName/parameterName", factor)`` or ``layer = setLearnRateFactor(layer, parameterName, factor)``;
+    ``factor`` >= 0. The learnable and state values are kept; the original is not changed.
+    """
+    return _set_factor("LearnRateFactor", "setLearnRateFactor", args)
+
+
+def getL2Factor(*args) -> float:
+    """L2 regularization factor of a learnable (MATLAB ``getL2Factor``).
+
+    ``factor = getL2Factor(net, layerName, parameterName)``, ``getL2Factor(net, "layerName/parameterName")``
+    or ``getL2Factor(layer, parameterName)``. No updater applies it (nor do MATLAB's): in a custom loop add
+    ``l2 * factor * w`` to the gradient yourself (dlteach.layers' docstring shows the ``dlupdate`` recipe).
+    """
+    return _get_factor("L2Factor", "getL2Factor", args)
+
+
+def setL2Factor(*args):
+    """Set the L2 regularization factor of a learnable (MATLAB ``setL2Factor``); returns a NEW network or layer.
+
+    ``net = setL2Factor(net, layerName, parameterName, factor)``, ``setL2Factor(net,
+    "layerName/parameterName", factor)`` or ``layer = setL2Factor(layer, parameterName, factor)``; ``factor`` >= 0.
+    """
+    return _set_factor("L2Factor", "setL2Factor", args)
+
+
+# -------------------------------------------------------------------------------------------------
 # forward / predict
 
 def _shape_hint(inp, shape):
@@ -1192,7 +1306,7 @@ def analyzeNetwork(net, X=None):
         full = list(osz) + [batch]
         fmt = ofmt + "B"
         rows.append({
-            "Name": lay.Name, "Type": lay.Type, "Description": lay._describe(),
+            "Name": lay.Name, "Type": lay.Type, "Description": lay.Description,
             "Activations": size_text(full, fmt),
             "Learnables": learn, "NumLearnables": count, "State": state,
         })

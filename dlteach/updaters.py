@@ -49,6 +49,7 @@ from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import NonFiniteGradientWarning, StructureMismatchError, UpdaterArgumentError
 from .formats import data_of, fmt_of, size_text, value_of, wrap, wrap_like
+from .network import dlnetwork, learn_rate_factors, with_learnables
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
 
@@ -70,7 +71,7 @@ def _real_scalar(fname, name, value):
         return float(arr.reshape(()))
     except (TypeError, ValueError):
         raise UpdaterArgumentError(
-            f"{fname}: {name} must be one real number (a scalar such as 0.001), got {_kind(value)}."
+            f"{fname}: {name} must be one real number (a scalar such as 0.001), got {kind_text(value)}."
         ) from None
 
 
@@ -142,11 +143,6 @@ def _check_iteration(iteration):
 # -------------------------------------------------------------------------------------------------
 # containers
 
-def _is_network(x) -> bool:
-    t = type(x)
-    return hasattr(t, "_with_learnables") and hasattr(t, "_learn_rate_factors")
-
-
 def _gather(fname, params, others, names, on_mismatch=None):
     """Leaves of params and of each other container (None -> None), checking the structures.
 
@@ -163,7 +159,7 @@ def _gather(fname, params, others, names, on_mismatch=None):
             continue
         if on_mismatch is None and not tree.is_container(other) and tree.is_container(params) and name != "grad":
             raise UpdaterArgumentError(
-                f"{fname}: {name} is {_kind(other)} but the parameters are {_kind(params)}. Initialise the "
+                f"{fname}: {name} is {kind_text(other)} but the parameters are {kind_text(params)}. Initialise the "
                 f"state with None (MATLAB: {name} = []), not with zeros: on the first call {fname} starts from "
                 f"zeros of the right sizes itself and returns a state with the same structure as the "
                 f"parameters; pass that back on the next call. (MATLAB's classic mistake is {name} = "
@@ -187,7 +183,8 @@ def _gather(fname, params, others, names, on_mismatch=None):
     return leaves, gathered, treedef.unflatten
 
 
-def _kind(x) -> str:
+def kind_text(x) -> str:
+    """What ``x`` is, for messages ("a dict", "an array of shape 3x4", "the number 0"); shared with lbfgs."""
     if isinstance(x, dict):
         return "a dict"
     if isinstance(x, (list, tuple)):
@@ -202,7 +199,9 @@ def _kind(x) -> str:
 # -------------------------------------------------------------------------------------------------
 # leaves
 
-def _param_array(fname, leaf, i, params, prefix):
+def param_array(fname, leaf, i, params, prefix):
+    """Leaf ``i`` of the parameters as a floating ndarray (float32 / float64), else an UpdaterArgumentError naming it
+    (a traced parameter: the updater was called inside dlfeval). Shared with lbfgs."""
     raw = data_of(leaf)
     if isbox(raw):
         raise UpdaterArgumentError(
@@ -223,7 +222,7 @@ def _param_array(fname, leaf, i, params, prefix):
         extra = (" float16 (half precision) is not supported: its epsilon underflows (1e-8 is 0 in float16) and the "
                  "update would divide by zero." if arr is not None and arr.dtype.kind == "f" else "")
         raise UpdaterArgumentError(
-            f"{fname}: {where} is {_kind(leaf) if arr is None else f'an array of dtype {arr.dtype}'}; learnable "
+            f"{fname}: {where} is {kind_text(leaf) if arr is None else f'an array of dtype {arr.dtype}'}; learnable "
             "parameters must be floating-point arrays (float32 = MATLAB single)." + extra + " Convert them with "
             ".astype(np.float32)."
         )
@@ -256,7 +255,7 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
             arr = None
     if arr is None or arr.dtype.kind not in "fiu":
         where = tree.leaf_paths(params, name)[i]
-        what = _kind(leaf) if arr is None or not isinstance(raw, np.ndarray) else f"an array of dtype {arr.dtype}"
+        what = kind_text(leaf) if arr is None or not isinstance(raw, np.ndarray) else f"an array of dtype {arr.dtype}"
         hint = ""
         if arr is not None and arr.dtype.kind == "c":
             hint = (" Its imaginary part would be lost: a real loss has real gradients, so check where complex "
@@ -282,8 +281,8 @@ def _other_array(fname, name, leaf, arr_p, i, params, prefix="params"):
     return arr
 
 
-def _pack(template, data):
-    """Wrap ``data`` like the parameter leaf ``template`` (dlarray keeps its format)."""
+def pack_like(template, data):
+    """Wrap ``data`` like the parameter leaf ``template`` (dlarray keeps its format); shared with lbfgs."""
     if isdlarray(template):
         return wrap_like(data, template)
     if isinstance(template, np.ndarray):
@@ -301,14 +300,14 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
 
     Handles dlnetwork (learn-rate factors, returns a new network), Table and nested containers.
     """
-    network = params if _is_network(params) else None
+    network = params if isinstance(params, dlnetwork) else None
     if params is None:
         _v.fail(fname, "params (the parameters to update)", "a dlnetwork, a Table such as net.Learnables, or a "
                 "dict / list of arrays", None, cls=UpdaterArgumentError)
     if grad is None:
         _v.fail(fname, "grad (the gradients)", "the gradients that dlgradient returned, with the structure of "
                 "the parameters", None, cls=UpdaterArgumentError)
-    if _is_network(grad):
+    if isinstance(grad, dlnetwork):
         raise UpdaterArgumentError(
             f"{fname}: grad is a dlnetwork, not gradients. Differentiate with respect to the network's learnable "
             "parameters, net.Learnables, in the model loss function:\n\n    gradients = dlgradient(loss, "
@@ -316,7 +315,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         )
     if network is not None:
         container = network.Learnables
-        factors = list(network._learn_rate_factors())
+        factors = learn_rate_factors(network)
         if any(v is None for v in container.Value):
             raise UpdaterArgumentError(
                 f"{fname}: the network is not initialized (it was created with Initialize=False, so its "
@@ -340,7 +339,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     for i, p in enumerate(leaves):
         arr_p = data_of(p)
         if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f" or arr_p.dtype.itemsize < 4:
-            arr_p = _param_array(fname, p, i, container, prefix)
+            arr_p = param_array(fname, p, i, container, prefix)
         g = _fast_array(grad_leaves[i], arr_p)
         if g is None:
             g = _other_array(fname, "grad", grad_leaves[i], arr_p, i, container, prefix)
@@ -366,7 +365,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         if eff_lr == 0.0:
             new_params.append(p)
             for k in range(n_state):
-                new_states[k].append(s_in[k] if s_in[k] is not None else _pack(p, np.zeros_like(arr_p)))
+                new_states[k].append(s_in[k] if s_in[k] is not None else pack_like(p, np.zeros_like(arr_p)))
             continue
         if arr_p.ndim == 0:  # ufuncs return NumPy scalars for 0-d input; compute on 1-element views
             out = step(arr_p.reshape(1), g.reshape(1), *(a if a is None else a.reshape(1) for a in s_arr),
@@ -374,20 +373,20 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
             out = [o.reshape(()) for o in out]
         else:
             out = step(arr_p, g, *s_arr, eff_lr, *hyper)
-        if type(p) is dlarray:  # _pack's common case
+        if type(p) is dlarray:  # pack_like's common case
             fmt = fmt_of(p)
             new_params.append(wrap(out[0], fmt))
             for k in range(n_state):
                 new_states[k].append(wrap(out[1 + k], fmt))
         else:
-            new_params.append(_pack(p, out[0]))
+            new_params.append(pack_like(p, out[0]))
             for k in range(n_state):
-                new_states[k].append(_pack(p, out[1 + k]))
+                new_states[k].append(pack_like(p, out[1 + k]))
     if nonfinite:
         _warn_nonfinite(fname, container, nonfinite)
     new_container = rebuild(new_params)
     state_containers = [rebuild(s) for s in new_states]
-    first = network._with_learnables(new_container) if network is not None else new_container
+    first = with_learnables(network, new_container) if network is not None else new_container
     return (first, *state_containers)
 
 
@@ -539,9 +538,9 @@ def dlupdate(fun, params, *extra):
         _v.fail("dlupdate", "fun (the first argument)", "the function to apply (MATLAB: a function handle such as "
                 "@(w,g) w - lr*g)", fun, hint="Example: dlupdate(lambda w, g: w - lr * g, params, grad).",
                 cls=UpdaterArgumentError)
-    network = params if _is_network(params) else None
+    network = params if isinstance(params, dlnetwork) else None
     container = network.Learnables if network is not None else params
-    extras = [e.Learnables if _is_network(e) else e for e in extra]
+    extras = [e.Learnables if isinstance(e, dlnetwork) else e for e in extra]
 
     def mismatch(j, err):
         return StructureMismatchError(
@@ -556,7 +555,7 @@ def dlupdate(fun, params, *extra):
     multi = [type(r) is tuple for r in results]
     if not any(multi):
         out = rebuild(results)
-        return network._with_learnables(out) if network is not None else out
+        return with_learnables(network, out) if network is not None else out
     if not all(multi) or len({len(r) for r in results}) != 1:
         lengths = [len(r) if type(r) is tuple else 1 for r in results]
         i = next(i for i, n in enumerate(lengths) if n != lengths[0])
@@ -568,5 +567,5 @@ def dlupdate(fun, params, *extra):
     k = len(results[0])
     outs = [rebuild([r[j] for r in results]) for j in range(k)]
     if network is not None:
-        outs[0] = network._with_learnables(outs[0])
+        outs[0] = with_learnables(network, outs[0])
     return tuple(outs)

@@ -79,6 +79,7 @@ INT_BAD = {"None": None, "text": "2", "fraction": 2.5, "zero": 0, "negative": -1
 REAL_BAD = {"None": None, "text": "0.1", "NaN": float("nan"), "Inf": float("inf"), "array": np.ones(3)}
 PROB_BAD = {**REAL_BAD, "negative": -0.1, "above one": 1.5}
 FMT_BAD = {"number": 5, "unknown label": "XYZ", "repeated C": "CC"}
+NAME_BAD = {"None": None, "number": 1, "unknown": "fc9", "list": ["fc"]}
 
 
 # -------------------------------------------------------------------------------------------------
@@ -233,6 +234,13 @@ FUNCTIONS = {
                  "X": {k: v for k, v in _array_bad((3, 4), "CB").items()}}),
     "predict": (lambda net, X: dt.predict(net, X), {"net": _net(), "X": _feat()},
                 {"net": {"None": None, "text": "net"}, "X": {k: v for k, v in _array_bad((3, 4), "CB").items()}}),
+    "setLearnRateFactor": (lambda net, layerName="fc", parameterName="Weights", factor=2.0: dt.setLearnRateFactor(
+        net, layerName, parameterName, factor), {"net": _net()},
+        {"net": {"None": None, "text": "net", "parameters dict": _params()}, "layerName": NAME_BAD,
+         "parameterName": {**NAME_BAD, "singular": "Weight"}, "factor": {**REAL_BAD, "negative": -1}}),
+    "getL2Factor": (lambda net, layerName="fc", parameterName="Weights": dt.getL2Factor(net, layerName, parameterName),
+                    {"net": _net()}, {"net": {"None": None, "text": "net"}, "layerName": NAME_BAD,
+                                      "parameterName": NAME_BAD}),
 }
 
 
@@ -337,6 +345,8 @@ ARG_WORDS = {
     "fmt": ("format",),
     "outputSize": ("outputSize", "size"),
     "targets": ("targets",),
+    "parameterName": ("parameterName", "learnable parameter"),
+    "layerName": ("layerName", "no layer named"),
 }
 
 

@@ -262,13 +262,13 @@ def test_layer_properties_replace_class_names():
 
 def test_l2_factors_are_read_for_the_dlupdate_recipe_and_no_updater_applies_them():
     from dlteach import adamupdate, dlupdate
-    from dlteach.layers import layer_l2_factor
+    from dlteach.network import getL2Factor
 
     np.random.seed(0)
     net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, WeightL2Factor=2.0)])
-    assert (layer_l2_factor(net, "fc", "Weights"), layer_l2_factor(net, "fc", "Bias")) == (2.0, 0.0)
-    with pytest.raises(NetworkError, match="no learnable 'Offset'"):
-        layer_l2_factor(net, "fc", "Offset")
+    assert (getL2Factor(net, "fc", "Weights"), getL2Factor(net, "fc", "Bias")) == (2.0, 0.0)
+    with pytest.raises(NetworkError, match="has no learnable parameter 'Offset'"):
+        getL2Factor(net, "fc", "Offset")
     grad = net.Learnables
     grad.Value = [np.ones((2, 3), np.float32), np.ones((2, 1), np.float32)]
     # the updaters ignore L2 factors, as MATLAB's do: a factor of 0 gives the same step as a factor of 2
@@ -279,9 +279,8 @@ def test_l2_factors_are_read_for_the_dlupdate_recipe_and_no_updater_applies_them
     np.testing.assert_array_equal(np.asarray(a.Learnables.Value[0]), np.asarray(b.Learnables.Value[0]))
     # the documented recipe (dlteach/layers.py docstring): g + l2 * factor * w, row by row
     l2 = 1e-2
-    factor = {(r.Layer, r.Parameter): layer_l2_factor(net, r.Layer, r.Parameter) for r in net.Learnables}
-    grad.Value = [g + l2 * factor[(r.Layer, r.Parameter)] * w
-                  for g, w, r in zip(grad.Value, net.Learnables.Value, net.Learnables)]
+    factor = [getL2Factor(net, r.Layer, r.Parameter) for r in net.Learnables]
+    grad.Value = [g + l2 * f * w for g, w, f in zip(grad.Value, net.Learnables.Value, factor)]
     W = np.asarray(net.Learnables.Value[0])
     np.testing.assert_allclose(np.asarray(grad.Value[0]), 1 + l2 * 2.0 * W, rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(grad.Value[1]), np.ones((2, 1)))

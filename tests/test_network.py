@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from dlteach import dlarray, dlfeval, dlgradient, extractdata
-from dlteach.errors import NetworkError, StructureMismatchError
+from dlteach.errors import ArgumentError, NetworkError, StructureMismatchError
 from dlteach.layers import (batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
                             fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, reluLayer, softmaxLayer)
-from dlteach.network import (StateNotUpdatedWarning, analyzeNetwork, dlnetwork, forward, initialize, predict)
+from dlteach.network import (StateNotUpdatedWarning, analyzeNetwork, dlnetwork, forward, getL2Factor, getLearnRateFactor,
+                             initialize, learn_rate_factors, predict, setL2Factor, setLearnRateFactor, with_learnables)
 from dlteach.table import Table
 from dlteach.tree import tree_map
 
@@ -34,7 +35,7 @@ def xent(Y, T):
 
 
 def sgd(net, grads, lr):
-    return net._with_learnables(tree_map(lambda w, g: w - lr * g, net.Learnables, grads))
+    return with_learnables(net, tree_map(lambda w, g: w - lr * g, net.Learnables, grads))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ def test_learn_rate_factor_zero_freezes_with_network_syntax_only():
     np.random.seed(0)
     net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, WeightLearnRateFactor=0, BiasLearnRateFactor=0),
                      reluLayer(), fullyConnectedLayer(2), softmaxLayer()])
-    assert net._learn_rate_factors() == [0.0, 0.0, 1.0, 1.0]
+    assert learn_rate_factors(net) == [0.0, 0.0, 1.0, 1.0]
     X = dlarray(np.random.randn(3, 8).astype(np.float32), "CB")
     T = np.eye(2, dtype=np.float32)[:, np.random.randint(0, 2, 8)]
 
@@ -392,6 +393,71 @@ def test_learn_rate_factor_zero_freezes_with_network_syntax_only():
     new_table, _, _ = updaters.adamupdate(net.Learnables, g, None, None, 1)
     assert isinstance(new_table, Table)
     assert not np.array_equal(np.asarray(new_table.Value[0]), np.asarray(old[0]))
+
+
+def test_get_and_set_learn_rate_and_l2_factors_matlab_signatures():
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc", BiasL2Factor=0.5),
+                     batchNormalizationLayer(Name="bn"), reluLayer(), fullyConnectedLayer(2)])
+    # MATLAB's defaults: learn-rate factors 1; L2 factor 1 for weights, 0 for biases (here set to 0.5), 1 for bn
+    assert getLearnRateFactor(net, "fc", "Weights") == 1.0 and getL2Factor(net, "fc", "Weights") == 1.0
+    assert getL2Factor(net, "fc", "Bias") == 0.5 and getL2Factor(net, "fc_1", "Bias") == 0.0
+    assert getL2Factor(net, "bn", "Offset") == 1.0 and getLearnRateFactor(net, "bn/Scale") == 1.0
+    values = [np.asarray(v).copy() for v in net.Learnables.Value]
+    new = setLearnRateFactor(net, "fc", "Weights", 2)
+    new = setLearnRateFactor(new, "bn/Offset", 0)
+    new = setL2Factor(new, "fc", "Bias", 3.0)
+    # a new network: the original is unchanged, the values are kept, the factors are read back
+    assert getLearnRateFactor(net, "fc", "Weights") == 1.0 and getL2Factor(net, "fc", "Bias") == 0.5
+    assert getLearnRateFactor(new, "fc", "Weights") == 2.0 and getLearnRateFactor(new, "bn", "Offset") == 0.0
+    assert getL2Factor(new, "fc", "Bias") == 3.0 and getL2Factor(new, "fc", "Weights") == 1.0
+    assert learn_rate_factors(new) == [2.0, 1.0, 0.0, 1.0, 1.0, 1.0]
+    assert learn_rate_factors(net) == [1.0] * 6
+    for a, b in zip(values, new.Learnables.Value):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    assert new.Layers[1].WeightLearnRateFactor == 2.0 and net.Layers[1].WeightLearnRateFactor == 1.0
+    # the layer forms: layer = setLearnRateFactor(layer, parameterName, factor)
+    fc = fullyConnectedLayer(2)
+    fc2 = setL2Factor(setLearnRateFactor(fc, "Bias", 4), "Weights", 0.25)
+    assert (getLearnRateFactor(fc2, "Bias"), getL2Factor(fc2, "Weights")) == (4.0, 0.25)
+    assert (getLearnRateFactor(fc, "Bias"), getL2Factor(fc, "Weights")) == (1.0, 1.0)
+    # the updaters honour a factor set this way: 0 freezes bn/Offset
+    X = dlarray(np.random.randn(3, 8).astype(np.float32), "CB")
+
+    def modelLoss(net, X):
+        loss = np.sum(forward(net, X) ** 2)
+        return loss, dlgradient(loss, net.Learnables)
+
+    _, g = dlfeval(modelLoss, new, X)
+    from dlteach.updaters import sgdmupdate
+    stepped, _ = sgdmupdate(new, g, None, 0.1, 0)
+    before, after = new.Learnables.Value, stepped.Learnables.Value
+    np.testing.assert_array_equal(np.asarray(after[2]), np.asarray(before[2]))  # bn/Offset frozen
+    np.testing.assert_allclose(np.asarray(after[0]), np.asarray(before[0]) - 0.2 * np.asarray(g.Value[0]), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(after[1]), np.asarray(before[1]) - 0.1 * np.asarray(g.Value[1]), rtol=1e-6)
+
+
+def test_factor_functions_name_the_mistake():
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc")])
+    with pytest.raises(NetworkError, match=r"no layer named 'fc1'.*\['input', 'fc'\]"):
+        getLearnRateFactor(net, "fc1", "Weights")
+    with pytest.raises(NetworkError, match=r"layer 'fc' has no learnable parameter 'Weight'.*\['Weights', 'Bias'\]"):
+        setL2Factor(net, "fc", "Weight", 1)
+    with pytest.raises(ArgumentError, match=r"setLearnRateFactor: factor must be a non-negative number; got the int -1"):
+        setLearnRateFactor(net, "fc", "Weights", -1)
+    with pytest.raises(ArgumentError, match=r"parameterPath must be a string 'layerName/parameterName'"):
+        getL2Factor(net, "fc")
+    with pytest.raises(NetworkError, match=r"getLearnRateFactor takes \(net, layerName, parameterName\)"):
+        getLearnRateFactor(net)
+    with pytest.raises(ArgumentError, match=r"the first argument must be a dlnetwork or a layer"):
+        getLearnRateFactor(net.Learnables, "fc", "Weights")
+    with pytest.raises(NetworkError, match=r"with_learnables.*dlnetwork"):
+        with_learnables(net.Learnables, net.Learnables)
+    wrong = net.Learnables
+    wrong.Value = [np.zeros((2, 3), np.float32), wrong.Value[1]]
+    with pytest.raises(NetworkError, match=r"fc/Weights has size 2x3 but the network needs 4x3"):
+        with_learnables(net, wrong)
 
 
 # -------------------------------------------------------------------------------------------------

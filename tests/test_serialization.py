@@ -9,10 +9,10 @@ import pytest
 
 from dlteach import dlarray
 from dlteach.errors import FileFormatError
-from dlteach.layers import (layer_l2_factor, averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
+from dlteach.layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
                             featureInputLayer, flattenLayer, fullyConnectedLayer, imageInputLayer, leakyReluLayer,
                             maxPooling2dLayer, sigmoidLayer, softmaxLayer, tanhLayer)
-from dlteach.network import dlnetwork, forward, predict
+from dlteach.network import dlnetwork, forward, getL2Factor, learn_rate_factors, predict
 from dlteach.serialization import load, save
 from dlteach.table import Table
 
@@ -53,10 +53,10 @@ def test_network_round_trip_is_exact(tmp_path):
     assert back.Learnables.keys() == net.Learnables.keys() and back.State.keys() == net.State.keys()
     for a, b in zip(net.Learnables.Value + net.State.Value, back.Learnables.Value + back.State.Value):
         assert_same_value(a, b)
-    assert back._learn_rate_factors() == net._learn_rate_factors()
+    assert learn_rate_factors(back) == learn_rate_factors(net)
     rows = [(r.Layer, r.Parameter) for r in net.Learnables]
-    assert [layer_l2_factor(back, *r) for r in rows] == [layer_l2_factor(net, *r) for r in rows]
-    assert layer_l2_factor(back, "fc_1", "Bias") == 0.5 and layer_l2_factor(back, "fc_1", "Weights") == 1.0
+    assert [getL2Factor(back, *r) for r in rows] == [getL2Factor(net, *r) for r in rows]
+    assert getL2Factor(back, "fc_1", "Bias") == 0.5 and getL2Factor(back, "fc_1", "Weights") == 1.0
     L = back.Layers
     assert (L[1].Stride, L[1].Padding, L[2].Epsilon, L[2].MeanDecay, L[3].Scale, L[6].Probability) == \
         ((2, 2), "same", 1e-3, 0.2, 0.2, 0.25)

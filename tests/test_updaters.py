@@ -17,6 +17,8 @@ from hypothesis.extra import numpy as hnp
 from dlteach.autodiff import dlfeval, dlgradient
 from dlteach.dlarray import dlarray, extractdata
 from dlteach.errors import DLTeachError, StructureMismatchError, UpdaterArgumentError
+from dlteach.layers import featureInputLayer, fullyConnectedLayer
+from dlteach.network import dlnetwork, learn_rate_factors, setLearnRateFactor
 from dlteach.table import Table
 from dlteach.tree import tree_leaves, tree_map
 from dlteach.updaters import adamupdate, dlupdate, rmspropupdate, sgdmupdate
@@ -374,37 +376,26 @@ def _table_like(t, rng):
     return Table(list(t.Layer), list(t.Parameter), [dlarray(rng.standard_normal(v.shape).astype(np.float32)) for v in t.Value])
 
 
-class StandInNetwork:
-    """STAND-IN for dlteach.network.dlnetwork (network.py is being written in parallel).
-
-    Provides exactly the interface the updaters code against: ``Learnables`` (a new Table on every access),
-    ``_learn_rate_factors()`` and ``_with_learnables(table)``. Replace by the real dlnetwork when it lands.
-    """
-
-    def __init__(self, learnables, factors):
-        self._learnables = learnables.copy()
-        self._factors = list(factors)
-
-    @property
-    def Learnables(self):
-        return self._learnables.copy()
-
-    def _learn_rate_factors(self):
-        return list(self._factors)
-
-    def _with_learnables(self, table):
-        return StandInNetwork(table, self._factors)
+def _network(factors, seed=0):
+    """A real dlnetwork fc1 (4x3, 4x1) -> fc2 (2x4, 2x1) whose learn-rate factors are set row by row."""
+    np.random.seed(seed)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc1"), fullyConnectedLayer(2, Name="fc2")])
+    for (layer, param), f in zip(net.Learnables.keys(), factors):
+        net = setLearnRateFactor(net, layer, param, f)
+    assert learn_rate_factors(net) == list(factors)
+    return net
 
 
 def test_table_syntax_returns_table_and_ignores_learn_rate_factors():
     rng = np.random.default_rng(11)
-    t = _table()
+    net = _network([1.0, 2.0, 0.0, 1.0])
+    t = net.Learnables
     g = _table_like(t, rng)
-    net = StandInNetwork(t, [1.0, 2.0, 0.0])
     t2, m, v = adamupdate(net.Learnables, g, None, None, 1, 0.01)
     assert isinstance(t2, Table) and isinstance(m, Table) and isinstance(v, Table)
     for out in (t2, m, v):
-        assert list(out.Layer) == ["fc1", "fc1", "fc2"] and list(out.Parameter) == ["Weights", "Bias", "Weights"]
+        assert list(out.Layer) == ["fc1", "fc1", "fc2", "fc2"]
+        assert list(out.Parameter) == ["Weights", "Bias", "Weights", "Bias"]
     for p, gg, new in zip(t.Value, g.Value, t2.Value):  # global lr on every row, even the factor-0 one
         np.testing.assert_allclose(extractdata(new), ref_adam(extractdata(p), extractdata(gg), None, None, 1, 0.01)[0],
                                    rtol=1e-6, atol=1e-7)
@@ -413,15 +404,16 @@ def test_table_syntax_returns_table_and_ignores_learn_rate_factors():
 
 def test_network_syntax_applies_learn_rate_factors_and_returns_new_network():
     rng = np.random.default_rng(12)
-    t = _table()
-    net = StandInNetwork(t, [1.0, 2.0, 0.0])
+    net = _network([1.0, 2.0, 0.0, 1.0])
+    t = net.Learnables
     before = _snapshot(net.Learnables)
     g1, g2 = _table_like(t, rng), _table_like(t, rng)
     net2, vel = sgdmupdate(net, g1, None, 0.1, 0.9)
     net3, vel2 = sgdmupdate(net2, g2, vel, 0.1, 0.9)
-    assert isinstance(net3, StandInNetwork) and isinstance(vel2, Table)
+    assert isinstance(net3, dlnetwork) and isinstance(vel2, Table)
+    assert learn_rate_factors(net3) == [1.0, 2.0, 0.0, 1.0]  # the factors stay with the new network
     _assert_unchanged(net.Learnables, before)  # the original network is untouched
-    for k, factor in enumerate([1.0, 2.0, 0.0]):
+    for k, factor in enumerate([1.0, 2.0, 0.0, 1.0]):
         p0 = extractdata(t.Value[k])
         if factor == 0.0:  # skipped entirely: parameter unchanged, state zeros (was None) and then untouched
             assert net3.Learnables.Value[k] is net.Learnables.Value[k]
@@ -436,8 +428,8 @@ def test_network_syntax_applies_learn_rate_factors_and_returns_new_network():
 
 def test_network_syntax_adam_factor_zero_keeps_given_state_objects():
     rng = np.random.default_rng(13)
-    t = _table()
-    net = StandInNetwork(t, [0.0, 1.0, 1.0])
+    net = _network([0.0, 1.0, 1.0, 1.0])
+    t = net.Learnables
     g = _table_like(t, rng)
     net2, m, v = adamupdate(net, g, None, None, 1)
     net3, m2, v2 = adamupdate(net2, g, m, v, 2)
@@ -520,11 +512,12 @@ def test_dlupdate_three_outputs_on_table_and_network():
     assert isinstance(out, tuple) and len(out) == 3 and all(isinstance(o, Table) for o in out)
     for k in range(3):
         np.testing.assert_allclose(extractdata(out[1].Value[k]), 2 * extractdata(t.Value[k]))
-    net = StandInNetwork(t, [1.0, 0.0, 1.0])
+    net = _network([1.0, 0.0, 1.0, 1.0])
+    t = net.Learnables
     grads = _table_like(t, np.random.default_rng(17))
     net2, stepped = dlupdate(lambda p, g: (p - 0.1 * g, 0.1 * g), net, grads)  # factors are not used by dlupdate
-    assert isinstance(net2, StandInNetwork) and isinstance(stepped, Table)
-    for k in range(3):
+    assert isinstance(net2, dlnetwork) and isinstance(stepped, Table)
+    for k in range(4):
         np.testing.assert_allclose(extractdata(net2.Learnables.Value[k]),
                                    extractdata(t.Value[k]) - 0.1 * extractdata(grads.Value[k]), rtol=1e-6)
     single = dlupdate(lambda a, b: a - b, net, net)  # an extra network contributes its Learnables
@@ -638,9 +631,9 @@ def test_error_grad_shape_names_key_and_both_shapes():
 
 
 def test_error_grad_shape_in_network_names_row():
-    t = _table()
-    net = StandInNetwork(t, [1.0, 1.0, 1.0])
-    g = Table(list(t.Layer), list(t.Parameter), [t.Value[0], dlarray(np.zeros((1, 4), np.float32)), t.Value[2]])
+    net = _network([1.0, 1.0, 1.0, 1.0])
+    t = net.Learnables
+    g = Table(list(t.Layer), list(t.Parameter), [t.Value[0], dlarray(np.zeros((1, 4), np.float32)), *t.Value[2:]])
     with pytest.raises(UpdaterArgumentError, match=r"grad\.Value\{fc1/Bias\} has shape \(1, 4\) but "
                                                    r"net\.Learnables\.Value\{fc1/Bias\} has shape \(4, 1\)"):
         sgdmupdate(net, g, None)
@@ -650,7 +643,7 @@ def test_error_state_initialised_with_scalar_zero():
     p = {"W": np.zeros(2, np.float32)}
     with pytest.raises(UpdaterArgumentError, match=r"vel is the number 0 but the parameters are a dict.*with None.*zeros\(size\(net\)\)"):
         sgdmupdate(p, p, 0)
-    net = StandInNetwork(_table(), [1.0, 1.0, 1.0])
+    net = _network([1.0, 1.0, 1.0, 1.0])
     with pytest.raises(UpdaterArgumentError, match=r"averageGrad is the number 0.0 but the parameters are a Table.*Initialise the state with None"):
         adamupdate(net, net.Learnables, np.float32(0.0) * np.ones(()), np.zeros(()), 1)
 
@@ -671,7 +664,10 @@ def test_error_missing_gradient_leaf():
 
 
 def test_error_negative_learn_rate_factor():
-    net = StandInNetwork(_table(), [1.0, -1.0, 1.0])
+    # setLearnRateFactor and the layer options refuse a negative factor; a property set by hand is caught here
+    fc1 = fullyConnectedLayer(4, Name="fc1")
+    fc1.BiasLearnRateFactor = -1.0
+    net = dlnetwork([featureInputLayer(3), fc1])
     with pytest.raises(UpdaterArgumentError, match=r"learn-rate factor of net.Learnables.Value\{fc1/Bias\} is -1.0"):
         sgdmupdate(net, net.Learnables, None)
 
@@ -742,7 +738,7 @@ def test_real_dlnetwork_learn_rate_factors_and_state_tables():
     np.random.seed(0)
     net = network.dlnetwork([layers.featureInputLayer(3),
                              layers.fullyConnectedLayer(2, WeightLearnRateFactor=2.0, BiasLearnRateFactor=0.0)])
-    assert net._learn_rate_factors() == [2.0, 0.0]
+    assert learn_rate_factors(net) == [2.0, 0.0]
     rng = np.random.default_rng(18)
     before = [extractdata(v) for v in net.Learnables.Value]
     g = _table_like(net.Learnables, rng)
