@@ -51,6 +51,7 @@ bench: $(VENV)/.all-installed
 	$(PY) benchmarks/bench_training_step.py
 	$(PY) benchmarks/bench_spatial.py
 	$(PY) benchmarks/bench_monitor.py
+	$(PY) benchmarks/bench_lbfgs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
