@@ -538,3 +538,41 @@ def test_state_as_first_argument_and_bad_parameters():
         lbfgsupdate(None, f, lbfgsState())
     with pytest.raises(UpdaterArgumentError, match="float32"):
         lbfgsupdate({"x": np.zeros(3, int)}, f, lbfgsState())
+
+
+def test_table_and_list_parameters_with_mixed_precision():
+    # a Table (net.Learnables) stays a Table; in a list, a float64 and a float32 array keep their dtypes
+    from dlteach.network import with_learnables
+
+    net, _, X, T = _net_and_dict()
+
+    def tableLoss(learnables, X, T):
+        from dlteach import forward
+        loss = np.sum((forward(with_learnables(net, learnables), X) - T) ** 2) / 30
+        return loss, dlgradient(loss, learnables)
+
+    t, state = run(net.Learnables, lambda t: dlfeval(tableLoss, t, X, T), 5)
+    assert type(t).__name__ == "Table" and list(t.Parameter) == list(net.Learnables.Parameter)
+    assert float(extractdata(state.Loss)) < float(extractdata(dlfeval(tableLoss, net.Learnables, X, T)[0]))
+
+    def listLoss(p):
+        loss = np.sum((p[0] - 2) ** 2) + np.sum((p[1] + 1) ** 2)
+        return loss, dlgradient(loss, p)
+
+    p = [dlarray(np.ones(3)), dlarray(np.ones(2, np.float32))]
+    p, state = run(p, lambda p: dlfeval(listLoss, p), 20)
+    assert p[0].dtype == np.float64 and p[1].dtype == np.float32
+    np.testing.assert_allclose(extractdata(p[0]), 2.0, atol=1e-6)
+    np.testing.assert_allclose(extractdata(p[1]), -1.0, atol=1e-6)
+
+
+def test_at_a_stationary_point_nothing_moves():
+    def modelLoss(p):
+        loss = np.sum((p["x"] - 1.0) ** 2)
+        return loss, dlgradient(loss, p)
+
+    p = {"x": dlarray(np.ones(3))}
+    p1, state = lbfgsupdate(p, lambda p: dlfeval(modelLoss, p), lbfgsState())
+    assert state.GradientsNorm == 0 and state.StepNorm == 0 and state.LineSearchStatus == "completed"
+    assert state.num_loss_evaluations == 1  # no line search along a zero direction
+    np.testing.assert_array_equal(x_of(p1), np.ones(3))
