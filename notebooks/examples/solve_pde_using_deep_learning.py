@@ -379,10 +379,11 @@ assert all(b <= a for a, b in zip(losses, losses[1:]))  # the line search never 
 # end
 # ```
 #
-# NumPy has no adaptive `integral`; `g` is a Gaussian of width $\sqrt{2\nu t} \le 0.08$, so the integrands vanish
-# (below $e^{-200}$) outside $|\eta| \le 20\sqrt{\nu t}$, and the trapezoidal rule on 4,001 points of that
-# interval is accurate to about $10^{-10}$ for these smooth, rapidly decaying integrands. $f$ reaches
-# $e^{50}$, so both integrands are scaled by the same factor (their largest exponent) before summing.
+# NumPy has no adaptive `integral`. `g` is a Gaussian of width $\sqrt{2\nu t} \le 0.08$: at $|\eta| = 20\sqrt{\nu t}$
+# it is $e^{-100}$, so the integrals are taken over that interval with the trapezoidal rule on 4,001 points (for
+# smooth integrands that vanish at both ends it converges very fast: against 32,001 points on twice the interval
+# the solution changed by at most $2 \cdot 10^{-11}$ at the test points). $f$ reaches $e^{\pm 50}$, so both
+# integrands are scaled by the same factor (their largest exponent) before summing.
 
 # %%
 def solveBurgers(X, t, nu):
