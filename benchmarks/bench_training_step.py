@@ -15,6 +15,8 @@ Rows
   (d) PyTorch CPU (torch.nn.functional + torch.optim.Adam), torch.set_num_threads(NumPy's BLAS threads)
   (e) dlteach network-object style: dlnetwork + forward + crossentropy + dlgradient(loss, net.Learnables)
       + adamupdate(net, ...)
+  (f) row (a) with the model loss function accelerated: dlfeval(dlaccelerate(modelLoss), ...) replays the
+      recorded trace (no Python model function, no autograd boxes), then the same adamupdate
 
 Every row runs in its own child process (OpenBLAS's and PyTorch's OpenMP thread pools slow each other
 down when they share a process), all with the same malloc thresholds: the ones ``import dlteach`` sets
@@ -27,7 +29,8 @@ measures ``import dlteach`` in fresh interpreters.
     .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
 
 Targets (issue "Core"): dlteach MLP step within 1.3x of hand-written NumPy and no slower than PyTorch;
-CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s. Issue 14: LSTM step within 2x of PyTorch.
+CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s. Issue 14: LSTM step within 2x of PyTorch;
+accelerated MLP step (f) within 1.1x of hand-written NumPy.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ def blas_threads():
 # ------------------------------------------------------------------------------------------------
 # (a) dlteach model-function style
 
-def step_dlteach(model):
+def step_dlteach(model, accelerate=False):
     import numpy as np
 
     from dlteach import dlarray, dlfeval, dlgradient, ops
@@ -158,6 +161,10 @@ def step_dlteach(model):
         return loss, dlgradient(loss, p)
 
     state = {"p": params, "m": None, "v": None, "it": 0}
+    if accelerate:
+        from dlteach import dlaccelerate
+
+        modelLoss = dlaccelerate(modelLoss)  # noqa: F811 (MATLAB: accfun = dlaccelerate(@modelLoss))
 
     def step():
         loss, grads = dlfeval(modelLoss, state["p"], X, T)
@@ -429,12 +436,13 @@ def step_torch(model):
 ROWS = {
     "dlteach": ("(a) dlteach model functions (dlfeval+dlgradient+adamupdate)", step_dlteach),
     "dlnetwork": ("(e) dlteach dlnetwork (forward+dlgradient+adamupdate)", step_dlnetwork),
+    "accel": ("(f) dlteach dlfeval(dlaccelerate(modelLoss))+adamupdate", lambda m: step_dlteach(m, True)),
     "numpy": ("(b) hand-written NumPy backprop", step_numpy),
     "autograd": ("(c) autograd value_and_grad", step_autograd),
     "torch": ("(d) PyTorch CPU", step_torch),
 }
-ORDER = ["dlteach", "dlnetwork", "numpy", "autograd", "torch"]
-MODEL_ROWS = {"mlp": ORDER, "cnn": ORDER, "lstm": ["dlteach", "dlnetwork", "torch"]}
+ORDER = ["dlteach", "accel", "dlnetwork", "numpy", "autograd", "torch"]
+MODEL_ROWS = {"mlp": ORDER, "cnn": ORDER, "lstm": ["dlteach", "accel", "dlnetwork", "torch"]}
 
 
 def run_row(name):
@@ -559,6 +567,10 @@ if set(args.models.split(",")) != {"mlp", "cnn", "lstm"}:
         r = results[model]["ratios"]
         print(f"{model}: dlteach/torch = {r['dlteach']['torch'][0]:.2f} [{r['dlteach']['torch'][1]:.2f}-"
               f"{r['dlteach']['torch'][2]:.2f}]")
+        if "numpy" in r["accel"] and r["accel"]["numpy"][0] == r["accel"]["numpy"][0]:
+            a = r["accel"]["numpy"]
+            print(f"{model}: accelerated dlteach/numpy = {a[0]:.2f} [{a[1]:.2f}-{a[2]:.2f}] (MLP target <= 1.1), "
+                  f"plain dlteach/numpy = {r['dlteach']['numpy'][0]:.2f}")
     sys.exit(0)
 imp = import_time()
 print(f"import time (fresh interpreter, median of 7): numpy+autograd {imp['numpy, autograd.numpy'] * 1e3:.0f} ms, "
@@ -571,6 +583,7 @@ def show(r):
 
 
 print(f"targets (median [min-max] over rounds): MLP dlteach/numpy = {show(m['numpy'])} (<= 1.3), "
+      f"MLP accelerated dlteach/numpy = {show(results['mlp']['ratios']['accel']['numpy'])} (<= 1.1), "
       f"MLP dlteach/torch = {show(m['torch'])} (<= 1.0), CNN dlteach/torch = {show(c['torch'])} (<= 1.5); "
       f"dlnetwork/model functions: MLP {show(results['mlp']['ratios']['network'])}, "
       f"CNN {show(results['cnn']['ratios']['network'])} (<= 1.1); "

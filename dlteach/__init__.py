@@ -9,6 +9,7 @@ Plotting and widget code (the monitor's front end, the debugging inspectors) loa
 """
 
 from . import _allocator, errors, nnc
+from .accelerate import AcceleratedFunction, clearCache, dlaccelerate
 from .autodiff import dlfeval, dlgradient
 from .data import (
     digitDatasetPath, digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line,
@@ -47,7 +48,7 @@ _allocator.tune()  # keep freed array memory for reuse: no page faults each step
 # ``import *`` so that they never shadow Python's builtin ``next`` or matplotlib's ``plot`` by accident.
 __all__ = [
     "dlarray", "dims", "extractdata", "stripdims", "finddim", "isdlarray",
-    "dlfeval", "dlgradient",
+    "dlfeval", "dlgradient", "dlaccelerate", "AcceleratedFunction", "clearCache",
     "fullyconnect", "dlconv", "dltranspconv", "batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "softmax",
     "maxpool", "avgpool", "dropout", "onehotencode", "onehotdecode",
     "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",

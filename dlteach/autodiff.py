@@ -27,6 +27,7 @@ import numpy as np
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
 from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
+from . import _recording
 from . import validate as _v
 from .dlarray import dlarray
 from .formats import data_of, size_text, wrap_like
@@ -73,13 +74,43 @@ class _Node(Node):
 notrace_primitives[_Node] = notrace_primitives[VJPNode]
 
 
+class _AccNode(_Node):
+    """A node recorded by ``dlaccelerate`` (accelerate.py): also appended, in creation order, to the
+    recording in progress, which later turns the recorded nodes into a replayable program."""
+
+    __slots__ = ()
+
+    def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+        self.parents = parents
+        self.value = value
+        self.fun = fun
+        self.args = args
+        self.kwargs = kwargs
+        self.argnums = parent_argnums
+        if _recording.RECORDERS:
+            _recording.RECORDERS[-1].nodes.append(self)
+
+
+# While dlaccelerate records, the functions whose result depends on the VALUES of their inputs
+# (comparisons, sign, floor, argmax, any, ...) are recorded too, as operations without a gradient, so a
+# replay recomputes them: only the functions of shapes and dtypes stay unrecorded.
+_SHAPE_ONLY = {"shape", "ndim", "size", "result_type", "iscomplexobj", "isscalar", "empty_like", "zeros_like",
+               "ones_like", "full_like"}
+notrace_primitives[_AccNode] = {f for f in notrace_primitives[VJPNode] if getattr(f, "__name__", "") in _SHAPE_ONLY}
+_recording.NONDIFF.update(f for f in notrace_primitives[VJPNode] if getattr(f, "__name__", "") not in _SHAPE_ONLY)
+
+#: the AcceleratedFunction class (set by accelerate.py): dlfeval hands such a function its arguments
+_ACCELERATED = None
+
+
 class _Tape:
-    """One dlfeval call: its trace level."""
+    """One dlfeval call: its trace level (and, for a dlaccelerate recording, the recorder)."""
 
-    __slots__ = ("trace", "plain_gradients", "higher_used")
+    __slots__ = ("trace", "plain_gradients", "higher_used", "recorder")
 
-    def __init__(self, trace):
+    def __init__(self, trace, recorder=None):
         self.trace = trace
+        self.recorder = recorder
         self.plain_gradients = False  # True once dlgradient returned untraced gradients in this dlfeval
         self.higher_used = False  # True once dlgradient(..., EnableHigherDerivatives=True) ran in this dlfeval
 
@@ -151,6 +182,10 @@ def dlfeval(fun, *args, **kwargs):
         _v.fail("dlfeval", "the first argument (fun)", "the function to evaluate, e.g. dlfeval(modelLoss, net, X, T)",
                 fun, hint="In MATLAB it is a function handle, @modelLoss; in Python pass the function itself, not "
                           "the result of calling it.")
+    if type(fun) is _ACCELERATED:  # dlfeval(dlaccelerate(modelLoss), ...): the trace cache (accelerate.py)
+        return fun._evaluate(args, kwargs, True)
+    if _recording.RECORDERS:  # the gradients of an inner dlfeval would be constants of the recording
+        _recording.note("dlfeval")
     with _new_trace() as trace:
         tape = _Tape(trace)
         _TAPES.append(tape)
@@ -238,7 +273,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
             + hint
         )
     tape = _find_tape(raw_loss)
-    if tape is None:
+    if tape is None or (tape.recorder is not None and not tape.recorder.gradients_allowed):
         raise NotTracedError(_OUTSIDE_MESSAGE)
     value = getval(raw_loss)
     if np.iscomplexobj(value):
@@ -270,6 +305,8 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
 
     tree_map(collect, wrt)
     if EnableHigherDerivatives:
+        if tape.recorder is not None:
+            _recording.note("higher")
         found = _replayed_gradients(loss_box._node, wanted, tape)
         tape.higher_used = True
     else:
@@ -344,6 +381,8 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         # (not after a higher derivative: second derivatives are often structurally zero, e.g. for biases)
         if disconnected and WARN_DISCONNECTED and not tape.higher_used:
             _warn_disconnected(w, disconnected, len(wrt) > 1, position)
+    if tape.recorder is not None and not EnableHigherDerivatives:  # dlaccelerate records this dlgradient call
+        grads = tape.recorder.gradient_call(loss_box._node, wrt, grads)
     return grads[0] if len(grads) == 1 else tuple(grads)
 
 
@@ -374,9 +413,12 @@ def _backward(loss_node, wanted):
     """
     order = _toposort(loss_node)  # children before parents
     useful = set()
+    nondiff = _recording.NONDIFF
     for node in reversed(order):  # parents before children
         if node in wanted:
             useful.add(node)
+            continue
+        if node.fun in nondiff:  # recorded by dlaccelerate without a gradient (a comparison, ...)
             continue
         for parent in node.parents:
             if parent in useful:
@@ -391,7 +433,10 @@ def _backward(loss_node, wanted):
     for node in order:
         if node not in useful:
             continue
-        g = outgrads.pop(node)[0]
+        entry = outgrads.pop(node, None)
+        if entry is None:  # reaches the loss only through operations without a gradient
+            continue
+        g = entry[0]
         if node in wanted:
             found[node] = g
         parents = node.parents

@@ -22,6 +22,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
+from . import _recording
 from . import primitives as _prim
 from . import tree as _tree
 from . import formats as _f
@@ -132,7 +133,9 @@ class dlarray:
             arr = np.asarray(arr, dtype=dtype)
         return np.array(arr, copy=True) if copy else np.asarray(arr)
 
-    def _scalar(self):
+    def _scalar(self, how="float"):
+        if _recording.RECORDERS and isbox(self._data):  # a Python number from a traced value: dlaccelerate
+            _recording.note(how)
         v = getval(self._data)
         if np.size(v) != 1:
             raise TypeError(f"Only a dlarray with one element can be converted to a Python number; this one has size {size_text(self)}.")
@@ -145,7 +148,7 @@ class dlarray:
         return int(self._scalar())
 
     def __bool__(self):
-        return bool(self._scalar())
+        return bool(self._scalar("bool"))
 
     def __index__(self):
         v = self._scalar()
@@ -157,6 +160,7 @@ class dlarray:
         return self._scalar().item()
 
     def tolist(self):
+        _recording.note_if_traced(self._data, "float")
         return np.asarray(getval(self._data)).tolist()
 
     # -- display ----------------------------------------------------------------------------
@@ -468,7 +472,9 @@ def extractdata(X):
     Inside dlfeval this cuts the trace: nothing computed from the result can be differentiated.
     """
     if type(X) is dlarray:
+        _recording.note_if_traced(X._data, "extractdata")
         return np.array(getval(X._data), copy=True)
+    _recording.note_if_traced(X, "extractdata")
     return np.array(getval(X), copy=True)
 
 

@@ -88,6 +88,11 @@ class NoneArgumentError(ArgumentError):
     """An argument is None where a value is needed (usually: a function that forgot ``return``)."""
 
 
+class AccelerationCheckError(DLTeachError, RuntimeError):
+    """``dlaccelerate`` with ``CheckMode="tolerance"``: the replayed recording and the function itself disagree
+    (the function has data-dependent control flow, random numbers or side effects, or was edited)."""
+
+
 class DLTeachWarning(UserWarning):
     """Base class of dlteach's teaching warnings (something is probably, not certainly, wrong)."""
 
@@ -111,3 +116,8 @@ class DisconnectedGradientWarning(DLTeachWarning):
 
 class NonFiniteGradientWarning(DLTeachWarning):
     """An updater received a gradient with NaN or Inf values (the update is made, as in MATLAB)."""
+
+
+class AccelerationWarning(DLTeachWarning):
+    """``dlaccelerate`` cannot cache a recording of the function for these inputs (data-dependent control flow,
+    random numbers, values taken out of the trace ...): the function is called without acceleration."""

@@ -46,6 +46,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
+from . import _recording
 from . import validate as _v
 from .dlarray import dlarray
 from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismatchError
@@ -269,8 +270,7 @@ def _align(arr, arr_fmt_opt, p, what, fname, strict):
 
 def _abs(x):
     """|x| as x * sign(x) with a constant sign: gradient sign(x) (0 at 0), keeps float32 at every order."""
-    v = getval(x)
-    return x * np.sign(v).astype(v.dtype, copy=False)
+    return x * _recording.derived(lambda v: np.sign(v).astype(v.dtype, copy=False), x)
 
 
 def _cast(x, dtype):

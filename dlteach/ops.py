@@ -17,6 +17,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.tracer import getval, isbox
 
+from . import _recording
 from . import primitives as _prim
 from . import validate as _v
 from .dlarray import dlarray, isdlarray
@@ -407,15 +408,18 @@ def batchnorm(X, offset, scaleFactor, trainedMean=None, trainedVariance=None, *,
     y = xc / anp.sqrt(var + eps) * scl + off
     Y = _out(y, fmt, formatted)
     if not have_stats:
-        return BatchnormOutputs((Y, _stat_like(getval(mu), None, C), _stat_like(getval(var), None, C)))
+        return BatchnormOutputs((Y, _stat_like(_recording.derived(np.asarray, mu), None, C),
+                                 _stat_like(_recording.derived(np.asarray, var), None, C)))
     _bn_param(trainedMean, fname, "trainedMean", C)
     _bn_param(trainedVariance, fname, "trainedVariance", C)
-    mu_b = np.asarray(getval(mu)).reshape(-1)
-    var_b = np.asarray(getval(var)).reshape(-1) * (M / max(M - 1, 1))
-    old_m = data_of(trainedMean)
-    old_v = data_of(trainedVariance)
-    new_m = mdecay * mu_b.reshape(np.shape(getval(old_m))) + (1.0 - mdecay) * np.asarray(getval(old_m))
-    new_v = vdecay * var_b.reshape(np.shape(getval(old_v))) + (1.0 - vdecay) * np.asarray(getval(old_v))
+    unbiased = M / max(M - 1, 1)
+
+    def running(stat, old, decay, factor):  # the running statistic: constants for the gradient
+        b = np.asarray(stat).reshape(-1) * factor if factor != 1 else np.asarray(stat).reshape(-1)
+        return decay * b.reshape(np.shape(old)) + (1.0 - decay) * np.asarray(old)
+
+    new_m = _recording.derived(running, mu, data_of(trainedMean), mdecay, 1)
+    new_v = _recording.derived(running, var, data_of(trainedVariance), vdecay, unbiased)
     return Y, _stat_like(new_m, trainedMean, C), _stat_like(new_v, trainedVariance, C)
 
 
@@ -432,6 +436,12 @@ def _bn_param(p, fname, name, C):
 
 
 def _stat_like(value, like, C):
+    if isbox(value):  # recorded by dlaccelerate (_recording.derived)
+        if like is None:
+            return wrap(anp.reshape(value, (C, 1)), "")
+        dt = value_of(like).dtype
+        value = anp.reshape(value if getval(value).dtype == dt else anp.astype(value, dt), np.shape(value_of(like)))
+        return wrap_like(value, like) if isdlarray(like) else value
     value = np.asarray(value)
     if like is None:
         return wrap(value.reshape(C, 1), "")
@@ -451,8 +461,8 @@ def relu(X):
 def leakyrelu(X, scaleFactor=0.01):
     """Leaky ReLU (MATLAB ``leakyrelu``): x for x > 0, scaleFactor · x otherwise."""
     x = _x(X, "leakyrelu")
-    v = getval(x)
-    slope = np.where(v > 0, 1.0, _v.real("leakyrelu", "scaleFactor", scaleFactor)).astype(v.dtype)
+    scale = _v.real("leakyrelu", "scaleFactor", scaleFactor)
+    slope = _recording.derived(lambda v: np.where(v > 0, 1.0, scale).astype(v.dtype), x)  # a constant for the gradient
     return wrap_like(x * slope, X)
 
 
@@ -514,6 +524,7 @@ def dropout(X, probability=0.5, training=True):
     if not _v.flag("dropout", "training", training) or p == 0.0:
         return X
     v = getval(x)
+    _recording.note("random")  # random numbers: dlaccelerate cannot replay this call
     mask = (np.random.random_sample(np.shape(v)) >= p).astype(v.dtype) * v.dtype.type(1.0 / (1.0 - p))
     return wrap_like(x * mask, X)
 
@@ -545,6 +556,7 @@ def onehotdecode(scores, classes, featureDim):
 
     featureDim counts from 1 as in MATLAB (1 for a C x N array of scores).
     """
+    _recording.note_if_traced(data_of(scores), "onehotdecode")
     s = np.asarray(getval(_v.array("onehotdecode", "scores", scores, "fiub")))
     if classes is None or isinstance(classes, str) or not hasattr(classes, "__len__") and not hasattr(classes, "__iter__"):
         _v.fail("onehotdecode", "classes", "a list of the class names, one per score", classes)
