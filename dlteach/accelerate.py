@@ -12,6 +12,8 @@ later call with the same signature does NOT run the Python function: it runs the
 primitives as plain NumPy calls on the new input values, and for each recorded ``dlgradient`` the
 vector-Jacobian products of the nodes between the loss and the requested values, in reverse order -
 and returns outputs with the recorded structure (dicts, lists, Tables, networks, several outputs).
+One fusion: a recorded crossentropy of a softmax gets the gradient hand-written backpropagation uses,
+dL/dZ = scale · g · (Y·Σ_C T − T), instead of three chained VJPs (only when no probability was clamped).
 
 The signature (MATLAB's cache key): for dlarrays and floating NumPy arrays their size, format and
 dtype (not their values); for a dlnetwork its layers (the network and every network derived from it by
@@ -48,6 +50,7 @@ from autograd.tracer import box_types, getval, isbox, new_box
 
 from . import _recording
 from . import autodiff as _ad
+from . import primitives as _prim
 from . import tree as _tree
 from . import validate as _v
 from .dlarray import dlarray
@@ -369,6 +372,10 @@ class _Program:
             if any(p in useful for p in n.parents):
                 useful.add(n)
         plan = []
+        fused = _fused_softmax_crossentropy(loss, useful, wanted)
+        if fused is not None:  # tried first; when it does not apply, the generic steps below run
+            e, y, z = fused
+            plan.append((slot[loss], False, True, None, (slot[z],), (slot[e], slot[y])))
         for n in reversed([r for r in slot if r in useful]):
             up = [(a, p) for a, p in zip(n.argnums, n.parents) if p in useful]
             if up:
@@ -384,7 +391,7 @@ class _Program:
                 plan.append((slot[n], n in wanted, None, (), (), None))
         outs = [(slot.get(r[0]), None if r[1] is None or r[1] not in useful else slot[r[1]], r[2], r[3], r[4])
                 for r in results]
-        return (slot[loss] if loss in useful else None, tuple(plan), outs)
+        return (slot[loss] if loss in useful else None, tuple(plan), outs, [None])
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, leaves):
@@ -397,7 +404,7 @@ class _Program:
             if type(d) in box_types:
                 boxed = True
             vals[s] = d
-        argsof = {}
+        argsof = [None] * self.n_slots
         for s, raw, wrapped, ta, kw in self.steps:
             if s is None:  # a recorded dlgradient call
                 _run_gradient(kw, ta, vals, argsof, boxed)
@@ -406,8 +413,10 @@ class _Program:
             args = list(template)
             for a, p in pp:
                 args[a] = vals[p]
-            f = wrapped if boxed else raw
-            vals[s] = f(*args, **kw) if kw else f(*args)
+            if boxed:
+                vals[s] = wrapped(*args, **kw) if kw else wrapped(*args)
+            else:
+                vals[s] = raw(*args, **kw) if kw else raw(*args)
             argsof[s] = args
         out = []
         for is_slot, x, fmt in self.outputs:
@@ -420,14 +429,13 @@ class _Program:
 
 
 def _run_gradient(_, plan, vals, argsof, boxed):
-    loss_slot, steps, outs = plan
+    loss_slot, steps, outs, seed = plan
     found = {}
     if loss_slot is not None:
-        v = vals[loss_slot]
-        if boxed:
-            v = getval(v)
-        ones = np.ones(v.shape, v.dtype) if isinstance(v, (np.ndarray, np.generic)) else vspace(v).ones()
-        outgrads = {loss_slot: (ones, False)}
+        if seed[0] is None:  # the seed dL/dL = 1, in the loss's dtype; never written (not "mutable")
+            v = getval(vals[loss_slot])
+            seed[0] = np.ones(v.shape, v.dtype) if isinstance(v, (np.ndarray, np.generic)) else vspace(v).ones()
+        outgrads = {loss_slot: (seed[0], False)}
         for s, is_wanted, maker, argnums, pslots, kw in steps:
             entry = outgrads.pop(s, None)
             if entry is None:
@@ -436,6 +444,13 @@ def _run_gradient(_, plan, vals, argsof, boxed):
             if is_wanted:
                 found[s] = g
             if maker is None:
+                continue
+            if argnums is None:  # softmax + crossentropy, fused
+                gz = None if boxed else _fused_gradient(g, s, kw, vals, argsof)
+                if gz is None:
+                    outgrads[s] = entry  # the generic steps follow
+                else:
+                    outgrads[pslots[0]] = add_outgrads(outgrads.get(pslots[0]), gz)
                 continue
             value, args = vals[s], argsof[s]
             if boxed:
@@ -458,6 +473,46 @@ def _run_gradient(_, plan, vals, argsof, boxed):
             g = pytype(g.reshape(()))
         if out_slot is not None:
             vals[out_slot] = g
+
+
+def _fused_softmax_crossentropy(loss, useful, wanted):
+    """``(E, Y, Z)`` when the loss is ``scaled_sum(E)``, ``E = neg_xlog_clamped(T, Y, eps)`` and ``Y = softmax(Z)``
+    with no other use on the way back (crossentropy of a softmax, the usual classification loss), else None."""
+    if loss.fun is not _prim.scaled_sum or loss.argnums != (0,):
+        return None
+    e = loss.parents[0]
+    if e.fun is not _prim.neg_xlog_clamped or e in wanted or 1 not in e.argnums:
+        return None
+    if 0 in e.argnums and e.parents[e.argnums.index(0)] in useful:  # the gradient of the targets is needed
+        return None
+    y = e.parents[e.argnums.index(1)]
+    if y.fun is not _prim.softmax_axis or y in wanted or y.argnums != (0,) or y.parents[0] not in useful:
+        return None
+    uses = {}
+    for n in useful:
+        for p in n.parents:
+            uses[p] = uses.get(p, 0) + 1
+    if uses.get(e) != 1 or uses.get(y) != 1:
+        return None
+    shape = np.shape(getval(y.value))
+    if np.shape(getval(e.value)) != shape or np.shape(getval(e.args[0])) != shape:
+        return None
+    return e, y, y.parents[0]
+
+
+def _fused_gradient(g, loss_slot, slots, vals, argsof):
+    """d loss / d Z for loss = scale * sum(-T log max(softmax(Z), eps)): g * scale * (Y * sum_C(T) - T),
+    what hand-written backpropagation computes; None when a probability is clamped (then the chain runs)."""
+    e_slot, y_slot = slots
+    y = vals[y_slot]
+    t, _, eps = argsof[e_slot]
+    if type(y) is not np.ndarray or type(t) is not np.ndarray or y.dtype != t.dtype or not y.min() > eps:
+        return None
+    axis = argsof[y_slot][1]
+    out = y * t.sum(axis=axis, keepdims=True)
+    out -= t
+    out *= (g * argsof[loss_slot][1]).astype(y.dtype)
+    return out
 
 
 # -------------------------------------------------------------------------------------------------

@@ -206,6 +206,8 @@ FUNCTIONS = {
                  {"fun": {"None": None, "text": "sgd", "number": 0.1}}),
     "dlfeval": (lambda fun: dt.dlfeval(fun, dlarray(np.ones(3))), {"fun": np.sum},
                 {"fun": {"None": None, "text": "modelLoss", "result instead of function": np.float64(1.0)}}),
+    "dlaccelerate": (lambda fun: dt.dlfeval(dt.dlaccelerate(fun), dlarray(np.ones(3))), {"fun": np.sum},
+                     {"fun": {"None": None, "text": "modelLoss", "result instead of function": np.float64(1.0)}}),
     "dlgradient": (lambda loss=None, wrt=None: _in_dlfeval_gradient(loss, wrt), {},
                    {"loss": {"None": "None", "tuple": "tuple", "vector": "vector", "untraced": "untraced",
                              "text": "text"},
