@@ -46,7 +46,7 @@ from collections import OrderedDict
 
 import numpy as np
 from autograd.core import add_outgrads, primitive_vjps, vspace
-from autograd.tracer import box_types, getval, isbox, new_box
+from autograd.tracer import box_types, getval, isbox
 
 from . import _recording
 from . import autodiff as _ad
@@ -55,7 +55,8 @@ from . import tree as _tree
 from . import validate as _v
 from .dlarray import dlarray
 from .errors import AccelerationCheckError, AccelerationWarning, ArgumentError
-from .formats import data_of, wrap
+from .formats import data_of, fmt_of, wrap
+from .network import architecture_of
 
 __all__ = ["dlaccelerate", "AcceleratedFunction", "clearCache"]
 
@@ -102,12 +103,12 @@ def _array_part(v, fmt):
 def _sig(x, parts, leaves):
     t = type(x)
     if t is dlarray:
-        d = x._data
+        d = data_of(x)
         v = d if type(d) is np.ndarray else getval(d)
         if type(v) is np.ndarray:
-            traced, part = _array_part(v, x._fmt)
+            traced, part = _array_part(v, fmt_of(x))
         else:  # a numpy / Python scalar inside a dlarray
-            traced, part = isinstance(v, (float, np.floating)), (x._fmt, type(v), v)
+            traced, part = isinstance(v, (float, np.floating)), (fmt_of(x), type(v), v)
         parts.append(part)
         if traced or isbox(d):
             leaves.append(x)
@@ -137,13 +138,14 @@ def _sig(x, parts, leaves):
         parts.append((t, x))
         leaves.append(x)
         return
-    spec = _tree._REGISTRY.get(t)
-    if spec is not None:
-        children, aux = spec[0](x)
+    registered = _tree.registered_children(x)
+    if registered is not None:
+        children, aux = registered
         if t.__name__ == "dlnetwork":
-            # the layers object is shared by the network and the networks derived from it (updates, State)
-            parts.append((t, id(x._layers), id(x._conns)))
-            parts.append(_KeepAlive((x._layers, x._conns)))
+            # shared by the network and the networks derived from it (updates, State), kept alive by the key
+            arch = architecture_of(x)
+            parts.append((t, id(arch[0]), id(arch[1])))
+            parts.append(_KeepAlive(arch))
         else:
             parts.append((t, aux))
         for c in children:
@@ -210,19 +212,11 @@ class _Recorder:
                 if raw is None or isinstance(raw, str) or isbox(raw):
                     new.append(gl)
                     continue
-                b = _ad._down_to(data_of(wl), trace)
-                node = _ad._AccNode.__new__(_ad._AccNode)
-                node.parents = ()
-                node.value = raw
-                node.fun = _grad_marker
-                node.args = ()
-                node.kwargs = {}
-                node.argnums = ()
+                box, node = _ad.recorded_leaf(raw, trace, fun=_grad_marker)
                 self.nodes.append(node)
                 pytype = type(raw) if isinstance(raw, (float, np.floating)) else None
-                results.append((node, None if b is None else b._node, np.asarray(raw).dtype, np.shape(raw), pytype))
-                box = new_box(raw, trace, node)
-                new.append(wrap(box, gl._fmt) if type(gl) is dlarray else box)
+                results.append((node, _ad.node_at(data_of(wl), trace), np.asarray(raw).dtype, np.shape(raw), pytype))
+                new.append(wrap(box, fmt_of(gl)) if type(gl) is dlarray else box)
             out.append(gdef.unflatten(new))
         self.gradient_calls.append((loss_node, results))
         return out
@@ -233,43 +227,29 @@ def _record(fun, args, kwargs, via_dlfeval):
     leaves_in, _ = _tree.flatten((args, kwargs))
     outer = any(isbox(data_of(leaf)) for leaf in leaves_in)
     rec = _Recorder(gradients_allowed=via_dlfeval or outer)
-    with _ad._new_trace() as trace:
-        rec.trace = trace
-        tape = _ad._Tape(trace, rec)
-        _ad._TAPES.append(tape)
-        _recording.RECORDERS.append(rec)
+    with _ad.recording(rec) as trace:
         roots = []
-        try:
-            def box(leaf):
-                if type(leaf) is dlarray:
-                    d = data_of(leaf)
-                    if isbox(d) or _ad._is_float_leaf(getval(d)):
-                        return wrap(_root(d, trace, roots), leaf._fmt)
-                    return leaf
-                if isbox(leaf) or _ad._is_float_leaf(leaf):
-                    return _root(leaf, trace, roots)
+
+        def root(value):
+            box, node = _ad.recorded_leaf(value, trace, index=len(roots))
+            roots.append(node)
+            return box
+
+        def box(leaf):
+            if type(leaf) is dlarray:
+                d = data_of(leaf)
+                if isbox(d) or _ad.is_traceable(getval(d)):
+                    return wrap(root(d), fmt_of(leaf))
                 return leaf
+            if isbox(leaf) or _ad.is_traceable(leaf):
+                return root(leaf)
+            return leaf
 
-            out = fun(*_tree.tree_map(box, args), **_tree.tree_map(box, kwargs))
-            program = None if rec.leaks else _Program(rec, roots, out, trace)
-            if program is not None and rec.leaks:  # found while compiling
-                program = None
-            return _tree.tree_map(lambda leaf: _ad._strip_leaf(leaf, trace), out), program, rec.leaks
-        finally:
-            _recording.RECORDERS.remove(rec)
-            _ad._TAPES.remove(tape)
-
-
-def _root(value, trace, roots):
-    node = _ad._AccNode.__new__(_ad._AccNode)
-    node.parents = ()
-    node.value = value
-    node.fun = None
-    node.args = (len(roots),)
-    node.kwargs = {}
-    node.argnums = ()
-    roots.append(node)
-    return new_box(value, trace, node)
+        out = fun(*_tree.tree_map(box, args), **_tree.tree_map(box, kwargs))
+        program = None if rec.leaks else _Program(rec, roots, out, trace)
+        if program is not None and rec.leaks:  # found while compiling
+            program = None
+        return _tree.tree_map(lambda leaf: _ad.untraced(leaf, trace), out), program, rec.leaks
 
 
 # -------------------------------------------------------------------------------------------------
@@ -285,12 +265,12 @@ class _Program:
         out_spec = []
         for leaf in out_leaves:
             raw = data_of(leaf)
-            b = _ad._down_to(raw, trace) if isbox(raw) else None
-            if b is None:
+            node = _ad.node_at(raw, trace) if isbox(raw) else None
+            if node is None:
                 out_spec.append((False, leaf, None))
             else:
-                targets.append(b._node)
-                out_spec.append((True, b._node, leaf._fmt if type(leaf) is dlarray else None))
+                targets.append(node)
+                out_spec.append((True, node, fmt_of(leaf) if type(leaf) is dlarray else None))
         grad_of = {}  # result node -> its dlgradient call
         for call in rec.gradient_calls:
             for r in call[1]:
@@ -399,8 +379,7 @@ class _Program:
         vals = [None] * self.n_slots
         boxed = False
         for i, s in self.inputs:
-            leaf = leaves[i]
-            d = leaf._data if type(leaf) is dlarray else leaf
+            d = data_of(leaves[i])
             if type(d) in box_types:
                 boxed = True
             vals[s] = d
@@ -708,7 +687,7 @@ def _safe_equal(a, b):
         return False
 
 
-_ad._ACCELERATED = AcceleratedFunction
+_ad.set_accelerator(AcceleratedFunction, lambda accfun, args, kwargs: accfun._evaluate(args, kwargs, True))
 
 
 def dlaccelerate(fun):

@@ -99,8 +99,64 @@ _SHAPE_ONLY = {"shape", "ndim", "size", "result_type", "iscomplexobj", "isscalar
 notrace_primitives[_AccNode] = {f for f in notrace_primitives[VJPNode] if getattr(f, "__name__", "") in _SHAPE_ONLY}
 _recording.NONDIFF.update(f for f in notrace_primitives[VJPNode] if getattr(f, "__name__", "") not in _SHAPE_ONLY)
 
-#: the AcceleratedFunction class (set by accelerate.py): dlfeval hands such a function its arguments
+#: the AcceleratedFunction class and its call (set by accelerate.py through set_accelerator): dlfeval hands
+#: such a function its arguments
 _ACCELERATED = None
+_ACCELERATED_CALL = None
+
+
+def set_accelerator(cls, call):
+    """Called once by accelerate.py: ``dlfeval(f, ...)`` with ``type(f) is cls`` returns ``call(f, args, kwargs)``."""
+    global _ACCELERATED, _ACCELERATED_CALL
+    _ACCELERATED, _ACCELERATED_CALL = cls, call
+
+
+# -------------------------------------------------------------------------------------------------
+# the seam for dlaccelerate's recordings (accelerate.py)
+
+@contextmanager
+def recording(recorder):
+    """A dlaccelerate recording: a new trace level, acting as a dlfeval (dlgradient works in it), whose nodes
+    are appended to ``recorder.nodes`` in creation order (``recorder`` also gets ``.trace``). Yields the level."""
+    with _new_trace() as trace:
+        recorder.trace = trace
+        tape = _Tape(trace, recorder)
+        _TAPES.append(tape)
+        _recording.RECORDERS.append(recorder)
+        try:
+            yield trace
+        finally:
+            _recording.RECORDERS.remove(recorder)
+            _TAPES.remove(tape)
+
+
+def recorded_leaf(value, trace, fun=None, index=None):
+    """``(box, node)``: ``value`` boxed on the recording level ``trace`` as a node without parents - an input
+    (``fun`` None, ``node.args == (index,)``) or a value a recorded operation produced (``fun`` names it)."""
+    node = _AccNode.__new__(_AccNode)
+    node.parents = ()
+    node.value = value
+    node.fun = fun
+    node.args = () if index is None else (index,)
+    node.kwargs = {}
+    node.argnums = ()
+    return new_box(value, trace, node), node
+
+
+def node_at(x, trace):
+    """The recorded node of ``x`` (raw data or box) on trace level ``trace``, or None if it is not traced there."""
+    b = _down_to(x, trace)
+    return None if b is None else b._node
+
+
+def untraced(leaf, trace):
+    """``leaf`` (a dlarray, box or anything) without its boxes of level ``trace`` and above."""
+    return _strip_leaf(leaf, trace)
+
+
+def is_traceable(v) -> bool:
+    """True for the values dlfeval traces: floating NumPy arrays and float scalars."""
+    return _is_float_leaf(v)
 
 
 class _Tape:
@@ -183,7 +239,7 @@ def dlfeval(fun, *args, **kwargs):
                 fun, hint="In MATLAB it is a function handle, @modelLoss; in Python pass the function itself, not "
                           "the result of calling it.")
     if type(fun) is _ACCELERATED:  # dlfeval(dlaccelerate(modelLoss), ...): the trace cache (accelerate.py)
-        return fun._evaluate(args, kwargs, True)
+        return _ACCELERATED_CALL(fun, args, kwargs)
     if _recording.RECORDERS:  # the gradients of an inner dlfeval would be constants of the recording
         _recording.note("dlfeval")
     with _new_trace() as trace:

@@ -886,6 +886,13 @@ def learn_rate_factors(net) -> list:
     return [by_name[layer].factor(param, "LearnRateFactor") for layer, param in net._lkeys]
 
 
+def architecture_of(net):
+    """An object shared by ``net`` and every network derived from it by an update, ``net.State = ...`` or
+    ``with_learnables``, and by no other network: its layers and connections. ``dlaccelerate`` keys a network
+    by it (plus the sizes and dtypes of its values). (No MATLAB counterpart.)"""
+    return net._layers, net._conns
+
+
 def with_learnables(net, learnables):
     """A NEW network like ``net`` (same layers, same State, same training history) whose Learnables are
     the Table ``learnables`` (its rows must be those of ``net.Learnables``; sizes are checked).

@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import StructureMismatchError
 
-__all__ = ["flatten", "TreeDef", "register", "register_leaf", "is_container", "tree_map", "tree_leaves",
+__all__ = ["flatten", "TreeDef", "register", "register_leaf", "registered_children", "is_container", "tree_map", "tree_leaves",
            "tree_flatten", "leaf_paths"]
 
 _REGISTRY: dict[type, tuple] = {}  # type -> (flatten, unflatten, child_path, child_key, explain)
@@ -54,6 +54,12 @@ def register_leaf(cls):
     """Mark ``cls`` as a leaf type (its instances are never walked into)."""
     _REGISTRY.pop(cls, None)
     _LEAF_TYPES.add(cls)
+
+
+def registered_children(x):
+    """``(children, aux)`` of a container registered with :func:`register` (Table, dlnetwork); None otherwise."""
+    spec = _REGISTRY.get(type(x))
+    return None if spec is None else spec[0](x)
 
 
 def is_container(x) -> bool:
