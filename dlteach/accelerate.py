@@ -35,7 +35,8 @@ dropout layer in ``forward``), a ``dlfeval`` inside the function and
 :class:`~dlteach.errors.AccelerationWarning` explains why, and calls with that signature run the
 function itself (results stay correct, just not accelerated). NOT detected: NumPy's random functions
 called on plain arrays (``np.random.randn(...)`` inside the function is frozen into the recording),
-Python values read from globals, prints. ``CheckMode="tolerance"`` catches such a function: every
+``np.allclose`` / ``np.array_equal`` on traced values (they return Python bools), Python values read from
+globals, prints (they happen only while recording). ``CheckMode="tolerance"`` catches such a function: every
 accelerated call also runs the function and compares. After editing the function, ``clearCache``.
 """
 

@@ -314,6 +314,7 @@ def _reduce(loss, p, mask, Reduction, NormalizationFactor, per_class=1):
     elif NormalizationFactor == "all-elements" or mask is None:
         N = int(np.prod(yshape)) / per_class
     else:  # mask-included
+        _recording.note_if_traced(mask, "float")  # a count of a traced mask's values: frozen in a dlaccelerate recording
         N = np.count_nonzero(np.broadcast_to(getval(mask), yshape)) / per_class
     if N == 0:
         N = 1

@@ -467,3 +467,23 @@ def test_integer_labels_are_part_of_the_key(rng):
         labels = np.array(labels)
         _assert_same(dlfeval(accfun, p, X, labels), dlfeval(model, p, X, labels))
     assert fun.calls == 2
+
+
+def test_a_traced_mask_count_is_not_frozen(rng):
+    """NormalizationFactor="mask-included" divides by the number of unmasked values: from a traced mask that count
+    is a value, so the recording is not cached (a replay would keep the first mask's count)."""
+    def model(p, X, T, mask):
+        Y = softmax(fullyconnect(X, p["fc1"]["Weights"], p["fc1"]["Bias"]))
+        loss = crossentropy(Y, T, Mask=mask, NormalizationFactor="mask-included")
+        return loss, dlgradient(loss, p["fc1"])
+
+    accfun = dlaccelerate(model)
+    p = _mlp_params(rng, hidden=10)
+    X, T = _batch(rng, 6)
+    masks = [dlarray(np.array([[1, 1, 0, 1, 0, 1]], np.float32), "CB"),
+             dlarray(np.array([[1, 0, 0, 0, 0, 1]], np.float32), "CB")]
+    with pytest.warns(AccelerationWarning, match="Python number"):
+        dlfeval(accfun, p, X, T, masks[0])
+    for m in masks:
+        _assert_same(dlfeval(accfun, p, X, T, m), dlfeval(model, p, X, T, m))
+    assert accfun.Occupancy == 0
