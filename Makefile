@@ -52,6 +52,7 @@ bench: $(VENV)/.all-installed
 	$(PY) benchmarks/bench_spatial.py
 	$(PY) benchmarks/bench_monitor.py
 	$(PY) benchmarks/bench_lbfgs.py
+	$(PY) benchmarks/bench_image_datastore.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -82,7 +82,8 @@ def cat(dim, *arrays):
     1-element label arrays side by side (1 x B). A NumPy 1-D array of n elements counts as n x 1.
     MATLAB's ``cat(4, dataX{:})`` is ``cat(4, *dataX)``.
     """
-    d = _v.integer("cat", "dim", dim, 1, hint="It counts from 1 as in MATLAB: cat(4, *images) stacks images.")
+    d = _v.integer("cat", "dim", dim, 1, 32, cls=ImageDatastoreError,
+                   hint="It counts from 1 as in MATLAB: cat(4, *images) stacks images.")
     if len(arrays) == 1 and isinstance(arrays[0], (list, tuple)):
         raise ImageDatastoreError(
             "cat: give the arrays themselves, not a list of them: MATLAB's cat(4, dataX{:}) is cat(4, *dataX) "
@@ -805,6 +806,11 @@ def augmentedImageDatastore(outputSize, data, responses=None, *, DataAugmentatio
     """
     fname = "augmentedImageDatastore"
     size = _v.integers(fname, "outputSize", outputSize, counts=(2, 3), cls=ImageDatastoreError)
+    if len(size) == 1:
+        _fail(fname, "outputSize", "[height, width] or [height, width, channels]", outputSize,
+              f"For square images write outputSize=[{size[0]}, {size[0]}].")
+    if max(size) > 65535:
+        _fail(fname, "outputSize", "sizes of at most 65535 pixels (Pillow's limit)", outputSize)
     color = _v.option(fname, "ColorPreprocessing", ColorPreprocessing, ("none", "gray2rgb", "rgb2gray"),
                       cls=ImageDatastoreError)
     mode = _v.option(fname, "OutputSizeMode", OutputSizeMode, ("resize", "centercrop", "randcrop"),

@@ -231,6 +231,14 @@ FUNCTIONS = {
     "dlnetwork(huge layer)": (lambda outputSize=2: dt.dlnetwork([dt.featureInputLayer(3000),
                                                                  dt.fullyConnectedLayer(outputSize)]),
                               {}, {"outputSize": {"huge": 10**9}}),
+    "augmentedImageDatastore": (lambda outputSize=(4, 4): dt.augmentedImageDatastore(outputSize,
+                                                                                     np.zeros((6, 6, 1, 2), np.uint8)),
+                                {}, {"outputSize": {**INT_BAD, "one entry": 28}}),
+    "imageDataAugmenter": (lambda RandRotation=(-5, 5): dt.imageDataAugmenter(RandRotation=RandRotation), {},
+                           {"RandRotation": {"None": None, "text": "5", "scalar": 5, "NaN": [float("nan"), 1],
+                                             "Inf": [0, float("inf")], "reversed": [5, -5], "three entries": [1, 2, 3],
+                                             "logical": [True, False]}}),
+    "cat": (lambda dim=4: dt.cat(dim, np.zeros((2, 2)), np.ones((2, 2))), {}, {"dim": INT_BAD}),
     "forward": (lambda net, X: dt.forward(net, X), {"net": _net(), "X": _feat()},
                 {"net": {"None": None, "text": "net", "parameters dict": _params()},
                  "X": {k: v for k, v in _array_bad((3, 4), "CB").items()}}),
@@ -317,6 +325,8 @@ for _f in ("dlconv", "maxpool", "avgpool"):
 for _f in ("crossentropy", "mse", "l1loss"):
     LEGAL[(_f, "targets", "float16")] = ("numeric targets are converted to Y's type (float32 here)",
                                          lambda r: r.dtype == np.float32)
+LEGAL[("augmentedImageDatastore", "outputSize", "three entries")] = (
+    "[height, width, channels] is MATLAB's other form of outputSize", lambda r: tuple(r.OutputSize) == (1, 2, 3))
 LEGAL[("onehotencode", "labels", "empty")] = ("no labels give a 0 x 0 one-hot array", lambda r: r.size == 0)
 LEGAL[("adamupdate", "iteration", "huge")] = ("any positive integer iteration is valid (bias correction -> 1)",
                                               lambda r: np.isfinite(dt.extractdata(r[0]["W"])).all())
