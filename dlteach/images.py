@@ -404,7 +404,7 @@ def splitEachLabel(imds, *args, Include=None, Exclude=None):
     or at random with ``"randomized"`` as the last argument (NumPy's global generator: seed it with
     ``np.random.seed``). ``Include`` / ``Exclude``: the labels to keep / leave out first. Each datastore
     keeps the files in the order of ``imds``.
-    *Decision*: ``floor`` for proportions (the files of a label are never over-counted).
+    Proportions round down, as MATLAB's page says ("rounds down to the nearest integer").
     """
     fname = "splitEachLabel"
     _require_imds(imds, fname)
@@ -612,7 +612,8 @@ def imageDataAugmenter(*, FillValue=0, RandXReflection=False, RandYReflection=Fa
 
     For every image, one affine transform about the image centre is drawn: reflection left-right
     (``RandXReflection``, probability 1/2) and up-down (``RandYReflection``), a rotation in degrees
-    (``RandRotation=[a, b]``, uniform, counterclockwise as displayed), a scale (``RandScale``, or
+    (``RandRotation=[a, b]``, uniform; positive = counterclockwise as displayed, as ``imrotate``: a decision,
+    the augmenter's page does not say), a scale (``RandScale``, or
     ``RandXScale`` / ``RandYScale``; RandScale wins), shears in degrees (``RandXShear``: x' = x + tan(s) y),
     and a translation in pixels (``RandXTranslation`` positive = right, ``RandYTranslation`` positive =
     down). Each range may be a function returning one value (MATLAB: a function handle). The image is

@@ -46,6 +46,8 @@
 # iterations) to stay well under a minute; the accuracy is therefore lower than the page's (see the end).
 
 # %%
+from pathlib import Path
+
 import numpy as np
 import matplotlib.pyplot as plt
 
@@ -79,7 +81,8 @@ dataFolder = digitDatasetPath()          # written once to a cache folder, then 
 imds = imageDatastore(dataFolder,
                       IncludeSubfolders=True,
                       LabelSource="foldernames")
-print(len(imds.Files), "files; the first:", "/".join(imds.Files[0].split("/")[-2:]), "with label", imds.Labels[0])
+first = Path(imds.Files[0])
+print(len(imds.Files), "files; the first:", f"{first.parent.name}/{first.name}", "with label", imds.Labels[0])
 print(countEachLabel(imds))
 
 # %% [markdown]
