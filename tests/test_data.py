@@ -271,3 +271,18 @@ def test_rotate_images_against_numpy_rot90_and_pillow():
         ours = rotate_images(u8[:, :, None, None].astype(np.float64), [angle])[:, :, 0, 0]
         ref = np.asarray(Image.fromarray(u8).rotate(angle, resample=Image.BILINEAR), dtype=np.float64)
         assert np.abs(ours - ref).mean() < 0.5 and np.abs(ours - ref).max() < 12  # PIL rounds to 8 bits
+
+
+def test_rotate_images_in_chunks_equals_one_image_at_a_time(monkeypatch):
+    import dlteach.data as data
+
+    X = data.load_digits("test")[0][:, :, :, :7]
+    angles = np.linspace(-45, 45, 7)
+    monkeypatch.setattr(data, "_ROTATE_CHUNK", 3)        # chunks of 3, 3 and 1 images
+    chunked = data.rotate_images(X, angles)
+    single = np.concatenate([data.rotate_images(X[..., n:n + 1], angles[n:n + 1]) for n in range(7)], axis=3)
+    assert chunked.shape == X.shape and chunked.dtype == np.float32
+    np.testing.assert_array_equal(chunked, single)
+    # a 90-degree turn of each image, whatever chunk it falls in
+    quarter = data.rotate_images(X, np.full(7, 90.0))
+    np.testing.assert_allclose(quarter[:, :, 0, 6], np.rot90(X[:, :, 0, 6]), atol=1e-6)
