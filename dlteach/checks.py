@@ -351,11 +351,17 @@ def _snapshot(x):
     return ("other", None)
 
 
+def _same_values(a, b):
+    # NaN equals NaN for inexact data only: equal_nan on strings (labels a datastore reads) raises TypeError
+    inexact = np.issubdtype(a.dtype, np.inexact) and np.issubdtype(b.dtype, np.inexact)
+    return np.array_equal(a, b, equal_nan=inexact)
+
+
 def _changed(x, snap):
     kind, data = snap
     if kind == "array":
         a = _data(x)
-        return a.shape != data.shape or not np.array_equal(a, data, equal_nan=True)
+        return a.shape != data.shape or not _same_values(a, data)
     if kind == "dict":
         return (not isinstance(x, dict) or set(x) != set(data)
                 or any(_changed(x[k], s) for k, s in data.items()))
@@ -365,7 +371,7 @@ def _changed(x, snap):
     if kind == "net":
         values = x.Learnables.Value
         return len(values) != len(data) or any(
-            not np.array_equal(_data(v), s, equal_nan=True) for v, s in zip(values, data))
+            not _same_values(_data(v), s) for v, s in zip(values, data))
     return False
 
 

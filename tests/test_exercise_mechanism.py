@@ -316,3 +316,26 @@ def test_parts_without_other_inputs_do_not_claim_them(capsys):
     exec("ex.check('rows')", {"ex": ex, "n": 4})
     out = capsys.readouterr().out
     assert "Grading runs the same check." in out and "other inputs" not in out
+
+
+def _labels_ex():
+    ex = checks.Exercise("ex8", "labels")
+
+    @ex.part("a")
+    def _(c):
+        f = c.get("f", "function")
+        labels = [np.array(["Sine"]), np.array(["Square"])]      # what arrayDatastore reads from string labels
+        out = c.call("f(labels)", f, labels)
+        c.equal("f(labels)", list(out), ["Sine", "Square"])
+    return ex
+
+
+def test_string_arrays_as_inputs_are_compared_without_equal_nan():
+    # equal_nan on a string array raises TypeError: the in-place check must still work on labels
+    assert _verdict(_labels_ex(), {"f": lambda labels: np.concatenate(labels)}) == ("ok", "")
+
+    def relabel(labels):
+        labels[0][0] = "Sawtooth"
+        return np.concatenate(labels)
+    kind, msg = _verdict(_labels_ex(), {"f": relabel})
+    assert kind == "ExerciseIncorrect" and "changed its input `labels` in place" in msg
