@@ -63,8 +63,6 @@
 # lesson's own version until yours passes. The check code is in `dlteach/exercises/lesson06.py`.
 
 # %% nbgrader={"grade": false, "grade_id": "setup", "locked": true, "schema_version": 3, "solution": false}
-import warnings
-
 import numpy as np
 import matplotlib.pyplot as plt
 
@@ -187,8 +185,8 @@ for direction in ("right", "left"):
 # * **(b) (2 points)** `mask`: a `bool` array with **one row per observation and one column per time step** of the
 #   padded mini-batch, `True` where that observation holds data (not padding), for `direction` `"right"` and `"left"`.
 #
-# For example, for `lengths = [7, 4, 9, 5]`, `numChannels = 3`, `"left"`: what is the shape, and in which columns of
-# row 2 (length 4) is the mask `True`?
+# For example, for `lengths = [7, 4, 9, 5]`, `numChannels = 3`, `"left"`: what is the shape, and in which columns is
+# the mask's row of the sequence of length 4 `True`? (Work it out on paper first; `padsequences` may check you.)
 
 # %% nbgrader={"grade": false, "grade_id": "ex1_answer", "locked": false, "schema_version": 3, "solution": true}
 def batchLayout(lengths, numChannels, direction):
