@@ -354,8 +354,9 @@ ex2 = Exercise(
         "per class of the WHOLE data set, in the order of classNames -- a mini-batch need not contain every "
         "class.",
         # where to look
-        "Section 2 (padsequences, paddingDim counted from 1 as in MATLAB, Direction) and Section 3 "
-        "(the MATLAB preprocessMiniBatch, np.concatenate of the labels, onehotencode(..., ClassNames=...)).",
+        "Section 2 (padsequences, paddingDim counted from 1 as in MATLAB, Direction) and Section 3 (the "
+        "printout of what the function receives, the MATLAB version); help(onehotencode) for its ClassNames "
+        "option.",
         # partial code
         "def preprocessMiniBatch(dataX, dataT):\n"
         "    X = padsequences(dataX, ____, Direction=____)\n"
@@ -643,8 +644,8 @@ ex5 = Exercise(
         "the state; each head gets its own loss, and the weight multiplies the angle term only.",
         # where to look
         "(a) Run the lines by hand (lesson 04, technique 2) and print Y1.shape, Y2.shape. (b, c) Section 7: "
-        "forward(net, X, Outputs=[...], return_state=True), the MATLAB modelLoss next to it, mse in the "
-        "table of losses.",
+        "forward(net, X, Outputs=[...], return_state=True) and its table; mse is lesson 02's half mean "
+        "squared error.",
         # partial code
         "(b, c)\n"
         "def modelLossTwoHeads(net, X, T1, T2, angleWeight):\n"
