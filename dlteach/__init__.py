@@ -19,6 +19,10 @@ from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .images import (
     augment, augmentedImageDatastore, cat, categories, countEachLabel, imageDataAugmenter, imageDatastore, splitEachLabel,
 )
+from .initializers import (
+    initializeGaussian, initializeGlorot, initializeHe, initializeOnes, initializeOrthogonal, initializeUniform,
+    initializeUnitForgetGate, initializeZeros,
+)
 from .lbfgs import lbfgsState, lbfgsupdate
 from .layers import CustomLayer, functionLayer, networkDataLayout
 from .layers import constructors as _layer_constructors
@@ -54,6 +58,8 @@ __all__ = [
     "crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "nnc",
     "lstm", "gru", "padsequences",
     "adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate", "lbfgsupdate", "lbfgsState",
+    "initializeGlorot", "initializeHe", "initializeGaussian", "initializeUniform", "initializeOrthogonal",
+    "initializeUnitForgetGate", "initializeOnes", "initializeZeros",
     "functionLayer", "CustomLayer", "networkDataLayout",
     "dlnetwork", "forward", "predict", "initialize", "resetState", "analyzeNetwork", "Table", "save", "load",
     "addLayers", "connectLayers", "disconnectLayers", "removeLayers", "replaceLayer",

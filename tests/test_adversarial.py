@@ -78,6 +78,9 @@ INT_BAD = {"None": None, "text": "2", "fraction": 2.5, "zero": 0, "negative": -1
            "NaN": float("nan"), "Inf": float("inf"), "huge": 10**12, "three entries": [1, 2, 3]}
 REAL_BAD = {"None": None, "text": "0.1", "NaN": float("nan"), "Inf": float("inf"), "array": np.ones(3)}
 PROB_BAD = {**REAL_BAD, "negative": -0.1, "above one": 1.5}
+SZ_BAD = {"None": None, "text": "3 4", "dict": {"a": 1}, "scalar": 10, "one entry": [10], "negative": [3, -1],
+          "fraction": [3, 2.5], "logical": [3, True], "NaN": [3, float("nan")], "huge": [10**6, 10**6],
+          "dlarray": dlarray(np.array([3.0, 4.0]))}
 FMT_BAD = {"number": 5, "unknown label": "XYZ", "repeated C": "CC"}
 NAME_BAD = {"None": None, "number": 1, "unknown": "fc9", "list": ["fc"]}
 
@@ -213,6 +216,14 @@ FUNCTIONS = {
                              "text": "text"},
                     "wrt": {"int array": "int array", "network": "network", "None": "None", "text": "text",
                             "bool dlarray": "bool dlarray"}}),
+    "initializeGlorot": (lambda sz=(3, 4), numOut=3, numIn=4: dt.initializeGlorot(sz, numOut, numIn), {},
+                         {"sz": SZ_BAD, "numOut": INT_BAD, "numIn": INT_BAD}),
+    "initializeGaussian": (lambda sz=(3, 4), mu=0, sigma=0.01: dt.initializeGaussian(sz, mu, sigma), {},
+                           {"sz": SZ_BAD, "mu": REAL_BAD, "sigma": {**REAL_BAD, "negative": -1}}),
+    "initializeOrthogonal": (lambda sz=(4, 3): dt.initializeOrthogonal(sz), {},
+                             {"sz": {**SZ_BAD, "four entries": [5, 5, 3, 16]}}),
+    "initializeUnitForgetGate": (lambda numHiddenUnits=3: dt.initializeUnitForgetGate(numHiddenUnits), {},
+                                 {"numHiddenUnits": INT_BAD}),
     "fullyConnectedLayer": (lambda outputSize=2: dt.fullyConnectedLayer(outputSize), {}, {"outputSize": INT_BAD}),
     "convolution2dLayer": (lambda filterSize=3, numFilters=4, Stride=1: dt.convolution2dLayer(filterSize, numFilters,
                                                                                               Stride=Stride),
@@ -342,6 +353,9 @@ for _f, _a in (("fullyconnect", "weights"), ("fullyconnect", "bias"), ("dlconv",
                ("batchnorm", "offset"), ("batchnorm", "scaleFactor")):
     LEGAL[(_f, _a, "int")] = ("integer parameters are MATLAB doubles (bias = 0 is common); with float32 data the "
                               "result is float32 (single wins)", lambda r: r.dtype == np.float32)
+for _a in ("numOut", "numIn"):
+    LEGAL[("initializeGlorot", _a, "huge")] = ("a huge fan only makes the bound sqrt(6/(numIn+numOut)) tiny",
+                                               lambda r: np.abs(dt.extractdata(r)).max() < 1e-5)
 LEGAL = {k: v for k, v in LEGAL.items() if v is not None}
 
 # Synonyms: words a message may use for the argument (MATLAB's name first).
