@@ -209,7 +209,9 @@ class ArrayDatastore(Datastore):
         A = self._data
         if self._dim > A.ndim:
             return A[..., None]
-        return np.take(A, [j], axis=self._dim - 1)
+        # basic slicing + copy: O(one observation). np.take(A, [j], axis) first copies all of A when A is a
+        # non-contiguous view (e.g. XTrain[..., :3000]): 1 ms per observation for 3,000 digits.
+        return A[(slice(None),) * (self._dim - 1) + (slice(j, j + 1),)].copy()
 
     def _rows(self, indices):
         return [[self._obs(self._index(i))] for i in indices]

@@ -57,6 +57,19 @@ def test_iteration_dimension_last_keeps_a_singleton():
         arrayDatastore(X, IterationDimension=0)
 
 
+def test_a_view_of_the_data_reads_the_same_observations_as_a_copy_and_reads_are_copies():
+    # XTrain[..., :n] is a non-contiguous view: each read must give that observation (and not copy all of X)
+    X = np.random.default_rng(1).random((3, 4, 1, 9)).astype(np.float32)
+    view = X[..., 2:8]
+    for dim, data in ((4, view), (2, X[:, 1:3, 0, 0])):
+        got = readall(arrayDatastore(data, IterationDimension=dim))
+        want = [np.take(np.ascontiguousarray(data), [j], axis=dim - 1) for j in range(data.shape[dim - 1])]
+        assert len(got) == len(want) and all(np.array_equal(g, w) and g.shape == w.shape for g, w in zip(got, want))
+    obs = read(arrayDatastore(view, IterationDimension=4))[0]
+    obs[...] = -1                                   # MATLAB's read returns a copy: the source is unchanged
+    assert (X >= 0).all()
+
+
 def test_list_of_sequences_same_vs_cell():
     seqs = [np.ones((3, n)) * n for n in (4, 2, 5)]
     same = arrayDatastore(seqs, OutputType="same")
