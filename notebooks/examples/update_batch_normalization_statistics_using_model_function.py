@@ -613,9 +613,12 @@ for name, (p, s, doTraining, batchSize) in results.items():
 # (a running average of mini-batch means, made with parameters that were still changing):
 
 # %%
-conv1Out = extractdata(dlconv(dlarray(XTrain, "SSCB"), parameters["conv1"]["Weights"],
-                              parameters["conv1"]["Bias"], Padding="same"))
-dataSetMean = conv1Out.mean(axis=(0, 1, 3))
+channelSums = 0
+for first in range(0, numObservations, 500):        # 500 images at a time: keeps the memory small
+    conv1Out = dlconv(dlarray(XTrain[..., first:first + 500], "SSCB"), parameters["conv1"]["Weights"],
+                      parameters["conv1"]["Bias"], Padding="same")
+    channelSums = channelSums + extractdata(conv1Out).astype(np.float64).sum(axis=(0, 1, 3))
+dataSetMean = channelSums / (28 * 28 * numObservations)
 runningMean = state["batchnorm1"]["TrainedMean"].ravel()
 print("largest difference between TrainedMean and the data-set mean of conv1's output:",
       f"{np.abs(runningMean - dataSetMean).max():.4f}",
