@@ -58,32 +58,59 @@ import zlib
 
 import numpy as np
 
-from ._checks_legacy import (  # noqa: F401  (first-generation API, still used by older lessons)
-    CheckFailed,
-    Exercise as _LegacyExercise,
-    Feedback,
-    NotAttempted,
-    ____,
-    _Placeholder,
-    check_close,
-    check_dtype,
-    check_equal,
-    check_function,
-    check_shape,
-    check_structure,
-    check_true,
-)
-
 __all__ = [
     "CheckFailed", "NotAttempted", "ExerciseIncorrect", "ExerciseNotAttempted",
-    "Exercise", "Choice", "Answer", "Context", "Feedback", "____",
+    "Exercise", "Choice", "Answer", "Context", "____",
     "mode", "digest", "seal", "unseal",
-    "check_equal", "check_close", "check_shape", "check_dtype", "check_structure",
-    "check_function", "check_true",
 ]
 
-# The blank ``____`` left alone as a cell's last line (nbgrader's stub) displays nothing.
-_Placeholder._ipython_display_ = lambda self: None
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer (grading mode). ``str(exc)`` is the text of the box.
+
+    Subclass of ``AssertionError`` so that nbgrader, nbval and pytest count it as a failed test.
+    """
+
+    def __init__(self, message, feedback=None):
+        super().__init__(message)
+        self.feedback = feedback
+
+
+class NotAttempted(CheckFailed):
+    """The exercise has not been attempted yet (the blank ``____`` is still there, or nothing is defined)."""
+
+
+class _Placeholder:
+    """The ``____`` blank in starter code: equal only to itself, so "not attempted" is detectable."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "____"
+
+    def __eq__(self, other):
+        return other is self
+
+    def __hash__(self):
+        return 0
+
+    def __bool__(self):
+        raise NotAttempted("Replace the blank ____ with your own code before running this cell.")
+
+    def __reduce__(self):
+        return (_Placeholder, ())
+
+    def _ipython_display_(self):
+        """The blank ``____`` left alone as a cell's last line (nbgrader's stub) displays nothing."""
+
+
+#: Put ``____`` in starter code where the learner has to write something.
+____ = _Placeholder()
 
 MODE_ENV = "DLTEACH_CHECKS"          # "interactive" | "grading" (overrides the detection)
 SOLUTIONS_ENV = "DLTEACH_SOLUTIONS"  # "off" (or 0/false/no): exN.solution() shows no solution
@@ -558,19 +585,21 @@ def _arg_names(label, n):
 _HINT_LEVELS = ("the idea", "where to look", "partial code")
 
 
-class Exercise(_LegacyExercise):
+class Exercise:
     """An exercise: hints, a solution and one or more graded *parts*.
 
     ``Exercise(name, title, hints=[idea, where to look, partial code], solution=code_text)``.
     ``@ex.part("loss", "what it checks")`` registers a check function ``f(c: Context)``; each
     part is one graded test cell (``ex.check("loss")``), so a multi-requirement exercise gives
-    partial credit. ``ex.check()`` without a name runs every part (for learners).
-
-    The first-generation ``with ex:`` block of :mod:`dlteach._checks_legacy` still works.
+    partial credit. ``ex.check()`` without a name runs every part (for learners). ``name`` is the
+    variable the notebook binds it to (used in "ex1.hint()" prompts).
     """
 
     def __init__(self, name, title=None, *, hints=(), solution=None):
-        super().__init__(name, title, hints=hints, solution=solution)
+        self.name = str(name)
+        self.title = title
+        self.hints = [hints] if isinstance(hints, str) else list(hints)
+        self.solution_text = solution
         self.parts = {}
         self.results = {}
         self._next_hint = 1
@@ -581,6 +610,10 @@ class Exercise(_LegacyExercise):
     def __repr__(self):
         return (f"<{self.label}: {len(self.parts)} part(s) {list(self.parts)}; "
                 f"check code in {self.module}>")
+
+    @property
+    def label(self):
+        return f"Exercise {self.name}" + (f" ({self.title})" if self.title else "")
 
     @property
     def module(self):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dlteach import checks
-from dlteach.checks import (Choice, Exercise, ExerciseIncorrect, ExerciseNotAttempted, Sealed, ____,
+from dlteach.checks import (Choice, Exercise, ExerciseIncorrect, ExerciseNotAttempted, NotAttempted, Sealed, ____,
                             digest, seal, unseal)
 from dlteach.dlarray import dlarray
 
@@ -47,6 +47,14 @@ def _verdict(ex, ns, **kw):
     except (ExerciseIncorrect, ExerciseNotAttempted) as err:
         return type(err).__name__, str(err)
     return "ok", ""
+
+
+def test_placeholder_equals_only_itself_and_has_no_truth_value():
+    assert ____ == ____ and ____ != 0 and ____ != "____" and repr(____) == "____"
+    with pytest.raises(NotAttempted, match="Replace the blank ____"):
+        bool(____)
+    import pickle
+    assert pickle.loads(pickle.dumps(____)) is ____
 
 
 def test_mode_detection_outside_a_kernel(monkeypatch):

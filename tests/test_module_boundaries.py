@@ -39,9 +39,6 @@ ALLOWED = {
     **{name: ({"dlteach.minibatchqueue"}, "the datastore protocol") for name in (
         "_num_obs", "_rows", "_read_rows", "_permuted", "_copy")},
 }
-# the first-generation check API, until it is deleted (issue 12)
-ALLOWED["_data"] = ({"dlteach._checks_legacy"}, "first-generation check API")
-ALLOWED["_Placeholder"] = ({"dlteach.checks"}, "first-generation check API")
 ALLOWED["_copy"] = ({"dlteach.network", "dlteach.minibatchqueue", "dlteach.images"},
                     "the layer and datastore protocols: a shallow copy")
 

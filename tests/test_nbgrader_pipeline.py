@@ -1,4 +1,4 @@
-"""End-to-end nbgrader workflow on every lesson notebook (and the demo fixture).
+"""End-to-end nbgrader workflow on every lesson notebook (and the worked exercise example).
 
 For each instructor notebook, in a temporary course directory that loads the repository's
 ``nbgrader_config.py`` (so the shipped config is what is tested):
@@ -37,11 +37,10 @@ sys.path.insert(0, str(REPO / "tools"))
 
 pytest.importorskip("nbgrader")
 
-from _common import lesson_notebooks, run_nbgrader  # noqa: E402
+from _common import EXAMPLE_SOURCE, example_notebook, lesson_notebooks, run_nbgrader  # noqa: E402
 from generate_student import generate  # noqa: E402
 
-DEMO = REPO / "tests" / "fixtures" / "demo_lesson.ipynb"
-NOTEBOOKS = lesson_notebooks() + [DEMO]
+NOTEBOOKS = lesson_notebooks() + [EXAMPLE_SOURCE]  # the example's jupytext source becomes a notebook in the test
 ASSIGNMENT = "lessons"
 STUDENTS = ("full", "blank", "tamper", "loop")
 LOOP_MARKER = "DLTEACH_TEST_ENDLESS_LOOP"
@@ -115,6 +114,8 @@ def graded(request, tmp_path_factory):
     """Run the whole workflow once per notebook; return everything the tests look at."""
     src = request.param
     course = tmp_path_factory.mktemp(f"course-{src.stem}")
+    if src == EXAMPLE_SOURCE:
+        src = example_notebook(course / "example_source")
     overrides = {
         "Execute.timeout": str(CELL_TIMEOUT),
         "Execute.timeout_func": (f"lambda cell: {LOOP_TIMEOUT} if {LOOP_MARKER!r} in cell.source"
@@ -218,17 +219,18 @@ def test_endless_loop_times_out_and_notebook_is_still_graded(graded):
     assert set(graded["scores"]) == set(STUDENTS)
 
 
-def test_demo_expected_scores(graded):
-    if graded["src"] != DEMO:
-        pytest.skip("exact expectations are known for the demo notebook only")
-    # demo: ex1 (2 points) depends on the first answer, ex2 (3 points) does not.
-    assert graded["scores"]["tamper"] == {"ex1_tests": (0.0, 2.0), "ex2_tests": (3.0, 3.0)}
-    assert graded["scores"]["loop"] == {"ex1_tests": (0.0, 2.0), "ex2_tests": (3.0, 3.0)}
-    # the hidden test really ran during autograding: ex2's cell shows two "Correct" summaries
-    cell = next(c for c in graded["autograded"]["full"].cells if _nbg(c).get("grade_id") ==
-                "ex2_tests")
+def test_example_expected_scores(graded):
+    if graded["src"].name != "exercise_example.ipynb":
+        pytest.skip("exact expectations are known for the worked example only")
+    # ex1 (2 + 1 points) depends on the first answer, q1 (1 point) does not.
+    expected = {"ex1_values": (0.0, 2.0), "ex1_inputs": (0.0, 1.0), "q1_tests": (1.0, 1.0)}
+    assert graded["scores"]["tamper"] == expected
+    assert graded["scores"]["loop"] == expected
+    # the hidden block really ran during autograding: ex1_values shows the visible and the hidden verdict
+    cell = next(c for c in graded["autograded"]["full"].cells if _nbg(c).get("grade_id") == "ex1_values")
     texts = [o.data["text/plain"] for o in cell.outputs if o.output_type == "display_data"]
-    assert len(texts) == 2 and all(t.startswith("Correct: Exercise ex2") for t in texts)
+    assert len(texts) == 2 and all(t.startswith("Correct") for t in texts), texts
+    assert "also correct on other inputs" in texts[1]
 
 
 def test_feedback_hides_hidden_tests(graded):

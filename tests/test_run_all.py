@@ -20,9 +20,7 @@ nbclient = pytest.importorskip("nbclient")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
-from _common import STUDENT_DIR, use_tool_env  # noqa: E402
-
-EXAMPLE = REPO / "tests" / "fixtures" / "exercise_example.py"
+from _common import STUDENT_DIR, example_notebook, use_tool_env  # noqa: E402
 
 
 class InteractiveClient(nbclient.NotebookClient):
@@ -39,14 +37,9 @@ def _uses_exercise_mechanism(nb):
 
 
 def _example_release(tmp_path):
-    import jupytext
     from generate_student import generate
 
-    src = tmp_path / "src" / "exercise_example.ipynb"
-    src.parent.mkdir()
-    nb = jupytext.read(EXAMPLE)
-    nb.metadata.pop("jupytext", None)
-    nbformat.write(nb, src)
+    src = example_notebook(tmp_path / "src")
     return nbformat.reads(generate([src], out_dir=None)["exercise_example.ipynb"], as_version=4)
 
 

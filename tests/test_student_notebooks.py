@@ -29,9 +29,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-from _common import STUDENT_DIR, lesson_notebooks  # noqa: E402
+from _common import STUDENT_DIR, example_notebook, lesson_notebooks  # noqa: E402
 
-DEMO = REPO / "tests" / "fixtures" / "demo_lesson.ipynb"
+EXAMPLE = "exercise_example.ipynb"  # the worked example (tests/fixtures/exercise_example.py)
 LESSONS = lesson_notebooks()
 STUDENT_FILES = sorted(STUDENT_DIR.glob("*.ipynb"))
 REQUIREMENTS = REPO / "binder" / "requirements.txt"
@@ -44,18 +44,18 @@ def _ids(paths):
 
 
 @pytest.fixture(scope="module")
-def regenerated():
-    """Student versions of all lessons + the demo, generated twice (two nbgrader runs)."""
+def regenerated(tmp_path_factory):
+    """Student versions of all lessons + the worked example, generated twice (two nbgrader runs)."""
     pytest.importorskip("nbgrader")
     from generate_student import generate
 
-    notebooks = LESSONS + [DEMO]
+    notebooks = LESSONS + [example_notebook(tmp_path_factory.mktemp("example"))]
     return generate(notebooks, out_dir=None), generate(notebooks, out_dir=None)
 
 
 def test_generation_is_deterministic(regenerated):
     first, second = regenerated
-    assert set(first) == {p.name for p in LESSONS + [DEMO]}
+    assert set(first) == {p.name for p in LESSONS} | {EXAMPLE}
     for name in first:
         assert first[name] == second[name], f"{name}: two generations differ"
 
@@ -92,8 +92,8 @@ def test_committed_student_notebook_is_clean(path):
     _check_clean(nbformat.read(path, as_version=4), path.name)
 
 
-def test_demo_student_version_is_clean(regenerated):
-    _check_clean(nbformat.reads(regenerated[0][DEMO.name], as_version=4), DEMO.name)
+def test_example_student_version_is_clean(regenerated):
+    _check_clean(nbformat.reads(regenerated[0][EXAMPLE], as_version=4), EXAMPLE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +160,8 @@ def _binder_cells(nb):
 
 
 def _student_versions():
-    """(id, path or None) of the notebooks to run: committed student notebooks + the demo."""
-    return [(p.stem, p) for p in STUDENT_FILES] + [("demo_lesson", None)]
+    """(id, path or None) of the notebooks to run: committed student notebooks + the worked example."""
+    return [(p.stem, p) for p in STUDENT_FILES] + [("exercise_example", None)]
 
 
 @pytest.mark.binder
@@ -171,9 +171,9 @@ def test_binder_environment_runs_student_notebooks(name, path, binder_kernel, tm
     from nbclient import NotebookClient
 
     kernel_name, jupyter_path, python, _ = binder_kernel
-    if path is None:  # the demo: generate its student version (no committed copy)
-        text = request.getfixturevalue("regenerated")[0][DEMO.name]
-        path = tmp_path / DEMO.name
+    if path is None:  # the example: generate its student version (no committed copy)
+        text = request.getfixturevalue("regenerated")[0][EXAMPLE]
+        path = tmp_path / EXAMPLE
         path.write_text(text, encoding="utf-8")
     nb = nbformat.read(path, as_version=4)
     cells = _binder_cells(nb)

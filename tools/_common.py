@@ -20,6 +20,23 @@ def lesson_notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(Path(directory).glob(LESSON_GLOB))
 
 
+EXAMPLE_SOURCE = REPO / "tests" / "fixtures" / "exercise_example.py"
+
+
+def example_notebook(directory: Path) -> Path:
+    """Write the worked exercise example (``tests/fixtures/exercise_example.py``, the instructor
+    version of notebooks/README.md's example) as ``directory/exercise_example.ipynb``; return its path."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(EXAMPLE_SOURCE)
+    nb.metadata.pop("jupytext", None)
+    path = Path(directory) / "exercise_example.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
 def bin_dir() -> Path:
     """``bin/`` of the running interpreter's environment (not symlink-resolved: venvs need that)."""
     return Path(sys.executable).parent
