@@ -57,9 +57,8 @@ def test_blank_student_notebook_runs_to_its_last_cell_interactively(name, tmp_pa
     else:
         nb = nbformat.read(STUDENT_DIR / f"{name}.ipynb", as_version=4)
         where = STUDENT_DIR
-    if not _uses_exercise_mechanism(nb):
-        pytest.xfail("lesson still uses the first-generation `with exN:` checks, which raise "
-                     "(issue 12: being rewritten)")
+    assert _uses_exercise_mechanism(nb), ("the setup cell must import the lesson's checks from dlteach.exercises "
+                                          "(notebooks/README.md, section 1)")
     nb.cells.append(nbformat.v4.new_code_cell("from dlteach.checks import mode\nprint('LAST CELL', mode())"))
     InteractiveClient(nb, kernel_name="python3", timeout=600, allow_errors=False,
                       resources={"metadata": {"path": str(where)}}).execute()
