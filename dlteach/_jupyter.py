@@ -5,7 +5,9 @@ here; ``monitor``, ``debug`` and ``checks`` use it:
 
 * :func:`get_ipython` (never imports IPython: a plain script stays plain), :func:`zmq_kernel`,
   :func:`kernel_shell` (the shell when a Jupyter kernel runs, else None), :func:`detect_frontend` ->
-  "widget" | "headless" | "none" (see ``dlteach/monitor.py``'s docstring; ``DLTEACH_HEADLESS``).
+  "widget" | "headless" | "none" (see ``dlteach/monitor.py``'s docstring; ``DLTEACH_HEADLESS``),
+  :func:`request_allows_stdin` (the running execute request's ``allow_stdin``: how ``dlteach.checks``
+  tells an interactive front end from nbgrader / nbval).
 * :class:`StopChannel`: makes a widget button's click reach Python while a cell runs (ipykernel 7
   subshell, ipykernel 6 + jupyter-ui-poll, or between cells).
 * :func:`new_figure` (matplotlib Figure without pyplot), :func:`figure_png`, :func:`figure_text`.
@@ -25,8 +27,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["get_ipython", "zmq_kernel", "kernel_shell", "detect_frontend", "StopChannel", "new_figure",
-           "figure_png", "figure_text", "LiveDisplay", "warn_once"]
+__all__ = ["get_ipython", "zmq_kernel", "kernel_shell", "detect_frontend", "request_allows_stdin", "StopChannel",
+           "new_figure", "figure_png", "figure_text", "LiveDisplay", "warn_once"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -90,6 +92,31 @@ def detect_frontend():
         parent = getattr(kernel, "_parent_header", {}) or {}
     meta = (parent or {}).get("metadata") or {}
     return "widget" if meta.get("cellId") else "headless"
+
+
+def request_allows_stdin(ip):
+    """``allow_stdin`` of the execute request that the kernel behind shell ``ip`` is running: True from
+    interactive front ends (JupyterLab, Notebook 7, VS Code: they can answer ``input()``), False from
+    headless executors (nbclient - hence nbgrader, nbconvert, papermill - and nbval); None when ``ip``
+    has no kernel or the flag cannot be read."""
+    kernel = getattr(ip, "kernel", None)
+    if kernel is None:
+        return None
+    parent = None
+    try:
+        parent = kernel.get_parent("shell")
+    except TypeError:  # ipykernel < 6: get_parent() without a channel
+        try:
+            parent = kernel.get_parent()
+        except Exception:  # noqa: BLE001
+            parent = None
+    except Exception:  # noqa: BLE001
+        parent = None
+    content = (parent or {}).get("content") or {}
+    if "allow_stdin" in content:
+        return bool(content["allow_stdin"])
+    flag = getattr(kernel, "_allow_stdin", None)
+    return None if flag is None else bool(flag)
 
 
 # --------------------------------------------------------------- Stop while running

@@ -58,6 +58,8 @@ import zlib
 
 import numpy as np
 
+from . import _jupyter
+
 __all__ = [
     "CheckFailed", "NotAttempted", "ExerciseIncorrect", "ExerciseNotAttempted",
     "Exercise", "Choice", "Answer", "Context", "____",
@@ -119,49 +121,17 @@ SOLUTIONS_ENV = "DLTEACH_SOLUTIONS"  # "off" (or 0/false/no): exN.solution() sho
 # --------------------------------------------------------------------------------------------
 # Mode detection
 # --------------------------------------------------------------------------------------------
-def _shell():
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-        return None
-    return get_ipython()
-
-
-def _request_allows_stdin(shell):
-    """``allow_stdin`` of the execute request being run by ``shell``'s kernel; None if unknown
-    (not a kernel)."""
-    kernel = getattr(shell, "kernel", None)
-    if kernel is None:
-        return None
-    parent = None
-    try:
-        parent = kernel.get_parent("shell")
-    except TypeError:  # ipykernel < 6: get_parent() without a channel
-        try:
-            parent = kernel.get_parent()
-        except Exception:  # noqa: BLE001
-            parent = None
-    except Exception:  # noqa: BLE001
-        parent = None
-    content = (parent or {}).get("content") or {}
-    if "allow_stdin" in content:
-        return bool(content["allow_stdin"])
-    flag = getattr(kernel, "_allow_stdin", None)
-    return None if flag is None else bool(flag)
-
-
 def mode() -> str:
     """"interactive" (show a box, never raise) or "grading" (raise on failure); see the module doc."""
     forced = os.environ.get(MODE_ENV, "").strip().lower()
     if forced in ("interactive", "grading"):
         return forced
-    shell = _shell()
+    shell = _jupyter.get_ipython()
     if shell is None:
         return "grading"
     if getattr(shell, "kernel", None) is None:
         return "interactive"  # terminal IPython
-    allow = _request_allows_stdin(shell)
-    return "interactive" if allow else "grading"
+    return "interactive" if _jupyter.request_allows_stdin(shell) else "grading"
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,7 +163,7 @@ def _compact_traceback(shell, etype, value, tb, tb_offset=None):
 
 
 def _install_exception_display():
-    shell = _shell()
+    shell = _jupyter.get_ipython()
     if shell is None or not hasattr(shell, "set_custom_exc"):
         return
     current = tuple(getattr(shell, "custom_exceptions", ()) or ())
@@ -256,7 +226,7 @@ class Box:
         return "".join(parts)
 
     def show(self):
-        shell = _shell()
+        shell = _jupyter.get_ipython()
         if shell is None:
             print(self.text)
             return

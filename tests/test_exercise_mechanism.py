@@ -57,6 +57,59 @@ def test_placeholder_equals_only_itself_and_has_no_truth_value():
     assert pickle.loads(pickle.dumps(____)) is ____
 
 
+class _Kernel:
+    """Stand-in for an ipykernel Kernel: ``get_parent`` as in ipykernel >= 6 (``new``) or < 6."""
+
+    def __init__(self, content=None, new=True, flag=None, broken=False):
+        self.content, self.new, self.broken = content, new, broken
+        if flag is not None:
+            self._allow_stdin = flag
+
+    def get_parent(self, *channel):
+        if self.broken:
+            raise RuntimeError("no parent")
+        if channel and not self.new:
+            raise TypeError("get_parent() takes no arguments")
+        return None if self.content is None else {"content": self.content}
+
+
+class _Shell:
+    def __init__(self, kernel=None):
+        self.kernel = kernel
+
+
+@pytest.mark.parametrize("kernel, expected", [
+    (_Kernel({"allow_stdin": True}), True),                 # JupyterLab, Notebook 7, VS Code
+    (_Kernel({"allow_stdin": False}), False),               # nbclient (nbgrader, nbconvert, papermill), nbval
+    (_Kernel({"allow_stdin": True}, new=False), True),      # ipykernel < 6
+    (_Kernel({}, flag=False), False),                       # no flag in the request: the kernel's own
+    (_Kernel(None, broken=True, flag=True), True),
+    (_Kernel({}), None),                                    # unknown
+    (None, None),                                           # terminal IPython: no kernel
+])
+def test_the_jupyter_module_reads_the_requests_allow_stdin(kernel, expected):
+    from dlteach import _jupyter
+
+    assert _jupyter.request_allows_stdin(_Shell(kernel)) is expected
+
+
+@pytest.mark.parametrize("shell, expected", [
+    (None, "grading"),                                      # plain Python
+    (_Shell(None), "interactive"),                          # terminal IPython
+    (_Shell(_Kernel({"allow_stdin": True})), "interactive"),
+    (_Shell(_Kernel({"allow_stdin": False})), "grading"),
+    (_Shell(_Kernel({})), "grading"),                       # unknown: a wrong answer must never score
+])
+def test_mode_uses_the_jupyter_modules_detection(shell, expected, monkeypatch):
+    from dlteach import _jupyter
+
+    monkeypatch.delenv(checks.MODE_ENV, raising=False)
+    monkeypatch.setattr(_jupyter, "get_ipython", lambda: shell)
+    assert checks.mode() == expected
+    monkeypatch.setenv(checks.MODE_ENV, "grading" if expected == "interactive" else "interactive")
+    assert checks.mode() != expected                        # the environment variable wins
+
+
 def test_mode_detection_outside_a_kernel(monkeypatch):
     assert checks.mode() == "grading"          # plain Python / pytest: failures raise
     monkeypatch.setenv(checks.MODE_ENV, "interactive")

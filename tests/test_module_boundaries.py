@@ -27,7 +27,7 @@ ALLOWED = {
     "_getframe": ({"dlteach.checks", "dlteach.layers"}, "sys._getframe: the caller's namespace"),
     "_fields": ({"dlteach.tree"}, "a namedtuple's field names (public namedtuple API)"),
     "_showtraceback": ({"dlteach.checks"}, "IPython's traceback display hook (compact failure boxes)"),
-    "_allow_stdin": ({"dlteach.checks"}, "ipykernel: the executing request's allow_stdin flag"),
+    "_allow_stdin": ({"dlteach._jupyter"}, "ipykernel: the executing request's allow_stdin flag"),
     "_parent_header": ({"dlteach._jupyter"}, "ipykernel: the header of the executing request"),
     "_create_subshell": ({"dlteach._jupyter"}, "ipykernel >= 7: kernel subshells (Stop button)"),
     "_supports_kernel_subshells": ({"dlteach._jupyter"}, "ipykernel >= 7: kernel subshells (Stop button)"),
