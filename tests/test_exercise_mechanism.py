@@ -250,6 +250,37 @@ def test_example_module_keeps_its_answer_out_of_plain_text(capsys):
     assert unseal(seal("x = 1")) == "x = 1" and isinstance(example.q1.solution_text, Sealed)
 
 
+LESSON_MODULES = sorted(p.stem for p in (REPO / "dlteach" / "exercises").glob("lesson[0-9][0-9].py"))
+
+
+@pytest.mark.parametrize("module", LESSON_MODULES)
+def test_lesson_solutions_are_sealed_shown_by_solution_and_switched_off(module, monkeypatch, capsys):
+    """A learner who reads the installed check module finds no solution in plain text (issue 12); exN.solution()
+    still shows it, and DLTEACH_SOLUTIONS=off hides it."""
+    import importlib
+
+    lesson = importlib.import_module(f"dlteach.exercises.{module}")
+    source = Path(lesson.__file__).read_text(encoding="utf-8")
+    exercises = {k: v for k, v in vars(lesson).items() if isinstance(v, Exercise) and v.solution_text is not None}
+    assert exercises, f"{module} publishes no solution"
+    monkeypatch.delenv(checks.SOLUTIONS_ENV, raising=False)
+    for name, ex in exercises.items():
+        assert isinstance(ex.solution_text, Sealed), f"{module}.{name}: solution in plain text; seal it"
+        text = unseal(ex.solution_text)
+        code = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+        # the solution as a whole is not in the file (single lines may be: hints give partial code)
+        assert "\n".join(code) not in "\n".join(line.strip() for line in source.splitlines())
+        ex.solution()
+        shown = capsys.readouterr().out
+        assert all(line in shown for line in code), f"{module}.{name}.solution() does not show the solution"
+    monkeypatch.setenv(checks.SOLUTIONS_ENV, "off")
+    for name, ex in exercises.items():
+        ex.solution()
+        shown = capsys.readouterr().out
+        assert "switched off" in shown, name
+        assert not any(len(line) > 12 and line in shown for line in unseal(ex.solution_text).splitlines()), name
+
+
 def test_solution_can_be_switched_off(monkeypatch, capsys):
     ex = _double()
     ex.solution()

@@ -9,6 +9,10 @@ q1   what happens without dlfeval (multiple choice, hashed)                    (
 Every check builds its own small network / parameters (seeded; other sizes when the hidden block
 passes a seed), computes the reference independently (float64 NumPy or dlteach's own
 crossentropy with class weights) and compares with tolerances stated at each ``c.close``.
+
+The solutions shown by ``exN.solution()`` are sealed (not readable in this file); the instructor notebook has them,
+and ``python -c "from dlteach.exercises.lesson01 import ex1; from dlteach.checks import unseal;
+print(unseal(ex1.solution_text))"`` prints one (``python -m dlteach.checks seal 'text'`` seals a new one).
 """
 
 from __future__ import annotations
@@ -99,16 +103,10 @@ ex1 = Exercise(
         "gradients = ____\n"
         "return loss, gradients",
     ],
-    solution=(
-        "def modelLossWeighted(net, X, T, classWeights):\n"
-        "    Y = forward(net, X)\n"
-        "    loss = crossentropy(Y, T, dlarray(classWeights, \"C\"))\n"
-        "    gradients = dlgradient(loss, net.Learnables)\n"
-        "    return loss, gradients\n"
-        "\n"
-        "# or from primitives:\n"
-        "#   N = T.shape[1]\n"
-        "#   loss = -np.sum(classWeights[:, None] * T * np.log(Y)) / N"
+    solution=Sealed(
+        "eNpVjkFrwzAMhe/5FY/uYg8vY9fATruWnAJdKD14tZIaHDvI7kb//dRkGZvACD2971mOBkzJUdinnA/kx0shpyIVg3eDzuAc7LbI"
+        "uqkg1eMVQ+Ivy5tTL3qQCFmdWTrFwmm+qX4JccEy25v6G2awe9vplRzZOi/IHXdhm9Q90EC+qPdkOdqPQHkFmMqVI1bDL11VD0iM"
+        "gdOEmf3ki/+k3IgKtBLd1fliZzq+nBbp596nONf5Ov077tgYtCnSCY/o5IklpFH1WuMZ7Teu1WJK"
     ),
 )
 
@@ -298,14 +296,10 @@ ex3 = Exercise(
         "loss = loss + ____\n"
         "gradients = ____",
     ],
-    solution=(
-        "def modelLossL2(parameters, X, T, l2):\n"
-        "    Y = model(parameters, X)\n"
-        "    loss = crossentropy(Y, T)\n"
-        "    penalty = sum(np.sum(p[\"Weights\"] ** 2) for p in parameters.values())\n"
-        "    loss = loss + l2 / 2 * penalty\n"
-        "    gradients = dlgradient(loss, parameters)\n"
-        "    return loss, gradients"
+    solution=Sealed(
+        "eNpVjs0KgzAQhO99isVTYoOFHAt9A4+FVkoPoa5WiEnYxIJv39Vgf/YyLPPNzrbYwehbtLWPsdYiGDIjJqSo4KrgrMBqedwBTwOn"
+        "jP5DcjUtx9l/ECu6RD7MouF8dgM6Y9PMQJxG4UK1SLgVFxz6Z4rFHcoStITOEwQYHHwbqpexE0Yh/3pW2fNvcAAN5VawIj2ZduAf"
+        "Fq612yaWiPo5nO8RpokcZPOTfANH91g4"
     ),
 )
 
@@ -413,12 +407,9 @@ ex4 = Exercise(
         "gradients = dlgradient(loss, net.Learnables)\n"
         "return ____",
     ],
-    solution=(
-        "def modelLossWithState(net, X, T):\n"
-        "    Y, state = forward(net, X, return_state=True)\n"
-        "    loss = crossentropy(Y, T)\n"
-        "    gradients = dlgradient(loss, net.Learnables)\n"
-        "    return loss, gradients, state"
+    solution=Sealed(
+        "eNo9jsEKwjAMhu8+RY4dFB9A2Bvs5kB3kmgyHdRW0gzx7U1bXS4h+f/vT4hneCbiMKScT4s+jorKLrJ6OHsYu8MOrCYPuQjQw5zk"
+        "jUKbRVhXiZcq96Os3FUiWJ65b2Kdo0p6fdxUAqt6F6TF1sVC4T+5Anmw5P3AKBGvgXMD2hVoho3+ffUF/m1BgA=="
     ),
 )
 

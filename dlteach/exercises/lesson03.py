@@ -16,6 +16,10 @@ Tolerances (float32 learnables, eps32 = 1.2e-7), stated again in each check:
   ``w_new - w`` loses the low bits of w (measured 5e-8 for |w| ~ 1, issue 12), a wrong formula is off by
   at least 1e-4 of the step;
 * global-norm clipping (ex7): rtol 1e-5 (a float32 sum of a few hundred squares).
+
+The solutions shown by ``exN.solution()`` are sealed (not readable in this file); the instructor notebook has them,
+and ``python -c "from dlteach.exercises.lesson03 import ex1; from dlteach.checks import unseal;
+print(unseal(ex1.solution_text))"`` prints one (``python -m dlteach.checks seal 'text'`` seals a new one).
 """
 from __future__ import annotations
 
@@ -145,13 +149,10 @@ ex1 = Exercise(
         "    return minibatchqueue(XRaw, labels, MiniBatchSize=miniBatchSize, PartialMiniBatch=____,\n"
         "                          MiniBatchFcn=preprocess, MiniBatchFormat=[\"SSCB\", \"CB\"], seed=seed)",
     ],
-    solution=(
-        "def makeQueue(XRaw, labels, miniBatchSize, seed):\n"
-        "    def preprocess(X, labels):\n"
-        "        return X / 255, onehotencode(labels, 1, ClassNames=classes)\n"
-        "\n"
-        "    return minibatchqueue(XRaw, labels, MiniBatchSize=miniBatchSize, PartialMiniBatch=\"discard\",\n"
-        "                          MiniBatchFcn=preprocess, MiniBatchFormat=[\"SSCB\", \"CB\"], seed=seed)"
+    solution=Sealed(
+        "eNptkE0LwjAMhu/7FaGnCQVR8CL0ouBNUXcZiIfYRixu7Ww6BH+9mx9zqO8hBPLxPomhI5R4pk1NNaX5Fq8SCjxQwRJK6+wMoz5l"
+        "9kYSmMgMpgk0Ms1UFagKXhNzmr9nXuVWgWIdHOQwhPFkIsE7OvlITntD6dthJGFeIPMKS2Kl25R4kCS9BS3EoYW4/CFc9gnVF+8a"
+        "Q7RYdD1KGMsagxGyo/xV177QTn1u7HktfCgxqp3IsvlMSBBN3D/fox4/ugNWJWw6"
     ),
 )
 
@@ -284,22 +285,11 @@ ex2 = Exercise(
         "            lossHistory.append(float(loss))\n"
         "    return parameters, lossHistory",
     ],
-    solution=(
-        "def trainModelFunction(parameters, mbq, numEpochs, learnRate=0.001):\n"
-        "    averageGrad = None\n"
-        "    averageSqGrad = None\n"
-        "    iteration = 0\n"
-        "    lossHistory = []\n"
-        "    for epoch in range(numEpochs):\n"
-        "        shuffle(mbq)\n"
-        "        while hasdata(mbq):\n"
-        "            iteration += 1\n"
-        "            X, T = next(mbq)\n"
-        "            loss, gradients = dlfeval(modelLossFcn, parameters, X, T)\n"
-        "            parameters, averageGrad, averageSqGrad = adamupdate(parameters, gradients, averageGrad,\n"
-        "                                                                averageSqGrad, iteration, learnRate)\n"
-        "            lossHistory.append(float(loss))\n"
-        "    return parameters, lossHistory"
+    solution=Sealed(
+        "eNqdUbFOxDAM3fkKj62ITr0VqSMHAzAAAxJiMI3TRkqdXpIe8Pck5egl3Ia3vBf7PT9LUhAcar63ksxu5i5oy9WEDkcK5LyA8X0v"
+        "gOfxerLdEN+G0PEjBmqbTdNs66sLiIUHctjTjUMJLTxYphx+2v8ldByOSSuCzYIY6/2t9sG6r4i9vi2gsg4oCYNmcMg9VauVo3Iq"
+        "P8xKGaqi13oFPwZtCAb0EgMu1KmhtHDZwragXgQ8RxNMn6Gc+WtUQB8X0sTBx3/SKDqgqcYU4l2kdx0LyENMA8spOZuFJ84iQ4nj"
+        "PMUdqDjLql+2Fxr/qUJenELKDn8ex/FuG5wmYlkpYzFUiah//joKs+Ni56ztGyfBvcY="
     ),
 )
 
@@ -453,32 +443,13 @@ ex3 = Exercise(
         "            accuracy = ____\n"
         "            recordMetrics(monitor, iteration, Loss=loss, Accuracy=accuracy)",
     ],
-    solution=(
-        "def modelLossAcc(parameters, X, T):\n"
-        "    Y = model(parameters, X)\n"
-        "    loss = crossentropy(Y, T)\n"
-        "    gradients = dlgradient(loss, parameters)\n"
-        "    return loss, gradients, Y\n"
-        "\n"
-        "\n"
-        "def trainMonitored(parameters, mbq, numEpochs, monitor, learnRate=0.001):\n"
-        "    averageGrad = None\n"
-        "    averageSqGrad = None\n"
-        "    iteration = 0\n"
-        "    epoch = 0\n"
-        "    while epoch < numEpochs and not monitor.Stop:\n"
-        "        epoch += 1\n"
-        "        shuffle(mbq)\n"
-        "        while hasdata(mbq) and not monitor.Stop:\n"
-        "            iteration += 1\n"
-        "            X, T = next(mbq)\n"
-        "            loss, gradients, Y = dlfeval(modelLossAcc, parameters, X, T)\n"
-        "            accuracy = np.mean(onehotdecode(Y, classes, 1) == onehotdecode(T, classes, 1))\n"
-        "            parameters, averageGrad, averageSqGrad = adamupdate(parameters, gradients, averageGrad,\n"
-        "                                                                averageSqGrad, iteration, learnRate)\n"
-        "            recordMetrics(monitor, iteration, Loss=loss, Accuracy=accuracy)\n"
-        "            updateInfo(monitor, Epoch=f\"{epoch} of {numEpochs}\")\n"
-        "    return parameters, iteration"
+    solution=Sealed(
+        "eNqdU7FugzAQ3fmKUyaioihZqzJkqKpKTYcmQzNe7SMggU2MSRtF+feeIYDdDpXqBfnO9967u4ekDCotqXzRTbMWIq7RYEWWTJPA"
+        "ewK7+X0EfPaQ9u/CB/MuWXIt54XhLylrdH2O9662yx4MyoLD7oksh1vsihKY0PrHhmxrFPTJsTKBfRRFkrVag4XaaFVYbUgGYqqP"
+        "YwKqrR5rLXJ3718lUBIa9YaW0uViuVzdOsITGTzQE3OwsFetyA9vjz8TBbOgLbTi4LKLkCMab595UdIt9jDpAFQSlLaDnMXW6rpX"
+        "MGHcpbAaQ03eZllJMfczH4M9eo6NRItd6g/gUHJA4I5bLUtX9GVDomGf4fS71WV0wjL23eLv72aXAAiFaA2Ks2OqFxWhinmcubaS"
+        "BMM4k4gS2TRcvZpDmkKQ3gXpENon9laZ/FogSqzamsdGgVu87vzygOM/J6BPphV4NgwbMdyrkRuyphBNPJrWK3TDTvudrG8DTYfJ"
+        "hlh9n88q0xNQZ8M0m106q11BZ3AZ3XmdBb+dP6BRwDfDzkEd"
     ),
 )
 
@@ -599,11 +570,10 @@ ex5 = Exercise(
         "    theta_new = theta - learnRate * g / ____\n"
         "    return theta_new, v_new",
     ],
-    solution=(
-        "def rmspropStep(theta, g, v, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):\n"
-        "    v_new = sqGradDecay * v + (1 - sqGradDecay) * g ** 2\n"
-        "    theta_new = theta - learnRate * g / (np.sqrt(v_new) + epsilon)\n"
-        "    return theta_new, v_new"
+    solution=Sealed(
+        "eNpNjk0KwjAQhfee4i2TmtbUlQrZCe71ABLsWIWappNY8faGWLSzGh7f+2noCn4Ez70/RfIi3ihahVZhVOjIsjvaSEZXWtcKYTiw"
+        "bfZ0se8kbRXIh3vXO1NTuZG7BdKNZ0cvmDmLAiOWEDXKuSyT3qIosM7GXD2Z85/o34KMriCcr8LAUeQWmUKnBTJHMMUnu3+S+q75"
+        "APU7Ry8="
     ),
 )
 
@@ -678,11 +648,9 @@ ex6 = Exercise(
         "    w_new = ____\n"
         "    return w_new, vel_new",
     ],
-    solution=(
-        "def sgdmFunction(w, g, vel, learnRate=0.01, momentum=0.9):\n"
-        "    vel_new = momentum * vel - learnRate * g\n"
-        "    w_new = w + vel_new\n"
-        "    return w_new, vel_new"
+    solution=Sealed(
+        "eNpLSU1TKE5PyXUrzUsuyczP0yjXUUjXUShLzdFRyElNLMoLSixJtTXQMzDUUcjNz03NKynNBXItNa24FIAAqC4+L7VcwRYuqaAF"
+        "ElTQRegGiqSDFZdDlZYraMM0gsWLUktKi/Ig0jowGQCyLzCW"
     ),
 )
 
@@ -746,14 +714,10 @@ ex7 = Exercise(
         "        gradients = dlupdate(lambda g: ____, gradients)\n"
         "    return gradients",
     ],
-    solution=(
-        "def clipGlobalNorm(gradients, gradientThreshold):\n"
-        "    sq = dlupdate(lambda g: float(np.sum(extractdata(g) ** 2)), gradients)\n"
-        "    globalNorm = np.sqrt(sum(s for layer in sq.values() for s in layer.values()))\n"
-        "    if globalNorm > gradientThreshold:\n"
-        "        scale = np.float32(gradientThreshold / globalNorm)\n"
-        "        gradients = dlupdate(lambda g: g * scale, gradients)\n"
-        "    return gradients"
+    solution=Sealed(
+        "eNptkMEOgjAQRO9+xR5bYjDBG4levXnyBxa6VJKFwrYY/XuhRCDBnprZnTedGqqg5Lq7sSuQ704aZQVNTW3wR/hdH08h/3RsdH6A"
+        "8fgeLmB46AwGUoxNYRBsDhU7DKrtUj80it5BsAzjCiqrIUkg03pleh1RdgkekZOzl6Amu4fKCTB+SKBux8j0hTyQVzoO/CTG6aLr"
+        "mVhXW+h1X2LuEHuUyDTnxqefM7XbhtMGpxfrUuP/T1hIZvqusFAYpF3VL/Dof/c="
     ),
 )
 
