@@ -27,6 +27,7 @@ measures ``import dlteach`` in fresh interpreters.
 
     .venv/bin/python benchmarks/bench_training_step.py [--repeat R] [--warmup W] [--threads N] [--rounds K]
     .venv/bin/python benchmarks/bench_training_step.py --profile mlp-dlteach   # cProfile of one row
+    .venv/bin/python benchmarks/bench_training_step.py --clock cpu   # CPU time: for a machine shared with other jobs
 
 Targets (issue "Core"): dlteach MLP step within 1.3x of hand-written NumPy and no slower than PyTorch;
 CNN step within 1.5x of PyTorch; ``import dlteach`` < 0.3 s. Issue 14: LSTM step within 2x of PyTorch;
@@ -55,6 +56,10 @@ parser.add_argument("--threads", type=int, default=None, help="BLAS and PyTorch 
 parser.add_argument("--row", default=None, help=argparse.SUPPRESS)
 parser.add_argument("--models", default="mlp,cnn,lstm", help="comma-separated subset of mlp, cnn, lstm")
 parser.add_argument("--profile", default=None, metavar="ROW", help="cProfile one row, e.g. mlp-dlteach")
+parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="time steps by the wall clock (default) or by the CPU time of the row's process (all its "
+                         "threads): on a machine shared with other jobs the CPU time leaves out the time the "
+                         "process waited for a core")
 parser.add_argument("--default-malloc", action="store_true",
                     help="run every row with glibc's default malloc thresholds (dlteach tuning off)")
 args = parser.parse_args()
@@ -450,10 +455,11 @@ def run_row(name):
     step = ROWS[row][1](model)
     losses = [step() for _ in range(args.warmup)]
     times = []
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         losses.append(step())
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return {"median": statistics.median(times), "q1": statistics.quantiles(times, n=4)[0],
             "q3": statistics.quantiles(times, n=4)[2], "p10": statistics.quantiles(times, n=10)[0],
             "first_loss": losses[0], "last_loss": losses[-1]}
@@ -477,7 +483,7 @@ def child(name):
     if THREADS:
         env["BENCH_THREADS"] = str(THREADS)
     cmd = [sys.executable, os.path.abspath(__file__), "--row", name, "--repeat", str(args.repeat),
-           "--warmup", str(args.warmup)]
+           "--warmup", str(args.warmup), "--clock", args.clock]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -520,7 +526,8 @@ import numpy as np  # noqa: E402
 
 THREADS = args.threads or blas_threads()
 MALLOC_ENV, malloc_text = malloc_env()
-print(f"one training step, float32, batch {BATCH}; median of {args.repeat} steps after {args.warmup} warm-up steps")
+print(f"one training step, float32, batch {BATCH}; median of {args.repeat} steps after {args.warmup} warm-up steps; "
+      f"{'CPU time of the process' if args.clock == 'cpu' else 'wall-clock time'}")
 print(f"NumPy {np.__version__}, BLAS threads = PyTorch threads = {THREADS or 'unknown (threadpoolctl missing)'}")
 print(f"malloc: {malloc_text}")
 print()
