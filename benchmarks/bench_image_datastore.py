@@ -41,8 +41,21 @@ def main():
     os.environ["DLTEACH_DATA_DIR"] = cache
     import numpy as np
 
-    from dlteach import (augmentedImageDatastore, cat, categories, digitDatasetPath, hasdata, imageDataAugmenter,
-                         imageDatastore, minibatchqueue, onehotencode, read, reset, shuffle, splitEachLabel)
+    from dlteach import (
+        augmentedImageDatastore,
+        cat,
+        categories,
+        digitDatasetPath,
+        hasdata,
+        imageDataAugmenter,
+        imageDatastore,
+        minibatchqueue,
+        onehotencode,
+        read,
+        reset,
+        shuffle,
+        splitEachLabel,
+    )
     from dlteach import next as mbq_next
 
     rows = []

@@ -62,8 +62,18 @@ def row_dlteach(style):
     import numpy as np
 
     from dlteach import (
-        dlarray, dlfeval, dlgradient, dlnetwork, featureInputLayer, forward, fullyconnect, fullyConnectedLayer,
-        lbfgsState, lbfgsupdate, tanh, tanhLayer,
+        dlarray,
+        dlfeval,
+        dlgradient,
+        dlnetwork,
+        featureInputLayer,
+        forward,
+        fullyconnect,
+        fullyConnectedLayer,
+        lbfgsState,
+        lbfgsupdate,
+        tanh,
+        tanhLayer,
     )
     from dlteach.table import Table
 

@@ -25,13 +25,29 @@ import time
 import numpy as np
 
 from dlteach import (
-    adamupdate, convolution2dLayer, crossentropy, dlfeval, dlgradient, dlnetwork, forward, fullyConnectedLayer,
-    hasdata, imageInputLayer, load_digits, maxPooling2dLayer, minibatchqueue, next as mbq_next, onehotencode,
-    reluLayer, shuffle, softmaxLayer,
+    adamupdate,
+    convolution2dLayer,
+    crossentropy,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    forward,
+    fullyConnectedLayer,
+    hasdata,
+    imageInputLayer,
+    load_digits,
+    maxPooling2dLayer,
+    minibatchqueue,
+    onehotencode,
+    reluLayer,
+    shuffle,
+    softmaxLayer,
+)
+from dlteach import (
+    next as mbq_next,
 )
 from dlteach._jupyter import figure_png
 from dlteach.monitor import recordMetrics, trainingProgressMonitor, updateInfo
-
 
 # ------------------------------------------------------------------------------------ training steps
 

@@ -187,8 +187,14 @@ def step_dlnetwork(model):
     import numpy as np
 
     from dlteach import dlarray, dlfeval, dlgradient
-    from dlteach.layers import (convolution2dLayer, fullyConnectedLayer, imageInputLayer, maxPooling2dLayer,
-                                reluLayer, softmaxLayer)
+    from dlteach.layers import (
+        convolution2dLayer,
+        fullyConnectedLayer,
+        imageInputLayer,
+        maxPooling2dLayer,
+        reluLayer,
+        softmaxLayer,
+    )
     from dlteach.losses import crossentropy
     from dlteach.network import dlnetwork, forward
     from dlteach.updaters import adamupdate

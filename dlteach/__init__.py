@@ -12,32 +12,76 @@ from . import _allocator, errors, nnc
 from .accelerate import AcceleratedFunction, clearCache, dlaccelerate
 from .autodiff import dlfeval, dlgradient
 from .data import (
-    digitDatasetPath, digitTest4DArrayData, digitTrain4DArrayData, load_digits, load_waveforms, make_moons, make_regression_line,
+    digitDatasetPath,
+    digitTest4DArrayData,
+    digitTrain4DArrayData,
+    load_digits,
+    load_waveforms,
+    make_moons,
+    make_regression_line,
 )
 from .datastore import arrayDatastore, combine, numpartitions, preview, read, readall, transform
 from .dlarray import dims, dlarray, extractdata, finddim, isdlarray, stripdims
 from .images import (
-    augment, augmentedImageDatastore, cat, categories, countEachLabel, imageDataAugmenter, imageDatastore, splitEachLabel,
+    augment,
+    augmentedImageDatastore,
+    cat,
+    categories,
+    countEachLabel,
+    imageDataAugmenter,
+    imageDatastore,
+    splitEachLabel,
 )
 from .initializers import (
-    initializeGaussian, initializeGlorot, initializeHe, initializeOnes, initializeOrthogonal, initializeUniform,
-    initializeUnitForgetGate, initializeZeros,
+    initializeGaussian,
+    initializeGlorot,
+    initializeHe,
+    initializeOnes,
+    initializeOrthogonal,
+    initializeUniform,
+    initializeUnitForgetGate,
+    initializeZeros,
 )
-from .lbfgs import lbfgsState, lbfgsupdate
 from .layers import CustomLayer, functionLayer, networkDataLayout
 from .layers import constructors as _layer_constructors
+from .lbfgs import lbfgsState, lbfgsupdate
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .minibatchqueue import hasdata, minibatchqueue, partition, reset, shuffle
 from .minibatchqueue import next as next  # importable, but not in __all__ (see below)
 from .monitor import groupSubPlot, recordMetrics, trainingProgressMonitor, updateInfo, yscale
 from .network import (
-    addLayers, analyzeNetwork, connectLayers, disconnectLayers, dlnetwork, forward, getL2Factor, getLearnRateFactor,
-    initialize, predict, removeLayers, replaceLayer, resetState, setL2Factor, setLearnRateFactor,
+    addLayers,
+    analyzeNetwork,
+    connectLayers,
+    disconnectLayers,
+    dlnetwork,
+    forward,
+    getL2Factor,
+    getLearnRateFactor,
+    initialize,
+    predict,
+    removeLayers,
+    replaceLayer,
+    resetState,
+    setL2Factor,
+    setLearnRateFactor,
 )
 from .network import plot as plot  # importable, but not in __all__ (see below)
 from .ops import (
-    avgpool, batchnorm, dlconv, dltranspconv, dropout, fullyconnect, leakyrelu, maxpool, onehotdecode, onehotencode,
-    relu, sigmoid, softmax, tanh,
+    avgpool,
+    batchnorm,
+    dlconv,
+    dltranspconv,
+    dropout,
+    fullyconnect,
+    leakyrelu,
+    maxpool,
+    onehotdecode,
+    onehotencode,
+    relu,
+    sigmoid,
+    softmax,
+    tanh,
 )
 from .recurrent import gru, lstm, padsequences
 from .serialization import load, save

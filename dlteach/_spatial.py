@@ -27,10 +27,9 @@ import weakref
 from collections import namedtuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
-
 from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
+from numpy.lib.stride_tricks import as_strided
 
 from . import validate as _v
 from .errors import SpatialArgumentError

@@ -30,9 +30,9 @@ from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_pri
 from . import _recording
 from . import validate as _v
 from .dlarray import dlarray
+from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .formats import data_of, size_text, wrap_like
 from .network import dlnetwork
-from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .tree import tree_map
 
 _TAPES: list[_Tape] = []

@@ -25,8 +25,8 @@ import numpy as np
 from . import _jupyter, tree
 from .autodiff import dlfeval
 from .dlarray import dlarray
-from .formats import fmt_of, size_text, value_of, wrap_like
 from .errors import DebugError, GradientCheckWarning  # defined with the other teaching errors
+from .formats import fmt_of, size_text, value_of, wrap_like
 from .network import dlnetwork, forward, unwatched
 
 __all__ = [

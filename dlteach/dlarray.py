@@ -23,14 +23,24 @@ import numpy as np
 from autograd.tracer import getval, isbox
 
 from . import _recording
+from . import formats as _f
 from . import primitives as _prim
 from . import tree as _tree
-from . import formats as _f
-from .formats import (
-    LABEL_ORDER, apply_format, as_single, is_single, parse_format, data_of, reduced_format, result_format, size_text,
-    to_single, value_of, wrap,
-)
 from .errors import FormatError, NotTracedError
+from .formats import (
+    LABEL_ORDER,
+    apply_format,
+    as_single,
+    data_of,
+    is_single,
+    parse_format,
+    reduced_format,
+    result_format,
+    size_text,
+    to_single,
+    value_of,
+    wrap,
+)
 
 _MATLAB_CLASS = {np.dtype("float32"): "single", np.dtype("float64"): "double", np.dtype("bool"): "logical"}
 

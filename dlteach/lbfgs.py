@@ -92,7 +92,10 @@ from . import tree
 from . import validate as _v
 from .dlarray import isdlarray
 from .errors import (
-    NonScalarLossError, ReadOnlyPropertyError, StructureMismatchError, UpdaterArgumentError,
+    NonScalarLossError,
+    ReadOnlyPropertyError,
+    StructureMismatchError,
+    UpdaterArgumentError,
 )
 from .formats import data_of, size_text, value_of
 from .network import dlnetwork, with_learnables

@@ -23,9 +23,15 @@ from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import FormatError, SizeMismatchError, SpatialArgumentError
 from .formats import (
-    apply_format, as_single, data_of, fmt_of, size_text, value_of, wrap, wrap_like,
+    apply_format,
+    as_single,
+    data_of,
+    fmt_of,
+    size_text,
+    value_of,
+    wrap,
+    wrap_like,
 )
-
 
 # -------------------------------------------------------------------------------------------------
 # helpers

@@ -57,8 +57,10 @@ from autograd.extend import defvjp_argnums
 from autograd.tracer import getval, isbox
 
 from . import validate as _v
-from .formats import apply_format as _apply_format, data_of, fmt_of, parse_format as _parse_format, wrap
 from .errors import DLTeachError, FormatError, SizeMismatchError
+from .formats import apply_format as _apply_format
+from .formats import data_of, fmt_of, wrap
+from .formats import parse_format as _parse_format
 from .primitives import primitive
 
 __all__ = ["lstm", "gru", "padsequences", "RecurrentArgumentError"]

@@ -13,9 +13,29 @@ import numpy as np
 import pytest
 
 from dlteach import (
-    AcceleratedFunction, adamupdate, batchNormalizationLayer, clearCache, convolution2dLayer, crossentropy, dlaccelerate,
-    dlarray, dlfeval, dlgradient, dlnetwork, dropout, extractdata, forward, fullyConnectedLayer, fullyconnect,
-    imageInputLayer, indexcrossentropy, leakyrelu, maxPooling2dLayer, relu, reluLayer, softmax,
+    AcceleratedFunction,
+    adamupdate,
+    batchNormalizationLayer,
+    clearCache,
+    convolution2dLayer,
+    crossentropy,
+    dlaccelerate,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    dropout,
+    extractdata,
+    forward,
+    fullyconnect,
+    fullyConnectedLayer,
+    imageInputLayer,
+    indexcrossentropy,
+    leakyrelu,
+    maxPooling2dLayer,
+    relu,
+    reluLayer,
+    softmax,
     softmaxLayer,
 )
 from dlteach.errors import AccelerationCheckError, AccelerationWarning, ArgumentError, NotTracedError

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 from autograd.extend import defvjp, primitive
 from autograd.tracer import isbox, trace_stack
+from finite_differences import numeric_grad  # tests/finite_differences.py
 
 import dlteach.autodiff as autodiff
-from dlteach import dlarray, dims, dlfeval, dlgradient, extractdata, stripdims
+from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata, stripdims
 from dlteach.errors import DisconnectedGradientWarning, DLTeachError, NonScalarLossError, NotTracedError
 from dlteach.formats import data_of, wrap_like
-
-from finite_differences import numeric_grad  # tests/finite_differences.py
 
 
 def value_and_gradient(loss_fn, *xs):

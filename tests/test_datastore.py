@@ -10,8 +10,24 @@ import builtins
 import numpy as np
 import pytest
 
-from dlteach import (arrayDatastore, combine, dlarray, extractdata, hasdata, minibatchqueue, next, numpartitions,
-                     padsequences, partition, preview, read, readall, reset, shuffle, transform)
+from dlteach import (
+    arrayDatastore,
+    combine,
+    dlarray,
+    extractdata,
+    hasdata,
+    minibatchqueue,
+    next,
+    numpartitions,
+    padsequences,
+    partition,
+    preview,
+    read,
+    readall,
+    reset,
+    shuffle,
+    transform,
+)
 from dlteach.datastore import DatastoreError
 from dlteach.errors import FormatError, MiniBatchQueueError, NoDataError
 

@@ -5,17 +5,45 @@ import numpy as np
 import pytest
 
 from dlteach import (
-    adamupdate, batchNormalizationLayer, convolution2dLayer, crossentropy, dims, dlarray, dlfeval, dlgradient,
-    dlnetwork, dropoutLayer, extractdata, featureInputLayer, forward, fullyconnect, fullyConnectedLayer,
-    imageInputLayer, load_digits, make_moons, maxPooling2dLayer, relu, reluLayer, softmax, softmaxLayer,
-    trainingProgressMonitor, recordMetrics,
+    adamupdate,
+    batchNormalizationLayer,
+    convolution2dLayer,
+    crossentropy,
+    dims,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    dropoutLayer,
+    extractdata,
+    featureInputLayer,
+    forward,
+    fullyconnect,
+    fullyConnectedLayer,
+    imageInputLayer,
+    load_digits,
+    make_moons,
+    maxPooling2dLayer,
+    recordMetrics,
+    relu,
+    reluLayer,
+    softmax,
+    softmaxLayer,
+    trainingProgressMonitor,
+)
+from dlteach.debug import (
+    ActivationReport,
+    DebugError,
+    Diagnosis,
+    GradientCheckReport,
+    GradientCheckWarning,
+    GradientNormTracker,
+    diagnose,
+    gradient_check,
+    gradient_norms,
+    inspect_activations,
 )
 from dlteach.formats import value_of
-from dlteach.debug import (
-    ActivationReport, DebugError, Diagnosis, GradientCheckReport, GradientCheckWarning, GradientNormTracker,
-    diagnose, gradient_check, gradient_norms, inspect_activations,
-)
-
 
 # ----------------------------------------------------------------------------------------- fixtures
 

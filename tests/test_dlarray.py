@@ -7,7 +7,7 @@ double), and NumPy itself on the underlying data.
 import numpy as np
 import pytest
 
-from dlteach import dlarray, dims, dlfeval, extractdata, finddim, isdlarray, stripdims
+from dlteach import dims, dlarray, dlfeval, extractdata, finddim, isdlarray, stripdims
 from dlteach.errors import DLTeachError, FormatError, NotTracedError
 
 # --------------------------------------------------------------------------------------------

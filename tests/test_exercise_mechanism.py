@@ -12,8 +12,18 @@ import numpy as np
 import pytest
 
 from dlteach import checks
-from dlteach.checks import (Choice, Exercise, ExerciseIncorrect, ExerciseNotAttempted, NotAttempted, Sealed, ____,
-                            digest, seal, unseal)
+from dlteach.checks import (
+    Choice,
+    Exercise,
+    ExerciseIncorrect,
+    ExerciseNotAttempted,
+    NotAttempted,
+    Sealed,
+    ____,
+    digest,
+    seal,
+    unseal,
+)
 from dlteach.dlarray import dlarray
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,11 +10,45 @@ import numpy as np
 import pytest
 
 from dlteach import (
-    CustomLayer, Table, addLayers, additionLayer, adamupdate, analyzeNetwork, batchNormalizationLayer, batchnorm,
-    concatenationLayer, connectLayers, convolution2dLayer, depthConcatenationLayer, dims, disconnectLayers, dlarray,
-    dlconv, dlfeval, dlgradient, dlnetwork, dltranspconv, extractdata, featureInputLayer, finddim, forward,
-    fullyConnectedLayer, fullyconnect, functionLayer, imageInputLayer, initialize, load, networkDataLayout, predict,
-    relu, reluLayer, removeLayers, save, softmax, softmaxLayer, transposedConv2dLayer,
+    CustomLayer,
+    Table,
+    adamupdate,
+    additionLayer,
+    addLayers,
+    analyzeNetwork,
+    batchnorm,
+    batchNormalizationLayer,
+    concatenationLayer,
+    connectLayers,
+    convolution2dLayer,
+    depthConcatenationLayer,
+    dims,
+    disconnectLayers,
+    dlarray,
+    dlconv,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    dltranspconv,
+    extractdata,
+    featureInputLayer,
+    finddim,
+    forward,
+    fullyconnect,
+    fullyConnectedLayer,
+    functionLayer,
+    imageInputLayer,
+    initialize,
+    load,
+    networkDataLayout,
+    predict,
+    relu,
+    reluLayer,
+    removeLayers,
+    save,
+    softmax,
+    softmaxLayer,
+    transposedConv2dLayer,
 )
 from dlteach.errors import NetworkError
 
@@ -441,8 +475,9 @@ def test_replace_layer_reconnects_and_forgets_only_the_replaced_values():
 def test_second_derivatives_through_a_graph_network_match_finite_differences():
     """A gradient penalty d/dW ||dY/dX||^2 through two branches joined by an addition layer (float64 weights,
     so that central differences are an exact-enough oracle)."""
-    from dlteach import tanhLayer
     from finite_differences import numeric_grad  # tests/finite_differences.py
+
+    from dlteach import tanhLayer
 
     rng = np.random.default_rng(7)
     W1 = rng.standard_normal((3, 2))

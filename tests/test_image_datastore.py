@@ -16,9 +16,28 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlteach import (augment, augmentedImageDatastore, cat, categories, countEachLabel, dims, hasdata,
-                     imageDataAugmenter, imageDatastore, minibatchqueue, next, numpartitions, onehotencode,
-                     partition, preview, read, readall, reset, shuffle, splitEachLabel)
+from dlteach import (
+    augment,
+    augmentedImageDatastore,
+    cat,
+    categories,
+    countEachLabel,
+    dims,
+    hasdata,
+    imageDataAugmenter,
+    imageDatastore,
+    minibatchqueue,
+    next,
+    numpartitions,
+    onehotencode,
+    partition,
+    preview,
+    read,
+    readall,
+    reset,
+    shuffle,
+    splitEachLabel,
+)
 from dlteach.data import digitDatasetPath
 from dlteach.errors import DLTeachError, MiniBatchQueueError
 from dlteach.images import ImageDatastoreError

@@ -11,8 +11,16 @@ import pytest
 
 import dlteach as dt
 from dlteach import (
-    dlarray, extractdata, initializeGaussian, initializeGlorot, initializeHe, initializeOnes, initializeOrthogonal,
-    initializeUniform, initializeUnitForgetGate, initializeZeros,
+    dlarray,
+    extractdata,
+    initializeGaussian,
+    initializeGlorot,
+    initializeHe,
+    initializeOnes,
+    initializeOrthogonal,
+    initializeUniform,
+    initializeUnitForgetGate,
+    initializeZeros,
 )
 from dlteach.errors import ArgumentError
 

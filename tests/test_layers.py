@@ -5,9 +5,22 @@ import pytest
 
 from dlteach import dlarray
 from dlteach.errors import NetworkError
-from dlteach.layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
-                            featureInputLayer, flattenLayer, fullyConnectedLayer, imageInputLayer, leakyReluLayer,
-                            maxPooling2dLayer, reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
+from dlteach.layers import (
+    averagePooling2dLayer,
+    batchNormalizationLayer,
+    convolution2dLayer,
+    dropoutLayer,
+    featureInputLayer,
+    flattenLayer,
+    fullyConnectedLayer,
+    imageInputLayer,
+    leakyReluLayer,
+    maxPooling2dLayer,
+    reluLayer,
+    sigmoidLayer,
+    softmaxLayer,
+    tanhLayer,
+)
 from dlteach.network import dlnetwork, predict
 
 

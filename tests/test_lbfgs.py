@@ -12,11 +12,26 @@ import numpy as np
 import pytest
 
 from dlteach import (
-    dlarray, dlfeval, dlgradient, dlnetwork, extractdata, featureInputLayer, fullyconnect, fullyConnectedLayer,
-    lbfgsState, lbfgsupdate, tanh, tanhLayer,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    extractdata,
+    featureInputLayer,
+    fullyconnect,
+    fullyConnectedLayer,
+    lbfgsState,
+    lbfgsupdate,
+    tanh,
+    tanhLayer,
 )
 from dlteach.errors import (
-    ArgumentError, DLTeachError, NonScalarLossError, NotTracedError, ReadOnlyPropertyError, StructureMismatchError,
+    ArgumentError,
+    DLTeachError,
+    NonScalarLossError,
+    NotTracedError,
+    ReadOnlyPropertyError,
+    StructureMismatchError,
     UpdaterArgumentError,
 )
 from dlteach.lbfgs import _two_loop

@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlteach import (dlarray, dlfeval, dlnetwork, extractdata, forward, lstmLayer, padsequences,
-                     sequenceInputLayer)
+from dlteach import dlarray, dlfeval, dlnetwork, extractdata, forward, lstmLayer, padsequences, sequenceInputLayer
 from dlteach.exercises import lesson06 as L
 
 

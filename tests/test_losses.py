@@ -7,14 +7,13 @@ and second order) through dlfeval / dlgradient.
 
 import numpy as np
 import pytest
+from finite_differences import numeric_grad  # tests/finite_differences.py
 
-from dlteach import dlarray, dlfeval, dlgradient, dims, extractdata
+from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata
 from dlteach.errors import FormatError, ProbabilityError, SizeMismatchError
 from dlteach.formats import data_of
 from dlteach.losses import LossArgumentError, crossentropy, huber, l1loss, l2loss, mse
 from dlteach.ops import sigmoid, softmax
-
-from finite_differences import numeric_grad  # tests/finite_differences.py
 
 TORCH_REASON = "PyTorch is the oracle for these loss values"
 

@@ -9,8 +9,16 @@ import pytest
 
 from dlteach.dlarray import dims, dlarray, extractdata
 from dlteach.errors import DLTeachError, FormatError, SizeMismatchError
-from dlteach.minibatchqueue import (MiniBatchQueueError, NoDataError, hasdata, minibatchqueue, next,
-                                    partition, reset, shuffle)
+from dlteach.minibatchqueue import (
+    MiniBatchQueueError,
+    NoDataError,
+    hasdata,
+    minibatchqueue,
+    next,
+    partition,
+    reset,
+    shuffle,
+)
 
 
 def _data(n=10):

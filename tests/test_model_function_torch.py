@@ -8,8 +8,7 @@ H x W x C x N and C x N; PyTorch's N x C x H x W and N x C.
 import numpy as np
 import pytest
 
-from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata
-from dlteach import ops
+from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata, ops
 
 torch = pytest.importorskip("torch", reason="PyTorch oracle tests need the test extra")
 F = torch.nn.functional

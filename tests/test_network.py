@@ -10,10 +10,31 @@ import pytest
 
 from dlteach import dlarray, dlfeval, dlgradient, extractdata
 from dlteach.errors import ArgumentError, NetworkError, StructureMismatchError
-from dlteach.layers import (batchNormalizationLayer, convolution2dLayer, dropoutLayer, featureInputLayer,
-                            fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, reluLayer, softmaxLayer)
-from dlteach.network import (StateNotUpdatedWarning, analyzeNetwork, dlnetwork, forward, getL2Factor, getLearnRateFactor,
-                             initialize, learn_rate_factors, predict, setL2Factor, setLearnRateFactor, with_learnables)
+from dlteach.layers import (
+    batchNormalizationLayer,
+    convolution2dLayer,
+    dropoutLayer,
+    featureInputLayer,
+    fullyConnectedLayer,
+    imageInputLayer,
+    maxPooling2dLayer,
+    reluLayer,
+    softmaxLayer,
+)
+from dlteach.network import (
+    StateNotUpdatedWarning,
+    analyzeNetwork,
+    dlnetwork,
+    forward,
+    getL2Factor,
+    getLearnRateFactor,
+    initialize,
+    learn_rate_factors,
+    predict,
+    setL2Factor,
+    setLearnRateFactor,
+    with_learnables,
+)
 from dlteach.table import Table
 from dlteach.tree import tree_map
 

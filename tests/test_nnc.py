@@ -6,17 +6,37 @@ the same element-wise loss, and central finite differences in float64 for gradie
 
 import numpy as np
 import pytest
+from finite_differences import numeric_grad  # tests/finite_differences.py
 
-from dlteach import dlarray, dlfeval, dlgradient, dims, extractdata
+from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata
 from dlteach.errors import FormatError, ProbabilityError, SizeMismatchError
 from dlteach.formats import data_of
 from dlteach.nnc import (
-    FLT_MIN, Abs, AbsoluteError, Add2, AddScalar, BinaryCrossEntropy, CategoricalCrossEntropy, Div2, Exp,
-    HuberLoss, Log, Mean, Mul2, MulScalar, Pow2, PowScalar, RSubScalar, SigmoidCrossEntropy,
-    SoftmaxCrossEntropy, SquaredError, Sub2, Sum, nnc_loss, optimized_loss,
+    FLT_MIN,
+    Abs,
+    AbsoluteError,
+    Add2,
+    AddScalar,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Div2,
+    Exp,
+    HuberLoss,
+    Log,
+    Mean,
+    Mul2,
+    MulScalar,
+    Pow2,
+    PowScalar,
+    RSubScalar,
+    SigmoidCrossEntropy,
+    SoftmaxCrossEntropy,
+    SquaredError,
+    Sub2,
+    Sum,
+    nnc_loss,
+    optimized_loss,
 )
-
-from finite_differences import numeric_grad  # tests/finite_differences.py
 
 TORCH_REASON = "PyTorch is the oracle for these element-wise losses"
 

@@ -9,8 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata
-from dlteach import ops
+from dlteach import dims, dlarray, dlfeval, dlgradient, extractdata, ops
 from dlteach.errors import FormatError, SizeMismatchError
 
 torch = pytest.importorskip("torch", reason="PyTorch oracle tests need the test extra")

@@ -6,13 +6,13 @@ References: the inputs' own copies taken before the call; central finite differe
 
 import numpy as np
 import pytest
+from finite_differences import numeric_grad  # tests/finite_differences.py
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import dlteach as dt
 from dlteach import dlarray, dlfeval, dlgradient
-from finite_differences import numeric_grad  # tests/finite_differences.py
 
 # op -> (function of (X, p), data shape, data format, parameter shapes)
 OPS = {

@@ -12,11 +12,11 @@ second half of the 6H bias).
 
 import numpy as np
 import pytest
+from finite_differences import numeric_grad
 
 from dlteach import dlarray, dlfeval, dlgradient, extractdata
 from dlteach.errors import FormatError, SizeMismatchError
 from dlteach.recurrent import RecurrentArgumentError, gru, lstm, padsequences
-from finite_differences import numeric_grad
 
 torch = pytest.importorskip("torch", reason="PyTorch oracle tests need the test extra")
 

@@ -10,9 +10,28 @@ import os
 import numpy as np
 import pytest
 
-from dlteach import (adamupdate, dlarray, dlfeval, dlgradient, dlnetwork, extractdata, forward, fullyConnectedLayer,
-                     fullyconnect, gru, gruLayer, load, lstm, lstmLayer, predict, resetState, save,
-                     sequenceInputLayer, softmax, softmaxLayer)
+from dlteach import (
+    adamupdate,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    extractdata,
+    forward,
+    fullyconnect,
+    fullyConnectedLayer,
+    gru,
+    gruLayer,
+    load,
+    lstm,
+    lstmLayer,
+    predict,
+    resetState,
+    save,
+    sequenceInputLayer,
+    softmax,
+    softmaxLayer,
+)
 from dlteach.errors import NetworkError
 
 

@@ -9,9 +9,21 @@ import pytest
 
 from dlteach import dlarray
 from dlteach.errors import FileFormatError
-from dlteach.layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
-                            featureInputLayer, flattenLayer, fullyConnectedLayer, imageInputLayer, leakyReluLayer,
-                            maxPooling2dLayer, sigmoidLayer, softmaxLayer, tanhLayer)
+from dlteach.layers import (
+    averagePooling2dLayer,
+    batchNormalizationLayer,
+    convolution2dLayer,
+    dropoutLayer,
+    featureInputLayer,
+    flattenLayer,
+    fullyConnectedLayer,
+    imageInputLayer,
+    leakyReluLayer,
+    maxPooling2dLayer,
+    sigmoidLayer,
+    softmaxLayer,
+    tanhLayer,
+)
 from dlteach.network import dlnetwork, forward, getL2Factor, learn_rate_factors, predict
 from dlteach.serialization import load, save
 from dlteach.table import Table

@@ -10,7 +10,14 @@ import pytest
 from autograd.test_util import check_grads
 
 from dlteach import (
-    avgpool, dlarray, dlconv, dlfeval, dlgradient, dltranspconv, extractdata, maxpool,
+    avgpool,
+    dlarray,
+    dlconv,
+    dlfeval,
+    dlgradient,
+    dltranspconv,
+    extractdata,
+    maxpool,
 )
 from dlteach._spatial import SpatialArgumentError, conv2d, conv2d_transpose
 from dlteach.errors import FormatError, SizeMismatchError

@@ -5,8 +5,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 import pytest
 
-from dlteach import dlarray, dlnetwork, featureInputLayer, fullyConnectedLayer, batchNormalizationLayer
-from dlteach import tree
+from dlteach import batchNormalizationLayer, dlarray, dlnetwork, featureInputLayer, fullyConnectedLayer, tree
 from dlteach.errors import StructureMismatchError
 from dlteach.table import Table
 

@@ -23,7 +23,6 @@ from dlteach.table import Table
 from dlteach.tree import tree_leaves, tree_map
 from dlteach.updaters import adamupdate, dlupdate, rmspropupdate, sgdmupdate
 
-
 # ----------------------------------------------------------------------------------- references
 # Element-by-element Python-float implementations of the formulas of the reference sheet (§3), written
 # independently of the module (no NumPy ufuncs, no shared helpers).

@@ -17,8 +17,16 @@ import pytest
 import dlteach as dt
 from dlteach import dlarray, dlfeval, dlgradient, validate
 from dlteach.errors import (
-    ArgumentError, DisconnectedGradientWarning, DLTeachError, FileFormatError, LossArgumentError,
-    NonFiniteGradientWarning, NoneArgumentError, NotTracedError, SizeMismatchError, UpdaterArgumentError,
+    ArgumentError,
+    DisconnectedGradientWarning,
+    DLTeachError,
+    FileFormatError,
+    LossArgumentError,
+    NoneArgumentError,
+    NonFiniteGradientWarning,
+    NotTracedError,
+    SizeMismatchError,
+    UpdaterArgumentError,
 )
 from dlteach.serialization import MissingFolderError, SaveError
 

@@ -31,8 +31,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (STUDENT_DIR, lesson_notebooks, run_nbgrader,  # noqa: E402
-                     write_course_config)
+from _common import STUDENT_DIR, lesson_notebooks, run_nbgrader, write_course_config  # noqa: E402
 
 DEFAULT_ASSIGNMENT = "lessons"
 

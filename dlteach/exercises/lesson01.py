@@ -30,8 +30,16 @@ from ..checks import Choice, Exercise, Sealed, ____  # noqa: F401  (____ is re-e
 
 def _small_net(c, *, batchnorm=False, classes=None):
     """A small image classifier (seeded) and a batch: net, X ("SSCB"), T ("CB" one-hot)."""
-    from .. import (batchNormalizationLayer, convolution2dLayer, dlarray, dlnetwork, fullyConnectedLayer,
-                    imageInputLayer, reluLayer, softmaxLayer)
+    from .. import (
+        batchNormalizationLayer,
+        convolution2dLayer,
+        dlarray,
+        dlnetwork,
+        fullyConnectedLayer,
+        imageInputLayer,
+        reluLayer,
+        softmaxLayer,
+    )
 
     side, filters, B = 6, 4, 5
     K = classes or 4
@@ -174,8 +182,7 @@ def _ex1_gradients(c):
 # ---------------------------------------------------------------------------------------------
 def net2_layers():
     """The layers of net2 of exercise 2 (the same code stands in the notebook)."""
-    from .. import (convolution2dLayer, fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, reluLayer,
-                    softmaxLayer)
+    from .. import convolution2dLayer, fullyConnectedLayer, imageInputLayer, maxPooling2dLayer, reluLayer, softmaxLayer
 
     return [
         imageInputLayer([28, 28, 1], Normalization="none"),

@@ -417,8 +417,7 @@ ex5 = Exercise(
 
 
 def _ex5_case(c):
-    from ..layers import (batchNormalizationLayer, featureInputLayer, fullyConnectedLayer, reluLayer,
-                          sigmoidLayer)
+    from ..layers import batchNormalizationLayer, featureInputLayer, fullyConnectedLayer, reluLayer, sigmoidLayer
     from ..network import dlnetwork
     if c.hidden:
         P, K, N = int(c.rng.integers(15, 40)), int(c.rng.integers(3, 9)), int(c.rng.integers(5, 20))

@@ -25,10 +25,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import (adamupdate, crossentropy, dims, dlarray, dlfeval, dlgradient, dlnetwork, dlupdate, extractdata,
-                fullyConnectedLayer, fullyconnect, hasdata, imageInputLayer, load_digits, minibatchqueue, next,
-                onehotdecode, onehotencode, relu, reluLayer, rmspropupdate, sgdmupdate, shuffle, softmax,
-                softmaxLayer, trainingProgressMonitor)
+from .. import (
+    adamupdate,
+    crossentropy,
+    dims,
+    dlarray,
+    dlfeval,
+    dlgradient,
+    dlnetwork,
+    dlupdate,
+    extractdata,
+    fullyconnect,
+    fullyConnectedLayer,
+    hasdata,
+    imageInputLayer,
+    load_digits,
+    minibatchqueue,
+    next,
+    onehotdecode,
+    onehotencode,
+    relu,
+    reluLayer,
+    rmspropupdate,
+    sgdmupdate,
+    shuffle,
+    softmax,
+    softmaxLayer,
+    trainingProgressMonitor,
+)
 from ..checks import Answer, Exercise, Sealed, ____  # noqa: F401  (____ is re-exported for the notebook)
 
 __all__ = ["ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "ex7", "____"]
