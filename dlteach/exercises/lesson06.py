@@ -237,17 +237,11 @@ ex1 = Exercise(
         "        mask[b, ____] = True\n"
         "return shape, mask",
     ],
-    solution=(
-        "def batchLayout(lengths, numChannels, direction):\n"
-        "    maxT = max(lengths)\n"
-        "    shape = (numChannels, len(lengths), maxT)            # C x B x T: how the dlarray stores \"TCB\"\n"
-        "    mask = np.zeros((len(lengths), maxT), dtype=bool)\n"
-        "    for b, L in enumerate(lengths):\n"
-        "        if direction == \"right\":\n"
-        "            mask[b, :L] = True                           # data first, zeros after\n"
-        "        else:\n"
-        "            mask[b, maxT - L:] = True                    # zeros first, data at the end\n"
-        "    return shape, mask"
+    solution=Sealed(
+        "eNp9UctugzAQvPcrRnABifYDkLiEK0duUQ8mLLFVYqP1ooZ+fR1DSCulHcmybO88dt3TgE7JSTdqcbNkI9mzaF/AzpdaK2tpDIfe"
+        "MJ3EOJuXLwi4qGuL6rbdCXm891pNFB6yX+xQspcVkZvjB1LUuOIQVltCu0+IJvSjYlYLvDgmj6StD8lm7T+Cg53evoidz7In6iGw"
+        "LBNVnXPjGmxwjK5AA2NBIRyxEtppa1M3mOHRK6oKCZuzluRRcI9wDGpl8x6StDwT/kaKXonCYNhLgZgZahDiXTLMiJ4bxDG/oin/"
+        "80k30c0huimJQyTbR10mmdmuv1NE9W8jgI+N"
     ),
 )
 
@@ -364,12 +358,10 @@ ex2 = Exercise(
         "    T = onehotencode(labels, ____, ClassNames=____)\n"
         "    return X, T",
     ],
-    solution=(
-        "def preprocessMiniBatch(dataX, dataT):\n"
-        "    X = padsequences(dataX, 1, Direction=\"left\")              # time steps are dimension 1 (T x C)\n"
-        "    labels = np.concatenate(dataT)\n"
-        "    T = onehotencode(labels, 1, ClassNames=classNames)          # every class, classes x observations\n"
-        "    return X, T"
+    solution=Sealed(
+        "eNpVTzGKw0AM7O8VImlsMAdpD9xcrr1ULtIqu2Oy4Gg3q3W4/P7kNQmJQEhiRsyMx0gpI+XooPobJHxzcefGc+FjR8sY2q8PsjpS"
+        "T4m94jpDjP3g7Dr6CRmuhCj9ZsJYNi291ZZKuIC0IClxBnk7RY1PO2oG+qN9WyUmPmFS05H06aI4LhDrZrVRKYOhUXCOBrno0aw/"
+        "1cZ+YtUDX6C9e67tqw/ckO9UwW4dUJOPJ0W+8ZJAq0pGmbOQpRv+Aax0Wto="
     ),
 )
 
@@ -542,11 +534,9 @@ ex4 = Exercise(
         "    net = connectLayers(net, ____, ____)\n"
         "    return ____",
     ],
-    solution=(
-        'def addAngleHead(net, sourceName):\n'
-        '    net = addLayers(net, fullyConnectedLayer(1, Name="fc_angle"))\n'
-        '    net = connectLayers(net, sourceName, "fc_angle")\n'
-        '    return initialize(net)\n'
+    solution=Sealed(
+        "eNpNjTEKwzAMRfecQmSKwUvWQobSJUPpFYKwv4PBUcCxh/T0jesh1ii992ThiK19yhowg+0gSJqOPUeDD29Qj46uubY0FfDNJ+JR"
+        "KZdDOF+7CExCvQyjpqJNvTMLl2ivVFMwlW4r9y9NjfWXIlKOQl588hz8F0VR3Q9s/zwD"
     ),
 )
 
@@ -762,11 +752,10 @@ ex6 = Exercise(
         "lossAngles0 = float(____)\n"
         "angleWeight = ____ / ____",
     ],
-    solution=(
-        "Y1, Y2 = forward(netTwo, XFirst, Outputs=[\"softmax\", \"fc_angle\"])\n"
-        "lossLabels0 = float(crossentropy(Y1, T1First))\n"
-        "lossAngles0 = float(mse(Y2, T2First))\n"
-        "angleWeight = lossLabels0 / lossAngles0      # both terms equal at the start (about 0.007)"
+    solution=Sealed(
+        "eNpNjT0LwkAQRHt/xRKbCwRN0lhZ2FgJNgE9RGQTNx9wycXbPaL/3iQiZMrhzRudRKBT2ENp3YDuqTqSbLARXI+NY4ng7KX3wvtb"
+        "wLaUFt9BBEFZPLCrDAX3cGUs8wlzMhxPGmNRVOHGkjpxtv8oPV5kyawLf/hh2i7wlknpdKTSPzXbL9RUtYzU8mILS8OcNeRWahBy"
+        "LQO9PBpAAakJWNAJKMytF4g3cbwLv/t3T10="
     ),
 )
 
@@ -835,11 +824,10 @@ ex7 = Exercise(
         "    angle = MulScalar(SquaredError(Y2, T2), ____)\n"
         "    return [____, ____]",
     ],
-    solution=(
-        'def nncTerminals(Y1, Y2, labels, T2, angleWeight):\n'
-        '    digit = CategoricalCrossEntropy(Y1, labels)                       # -log Y1[label], per observation\n'
-        '    angle = MulScalar(SquaredError(Y2, T2), angleWeight / 2)          # mse is HALF the squared error\n'
-        '    return [digit, angle]\n'
+    solution=Sealed(
+        "eNptj7EKwjAURXe/4oJLCxVpR8FBRHHQqQUp0iG2zzSQJvUlFfx72+ig4J3u8DjnvoZuMKYuiDtlhHZRmSYoswRaXEm7BMXYhZGa"
+        "zqRk6+PVDGMaJZXHGlvhSVpWtdBbts7tjGfbPwPlTYjxP3MstJUo00u4qxL0xLBXR/wQXlkTPME8ek6DzkeH4Ci/D4Kp2TFbjqah"
+        "RRb/LMQSWfzt6RxBORw2xz18S3BvAmhCBAuTH9jgEr76wKrZC9EmVc8="
     ),
 )
 
