@@ -10,7 +10,8 @@ dlarray in its internal S..C B T order, with its format kept in the manifest), p
 * kind ``"dlnetwork"``: the layers (constructor name + options), and the Learnables / State rows
   (Layer, Parameter, array entry, format);
 * kind ``"parameters"``: the nested structure (dict / list / tuple / Table / dlarray / ndarray /
-  numbers / str / None) pointing at the array entries.
+  numbers / str / None / dlnetwork, the last as a network description like the one above) pointing
+  at the array entries.
 
 Loading uses ``allow_pickle=False``, so a file can never run code. The round trip is exact (bit for
 bit, dtypes, formats). A corrupt, truncated or foreign file raises :class:`FileFormatError` and nothing
@@ -112,8 +113,8 @@ def _encode(x, w: _Writer, path="value", depth=0, active=None):
         return {"t": "str", "v": x}
     from .network import dlnetwork
 
-    if isinstance(x, dlnetwork):
-        raise SaveError(f"save: a dlnetwork inside a container ({path}) is not supported; save it on its own.")
+    if isinstance(x, dlnetwork):  # a checkpoint: {"net": net, "averageGrad": ..., "iteration": ...}
+        return {"t": "dlnetwork", "network": _encode_network(x, w)}
     raise SaveError(
         f"save: cannot store {path} of type {type(x).__name__} without pickle. Supported: dlnetwork, dlarray, NumPy "
         "arrays, numbers, strings, None, and dicts / lists / tuples / Tables of them."
@@ -189,7 +190,13 @@ def save(path, obj):
 
     MATLAB counterpart: ``save(filename, "net")``. ``obj`` may be a dlnetwork, or a dlarray / ndarray /
     dict / list / tuple / Table nesting them (e.g. the parameters of a model function, or Adam's
-    averageGrad). Returns the path written.
+    averageGrad) and dlnetworks. Several variables go into one file as a dict, like MATLAB's
+    ``save(filename, "net", "averageGrad", "averageSqGrad", "iteration")``::
+
+        save(path, {"net": net, "averageGrad": averageGrad, "averageSqGrad": averageSqGrad, "iteration": iteration})
+        S = load(path); net = S["net"]          # MATLAB: S = load(filename); net = S.net;
+
+    Returns the path written.
     """
     from .network import dlnetwork
 
@@ -316,6 +323,8 @@ def _decode(node, arrays, depth=0):
         _need(isinstance(items, list), f"a {t} entry is malformed")
         out = [_decode(v, arrays, depth + 1) for v in items]
         return out if t == "list" else tuple(out)
+    if t == "dlnetwork":
+        return _decode_network(node.get("network"), arrays)
     if t == "table":
         rows = node.get("rows")
         _need(isinstance(rows, list) and all(isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)

@@ -226,3 +226,42 @@ def test_saved_file_is_a_plain_npz_without_pickles(tmp_path):
                     "WeightLearnRateFactor": 0.5, "BiasLearnRateFactor": 1.0, "WeightL2Factor": 1.0,
                     "BiasL2Factor": 0.0, "Name": "conv"},
         "arrays": {}}
+
+
+def test_checkpoint_dict_with_a_network_round_trips_and_training_continues_exactly(tmp_path):
+    """MATLAB save(filename,"net","averageGrad","averageSqGrad","iteration"): one file, several variables."""
+    from dlteach import adamupdate, crossentropy, dlfeval, dlgradient
+
+    net, X = rich_net()
+    T = np.eye(3, 4, dtype=np.float32)
+
+    def modelLoss(net, X, T):
+        Y, state = forward(net, X, return_state=True)
+        loss = crossentropy(Y, T)
+        return loss, dlgradient(loss, net.Learnables), state
+
+    def step(net, avg, avgSq, it):
+        loss, grads, state = dlfeval(modelLoss, net, X, T)
+        net.State = state
+        net, avg, avgSq = adamupdate(net, grads, avg, avgSq, it)
+        return net, avg, avgSq, float(loss)
+
+    net, avg, avgSq, _ = step(net, None, None, 1)
+    path = save(tmp_path / "checkpoint", {"net": net, "averageGrad": avg, "averageSqGrad": avgSq, "iteration": 1,
+                                          "nets": [net]})
+    S = load(path)
+    assert list(S) == ["net", "averageGrad", "averageSqGrad", "iteration", "nets"]
+    assert S["iteration"] == 1 and type(S["iteration"]) is int
+    back = S["net"]
+    assert type(back) is type(net) and [lay.Name for lay in back.Layers] == [lay.Name for lay in net.Layers]
+    for a, b in zip(net.Learnables.Value + net.State.Value + avg.Value + avgSq.Value,
+                    back.Learnables.Value + back.State.Value + S["averageGrad"].Value + S["averageSqGrad"].Value):
+        assert_same_value(a, b)
+    assert back._learn_rate_factors() == net._learn_rate_factors()
+    assert type(S["nets"][0]) is type(net)
+    # resuming from the file continues bit for bit (the network has a dropout layer: same random draws)
+    np.random.seed(5)
+    straight = step(*step(net, avg, avgSq, 2)[:3], 3)[3]
+    np.random.seed(5)
+    resumed = step(*step(back, S["averageGrad"], S["averageSqGrad"], 2)[:3], 3)[3]
+    assert straight == resumed
