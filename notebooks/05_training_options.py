@@ -996,8 +996,10 @@ plt.show()
 # The resumed run knows the network, but nothing else the loop had: it starts at epoch 1 again, so the schedule gives
 # the initial learn rate 0.01 instead of 0.0025, and the mini-batches are those of epoch 1; its iteration counter is 0
 # and Adam's averages start from zero, so Adam's first step moves **every** parameter by about `learnRate`, whatever its
-# gradient (the bias correction at iteration 1). A checkpoint that resumes *exactly* holds everything that the next
-# iteration reads.
+# gradient (the bias correction at iteration 1). Later its training loss even ends *lower* — back at the learn rate
+# 0.01 for four more epochs, it memorises the 500 digits harder — but it is another run, not the one you started: the
+# schedule you chose is gone, and its result cannot be reproduced or compared with others. A checkpoint that resumes
+# *exactly* holds everything that the next iteration reads.
 #
 # ### Exercise 5 — a checkpoint that resumes exactly
 #
