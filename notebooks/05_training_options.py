@@ -189,7 +189,7 @@ print(f"{numTrain} training digits, {XValidation.shape[-1]} validation digits, "
 #         net, avgG, avgSqG = adamupdate(net,
 #             gradients, avgG, avgSqG, iteration, learnRate)
 # &nbsp;
-#     if epoch % learnRateDropPeriod == 0
+#     if epoch % learnRateDropPeriod == 0:
 #         learnRate = learnRate * learnRateDropFactor
 # &nbsp;
 # </pre>
@@ -614,7 +614,8 @@ ex2.check("c")
 #
 # (The page's global version takes the cell array `gradients.Value` and is called as
 # `gradients.Value = thresholdGlobalL2Norm(gradients.Value,gradientThreshold);`.) The gradients of the untrained
-# network on the first mini-batch, with the two numbers that decide what clipping does to each row:
+# network on the first 100 training digits (`X1`, `T1` of Section 3), with the two numbers that decide what clipping
+# does to each row:
 
 # %%
 def thresholdL2Norm(g, gradientThreshold):

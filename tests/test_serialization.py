@@ -257,7 +257,7 @@ def test_checkpoint_dict_with_a_network_round_trips_and_training_continues_exact
     for a, b in zip(net.Learnables.Value + net.State.Value + avg.Value + avgSq.Value,
                     back.Learnables.Value + back.State.Value + S["averageGrad"].Value + S["averageSqGrad"].Value):
         assert_same_value(a, b)
-    assert back._learn_rate_factors() == net._learn_rate_factors()
+    assert learn_rate_factors(back) == learn_rate_factors(net)
     assert type(S["nets"][0]) is type(net)
     # resuming from the file continues bit for bit (the network has a dropout layer: same random draws)
     np.random.seed(5)

@@ -280,12 +280,7 @@ ex2 = Exercise(
 
 
 def _l2_factor(net, layer, param):
-    d = _dl()
-    if hasattr(d, "getL2Factor"):
-        return d.getL2Factor(net, layer, param)
-    from ..layers import layer_l2_factor  # before polish's public getL2Factor  # pragma: no cover
-
-    return layer_l2_factor(net, layer, param)
+    return _dl().getL2Factor(net, layer, param)
 
 
 def _check_regularize(c, fn, net, grads, lam, label, rows_to_check):
@@ -414,11 +409,23 @@ def _check_clip(c, fn, grads, tau, method):
         if got.shape != w.shape or not np.allclose(got, w, rtol=1e-5, atol=1e-9):
             changed = not np.allclose(got, _arr(g), rtol=1e-7, atol=0)
             should = not np.allclose(w, _arr(g), rtol=1e-7, atol=0)
+            gd = _arr(g).astype(np.float64)
+            why = {"l2norm": f"its L2 norm is {np.linalg.norm(gd):.4g}",
+                   "global-l2norm": "the global L2 norm is "
+                                    f"{math.sqrt(sum(float(np.sum(_arr(v).astype(np.float64) ** 2)) for v in grads.Value)):.4g}",
+                   "absolute-value": f"its largest absolute entry is {np.max(np.abs(gd)):.4g}"}[method]
             if should and not changed:
-                c.fail(f"{label}: the row {name} came back unchanged, but this method changes it.")
+                c.fail(f"{label}: the row {name} came back unchanged, but this method changes it ({why}, the "
+                       f"threshold {tau:g}).")
             if changed and not should:
-                c.fail(f"{label}: the row {name} changed, but this method leaves it as it is.")
-            c.fail(f"{label}: the row {name} is not what the method gives.")
+                c.fail(f"{label}: the row {name} changed, but this method leaves it as it is ({why}, the "
+                       f"threshold {tau:g}).")
+            if method == "absolute-value" and got.shape == w.shape:
+                if np.any(got < -tau * (1 + 1e-6)):
+                    c.fail(f"{label}: the row {name} still has entries below -{tau:g}: they must become -{tau:g}.")
+                if np.any(got > tau * (1 + 1e-6)):
+                    c.fail(f"{label}: the row {name} still has entries above {tau:g}: they must become {tau:g}.")
+            c.fail(f"{label}: the row {name} is not what the method gives ({why}, the threshold {tau:g}).")
     c.passed(f"{label}: every row, float32, input unchanged (rtol 1e-5: float32 rescaling)")
 
 
