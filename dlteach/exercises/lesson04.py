@@ -42,12 +42,12 @@ ex6 "b" (cell ex6_batch10)   modelLossRows: a batch of exactly 10               
 from __future__ import annotations
 
 import copy
-import functools
 import re
 
 import numpy as np
 
 from ..checks import Exercise, Sealed, ____, digest  # noqa: F401  (____ is re-exported for the notebook)
+from ._common import digit_batch, model_loss_with_state, train_digits
 
 __all__ = ["ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "mystery_runs", "____"]
 
@@ -81,24 +81,9 @@ def _net(seed=0, extra_fc=False):
     return _dl().dlnetwork(_layers(extra_fc))
 
 
-@functools.lru_cache(maxsize=1)
-def _digits():
-    XTrain, _labels, TTrain = _dl().load_digits("train")
-    return XTrain, TTrain
-
-
-def _batch(start, n):
-    """n real training digits from ``start``: X (SSCB dlarray), T (10 x n float32, CB layout)."""
-    d = _dl()
-    XTrain, TTrain = _digits()
-    return d.dlarray(XTrain[:, :, :, start:start + n], "SSCB"), np.ascontiguousarray(TTrain[:, start:start + n])
-
-
-def _modelLoss(net, X, T):
-    d = _dl()
-    Y, state = d.forward(net, X, return_state=True)
-    loss = d.crossentropy(Y, T)
-    return loss, d.dlgradient(loss, net.Learnables), state
+_digits = train_digits
+_batch = digit_batch
+_modelLoss = model_loss_with_state
 
 
 def _glorot(sz, numOut, numIn):

@@ -42,7 +42,6 @@ ex6 "b" (cell ex6_evaluations) trainLBFGS: how many times lossFcn was called    
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import os
 import tempfile
@@ -50,6 +49,7 @@ import tempfile
 import numpy as np
 
 from ..checks import Exercise, Sealed, ____, digest  # noqa: F401  (____ is re-exported for the notebook)
+from ._common import digit_batch, model_loss_with_state, train_digits
 
 __all__ = ["ex1", "ex2", "ex3", "ex4", "ex5", "ex6", "____"]
 
@@ -87,23 +87,9 @@ def _net(seed=0, kind="lesson"):
     return _dl().dlnetwork(_layers(kind))
 
 
-@functools.lru_cache(maxsize=1)
-def _digits():
-    XTrain, _labels, TTrain = _dl().load_digits("train")
-    return XTrain, TTrain
-
-
-def _batch(start, n):
-    d = _dl()
-    XTrain, TTrain = _digits()
-    return d.dlarray(XTrain[:, :, :, start:start + n], "SSCB"), np.ascontiguousarray(TTrain[:, start:start + n])
-
-
-def _modelLoss(net, X, T):
-    d = _dl()
-    Y, state = d.forward(net, X, return_state=True)
-    loss = d.crossentropy(Y, T)
-    return loss, d.dlgradient(loss, net.Learnables), state
+_digits = train_digits
+_batch = digit_batch
+_modelLoss = model_loss_with_state
 
 
 def _gradients(seed=0, kind="lesson", start=0, n=MINI_BATCH):
