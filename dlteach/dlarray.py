@@ -10,6 +10,12 @@ Arithmetic operators and plain NumPy functions (``np.exp``, ``np.sum``, ``np.mea
 dlarrays and are recorded when the array is traced inside :func:`dlteach.dlfeval`. Elementwise
 results keep the format; a reduction to a scalar is unformatted.
 
+Indexing keeps the labels of the dimensions it keeps. MATLAB's ``Y(:,:,end)`` keeps all three dimensions
+("CBT", T of size 1); Python's integer index drops the dimension, so ``Y[:, :, -1]`` is "CB" (its label
+is dropped too), while ``Y[:, :, -1:]`` is "CBT" like MATLAB. Slices, ``...``, missing trailing entries
+and a 1-D index array along one dimension keep labels; ``None`` and other array indices give an
+unformatted result (see ``dlarray.__getitem__``).
+
 float32 ("single") stays float32: like MATLAB, where single combined with double gives single, an
 operation that involves float32 data never returns float64.
 """
@@ -258,10 +264,18 @@ class dlarray:
 
     # -- indexing ---------------------------------------------------------------------------
     def __getitem__(self, idx):
+        """``X[idx]``: NumPy indexing; the result keeps the labels of the dimensions it keeps.
+
+        MATLAB ``X(:,:,end)`` keeps every dimension ("CBT" with T of size 1); a Python integer index drops
+        the dimension, and dlteach drops its label with it: ``Y[:, :, -1]`` on "CBT" is "CB". Slices and
+        a 1-D integer or boolean array along one dimension keep the label; ``...`` and missing trailing
+        entries are full slices (``X[0]`` on "SSCB" is "SCB"). ``None`` (np.newaxis), arrays of 2 or more
+        dimensions, several array indices, or an array together with an integer give an unformatted result
+        (NumPy may move dimensions there): label it again with ``dlarray(Y, fmt)``.
+        """
         idx = _unwrap_index(idx)
         out = self._data[idx]
-        nd = np.ndim(getval(out))
-        return wrap(out, self._fmt if nd == self.ndim else "")
+        return wrap(out, _indexed_format(self._fmt, idx, np.ndim(getval(out))) if self._fmt else "")
 
     def __setitem__(self, idx, value):
         if isbox(self._data) or isbox(data_of(value)):
@@ -343,6 +357,54 @@ def _unwrap_index(idx):
     if isinstance(idx, tuple):
         return tuple(getval(i._data) if type(i) is dlarray else i for i in idx)
     return idx
+
+
+def _indexed_format(fmt, idx, out_ndim):
+    """Format of ``X[idx]`` for X labelled ``fmt`` (see ``dlarray.__getitem__``); '' when unknowable."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    n_ell = 0
+    n_used = 0
+    n_arrays = 0
+    has_int = False
+    for i in idx:
+        if i is Ellipsis:
+            n_ell += 1
+        elif i is None or isinstance(i, slice):
+            if i is None:
+                return ""  # a new axis has no label
+            n_used += 1
+        elif isinstance(i, numbers.Integral) and not isinstance(i, (bool, np.bool_)):
+            has_int = True
+            n_used += 1
+        else:
+            a = getval(i)
+            a = a if isinstance(a, np.ndarray) else np.asarray(a)
+            if a.ndim == 0 and a.dtype.kind in "iu":
+                has_int = True
+                n_used += 1
+            elif a.ndim == 1 and (a.dtype.kind in "iub" or a.size == 0):
+                n_arrays += 1
+                n_used += 1
+            else:
+                return ""  # 0-d bool, n-d arrays: NumPy adds or merges dimensions
+    if n_ell > 1 or n_arrays > 1 or n_arrays and has_int:
+        return ""  # several advanced indices: NumPy may move the broadcast dimension to the front
+    labels = []
+    pos = 0
+    for i in idx:
+        if i is Ellipsis:
+            labels.extend(fmt[pos:pos + len(fmt) - n_used])
+            pos += len(fmt) - n_used
+            continue
+        if isinstance(i, slice) or not isinstance(i, numbers.Integral) and np.ndim(getval(i)) == 1:
+            labels.append(fmt[pos])
+        pos += 1
+    labels.extend(fmt[pos:])  # missing trailing entries are full slices
+    out = "".join(labels)
+    if len(out) != out_ndim:
+        return ""
+    return parse_format(out)
 
 
 def _unwrap_tree(x):

@@ -15,6 +15,8 @@ Two things to learn from NNC:
 Arguments may be dlarrays (formatted or not), NumPy arrays or Python numbers (for the 2-input layers
 both must be arrays). Results are dlarrays; element-wise results keep the format of the first
 formatted input. Everything is differentiable inside :func:`dlteach.dlfeval` and float32 stays float32.
+The ``val`` of the scalar layers (AddScalar, MulScalar, PowScalar, RSubScalar) is a fixed number in NNC;
+dlteach also accepts a one-element (d)array passed through dlfeval and differentiates it (a learnable scale).
 
 Layout: NNC's data is N-first (N x C), dlteach's is MATLAB's (C x N). Only the categorical layers care:
 their ``axis`` (the class axis) defaults to the 'C' dimension of a formatted dlarray and otherwise to
@@ -32,7 +34,7 @@ from autograd.tracer import getval, isbox
 from . import validate as _v
 from .dlarray import isdlarray
 from .errors import FormatError, ProbabilityError, SizeMismatchError
-from .formats import data_of, fmt_of, is_single, reduced_format, result_format, size_text, to_single, wrap
+from .formats import as_single, data_of, fmt_of, is_single, reduced_format, result_format, size_text, to_single, wrap
 from .primitives import defvjp, maximum, minimum, primitive
 
 __all__ = [
@@ -118,7 +120,13 @@ def _pow_scalar(x, val):
     return np.power(x, val)
 
 
-defvjp(_pow_scalar, lambda ans, x, val: lambda g: g * (val * _pow_scalar(x, val - 1.0)), None)
+def _pow_scalar_vjp_val(ans, x, val):
+    """d(x^val)/dval = x^val ln x, summed to the scalar val; 0 where x = 0 and val >= 0 (as PyTorch)."""
+    zero = anp.logical_and(anp.equal(x, 0), anp.greater_equal(val, 0))
+    return lambda g: anp.sum(g * anp.where(zero, 0.0 * ans, ans * anp.log(anp.where(zero, 1.0, x))))
+
+
+defvjp(_pow_scalar, lambda ans, x, val: lambda g: g * (val * _pow_scalar(x, val - 1.0)), _pow_scalar_vjp_val)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -300,24 +308,57 @@ def Pow2(x0, x1):
     return _binary("Pow2", anp.power, x0, x1)
 
 
+def _scalar_layer(name, fun, x, val):
+    """``fun(x, val)`` for the scalar layers. In NNC ``val`` is a fixed layer property (a number); dlteach
+    also takes a one-element array or dlarray, traced or not, and then differentiates with respect to it
+    and applies the single-wins rule to it (a float64 val never upcasts a float32 x)."""
+    if isinstance(val, (int, float)):  # Python numbers (and bool, np.float64): the NNC case
+        return _unary(lambda r: fun(r, float(val)), x)
+    v = data_of(val) if isdlarray(val) else val
+    if np.asarray(getval(v)).dtype.kind not in "fiub":
+        raise _v.ArgumentError(
+            f"{name}(x, val): val must be a real number (or a one-element array or dlarray), not "
+            f"{type(val).__name__}."
+        )
+    if np.size(getval(v)) != 1:
+        raise _v.ArgumentError(
+            f"{name}(x, val): val must be one number, but it has size {size_text(v)}. For an element-wise "
+            f"operation of two arrays use the 2-input layer ({_TWO_INPUT[name]})."
+        )
+    if isbox(v):
+        v = anp.reshape(v, ())
+    else:
+        v = np.reshape(np.asarray(v), ())
+        if v.dtype.kind != "f":
+            v = v.astype(np.float64)
+    r = _raw(x)
+    if is_single(r, v):
+        r, v = as_single(r), as_single(v)
+    return _wrap(fun(r, v), x, v)
+
+
+_TWO_INPUT = {"AddScalar": "Add2", "MulScalar": "Mul2", "PowScalar": "Pow2", "RSubScalar": "Sub2"}
+
+
 def AddScalar(x, val=1.0):
-    """NNC ``AddScalar``: ``x + val`` (default val = 1)."""
-    return _unary(lambda r: r + float(val), x)
+    """NNC ``AddScalar``: ``x + val`` (default val = 1). A traced val gets the gradient ``sum(dL/dy)``."""
+    return _scalar_layer("AddScalar", anp.add, x, val)
 
 
 def MulScalar(x, val=1.0):
-    """NNC ``MulScalar``: ``val * x`` (default val = 1)."""
-    return _unary(lambda r: r * float(val), x)
+    """NNC ``MulScalar``: ``val * x`` (default val = 1). A traced val gets ``sum(x dL/dy)``."""
+    return _scalar_layer("MulScalar", anp.multiply, x, val)
 
 
 def PowScalar(x, val=1.0):
-    """NNC ``PowScalar``: ``x ** val`` (default val = 1); gradient ``val x^(val-1)``."""
-    return _unary(lambda r: _pow_scalar(r, float(val)), x)
+    """NNC ``PowScalar``: ``x ** val`` (default val = 1); gradient ``val x^(val-1)`` (and ``sum(x^val ln x dL/dy)``
+    for a traced val)."""
+    return _scalar_layer("PowScalar", _pow_scalar, x, val)
 
 
 def RSubScalar(x, val=1.0):
-    """NNC ``RSubScalar``: ``val - x`` (default val = 1)."""
-    return _unary(lambda r: float(val) - r, x)
+    """NNC ``RSubScalar``: ``val - x`` (default val = 1). A traced val gets ``sum(dL/dy)``."""
+    return _scalar_layer("RSubScalar", lambda r, v: v - r, x, val)
 
 
 def Abs(x):

@@ -296,12 +296,156 @@ def test_indexing(rng):
     assert dims(Y) == "SSCB"
     np.testing.assert_array_equal(extractdata(Y), x[1:3])
     Z = X[0, 0]
-    assert dims(Z) == "" and Z.shape == (3, 2)
+    assert dims(Z) == "CB" and Z.shape == (3, 2)  # the two integer-indexed S dimensions are dropped
     idx = dlarray(np.array([True, False, True]))
     np.testing.assert_array_equal(extractdata(X[:, :, idx, :]), x[:, :, [0, 2], :])
     X2 = dlarray(x.copy())
     X2[0] = 0.0
     assert np.all(extractdata(X2)[0] == 0) and np.all(extractdata(X2)[1] == x[1])
+
+
+# index -> (labels of the result of indexing a "SSCB" array of size 4 x 5 x 3 x 2), by the documented rule:
+# an integer drops its dimension's label, slices / `...` / missing trailing entries / one 1-D array keep them
+SSCB_INDEXING = {
+    "X[0]": (lambda X: X[0], "SCB"),
+    "X[0, 0]": (lambda X: X[0, 0], "CB"),
+    "X[:, :, 1]": (lambda X: X[:, :, 1], "SSB"),
+    "X[..., -1]": (lambda X: X[..., -1], "SSC"),
+    "X[1, ..., 0]": (lambda X: X[1, ..., 0], "SC"),
+    "X[..., 0, :]": (lambda X: X[..., 0, :], "SSB"),
+    "X[:, 2, ...]": (lambda X: X[:, 2, ...], "SCB"),
+    "X[1:3, ::2]": (lambda X: X[1:3, ::2], "SSCB"),
+    "X[np.int64(2)]": (lambda X: X[np.int64(2)], "SCB"),
+    "X[dlarray index]": (lambda X: X[:, :, :, dlarray(np.array([True, False]))], "SSCB"),
+    "X[:, [0, 4, 4]]": (lambda X: X[:, [0, 4, 4]], "SSCB"),
+    "X[:, :, mask]": (lambda X: X[:, :, np.array([True, False, True])], "SSCB"),
+    "X[0, 1, 2, 1]": (lambda X: X[0, 1, 2, 1], ""),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SSCB_INDEXING))
+def test_integer_index_drops_only_its_label(name, rng):
+    x = rng.standard_normal((4, 5, 3, 2))
+    index, want = SSCB_INDEXING[name]
+    Y = index(dlarray(x, "SSCB"))
+    np.testing.assert_array_equal(extractdata(Y), index(x) if "dlarray" not in name else x[..., [0]])
+    assert dims(Y) == want
+    assert len(dims(Y)) in (0, Y.ndim)
+    if want:
+        assert dims(dlarray(extractdata(Y), want)) == want  # a valid format, already in MATLAB order
+
+
+def test_last_time_step_is_cb_and_minus_one_slice_keeps_t(rng):
+    # MATLAB Y(:,:,end) keeps "CBT" with T of size 1; Python Y[:, :, -1] drops T, Y[:, :, -1:] keeps it
+    y = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    Y = dlarray(y, "CBT")
+    last = Y[:, :, -1]
+    assert dims(last) == "CB" and last.shape == (3, 4) and last.dtype == np.float32
+    np.testing.assert_array_equal(extractdata(last), y[:, :, -1])
+    assert dims(Y[:, :, -1:]) == "CBT" and Y[:, :, -1:].shape == (3, 4, 1)
+    assert dims(Y[:, 0]) == "CT" and dims(Y[0]) == "BT"
+
+
+def test_indexed_labels_follow_the_dimensions(rng):
+    # independent check: every dimension has its own size, so a kept dimension is recognised by its size
+    x = rng.standard_normal((2, 3, 5, 7, 11))
+    X = dlarray(x, "SSCBT")
+    label_of_size = dict(zip(x.shape, "SSCBT"))
+    r = np.random.default_rng(7)
+    for _ in range(200):
+        idx = []
+        for n in x.shape:
+            kind = r.integers(4)
+            idx.append(slice(None) if kind == 0 else int(r.integers(-n, n)) if kind == 1
+                       else r.permutation(n) if kind == 2 else slice(None))
+        if r.integers(2):
+            idx = idx[: r.integers(len(idx) + 1)]  # fewer entries: the rest are full slices
+        arrays = [i for i, v in enumerate(idx) if isinstance(v, np.ndarray)]
+        if len(arrays) > 1 or arrays and any(isinstance(v, int) for v in idx):
+            continue  # NumPy's mixed advanced indexing: unformatted, tested below
+        if r.integers(2) and len(idx) >= 1:
+            k = int(r.integers(len(idx) + 1))
+            if all(isinstance(v, slice) for v in idx[k:]):
+                idx = idx[:k] + [Ellipsis]  # `...` for a run of full slices
+        Y = X[tuple(idx)]
+        want = "".join(label_of_size[n] for n in Y.shape)
+        assert dims(Y) == want, (idx, Y.shape)
+        np.testing.assert_array_equal(extractdata(Y), x[tuple(idx)])
+
+
+UNKNOWN_LABELS = {
+    "new axis": lambda X: X[None],
+    "new axis inside": lambda X: X[:, None, :, 0],
+    "two arrays": lambda X: X[[0, 1], :, [1, 2]],
+    "integer and array": lambda X: X[0, :, [1, 2]],
+    "2-D mask": lambda X: X[np.ones((3, 4), bool)],
+    "2-D integer array": lambda X: X[:, np.array([[0, 1], [2, 3]])],
+    "0-d bool": lambda X: X[True],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNKNOWN_LABELS))
+def test_indexing_that_moves_or_adds_dimensions_is_unformatted(name, rng):
+    y = rng.standard_normal((3, 4, 5))
+    Y = UNKNOWN_LABELS[name](dlarray(y, "CBT"))
+    assert dims(Y) == ""
+    np.testing.assert_array_equal(extractdata(Y), UNKNOWN_LABELS[name](y))
+
+
+def test_indexing_unformatted_dlarrays_is_unchanged(rng):
+    x = rng.standard_normal((3, 4, 2)).astype(np.float32)
+    X = dlarray(x)
+    for index in (lambda a: a[:, 0], lambda a: a[0], lambda a: a[..., 1], lambda a: a[1:, :2], lambda a: a[None]):
+        Y = index(X)
+        assert dims(Y) == "" and Y.dtype == np.float32
+        np.testing.assert_array_equal(extractdata(Y), index(x))
+
+
+def test_indexing_a_traced_dlarray_keeps_labels_and_gradient(rng):
+    from finite_differences import numeric_grad  # tests/finite_differences.py
+
+    from dlteach import dlgradient
+
+    y = rng.standard_normal((3, 4, 5))
+    w = rng.standard_normal((3, 4))
+    seen = {}
+
+    def loss_of(Y):
+        last = Y[:, :, -1]
+        seen["dims"], seen["traced"] = dims(last), last.is_traced
+        return np.sum(np.tanh(last) * w)
+
+    g = dlfeval(lambda Y: dlgradient(loss_of(Y), Y), dlarray(y, "CBT"))
+    assert seen == {"dims": "CB", "traced": True}
+    assert dims(g) == "CBT"
+    ref = numeric_grad(lambda v: float(np.sum(np.tanh(v[:, :, -1]) * w)), y)
+    np.testing.assert_allclose(extractdata(g), ref, rtol=1e-6, atol=1e-9)
+    assert np.all(extractdata(g)[:, :, :-1] == 0)
+
+
+def test_last_time_step_feeds_fullyconnect_and_crossentropy(rng):
+    from dlteach import crossentropy, dlgradient, fullyconnect, softmax
+
+    y = rng.standard_normal((3, 4, 5)).astype(np.float32)
+    W = rng.standard_normal((2, 3)).astype(np.float32)
+    b = rng.standard_normal((2, 1)).astype(np.float32)
+    T = np.eye(2, dtype=np.float32)[:, [0, 1, 1, 0]]
+
+    def model_loss(Y, W):
+        Z = fullyconnect(Y[:, :, -1], W, b)  # MATLAB: fullyconnect(Y(:,:,end),W,b)
+        seen["Z"] = (dims(Z), Z.shape)
+        loss = crossentropy(softmax(Z), T)
+        return loss, dlgradient(loss, W)
+
+    seen = {}
+    loss, gW = dlfeval(model_loss, dlarray(y, "CBT"), dlarray(W))
+    assert seen["Z"] == ("CB", (2, 4))
+    # hand formula: mean over the 4 observations of -log softmax(W y_T + b)[class]
+    z = W.astype(np.float64) @ y[:, :, -1] + b
+    p = np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0)
+    assert float(loss) == pytest.approx(-np.sum(T * np.log(p)) / 4, rel=1e-5)
+    np.testing.assert_allclose(extractdata(gW), (p - T) @ y[:, :, -1].T / 4, rtol=1e-4, atol=1e-6)
+    assert loss.dtype == np.float32 and gW.dtype == np.float32
 
 
 def test_numpy_conversion_of_untraced_dlarrays(rng):

@@ -300,6 +300,112 @@ def test_unary_layer_gradients_match_finite_differences(name):
     np.testing.assert_allclose(data(g), numeric_grad(lambda v: float(data(f(v))), x), rtol=1e-6, atol=1e-9)
 
 
+SCALAR_LAYERS = {"AddScalar": AddScalar, "MulScalar": MulScalar, "PowScalar": PowScalar, "RSubScalar": RSubScalar}
+# hand formulas of d sum(w * layer(x, v)) / dv
+SCALAR_VAL_GRADIENTS = {
+    "AddScalar": lambda x, v, w: np.sum(w),
+    "MulScalar": lambda x, v, w: np.sum(w * x),
+    "PowScalar": lambda x, v, w: np.sum(w * x**v * np.log(x)),
+    "RSubScalar": lambda x, v, w: np.sum(w),
+}
+# how the learner passes the traced scale: a dlarray, a Python number, a one-element array
+VAL_KINDS = {"dlarray": lambda v: dlarray(np.array(v)), "float": float, "1-element array": lambda v: np.array([v])}
+
+
+@pytest.mark.parametrize("kind", sorted(VAL_KINDS))
+@pytest.mark.parametrize("name", sorted(SCALAR_LAYERS))
+def test_scalar_layers_differentiate_a_traced_val(name, kind):
+    # NNC's val is a fixed number; passed through dlfeval it is traced and gets its gradient
+    layer = SCALAR_LAYERS[name]
+    r = rng(30)
+    x = r.uniform(0.5, 2, (3, 2))
+    w = r.standard_normal((3, 2))
+    v = 1.7
+
+    def f(xx, vv):
+        return Sum(Mul2(layer(xx, vv), w))
+
+    gx, gv = dlfeval(lambda xx, vv: dlgradient(f(xx, vv), xx, vv), x, VAL_KINDS[kind](v))
+    assert np.shape(gv) == np.shape(VAL_KINDS[kind](v))
+    assert float(np.ravel(data(gv))[0]) == pytest.approx(SCALAR_VAL_GRADIENTS[name](x, v, w), rel=1e-10)
+    np.testing.assert_allclose(np.ravel(data(gv)), numeric_grad(lambda a: float(data(f(x, float(a)))), v).ravel(),
+                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(data(gx), numeric_grad(lambda a: float(data(f(a, v))), x), rtol=1e-6, atol=1e-9)
+    # the value itself is the one of the constant val
+    np.testing.assert_allclose(data(dlfeval(lambda vv: layer(x, vv), VAL_KINDS[kind](v))), data(layer(x, v)), rtol=1e-15)
+
+
+def test_mul_scalar_learns_a_scale_with_dlfeval():
+    # the case of the bug report: MulScalar(x, lambda) with lambda traced; dL/dlambda = sum(x * dL/dy)
+    x = np.array([[1.0, -2.0], [0.5, 3.0]])
+
+    def model_loss(lam):
+        loss = nnc_loss(SquaredError(MulScalar(x, lam), 2 * x))
+        return loss, dlgradient(loss, lam)
+
+    loss, g = dlfeval(model_loss, dlarray(np.array(1.5)))
+    assert float(data(loss)) == pytest.approx(np.mean((1.5 * x - 2 * x) ** 2), rel=1e-14)
+    assert float(data(g)) == pytest.approx(np.mean(2 * (1.5 * x - 2 * x) * x), rel=1e-14)
+
+
+def test_pow_scalar_val_gradient_matches_torch_at_zero():
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle of d(x^v)/dv at x = 0")
+    x = np.array([0.0, 0.5, 2.0, 0.0])
+    for v in (0.0, 1.5, 3.0):
+        gv = dlfeval(lambda vv: dlgradient(Sum(PowScalar(x, vv)), vv), dlarray(np.array(v)))
+        vt = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        torch.pow(torch.tensor(x), vt).sum().backward()
+        assert np.isfinite(float(data(gv)))
+        assert float(data(gv)) == pytest.approx(vt.grad.item(), rel=1e-12)
+
+
+def test_pow_scalar_second_derivative_wrt_val():
+    x = np.array([0.5, 1.5, 2.0])
+    v = 1.3
+
+    def fun(vv):
+        g = dlgradient(Sum(PowScalar(x, vv)), vv, EnableHigherDerivatives=True)
+        return g, dlgradient(g, vv)
+
+    g, h = dlfeval(fun, dlarray(np.array(v)))
+    assert float(data(g)) == pytest.approx(np.sum(x**v * np.log(x)), rel=1e-12)
+    assert float(data(h)) == pytest.approx(np.sum(x**v * np.log(x) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(SCALAR_LAYERS))
+def test_scalar_layers_keep_float32_with_a_float64_val(name):
+    layer = SCALAR_LAYERS[name]
+    x = rng(31).uniform(0.5, 2, (3, 4)).astype(np.float32)
+    X = dlarray(x, "CB")
+    for val in (2.5, np.float64(2.5), np.array(2.5), dlarray(np.array(2.5)), np.int64(2)):
+        y = layer(X, val)
+        assert y.dtype == np.float32 and dims(y) == "CB"
+        np.testing.assert_allclose(data(y), data(layer(x.astype(np.float64), float(val))), rtol=1e-6)
+    # single wins the other way round too: a float32 val makes a float64 x's result single
+    assert layer(x.astype(np.float64), np.float32(2.5)).dtype == np.float32
+
+    def fun(xx, vv):
+        loss = nnc_loss(layer(xx, vv))
+        return loss, dlgradient(loss, xx, vv)
+
+    loss, (gx, gv) = dlfeval(fun, X, dlarray(np.array(2.5)))
+    assert loss.dtype == np.float32 and gx.dtype == np.float32
+    assert gv.dtype == np.float64  # a gradient has its variable's class
+
+
+def test_scalar_layers_explain_a_bad_val():
+    from dlteach.errors import ArgumentError, DLTeachError
+
+    x = np.ones((2, 3))
+    with pytest.raises(ArgumentError, match="Mul2") as e:
+        MulScalar(x, np.ones(3))
+    assert isinstance(e.value, DLTeachError) and "one number" in str(e.value)
+    with pytest.raises(ArgumentError, match="Pow2"):
+        dlfeval(lambda v: PowScalar(x, v), dlarray(np.ones((2, 1))))
+    with pytest.raises(ArgumentError, match="real number"):
+        AddScalar(x, "2")
+
+
 def test_abs_gradient_is_plus_one_at_zero():
     x = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_array_equal(grad_of_sum(Abs, x), [-1.0, 1.0, 1.0])

@@ -690,15 +690,16 @@ parametersTable
 # %% [markdown]
 # Either container works with `dlgradient` and the updaters. A model function that reads the table by
 # `parameters.value(layer, parameter)`, one Adam step on a random sequence. (MATLAB's `Y(:,:,end)` keeps all three
-# dimensions; in NumPy `Y[:, :, -1]` drops the last one, and with it the "CBT" format, so the Python writes
-# `Y[:, :, -1:]`.)
+# dimensions: "CBT" with T of size 1. In Python the integer index of `Y[:, :, -1]` drops the T dimension, and
+# dlteach drops its label with it: the result is a "CB" dlarray (features x observations) for `fullyconnect`.
+# `Y[:, :, -1:]` would keep T, as MATLAB does.)
 
 # %%
 def model(parameters, X):
     Y = lstm(X, np.zeros((numHiddenUnits, 1), np.float32), np.zeros((numHiddenUnits, 1), np.float32),
              parameters.value("lstm", "InputWeights"), parameters.value("lstm", "RecurrentWeights"),
              parameters.value("lstm", "Bias"))
-    Y = Y[:, :, -1:]      # the last time step, MATLAB's Y(:,:,end): -1: keeps the T dimension (and the format)
+    Y = Y[:, :, -1]       # the last time step, MATLAB's Y(:,:,end): "CBT" -> "CB"
     return fullyconnect(Y, parameters.value("fc", "Weights"), parameters.value("fc", "Bias"))
 
 
