@@ -51,7 +51,7 @@ from . import validate as _v
 from .dlarray import dlarray
 from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismatchError
 from .formats import LABEL_ORDER, apply_format, data_of, fmt_of, parse_format, size_text, to_single, wrap, wrap_like
-from .primitives import maximum, minimum, neg_xlog_clamped, scaled_sum
+from .primitives import is_softmax_output, maximum, minimum, neg_xlog_clamped, scaled_sum
 
 __all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
 
@@ -472,7 +472,8 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
             "class dimension 'C', e.g. dlarray(Y, 'CB')."
         )
     y = p.data
-    _check_probabilities(y, p, multilabel, fname)
+    if multilabel or not is_softmax_output(y, p.fmt.index("C")):  # softmax's output needs no scan
+        _check_probabilities(y, p, multilabel, fname)
     _check_targets(T, multilabel, fname)
     dt = _dtype(y)
     eps = _EPS.get(dt) or float(np.finfo(dt).eps)

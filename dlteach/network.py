@@ -323,7 +323,7 @@ def _setup(net, layers, conns):
     net._family = _Family()
     net._initialized = False
     net._order = None
-    net._plan = None
+    net._plan = _PlanCache()
 
 
 def _preset_value(lay, name):
@@ -655,6 +655,8 @@ def _checked_values(net, table, keys, current, what):
         if type(new) is not dlarray:
             new = wrap(new if isbox(new) else np.asarray(new), "")
             values[i] = new
+        if type(old) is dlarray and data_of(new).shape == data_of(old).shape:  # the common case (arrays, boxes)
+            continue
         if old is not None and _shape_of(new) != _shape_of(old) and not _batch_sized_state(net, what, layer, param,
                                                                                      new, old):
             raise NetworkError(
@@ -772,7 +774,7 @@ def _fill(net, make):
     net._lvals, net._svals = lvals, svals
     net._order = order
     net._inc = inc
-    net._plan = None
+    net._plan = _PlanCache()
     return sizes
 
 
@@ -882,8 +884,12 @@ def learn_rate_factors(net) -> list:
     row (MATLAB: ``getLearnRateFactor`` of each row). (No MATLAB counterpart as one call.)
     """
     _check_net(net, "learn_rate_factors")
-    by_name = {lay.Name: lay for lay in net._layers}
-    return [by_name[layer].factor(param, "LearnRateFactor") for layer, param in net._lkeys]
+    cache = net._plan  # a network's layers are its own copies, never changed in place: computed once per layers
+    if cache.factors_for is not net._layers:
+        by_name = {lay.Name: lay for lay in net._layers}
+        cache.factors = tuple(by_name[layer].factor(param, "LearnRateFactor") for layer, param in net._lkeys)
+        cache.factors_for = net._layers
+    return list(cache.factors)
 
 
 def architecture_of(net):
@@ -959,7 +965,7 @@ def _set_factor(kind, fname, args):
         return new_layer
     new = _rebuild(net, net._lvals, net._svals)
     new._layers = net._layers[:index] + (new_layer,) + net._layers[index + 1:]
-    new._plan = None  # the cached plan holds the layer objects
+    new._plan = _PlanCache()  # the cached plan holds the layer objects
     return new
 
 
@@ -1086,7 +1092,11 @@ def _run(net, Xs, training, Outputs, fname):
             "removed since). Use net = initialize(net) first, or create it with dlnetwork(layers) (Initialize=True "
             "is the default)."
         )
-    plan = net._plan if net._plan is not None else _make_plan(net)
+    cache = net._plan
+    if cache.layers is net._layers and cache.conns is net._conns and cache.order is net._order:
+        plan = cache.plan
+    else:
+        plan = _make_plan(net)
     steps, inputs, default_ports = plan
     if len(Xs) != len(inputs) or any(isinstance(x, (bool, np.bool_)) for x in Xs):
         _wrong_inputs(net, Xs, inputs, fname)
@@ -1120,8 +1130,21 @@ def _run(net, Xs, training, Outputs, fname):
     return outs, svals
 
 
+class _PlanCache:
+    """The execution plan of a network, shared (through ``_rebuild``'s copy of the fields) by every network
+    derived from it by an update, dlfeval's tracing or ``net.State = ...``, so it is made once, not once per
+    training step. Valid while the network's layers, connections and order are the objects it was made for.
+    Also holds the learn-rate factors (the updaters read them on every call)."""
+
+    __slots__ = ("layers", "conns", "order", "plan", "factors_for", "factors")
+
+    def __init__(self):
+        self.layers = self.conns = self.order = self.plan = None
+        self.factors_for = self.factors = None  # learn_rate_factors, valid for the layers tuple factors_for
+
+
 def _make_plan(net):
-    """The execution plan of a network (cached; a network's graph never changes in place)."""
+    """The execution plan of a network (cached in ``net._plan``; a network's graph never changes in place)."""
     if net._order is None:
         net._order, net._inc = _validate_graph(net)
     layers = net._layers
@@ -1137,8 +1160,10 @@ def _make_plan(net):
     in_order = [s[0] for s in steps if s[3] is None]
     if in_order != inputs:  # reorder the input steps' feed to follow InputNames
         steps = _feed_in_layer_order(steps, rank)
-    net._plan = (tuple(steps), inputs, _output_ports_default(net))
-    return net._plan
+    plan = (tuple(steps), inputs, _output_ports_default(net))
+    cache = net._plan
+    cache.layers, cache.conns, cache.order, cache.plan = net._layers, net._conns, net._order, plan
+    return plan
 
 
 def _feed_in_layer_order(steps, rank):

@@ -258,6 +258,15 @@ def softmax_axis(x, axis):
 defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
 
 
+def is_softmax_output(y, axis) -> bool:
+    """True if ``y`` is a traced value that :func:`softmax_axis` along ``axis`` just produced: probabilities
+    that sum to one along that axis by construction, so crossentropy's logits check can skip the scan."""
+    if type(y) not in box_types:
+        return False
+    node = y._node  # dlfeval's nodes record the call (autograd's own VJPNode, under autograd.grad, does not)
+    return getattr(node, "fun", None) is softmax_axis and node.args[1] == axis
+
+
 @primitive
 def neg_xlog_clamped(t, y, eps):
     """``-t * log(max(y, eps))``, crossentropy's element loss, as one node.

@@ -14,6 +14,7 @@ from dlteach.errors import FormatError, ProbabilityError, SizeMismatchError
 from dlteach.formats import data_of
 from dlteach.losses import LossArgumentError, crossentropy, huber, l1loss, l2loss, mse
 from dlteach.ops import sigmoid, softmax
+from dlteach.primitives import softmax_axis
 
 TORCH_REASON = "PyTorch is the oracle for these loss values"
 
@@ -227,6 +228,25 @@ def test_crossentropy_single_label_rejects_columns_not_summing_to_one():
     # a single sigmoid output (binary classifier): point to multilabel mode
     with pytest.raises(ProbabilityError, match="ClassificationMode='multilabel'"):
         crossentropy(dlarray(P[:1], "CB"), np.ones((1, 6)))
+
+
+def test_crossentropy_trusts_only_a_traced_softmax_over_the_class_dimension():
+    """Inside dlfeval, Y straight from softmax over 'C' is a distribution by construction (the logits scan is
+    skipped); any other traced Y is still scanned: logits, sigmoid outputs, a softmax over another dimension."""
+    Z = dlarray(rng(19).standard_normal((4, 6)), "CB")
+    _, T, _ = classification_data(C=4, N=6)
+
+    def loss_of(make_y):
+        return dlfeval(lambda z: crossentropy(make_y(z), T), Z)
+
+    expected = -np.sum(np.asarray(T) * np.log(np.asarray(extractdata(softmax(Z))))) / 6
+    assert float(extractdata(loss_of(softmax))) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ProbabilityError, match="logits"):
+        loss_of(lambda z: z)
+    with pytest.raises(ProbabilityError, match="sum to 1"):
+        loss_of(sigmoid)
+    with pytest.raises(ProbabilityError, match="sum to 1"):  # normalised over the observations, not the classes
+        loss_of(lambda z: dlarray(softmax_axis(data_of(z), 1), "CB"))
 
 
 def test_crossentropy_tolerates_rounding_in_probabilities():

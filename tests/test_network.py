@@ -416,6 +416,30 @@ def test_learn_rate_factor_zero_freezes_with_network_syntax_only():
     assert not np.array_equal(np.asarray(new_table.Value[0]), np.asarray(old[0]))
 
 
+def test_learn_rate_factors_follow_the_layers_of_each_derived_network():
+    """The factors (and the execution plan) are cached per network family; a network whose layers changed
+    (setLearnRateFactor) must not see its ancestor's cached values, nor the ancestor the new ones."""
+    np.random.seed(1)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2, Name="fc")])
+    X = dlarray(np.random.randn(3, 4).astype(np.float32), "CB")
+    assert learn_rate_factors(net) == [1.0, 1.0]  # fills the family's cache
+    grads = dlfeval(lambda n: dlgradient(np.sum(forward(n, X) ** 2), n.Learnables), net)
+    from dlteach.updaters import adamupdate
+
+    trained, _, _ = adamupdate(net, grads, None, None, 1)  # shares the family's cache
+    frozen = setLearnRateFactor(trained, "fc", "Weights", 0)
+    assert learn_rate_factors(frozen) == [0.0, 1.0]
+    assert learn_rate_factors(trained) == [1.0, 1.0] and learn_rate_factors(net) == [1.0, 1.0]
+    later, _, _ = adamupdate(frozen, grads, None, None, 1)
+    W = lambda n: np.asarray(n.Learnables.Value[0])  # noqa: E731
+    np.testing.assert_array_equal(W(later), W(frozen))  # factor 0: the weights stay
+    assert not np.array_equal(W(trained), W(net))
+    # the plan follows too: the derived networks still compute their own outputs
+    np.testing.assert_allclose(extractdata(forward(later, X)),
+                               np.asarray(W(later)) @ extractdata(X) + np.asarray(later.Learnables.Value[1]),
+                               rtol=1e-5)
+
+
 def test_get_and_set_learn_rate_and_l2_factors_matlab_signatures():
     np.random.seed(0)
     net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc", BiasL2Factor=0.5),
