@@ -336,8 +336,35 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     new_params = []
     new_states = [[] for _ in range(n_state)]
     nonfinite = []
+    fast_dtypes = _FAST_DTYPES
     for i, p in enumerate(leaves):
         arr_p = data_of(p)
+        g = data_of(grad_leaves[i])
+        eff_lr = lr if factors is None else _effective_lr(fname, lr, factors, i, container)
+        # the common case, checked inline: the parameter, its gradient and its states are ndarrays of one
+        # floating dtype (float32 / float64) and shape, the parameter is not 0-d and its rate is not 0
+        if (type(arr_p) is np.ndarray and arr_p.dtype in fast_dtypes and arr_p.ndim and type(g) is np.ndarray
+                and g.dtype == arr_p.dtype and g.shape == arr_p.shape and eff_lr != 0.0):
+            s_arr = [None if sl is None else data_of(sl[i]) for sl in state_leaves]
+            for a in s_arr:
+                if a is not None and not (type(a) is np.ndarray and a.dtype == arr_p.dtype and a.shape == arr_p.shape):
+                    break
+            else:
+                gf = g.reshape(-1)
+                if not math.isfinite(gf.dot(gf)) and not np.isfinite(g).all():  # one BLAS pass: inf/NaN
+                    nonfinite.append(i)
+                out = step(arr_p, g, *s_arr, eff_lr, *hyper)
+                if type(p) is dlarray:
+                    fmt = fmt_of(p)
+                    new_params.append(wrap(out[0], fmt))
+                    for k in range(n_state):
+                        new_states[k].append(wrap(out[1 + k], fmt))
+                else:
+                    new_params.append(pack_like(p, out[0]))
+                    for k in range(n_state):
+                        new_states[k].append(pack_like(p, out[1 + k]))
+                continue
+        # everything else: checks that name the leaf, 0-d parameters, a zero rate
         if type(arr_p) is not np.ndarray or arr_p.dtype.kind != "f" or arr_p.dtype.itemsize < 4:
             arr_p = param_array(fname, p, i, container, prefix)
         g = _fast_array(grad_leaves[i], arr_p)
@@ -353,15 +380,6 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
             if a is None and leaf is not None:
                 a = _other_array(fname, state_names[k], leaf, arr_p, i, container, prefix)
             s_arr.append(a)
-        eff_lr = lr
-        if factors is not None:
-            f = float(factors[i])
-            if not math.isfinite(f) or f < 0:
-                where = tree.leaf_paths(container, "net.Learnables")[i]
-                raise UpdaterArgumentError(
-                    f"{fname}: the learn-rate factor of {where} is {f!r}; factors must be finite and >= 0."
-                )
-            eff_lr = lr * f
         if eff_lr == 0.0:
             new_params.append(p)
             for k in range(n_state):
@@ -373,21 +391,27 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
             out = [o.reshape(()) for o in out]
         else:
             out = step(arr_p, g, *s_arr, eff_lr, *hyper)
-        if type(p) is dlarray:  # pack_like's common case
-            fmt = fmt_of(p)
-            new_params.append(wrap(out[0], fmt))
-            for k in range(n_state):
-                new_states[k].append(wrap(out[1 + k], fmt))
-        else:
-            new_params.append(pack_like(p, out[0]))
-            for k in range(n_state):
-                new_states[k].append(pack_like(p, out[1 + k]))
+        new_params.append(pack_like(p, out[0]))
+        for k in range(n_state):
+            new_states[k].append(pack_like(p, out[1 + k]))
     if nonfinite:
         _warn_nonfinite(fname, container, nonfinite)
     new_container = rebuild(new_params)
     state_containers = [rebuild(s) for s in new_states]
     first = with_learnables(network, new_container) if network is not None else new_container
     return (first, *state_containers)
+
+
+_FAST_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
+def _effective_lr(fname, lr, factors, i, container):
+    """learnRate x the learn-rate factor of row i (a dlnetwork's updates)."""
+    f = float(factors[i])
+    if not math.isfinite(f) or f < 0:
+        where = tree.leaf_paths(container, "net.Learnables")[i]
+        raise UpdaterArgumentError(f"{fname}: the learn-rate factor of {where} is {f!r}; factors must be finite and >= 0.")
+    return lr * f
 
 
 def _warn_nonfinite(fname, container, indices):
