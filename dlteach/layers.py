@@ -490,6 +490,12 @@ class Layer:
         """(Y, new_state_dict) for input X with parameter dict p."""
         raise NotImplementedError
 
+    def forward_function(self):
+        """``(f, learnable names)`` when this layer computes ``Y = f(X, *learnables)`` in ``forward`` and
+        ``predict`` alike, without state: the network then calls ``f`` directly instead of ``_forward``.
+        None (the default) for anything else, e.g. a subclass with its own ``_forward``."""
+        return None
+
     def _copy(self):
         return copy.copy(self)
 
@@ -560,6 +566,16 @@ class InputLayer(Layer):
 
     def _forward(self, X, p, training):
         return self._normalize(X), None
+
+    def forward_function(self):
+        if type(self)._forward is InputLayer._forward and self.Normalization == "none":
+            return _same, ()
+        return None
+
+
+def _same(X):
+    """The input layer's output without normalization: its input."""
+    return X
 
 
 @register_layer("featureInputLayer",
@@ -648,6 +664,11 @@ class FullyConnectedLayer(Layer):
 
     def _forward(self, X, p, training):
         return ops.fullyconnect(X, p["Weights"], p["Bias"]), None
+
+    def forward_function(self):
+        if type(self)._forward is FullyConnectedLayer._forward:
+            return ops.fullyconnect, ("Weights", "Bias")
+        return None
 
 
 @register_layer("convolution2dLayer",
@@ -756,6 +777,11 @@ class ActivationLayer(Layer):
 
     def _forward(self, X, p, training):
         return type(self)._fun(X), None
+
+    def forward_function(self):
+        if type(self)._forward is ActivationLayer._forward:
+            return type(self)._fun, ()
+        return None
 
 
 reluLayer = activation_layer("reluLayer", ops.relu, "ReLU", default_name="relu",

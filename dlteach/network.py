@@ -50,6 +50,8 @@ from __future__ import annotations
 import html
 import warnings
 from collections import namedtuple
+from itertools import repeat
+from operator import is_, itemgetter
 
 import numpy as np
 from autograd.tracer import getval, isbox
@@ -202,7 +204,7 @@ class dlnetwork:
     @property
     def Learnables(self) -> Table:
         """Table of learnable parameters (Layer, Parameter, Value); a new Table on every access."""
-        return Table([k[0] for k in self._lkeys], [k[1] for k in self._lkeys], list(self._lvals))
+        return Table.from_columns(*self._lcols, list(self._lvals))
 
     @Learnables.setter
     def Learnables(self, table):
@@ -211,7 +213,7 @@ class dlnetwork:
     @property
     def State(self) -> Table:
         """Table of state parameters (batch norm TrainedMean/TrainedVariance); 0 rows if there are none."""
-        return Table([k[0] for k in self._skeys], [k[1] for k in self._skeys], list(self._svals))
+        return Table.from_columns(*self._scols, list(self._svals))
 
     @State.setter
     def State(self, table):
@@ -221,8 +223,8 @@ class dlnetwork:
     def Initialized(self) -> bool:
         """True after initialization (dlnetwork(layers) or initialize(net)); adding, connecting or removing
         layers gives an uninitialized network."""
-        return self._initialized and all(v is not None for v in self._lvals) and \
-            all(v is not None for v in self._svals)
+        return self._initialized and not any(map(is_, self._lvals, repeat(None))) and \
+            not any(map(is_, self._svals, repeat(None)))
 
     @property
     def InputNames(self):
@@ -317,6 +319,9 @@ def _setup(net, layers, conns):
     net._conns = list(conns)
     net._lkeys = [(lay.Name, p) for lay in layers for p in lay.learnable_names]
     net._skeys = [(lay.Name, p) for lay in layers for p in lay.state_names]
+    # the Layer / Parameter columns of net.Learnables / net.State (made once: a network's rows never change)
+    net._lcols = (tuple([str(k[0]) for k in net._lkeys]), tuple([str(k[1]) for k in net._lkeys]))
+    net._scols = (tuple([str(k[0]) for k in net._skeys]), tuple([str(k[1]) for k in net._skeys]))
     net._lvals = [_preset_value(lay, p) for lay in layers for p in lay.learnable_names]
     net._svals = [_preset_value(lay, p) for lay in layers for p in lay.state_names]
     net._index = _param_index(layers)
@@ -600,21 +605,28 @@ def _param_index(layers):
 
 
 def _rebuild(net, lvals, svals):
+    return _rebuild_owned(net, list(lvals), list(svals))
+
+
+def _rebuild_owned(net, lvals, svals):
+    """Like ``_rebuild``, taking the lists as they are (a network's value lists are never changed in place)."""
     new = object.__new__(dlnetwork)
     new.__dict__.update(net.__dict__)
-    new._lvals = list(lvals)
-    new._svals = list(svals)
+    new._lvals = lvals
+    new._svals = svals
     return new
 
 
 def _flatten_net(net):
-    return list(net._lvals) + list(net._svals), _NetAux(net)
+    return [*net._lvals, *net._svals], _NetAux(net)
 
 
 def _unflatten_net(aux, children):
     n = aux.net
     k = len(n._lkeys)
-    return _rebuild(n, children[:k], children[k:])
+    if type(children) is not list:
+        children = list(children)
+    return _rebuild_owned(n, children[:k], children[k:])
 
 
 tree.register(dlnetwork, _flatten_net, _unflatten_net, child_path=dlnetwork._tree_child_path,
@@ -639,8 +651,8 @@ def _checked_values(net, table, keys, current, what):
             + (" (forward(net, X) without return_state=True returns only the output: use "
                "Y, state = forward(net, X, return_state=True).)" if what == "State" and isinstance(table, dlarray) else "")
         )
-    tkeys = table.keys()
-    if tkeys != list(keys):
+    if not table.has_rows(*(net._lcols if what == "Learnables" else net._scols)) and table.keys() != list(keys):
+        tkeys = table.keys()
         detail = Table._tree_aux_difference(
             (tuple(k[0] for k in keys), tuple(k[1] for k in keys)),
             (tuple(k[0] for k in tkeys), tuple(k[1] for k in tkeys)))
@@ -907,8 +919,8 @@ def with_learnables(net, learnables):
     ``new = copy(net); new.Learnables = learnables``. (No MATLAB counterpart.)
     """
     _check_net(net, "with_learnables")
-    values = _checked_values(net, learnables, net._lkeys, net._lvals, "Learnables")
-    return _rebuild(net, values, list(net._svals))
+    values = _checked_values(net, learnables, net._lkeys, net._lvals, "Learnables")  # a new list
+    return _rebuild_owned(net, values, net._svals)
 
 
 def _factor_target(fname, args, setter):
@@ -1082,11 +1094,14 @@ def _output_ports(net, Outputs):
 def _run(net, Xs, training, Outputs, fname):
     if not isinstance(net, dlnetwork):
         _v.fail(fname, "net", "a dlnetwork (the first argument of " + fname + "(net, X))", net, cls=NetworkError)
+    arrays = True  # every X a dlarray or an ndarray (so none is a bool)
     for k, X in enumerate(Xs):
         if type(X) is not dlarray and type(X) is not np.ndarray:
+            arrays = False
             _v.array(fname, "X" if len(Xs) == 1 else f"input {k + 1} (X{k + 1})", X, "fiub", cls=NetworkError,
                      expected="a numeric array (a dlarray or NumPy array)")
-    if not net.Initialized:
+    if not (net._initialized and not any(map(is_, net._lvals, repeat(None)))
+            and not any(map(is_, net._svals, repeat(None)))):  # not net.Initialized
         raise NetworkError(
             f"{fname}: the network is not initialized (its learnables are empty, or layers were added / connected / "
             "removed since). Use net = initialize(net) first, or create it with dlnetwork(layers) (Initialize=True "
@@ -1098,7 +1113,7 @@ def _run(net, Xs, training, Outputs, fname):
     else:
         plan = _make_plan(net)
     steps, inputs, default_ports = plan
-    if len(Xs) != len(inputs) or any(isinstance(x, (bool, np.bool_)) for x in Xs):
+    if len(Xs) != len(inputs) or not arrays and any(isinstance(x, (bool, np.bool_)) for x in Xs):
         _wrong_inputs(net, Xs, inputs, fname)
     if Outputs is None:
         ports, single = default_ports, len(default_ports) == 1
@@ -1108,14 +1123,21 @@ def _run(net, Xs, training, Outputs, fname):
     svals = list(svals0)
     acts = {}
     feed = iter(Xs)
-    for i, lay, params, srcs, one_in, n_out in steps:
-        p = {name: (lvals if kind == "L" else svals0)[j] for name, kind, j in params}
+    for i, lay, params, srcs, one_in, n_out, fn, args, spec in steps:
         if srcs is None:
-            X = _prepare_input(lay, next(feed))
+            X = next(feed)
+            # the common case: a dlarray in the input layer's format, of its size per observation ("B" is last)
+            if spec is None or type(X) is not dlarray or fmt_of(X) != spec[0] \
+                    or getattr(value_of(X), "shape", ())[:-1] != spec[1]:
+                X = _prepare_input(lay, X)
         elif one_in:
             X = acts[srcs[0]]
         else:
             X = [acts[src] for src in srcs]
+        if fn is not None:  # Y = fn(X, *learnables), no state (the layer's forward_function)
+            acts[(i, 0)] = fn(X, *args(lvals)) if args is not None else fn(X)
+            continue
+        p = {name: (lvals if kind == "L" else svals0)[j] for name, kind, j in params}
         H, new_state = lay._forward(X, p, training)
         if new_state:
             index = net._index[i]
@@ -1153,7 +1175,9 @@ def _make_plan(net):
         lay = layers[i]
         params = tuple((name, kind, j) for name, (kind, j) in net._index[i].items())
         srcs = None if lay.is_input else tuple(net._inc[i])
-        steps.append((i, lay, params, srcs, lay.NumInputs == 1, lay.NumOutputs))
+        fn, args = _direct_call(lay, net._index[i])
+        spec = _input_spec(lay) if lay.is_input else None
+        steps.append((i, lay, params, srcs, lay.NumInputs == 1, lay.NumOutputs, fn, args, spec))
     # inputs are fed in layer order (net.InputNames), whatever the topological order
     inputs = [i for i, lay in enumerate(layers) if lay.is_input]
     rank = {i: k for k, i in enumerate(inputs)}
@@ -1164,6 +1188,34 @@ def _make_plan(net):
     cache = net._plan
     cache.layers, cache.conns, cache.order, cache.plan = net._layers, net._conns, net._order, plan
     return plan
+
+
+def _direct_call(lay, index):
+    """(f, args) when the layer's forward pass is ``f(X, *args(net._lvals))`` (its ``forward_function``;
+    ``args`` None: ``f(X)``), else (None, None)."""
+    direct = lay.forward_function()
+    if direct is None or lay.NumOutputs != 1 or lay.NumInputs > 1:
+        return None, None
+    f, names = direct
+    if set(names) != set(index) or any(index[name][0] != "L" for name in names):
+        return None, None
+    rows = [index[name][1] for name in names]
+    if not rows:
+        return f, None
+    if len(rows) == 1:
+        return f, lambda vals, j=rows[0]: (vals[j],)
+    return f, itemgetter(*rows)  # the learnables of the layer, as a tuple
+
+
+def _input_spec(inp):
+    """(format, size per observation) of the data an input layer takes as it is (see ``_prepare_input``);
+    None for an input layer with its own layout."""
+    if hasattr(inp, "_prepare_data"):
+        return None
+    want = tuple(inp.InputSize)
+    if len(want) != len(inp.input_format):
+        return None
+    return inp.input_format + "B", want
 
 
 def _feed_in_layer_order(steps, rank):
@@ -1204,7 +1256,7 @@ def forward(net, *X, return_state=False, Outputs=None):
     net._family.forward_calls += 1
     if not return_state:
         return outs
-    state = Table([k[0] for k in net._skeys], [k[1] for k in net._skeys], svals)
+    state = Table.from_columns(*net._scols, svals)
     return (*outs, state) if isinstance(outs, tuple) else (outs, state)
 
 

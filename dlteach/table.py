@@ -70,17 +70,37 @@ class Table:
     __slots__ = ("_layer", "_param", "_value")
 
     def __init__(self, Layer=(), Parameter=(), Value=()):
-        layer = [str(x) for x in Layer]
-        param = [str(x) for x in Parameter]
+        layer = tuple([str(x) for x in Layer])
+        param = tuple([str(x) for x in Parameter])
         value = list(Value)
         if not (len(layer) == len(param) == len(value)):
             raise StructureMismatchError(
                 f"A Table needs columns of equal length; got {len(layer)} Layer, {len(param)} Parameter and "
                 f"{len(value)} Value entries."
             )
-        self._layer = layer
+        self._layer = layer  # tuples of str: never changed (a table shares them with its copies)
         self._param = param
         self._value = value
+
+    @classmethod
+    def from_columns(cls, layers: tuple, parameters: tuple, values: list) -> Table:
+        """A Table from trusted columns, without checks or copies (for the code that builds tables on every
+        training step: ``net.Learnables``, the tracer, the updaters).
+
+        ``layers`` and ``parameters`` are tuples of str of one length, kept by reference (they are never
+        changed); ``values`` is a list of that length that the new table owns. Anything else: use ``Table(...)``.
+        (No MATLAB counterpart.)
+        """
+        t = object.__new__(cls)
+        t._layer = layers
+        t._param = parameters
+        t._value = values
+        return t
+
+    def has_rows(self, layers: tuple, parameters: tuple) -> bool:
+        """True if the Layer and Parameter columns are ``layers`` and ``parameters`` (tuples of str), row by row."""
+        mine, theirs = self._layer, self._param
+        return ((mine is layers or mine == layers) and (theirs is parameters or theirs == parameters))
 
     # -- columns -------------------------------------------------------------------------------
     @property
@@ -172,7 +192,8 @@ class Table:
             i = self._indices([int(idx)])[0]
             return Row(self._layer[i], self._param[i], self._value[i])
         rows = self._indices(idx)
-        return Table([self._layer[i] for i in rows], [self._param[i] for i in rows], [self._value[i] for i in rows])
+        return Table.from_columns(tuple([self._layer[i] for i in rows]), tuple([self._param[i] for i in rows]),
+                                  [self._value[i] for i in rows])
 
     def __setitem__(self, idx, new):
         """Assign rows (MATLAB ``t(idx,:) = other``), e.g. the L2-regularization recipe::
@@ -249,7 +270,7 @@ class Table:
         return list(zip(self._layer, self._param))
 
     def copy(self) -> Table:
-        return Table(self._layer, self._param, self._value)
+        return Table.from_columns(tuple(self._layer), tuple(self._param), list(self._value))
 
     __copy__ = copy
 
@@ -308,13 +329,12 @@ class Table:
 
 
 def _flatten(t: Table):
-    return list(t._value), (tuple(t._layer), tuple(t._param))
+    return list(t._value), (tuple(t._layer), tuple(t._param))  # tuple() of a tuple: the same object, no copy
 
 
 def _unflatten(aux, children):
     t = object.__new__(Table)
-    t._layer = list(aux[0])
-    t._param = list(aux[1])
+    t._layer, t._param = aux
     t._value = list(children)
     return t
 

@@ -581,3 +581,53 @@ def test_tree_mismatch_between_networks_is_named():
     assert g.Learnables.keys() == a.Learnables.keys() and g.State.keys() == a.State.keys()
     for new, old in zip(g.Learnables.Value + g.State.Value, a.Learnables.Value + a.State.Value):
         np.testing.assert_array_equal(extractdata(new), 2 * extractdata(old))
+
+
+def test_each_network_runs_its_own_layers_with_the_shared_plan():
+    """forward calls a layer's forward_function directly (plan cached per network family): a derived network
+    whose layers differ (replaceLayer, a subclass with its own _forward) must run its own layers, and the
+    original network still runs its own, checked against NumPy."""
+    from dlteach.layers import FullyConnectedLayer, tanhLayer
+    from dlteach.network import replaceLayer
+
+    class DoubledFC(FullyConnectedLayer):  # a layer type with its own _forward: no direct call
+        def _forward(self, X, p, training):
+            Y, _ = super()._forward(X, p, training)
+            return Y * 2, None
+
+    np.random.seed(3)
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(4, Name="fc1"), reluLayer(Name="act"),
+                     fullyConnectedLayer(2, Name="fc2")])
+    x = np.random.randn(3, 5).astype(np.float32)
+    X = dlarray(x, "CB")
+    W1, b1, W2, b2 = (np.asarray(v) for v in net.Learnables.Value)
+    relu_ref = W2 @ np.maximum(W1 @ x + b1, 0) + b2
+    np.testing.assert_allclose(extractdata(forward(net, X)), relu_ref, rtol=1e-5, atol=1e-6)
+    tanh_net = initialize(replaceLayer(net, "act", tanhLayer(Name="act")))  # keeps fc1 / fc2's values
+    np.testing.assert_allclose(extractdata(forward(tanh_net, X)), W2 @ np.tanh(W1 @ x + b1) + b2, rtol=1e-5,
+                               atol=1e-6)
+    doubled = fullyConnectedLayer(2, Name="fc2", Weights=W2, Bias=b2)
+    doubled.__class__ = DoubledFC
+    dnet = initialize(replaceLayer(net, "fc2", doubled))
+    np.testing.assert_allclose(extractdata(predict(dnet, X)), 2 * relu_ref, rtol=1e-5, atol=1e-6)
+    # the first network is unchanged, traced or not
+    np.testing.assert_allclose(extractdata(predict(net, X)), relu_ref, rtol=1e-5, atol=1e-6)
+    loss, g = dlfeval(lambda n: (lambda s: (s, dlgradient(s, n.Learnables)))(forward(n, X).sum()), net)
+    np.testing.assert_allclose(float(extractdata(loss)), relu_ref.sum(), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(g.Value[3]), np.full((2, 1), 5.0), rtol=1e-6)  # d sum / d b2 = N
+
+
+def test_input_checks_hold_for_traced_and_numpy_inputs():
+    """The input layer's fast path (a dlarray in its format and size) leaves every other input to the checks."""
+    net = dlnetwork([featureInputLayer(3), fullyConnectedLayer(2)])
+    x = np.ones((3, 4), np.float32)
+    ref = extractdata(predict(net, dlarray(x, "CB")))
+    np.testing.assert_array_equal(extractdata(predict(net, x)), ref)  # NumPy: read as "CB"
+    with pytest.raises(NetworkError, match=r"expects 3 per observation.*4x4"):
+        predict(net, dlarray(np.ones((4, 4), np.float32), "CB"))
+    with pytest.raises(NetworkError, match=r"expects CB data.*'SSCB'"):
+        predict(net, dlarray(np.ones((1, 3, 1, 4), np.float32), "SSCB"))
+    with pytest.raises(NetworkError, match=r"expects 3 per observation"):
+        dlfeval(lambda X: forward(net, X), dlarray(np.ones((2, 4), np.float32), "CB"))
+    Y = dlfeval(lambda X: forward(net, X), dlarray(x, "CB"))
+    np.testing.assert_array_equal(extractdata(Y), ref)

@@ -166,3 +166,26 @@ def test_row_assignment_other_forms_and_errors():
         t[[0, 1]] = [1, 2, 3]
     with pytest.raises(KeyError, match="Only the Value column"):
         t["Layer"] = ["x"] * 4
+
+
+def test_from_columns_and_has_rows():
+    """The fast constructor (the network's Learnables / State tables) gives a table that behaves like Table(...)
+    and shares no mutable list: changing one table's values never changes another built from the same columns."""
+    layers, params = ("fc", "fc"), ("Weights", "Bias")
+    a = Table.from_columns(layers, params, [1.0, 2.0])
+    b = Table.from_columns(layers, params, [1.0, 2.0])
+    ref = Table(["fc", "fc"], ["Weights", "Bias"], [1.0, 2.0])
+    assert a.keys() == ref.keys() and a.Value == ref.Value and repr(a) == repr(ref)
+    assert list(a.Parameter == "Bias") == [False, True]
+    a.Value[0] = 5.0
+    a[1] = 7.0
+    assert b.Value == [1.0, 2.0] and a.Value == [5.0, 7.0]
+    assert a.has_rows(layers, params) and ref.has_rows(layers, params)
+    assert not a.has_rows(("fc", "fc"), ("Bias", "Weights")) and not a.has_rows(("fc",), ("Weights",))
+    c = a.copy()
+    c.Value[0] = 0.0
+    assert a.Value[0] == 5.0 and c.has_rows(layers, params)
+    d = tree_map(lambda v: v * 2, a)  # the tree rebuild keeps the rows
+    assert d.keys() == a.keys() and d.Value == [10.0, 14.0] and a.Value == [5.0, 7.0]
+    sub = a[a.Parameter == "Bias"]
+    assert sub.keys() == [("fc", "Bias")] and sub.Value == [7.0]
