@@ -33,6 +33,7 @@ from .dlarray import dlarray
 from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .formats import data_of, size_text, wrap_like
 from .network import dlnetwork
+from .primitives import DIRECT_VJPS
 from .tree import tree_map
 
 _TAPES: list[_Tape] = []
@@ -242,15 +243,23 @@ def dlfeval(fun, *args, **kwargs):
         return _ACCELERATED_CALL(fun, args, kwargs)
     if _recording.RECORDERS:  # the gradients of an inner dlfeval would be constants of the recording
         _recording.note("dlfeval")
-    with _new_trace() as trace:
-        tape = _Tape(trace)
-        _TAPES.append(tape)
-        try:
-            box = lambda leaf: _box_leaf(leaf, tape)  # noqa: E731
-            out = fun(*tree_map(box, args), **tree_map(box, kwargs))
-            return tree_map(lambda leaf: _strip_leaf(leaf, trace), out)
-        finally:
-            _TAPES.remove(tape)
+    trace_stack.top += 1  # a new trace level (autograd's trace_stack.new_trace), left in `finally`
+    trace = trace_stack.top
+    tape = _Tape(trace)
+    _TAPES.append(tape)
+    try:
+        def box(leaf):  # _box_leaf, with the common case (a dlarray of a float ndarray) inline
+            if type(leaf) is dlarray:
+                data = data_of(leaf)
+                if type(data) is np.ndarray and data.dtype.kind in "fc":
+                    return wrap_like(new_box(data, trace, _new_root(data)), leaf)
+            return _box_leaf(leaf, tape)
+
+        out = fun(*tree_map(box, args), **(tree_map(box, kwargs) if kwargs else {}))
+        return tree_map(lambda leaf: _strip_leaf(leaf, trace), out)
+    finally:
+        _TAPES.remove(tape)
+        trace_stack.top -= 1
 
 
 def _down_to(x, t):
@@ -486,6 +495,7 @@ def _backward(loss_node, wanted):
     v = getval(loss_node.value)
     ones = np.ones(v.shape, v.dtype) if isinstance(v, (np.ndarray, np.generic)) else vspace(v).ones()
     outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
+    direct_vjps = DIRECT_VJPS
     for node in order:
         if node not in useful:
             continue
@@ -506,13 +516,17 @@ def _backward(loss_node, wanted):
             if not useful_parents:  # a requested intermediate value: nothing to pass further back
                 continue
             argnums = tuple([a for a, p in zip(node.argnums, parents) if p in useful])
-        try:
-            vjpmaker = primitive_vjps[node.fun]
-        except KeyError:
-            name = getattr(node.fun, "__name__", node.fun)
-            raise NotImplementedError(f"The gradient (VJP) of {name} is not defined, so dlgradient cannot "
-                                      "differentiate through it.") from None
-        ingrads = vjpmaker(argnums, node.value, node.args, node.kwargs)(g)
+        direct = direct_vjps.get(node.fun)
+        if direct is not None:  # the fused primitives of a training step: one call, no closures
+            ingrads = direct(g, argnums, node.value, *node.args, **node.kwargs)
+        else:
+            try:
+                vjpmaker = primitive_vjps[node.fun]
+            except KeyError:
+                name = getattr(node.fun, "__name__", node.fun)
+                raise NotImplementedError(f"The gradient (VJP) of {name} is not defined, so dlgradient cannot "
+                                          "differentiate through it.") from None
+            ingrads = vjpmaker(argnums, node.value, node.args, node.kwargs)(g)
         for parent, ingrad in zip(useful_parents, ingrads):
             outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
     return found

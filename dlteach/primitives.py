@@ -88,6 +88,13 @@ def defvjp(fun, *vjpmakers, argnums=None):
     defvjp_argnums(fun, vjp_argnums)
 
 
+#: first-order VJPs of the hottest primitives as ONE call: ``vjps(g, argnums, ans, *args, **kwargs)`` returns the
+#: gradients for ``argnums`` (a tuple / list in that order). The reverse pass of dlgradient uses them instead of
+#: building a closure per argument (autograd's makers, still registered with defvjp for higher derivatives and
+#: every other use); each computes exactly what its defvjp makers compute.
+DIRECT_VJPS = {}
+
+
 def _mask(cond, g):
     return np.asarray(cond, dtype=getattr(getval(g), "dtype", np.float64))
 
@@ -240,6 +247,21 @@ defvjp(
 )
 
 
+def _affine_vjps(g, argnums, ans, w, x, b):
+    out = []
+    for a in argnums:
+        if a == 0:
+            out.append(g @ _flat(x, w.shape[1]).T)
+        elif a == 1:
+            out.append(w.T @ g if x.ndim == 2 else (w.T @ g).reshape(x.shape))
+        else:
+            out.append(_affine_bias_vjp(ans, w, x, b)(g))
+    return out
+
+
+DIRECT_VJPS[affine] = _affine_vjps
+
+
 @primitive
 def softmax_axis(x, axis):
     """Softmax along ``axis`` (shifted by the max for stability) as one node.
@@ -256,6 +278,7 @@ def softmax_axis(x, axis):
 
 
 defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
+DIRECT_VJPS[softmax_axis] = lambda g, argnums, ans, x, axis: (ans * (g - (g * ans).sum(axis=axis, keepdims=True)),)
 
 
 def is_softmax_output(y, axis) -> bool:
@@ -299,12 +322,20 @@ def _neg_xlog_y_vjp(ans, t, y, eps):
     return unbroadcast_f(y, vjp)
 
 
-defvjp(
-    neg_xlog_clamped,
-    lambda ans, t, y, eps: unbroadcast_f(t, lambda g: -g * anp.log(maximum(y, eps))),
-    _neg_xlog_y_vjp,
-    argnums=(0, 1),
-)
+def _neg_xlog_t_vjp(ans, t, y, eps):
+    return unbroadcast_f(t, lambda g: -g * anp.log(maximum(y, eps)))
+
+
+defvjp(neg_xlog_clamped, _neg_xlog_t_vjp, _neg_xlog_y_vjp, argnums=(0, 1))
+
+
+def _neg_xlog_vjps(g, argnums, ans, t, y, eps):
+    if any(a not in (0, 1) for a in argnums):
+        raise NotImplementedError("VJP of neg_xlog_clamped wrt eps not defined")
+    return [(_neg_xlog_t_vjp if a == 0 else _neg_xlog_y_vjp)(ans, t, y, eps)(g) for a in argnums]
+
+
+DIRECT_VJPS[neg_xlog_clamped] = _neg_xlog_vjps
 
 
 @primitive
@@ -321,6 +352,7 @@ def _scaled_sum_vjp(ans, x, scale):
 
 
 defvjp(scaled_sum, _scaled_sum_vjp)
+DIRECT_VJPS[scaled_sum] = lambda g, argnums, ans, x, scale: (_scaled_sum_vjp(ans, x, scale)(g),)
 
 
 @primitive
@@ -330,3 +362,4 @@ def relu(x):
 
 
 defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))
+DIRECT_VJPS[relu] = lambda g, argnums, ans, x: (g * (getval(ans) > 0),)

@@ -84,7 +84,23 @@ class TreeDef:
 
     def unflatten(self, leaves):
         """A container with this structure holding ``leaves`` (in :func:`flatten`'s order)."""
+        code = _compiled(self._node)
+        if code is not None:
+            return code[0](leaves)
         return _unflatten(self._node, iter(leaves))
+
+    def leaves_of(self, other):
+        """The leaves of ``other`` in this structure's order if ``other`` has this structure, else None.
+
+        Dict keys are matched by name (another key order is accepted, as :func:`tree_map` accepts it); a
+        container where this structure has a leaf is a mismatch. The updaters gather the gradients and states
+        with it; on None they fall back to :func:`tree_map`, whose error names the first difference.
+        """
+        code = _compiled(self._node)
+        if code is not None:
+            return code[1](other)
+        leaves, treedef = flatten(other)
+        return leaves if treedef == self else None
 
     def __eq__(self, other):
         if not isinstance(other, TreeDef):
@@ -168,6 +184,85 @@ def _unflatten(node, it):
     if hasattr(t, "_fields"):  # namedtuple
         return t(*items)
     return t(items)
+
+
+# -------------------------------------------------------------------------------------------------
+# compiled structures: a nest of plain dicts / lists / tuples (the parameters of a model function, their
+# gradients and optimizer states) gets two generated functions, made once per structure and cached:
+# build(leaves) -> container, and leaves_of(x) -> leaves or None. They do what _unflatten and flatten +
+# compare do, without a call per node (a training step rebuilds the same few structures every iteration).
+
+_COMPILED: dict = {}
+_COMPILED_MAX = 256  # distinct structures kept (the cache is emptied when full)
+
+
+def _plain(node) -> bool:
+    if node is None:
+        return True
+    t, _, children = node
+    return (t is dict or t is list or t is tuple) and all(_plain(c) for c in children)
+
+
+def _compiled(node):
+    """``(build, leaves_of)`` for a plain structure, else None."""
+    try:
+        code = _COMPILED.get(node)
+    except TypeError:  # an aux that cannot be hashed
+        return None
+    if code is not None:
+        return code or None
+    code = _compile(node) if node is not None and _plain(node) else False
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[node] = code
+    return code or None
+
+
+def _compile(node):
+    keys = []  # dict keys, referenced as K[j] (any hashable key, no repr needed)
+    lines = []  # leaves_of: checks and assignments
+    counter = [0, 0]  # leaves, containers
+
+    def key(k):
+        keys.append(k)
+        return f"K[{len(keys) - 1}]"
+
+    def build(n):
+        if n is None:
+            counter[0] += 1
+            return f"L[{counter[0] - 1}]"
+        t, aux, children = n
+        if t is dict:
+            return "{" + ", ".join(f"{key(k)}: {build(c)}" for k, c in zip(aux, children)) + "}"
+        items = ", ".join(build(c) for c in children)
+        return f"[{items}]" if t is list else f"({items}{',' if len(children) == 1 else ''})"
+
+    def match(n, var):
+        """Append the checks of variable ``var`` against node ``n``; return the leaf variables in order."""
+        if n is None:
+            lines.append(f"if type({var}) not in LEAF and is_container({var}): return None")
+            return [var]
+        t, aux, children = n
+        lines.append(f"if type({var}) is not {t.__name__} or len({var}) != {len(children)}: return None")
+        out = []
+        for i, c in enumerate(children):
+            counter[1] += 1
+            child = f"v{counter[1]}"
+            lines.append(f"{child} = {var}.get({key(aux[i])}, MISSING)" if t is dict else f"{child} = {var}[{i}]")
+            if t is dict:
+                lines.append(f"if {child} is MISSING: return None")
+            out.extend(match(c, child))
+        return out
+
+    build_src = f"def build(L):\n    return {build(node)}\n"
+    leaves = match(node, "x")
+    match_src = "def leaves_of(x):\n" + "".join(f"    {ln}\n" for ln in lines) + f"    return [{', '.join(leaves)}]\n"
+    namespace = {"K": tuple(keys), "LEAF": _LEAF_TYPES, "is_container": is_container, "MISSING": _MISSING}
+    exec(build_src + match_src, namespace)  # noqa: S102 - generated from the structure's own types and counts
+    return namespace["build"], namespace["leaves_of"]
+
+
+_MISSING = object()
 
 
 def _walk(node, here, out, segment, join):

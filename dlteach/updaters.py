@@ -147,7 +147,7 @@ def _gather(fname, params, others, names, on_mismatch=None):
     """Leaves of params and of each other container (None -> None), checking the structures.
 
     Returns ``(leaves, gathered, rebuild)``; ``rebuild(new_leaves)`` gives a container like params.
-    Fast path: flatten each container once and compare the tree definitions; on any difference
+    Fast path: read each container's leaves along the parameters' structure (TreeDef.leaves_of); on any difference
     tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
     StructureMismatchError naming the first mismatching key / index.
     """
@@ -165,8 +165,8 @@ def _gather(fname, params, others, names, on_mismatch=None):
                 f"parameters; pass that back on the next call. (MATLAB's classic mistake is {name} = "
                 "zeros(size(net)).)"
             )
-        collected, other_def = tree.flatten(other)
-        if other_def == treedef:
+        collected = treedef.leaves_of(other)
+        if collected is not None:
             gathered.append(collected)
             continue
         collected = []

@@ -87,3 +87,58 @@ def test_register_a_container_and_a_leaf_type():
     finally:
         tree._REGISTRY.pop(Box, None)
         tree._LEAF_TYPES.discard(Box)
+
+
+# -------------------------------------------------------------------------------------------------
+# compiled plain structures (TreeDef.unflatten / leaves_of on dicts, lists, tuples)
+
+def _plain_cases():
+    a = np.ones(2)
+    return [
+        {"fc1": {"Weights": a, "Bias": 1.0}, "fc2": [a, (2.0,)], 3: (), "e": {}, "l": []},
+        [a, [a, {"k": None}], ("x", 1)],
+        (a,),
+        {("tuple", "key"): a, None: [a]},
+    ]
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_compiled_unflatten_and_leaves_of_agree_with_the_walker(case):
+    x = _plain_cases()[case]
+    leaves, treedef = tree.flatten(x)
+    new = [object() for _ in leaves]  # any values go back in their places
+    rebuilt = treedef.unflatten(new)
+    assert tree.flatten(rebuilt)[1] == treedef and tree.tree_leaves(rebuilt) == new
+    assert rebuilt == tree._unflatten(treedef._node, iter(new))  # the uncompiled builder
+    got = treedef.leaves_of(x)
+    assert len(got) == len(leaves) and all(g is v for g, v in zip(got, leaves))
+
+
+def test_leaves_of_matches_dict_keys_by_name_and_refuses_other_structures():
+    a, b = np.zeros(1), np.ones(1)
+    _, treedef = tree.flatten({"w": a, "b": {"x": a, "y": [a]}})
+    # another key order: the leaves come in the structure's order (as tree_map pairs them)
+    got = treedef.leaves_of({"b": {"y": [b], "x": a}, "w": 3.0})
+    assert got[0] == 3.0 and got[1] is a and got[2] is b
+    for other in ({"w": a, "b": {"x": a}},                    # a missing key
+                  {"w": a, "b": {"x": a, "y": [a]}, "z": a},  # an extra key
+                  {"w": a, "b": {"x": a, "z": [a]}},          # a renamed key
+                  {"w": {"deeper": a}, "b": {"x": a, "y": [a]}},  # a container where a leaf is
+                  {"w": a, "b": {"x": a, "y": (a,)}},         # tuple instead of list
+                  {"w": a, "b": {"x": a, "y": [a, a]}},       # another length
+                  [a, a, a], None, a):
+        assert treedef.leaves_of(other) is None, other
+
+
+def test_compiled_structures_are_bounded_and_skip_registered_containers():
+    tree._COMPILED.clear()
+    for n in range(tree._COMPILED_MAX + 10):
+        _, td = tree.flatten({f"k{n}": 1.0})
+        td.unflatten([2.0])
+    assert len(tree._COMPILED) <= tree._COMPILED_MAX
+    from dlteach.table import Table
+
+    t = Table(["fc"], ["Weights"], [np.ones(2)])
+    leaves, td = tree.flatten({"t": t})
+    assert td.leaves_of({"t": t}) is not None and isinstance(td.unflatten(leaves)["t"], Table)
+    assert tree._compiled(td._node) is None  # a Table inside: the generic walker
