@@ -44,7 +44,7 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import getval, isbox
+from autograd.tracer import box_types, getval, isbox
 
 from . import _recording
 from . import validate as _v
@@ -336,6 +336,71 @@ def _check_not_empty(p, fname):
         )
 
 
+#: format -> True when its labels are already in MATLAB order (unformatted targets are then read as they are)
+_CANONICAL: dict = {}
+
+
+def _canonical(fmt):
+    ok = _CANONICAL.get(fmt)
+    if ok is None:
+        ok = _CANONICAL[fmt] = list(fmt) == sorted(fmt, key=LABEL_ORDER.__getitem__)
+    return ok
+
+
+def _fast_inputs(Y, targets):
+    """``(y, T, fmt, single)`` for the common call, or None (then :func:`_common` checks and explains).
+
+    The common call: Y a formatted, non-empty float32 / float64 dlarray, the targets of Y's size and a
+    floating dtype - a dlarray of Y's format or an unformatted NumPy array in Y's layout. Everything
+    :func:`_common` would check then holds, and y, T, single are the values it would return (float32 wins),
+    found with a few type tests instead of its general preparation. Callers check the options themselves
+    (defaults only: no weights, Mask, DataFormat, Reduction "sum", NormalizationFactor "batch-size").
+    """
+    if type(Y) is not dlarray:
+        return None
+    fmt = fmt_of(Y)
+    y = data_of(Y)
+    yv = y if type(y) is np.ndarray else getval(y) if type(y) in box_types else None
+    if not fmt or type(yv) is not np.ndarray:
+        return None
+    ydt, yshape = yv.dtype, yv.shape
+    if ydt is not _FLOAT32 and ydt is not _F64 or 0 in yshape:
+        return None
+    if type(targets) is dlarray:
+        if fmt_of(targets) != fmt:
+            return None
+        t = data_of(targets)
+    elif type(targets) is np.ndarray and len(fmt) == len(yshape) and _canonical(fmt):
+        t = targets
+    else:
+        return None
+    tv = t if type(t) is np.ndarray else getval(t) if type(t) in box_types else None
+    if type(tv) is not np.ndarray or tv.shape != yshape:
+        return None
+    tdt = tv.dtype
+    if tdt is ydt:
+        return y, t, fmt, ydt is _FLOAT32
+    if tdt is not _FLOAT32 and tdt is not _F64:
+        return None
+    if ydt is _F64:  # single wins
+        return _cast(y, _FLOAT32), t, fmt, True
+    return y, _cast(t, _FLOAT32), fmt, True
+
+
+def _default_options(weights, Mask, Reduction, NormalizationFactor, DataFormat, WeightsFormat):
+    """True for the defaults (no weights / Mask / DataFormat / WeightsFormat, "sum", "batch-size")."""
+    return (weights is None and Mask is None and DataFormat is None and WeightsFormat is None
+            and type(Reduction) is str and Reduction == "sum"
+            and type(NormalizationFactor) is str and NormalizationFactor == "batch-size")
+
+
+def _batch_mean(loss, yshape, fmt, single):
+    """``sum(loss) / N`` (N = size of 'B', 1 without one) as an unformatted scalar: :func:`_finish` with the
+    default options for a non-empty Y."""
+    out = scaled_sum(loss, 1.0 / float(yshape[fmt.index("B")] if "B" in fmt else 1))
+    return wrap(to_single(out) if single else out, "")
+
+
 def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
     p = _prepare_Y(Y, DataFormat, fname)
     _check_not_empty(p, fname)
@@ -373,24 +438,38 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
 # crossentropy
 
 _FLOAT32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 _EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
+#: float dtype -> (unsigned integer type of its size, bit pattern of 1.0): as unsigned integers, the values
+#: +0.0 ... 1.0 are exactly the bit patterns 0 ... that of 1.0 (negative values, -0.0 included, and NaN are larger)
+_UNIT_BITS = {_FLOAT32: (np.uint32, 0x3F800000), _F64: (np.uint64, 0x3FF0000000000000)}
 
 
-def _check_probabilities(y, p, multilabel, fname):
+def _in_unit_interval(v):
+    """True if ``v`` is an ndarray whose values are all in [+0, 1] (no NaN): one integer reduction instead of
+    a min and a max. False means "look closer" (the exact check decides, with its tolerances)."""
+    if type(v) is not np.ndarray or v.size == 0:
+        return False
+    bits = _UNIT_BITS.get(v.dtype)
+    return bits is not None and v.view(bits[0]).max() <= bits[1]
+
+
+def _check_probabilities(y, c, multilabel, fname):
+    """Y must hold probabilities (and, single-label, sum to 1 along its 'C' axis ``c``)."""
     v = np.asarray(getval(y))
     if v.size == 0:
         return
-    lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))  # NaN-ignoring
-    act = "sigmoid" if multilabel else "softmax"
-    if lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
-        raise ProbabilityError(
-            f"{fname} expects probabilities (values between 0 and 1), but Y has values from {lo:.4g} to {hi:.4g}: "
-            f"these look like logits (raw scores of the last fully connected layer). MATLAB's {fname} does not "
-            f"apply an activation for you - apply {act} first: loss = {fname}({act}(Y), T"
-            + (", ClassificationMode='multilabel')." if multilabel else ").")
-        )
+    if not _in_unit_interval(v):  # values in [0, 1] (the common case) are within the tolerance
+        lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))  # NaN-ignoring
+        if lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
+            act = "sigmoid" if multilabel else "softmax"
+            raise ProbabilityError(
+                f"{fname} expects probabilities (values between 0 and 1), but Y has values from {lo:.4g} to "
+                f"{hi:.4g}: these look like logits (raw scores of the last fully connected layer). MATLAB's "
+                f"{fname} does not apply an activation for you - apply {act} first: loss = {fname}({act}(Y), T"
+                + (", ClassificationMode='multilabel')." if multilabel else ").")
+            )
     if not multilabel:
-        c = p.fmt.index("C")
         s = v.sum(axis=c, dtype=np.float64)
         s_lo, s_hi = np.fmin.reduce(s, axis=None), np.fmax.reduce(s, axis=None)  # NaN sums are not flagged
         if s_hi - 1.0 > SUM_TOLERANCE or 1.0 - s_lo > SUM_TOLERANCE:
@@ -413,7 +492,7 @@ def _check_probabilities(y, p, multilabel, fname):
 def _check_targets(T, multilabel, fname):
     """Targets of crossentropy are probabilities too: values in [0, 1] (one-hot or soft labels)."""
     v = getval(T)
-    if v.size == 0:
+    if v.size == 0 or _in_unit_interval(v):  # one-hot or soft labels: nothing to report
         return
     lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))
     if lo != lo or hi != hi or lo < -PROBABILITY_TOLERANCE or hi > 1.0 + PROBABILITY_TOLERANCE:
@@ -452,6 +531,17 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
     close to ln 10: an untrained classifier is about as good as guessing one class in ten.
     """
     fname = "crossentropy"
+    if (TargetCategories is None and (ClassificationMode is None or type(ClassificationMode) is str and ClassificationMode == "single-label")
+            and _default_options(weights, Mask, Reduction, NormalizationFactor, DataFormat, WeightsFormat)):
+        fast = _fast_inputs(Y, targets)
+        if fast is not None and "C" in fast[2]:  # the common call: the checks and the formula, nothing else
+            y, T, fmt, single = fast
+            c = fmt.index("C")
+            if not is_softmax_output(y, c):  # softmax's output needs no scan
+                _check_probabilities(y, c, False, fname)
+            _check_targets(T, False, fname)
+            yv = getval(y)
+            return _batch_mean(neg_xlog_clamped(T, y, _EPS[yv.dtype]), yv.shape, fmt, single)
     if ClassificationMode is not None and TargetCategories is not None:
         raise LossArgumentError(
             "crossentropy: give either ClassificationMode (current name) or TargetCategories (old name), not both. "
@@ -473,7 +563,7 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
         )
     y = p.data
     if multilabel or not is_softmax_output(y, p.fmt.index("C")):  # softmax's output needs no scan
-        _check_probabilities(y, p, multilabel, fname)
+        _check_probabilities(y, p.fmt.index("C") if not multilabel else None, multilabel, fname)
     _check_targets(T, multilabel, fname)
     dt = _dtype(y)
     eps = _EPS.get(dt) or float(np.finfo(dt).eps)
@@ -578,10 +668,16 @@ def mse(Y, targets, DataFormat=None):
     Example (MATLAB doc): a 6x6 'SSCB' image of rand values against ones gives ≈ 6 on average
     (36 pixels x E[(u-1)^2] = 1/3, halved); the doc's draw prints 5.2061.
     """
-    p, T, w, m, Reduction, Norm, single = _common(Y, targets, None, None, DataFormat, None, "sum", "batch-size", "mse")
-    e = p.data - T
-    N = np.shape(getval(p.data))[p.fmt.index("B")] if "B" in p.fmt else 1
-    out = anp.sum(e * e) * (0.5 / N)
+    fast = _fast_inputs(Y, targets) if DataFormat is None else None
+    if fast is not None:  # the common call
+        y, T, fmt, single = fast
+    else:
+        p, T, w, m, Reduction, Norm, single = _common(Y, targets, None, None, DataFormat, None, "sum", "batch-size",
+                                                      "mse")
+        y, fmt = p.data, p.fmt
+    e = y - T
+    N = np.shape(getval(y))[fmt.index("B")] if "B" in fmt else 1
+    out = scaled_sum(e * e, 0.5 / N)  # the same sum times 0.5 / N, as one recorded operation
     return wrap(to_single(out) if single else out, "")
 
 
@@ -594,6 +690,12 @@ def l2loss(Y, targets, weights=None, *, Mask=None, Reduction="sum", Normalizatio
     all squared errors (PyTorch's ``mse_loss``).
     """
     fname = "l2loss"
+    if _default_options(weights, Mask, Reduction, NormalizationFactor, DataFormat, WeightsFormat):
+        fast = _fast_inputs(Y, targets)
+        if fast is not None:  # the common call
+            y, T, fmt, single = fast
+            e = y - T
+            return _batch_mean(e * e, getval(y).shape, fmt, single)
     p, T, w, m, Reduction, Norm, single = _common(
         Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname)
     e = p.data - T

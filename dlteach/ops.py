@@ -15,7 +15,7 @@ import math
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import getval, isbox
+from autograd.tracer import box_types, getval, isbox
 
 from . import _recording
 from . import primitives as _prim
@@ -36,13 +36,32 @@ from .formats import (
 # -------------------------------------------------------------------------------------------------
 # helpers
 
-def _x(X, fname, name="X"):
-    """Raw floating data of an input array (dlarray, array or box), validated (None, dtype, ...)."""
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+
+# The raw functions of the fused primitives: with untraced (ndarray) operands a primitive calls just these,
+# so the common untraced call of an operation calls them directly (the same result, without the primitive's
+# look for boxes).
+_AFFINE, _RELU, _SOFTMAX = _prim.affine.fun, _prim.relu.fun, _prim.softmax_axis.fun
+
+
+def _float_data(X):
+    """The data of a dlarray X holding (or, traced, boxing) a float32 / float64 ndarray: the common input,
+    which needs no validation; None for anything else."""
     if type(X) is dlarray:
         d = data_of(X)
-        if type(d) is np.ndarray and d.dtype.kind == "f" and d.dtype.itemsize >= 4:  # the common case
-            return d
-    return _v.array(fname, name, X, "f")
+        v = d if type(d) is np.ndarray else getval(d) if type(d) in box_types else None
+        if type(v) is np.ndarray:
+            dt = v.dtype
+            if dt is _F32 or dt is _F64:
+                return d
+    return None
+
+
+def _x(X, fname, name="X"):
+    """Raw floating data of an input array (dlarray, array or box), validated (None, dtype, ...)."""
+    d = _float_data(X)
+    return d if d is not None else _v.array(fname, name, X, "f")
 
 
 def _prepare(X, DataFormat, fname):
@@ -85,10 +104,6 @@ def _param(p, fname="", name="the parameter"):
 
 def _dtype(x):
     return getval(x).dtype
-
-
-_F32 = np.dtype(np.float32)
-_F64 = np.dtype(np.float64)
 
 
 def _single_wins(*raws):
@@ -174,6 +189,29 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     matrix equals the 4-D weights reshaped with ``W4.reshape(OutputSize, -1)``. (MATLAB flattens
     column-major: weights exported from MATLAB as OutputSize x InputSize must be reordered.)
     """
+    if type(X) is dlarray and DataFormat is None:
+        # The common call, checked inline: X a formatted float32 / float64 dlarray whose last dimension is its
+        # only observation dimension (B or T: "CB", "SSCB", "CT", ...), weights a matrix OutputSize x InputSize
+        # and bias a column of OutputSize values (dlarrays, arrays or boxes), all of X's dtype. Nothing is then
+        # wrong or to be converted, and the result is the general code's. Anything else: the general code below.
+        fmt = fmt_of(X)
+        plan = _FC_FORMATS.get(fmt) if fmt else None
+        if plan is None and fmt and fmt not in _FC_FORMATS:
+            plan = _fc_format(fmt)
+        if plan is not None:
+            x, w, b = data_of(X), data_of(weights), data_of(bias)
+            xv = x if type(x) is np.ndarray else getval(x) if type(x) in box_types else None
+            wv = w if type(w) is np.ndarray else getval(w) if type(w) in box_types else None
+            bv = b if type(b) is np.ndarray else getval(b) if type(b) in box_types else None
+            if type(xv) is np.ndarray and type(wv) is np.ndarray and type(bv) is np.ndarray:
+                dt, shape, wshape = xv.dtype, xv.shape, wv.shape
+                first = plan[0]
+                if ((dt is _F32 or dt is _F64) and wv.dtype is dt and bv.dtype is dt and len(shape) == first + 1
+                        and len(wshape) == 2 and bv.shape == (wshape[0], 1)
+                        and wshape[1] == (shape[0] if first == 1 else math.prod(shape[:first]))):
+                    if type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray:
+                        return wrap(_AFFINE(w, x, b), plan[1])  # untraced: what the primitive would call
+                    return wrap(_prim.affine(w, x, b), plan[1])  # w @ x + b (N-D x: flattened in the node)
     x, fmt, formatted = _prepare(X, DataFormat, "fullyconnect")
     w, b = _param(weights, "fullyconnect", "weights"), _param(bias, "fullyconnect", "bias")
     if "B" in fmt:
@@ -212,6 +250,18 @@ def fullyconnect(X, weights, bias, DataFormat=None):
     if len(rest) != 1:
         y = anp.reshape(y, (n_out,) + tuple(rest))
     return _out(y, "C" + fmt[first:], formatted)
+
+
+#: format of X -> (index of its first observation dimension, B or T; format of the output), None if it has neither
+_FC_FORMATS: dict = {}
+
+
+def _fc_format(fmt):
+    first = fmt.find("B")
+    if first < 0:
+        first = fmt.find("T")
+    plan = _FC_FORMATS[fmt] = (first, "C" + fmt[first:]) if first >= 0 else None
+    return plan
 
 
 def dlconv(X, weights, bias, Stride=1, Padding=0, DilationFactor=1, DataFormat=None):
@@ -460,8 +510,13 @@ def _stat_like(value, like, C):
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    y = _prim.relu(_x(X, "relu"))  # one pass forward; VJP g .* (y > 0)
-    return wrap_like(y, X)
+    if type(X) is dlarray:
+        x = data_of(X)
+        if type(x) is np.ndarray:
+            dt = x.dtype
+            if dt is _F32 or dt is _F64:  # the common untraced call: what the primitive would call
+                return wrap_like(_RELU(x), X)
+    return wrap_like(_prim.relu(_x(X, "relu")), X)  # one pass forward; VJP g .* (y > 0)
 
 
 def leakyrelu(X, scaleFactor=0.01):
@@ -486,6 +541,16 @@ def tanh(X):
 
 def softmax(X, DataFormat=None):
     """Softmax over the channel dimension (MATLAB ``softmax``): y_c = e^{x_c} / Σ_k e^{x_k}."""
+    if type(X) is dlarray and DataFormat is None:
+        fmt = fmt_of(X)
+        if "C" in fmt:  # the common call: a formatted float dlarray with a 'C' dimension
+            x = data_of(X)
+            if type(x) is np.ndarray:
+                dt = x.dtype
+                if dt is _F32 or dt is _F64:  # untraced: what the primitive would call
+                    return wrap(_SOFTMAX(x, fmt.index("C")), fmt)
+            elif _float_data(X) is not None:
+                return wrap(_prim.softmax_axis(x, fmt.index("C")), fmt)
     x, fmt, formatted = _prepare(X, DataFormat, "softmax")
     c = _channel_axis(fmt, "softmax")
     y = _prim.softmax_axis(x, c)  # one fused primitive: shifted by the max, VJP y * (g - sum(g * y))

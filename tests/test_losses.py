@@ -598,3 +598,82 @@ def test_crossentropy_gradient_at_exactly_eps_is_halved():
         g = dlfeval(lambda Y, h=higher: dlgradient(crossentropy(Y, T), Y, EnableHigherDerivatives=h), dlarray(P, "CB"))
         assert extractdata(g).dtype == np.float32
         np.testing.assert_allclose(extractdata(g), expected, rtol=1e-6)
+
+
+# -------------------------------------------------------------------------------------------------
+# the common call (issue 11: checked inline) and the calls next to it, which take the general path
+
+
+def _traced_and_not(fun, *args):
+    """fun(*args) untraced and inside dlfeval (where Y and the targets are traced)."""
+    return fun(*args), dlfeval(fun, *args)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crossentropy_targets_at_the_edges_of_the_probability_range(dtype):
+    P, T, _ = classification_data(C=4, N=5, seed=40, dtype=dtype)
+    Y = dlarray(P, "CB")
+    # -0.0 (the bit pattern of a negative number) and values within the tolerance are probabilities
+    for ok in (np.where(T > 0, T, -0.0), T * (1 + 5e-5), T - 5e-5 * (1 - T)):
+        expected = -(ok.astype(dtype).astype(np.float64) * np.log(P.astype(np.float64))).sum() / 5
+        for Tx in (ok.astype(dtype), dlarray(ok.astype(dtype), "CB")):
+            for loss in _traced_and_not(crossentropy, Y, Tx):
+                assert value(loss) == pytest.approx(expected, rel=1e-5)
+    for bad, text in ((T * 2, "values from 0 to 2"), (T - 0.01, "values from -0.01 to 0.99"),
+                      (np.full_like(T, np.nan), "have NaN"), (np.where(T > 0, np.nan, 2.0), "values from 2 to 2 and NaN")):
+        for Tx in (bad.astype(dtype), dlarray(bad.astype(dtype), "CB")):
+            with pytest.raises(LossArgumentError, match=text):
+                crossentropy(Y, Tx)
+            with pytest.raises(LossArgumentError, match=text):
+                dlfeval(crossentropy, Y, Tx)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crossentropy_probabilities_at_the_edges(dtype):
+    P, T, _ = classification_data(C=4, N=5, seed=41, dtype=dtype)
+    sure = np.where(T > 0, 1.0, -0.0).astype(dtype)  # certain and right: loss 0; -0.0 is a probability
+    for loss in _traced_and_not(crossentropy, dlarray(sure, "CB"), T):
+        assert value(loss) == 0.0
+    logits = P.copy()
+    logits[0, 0] = -0.01
+    with pytest.raises(ProbabilityError, match="values from -0.01"):
+        crossentropy(dlarray(logits, "CB"), T)
+    with pytest.raises(ProbabilityError, match="sum to 1"):
+        dlfeval(crossentropy, dlarray(P * dtype(0.9), "CB"), T)
+
+
+@pytest.mark.parametrize("fun", [crossentropy, mse, l2loss])
+def test_common_call_neighbours_keep_their_errors_and_dtypes(fun):
+    P, T, _ = classification_data(C=4, N=6, seed=42, dtype=np.float32)
+    Y = dlarray(P, "CB")
+    with pytest.raises(SizeMismatchError, match=r"T\.T"):  # unformatted targets in PyTorch's layout
+        fun(Y, T.T.copy())
+    with pytest.raises(SizeMismatchError, match=r"T\.T"):
+        dlfeval(fun, Y, T.T.copy())
+    with pytest.raises(FormatError, match="same format"):
+        fun(Y, dlarray(T, "CU"))
+    with pytest.raises(LossArgumentError, match="Y is empty|0 observations"):
+        fun(dlarray(np.zeros((4, 0), np.float32), "CB"), np.zeros((4, 0), np.float32))
+    with pytest.raises(LossArgumentError, match="logical"):
+        fun(Y, T.astype(bool))
+    # single wins: float64 targets with float32 Y, float32 targets with float64 Y, untraced and traced
+    for Yx, Tx in ((Y, T.astype(np.float64)), (dlarray(P.astype(np.float64), "CB"), dlarray(T, "CB"))):
+        for loss in _traced_and_not(fun, Yx, Tx):
+            assert loss.dtype == np.float32
+            assert value(loss) == pytest.approx(value(fun(dlarray(P.astype(np.float64), "CB"), T.astype(np.float64))),
+                                                rel=1e-6)
+    # float16 targets are converted (to Y's float32) by the general path
+    assert value(fun(Y, T.astype(np.float16))) == value(fun(Y, T))
+
+
+def test_crossentropy_options_next_to_the_defaults():
+    P, T, _ = classification_data(C=4, N=6, seed=43)
+    Y = dlarray(P, "CB")
+    base = value(crossentropy(Y, T))
+    assert value(crossentropy(Y, T, ClassificationMode="single-label")) == base
+    assert value(crossentropy(Y, T, ClassificationMode="Single-Label")) == base  # MATLAB options ignore case
+    assert value(crossentropy(Y, T, Reduction="SUM")) == base
+    with pytest.raises(LossArgumentError, match="Reduction"):
+        crossentropy(Y, T, Reduction=np.array(["sum"]))
+    with pytest.raises(LossArgumentError, match="ClassificationMode"):
+        crossentropy(Y, T, ClassificationMode=np.array(["single-label"]))

@@ -511,3 +511,43 @@ def test_second_derivatives_of_tanh_and_sigmoid():
     np.testing.assert_allclose(extractdata(d2), -2 * th * (1 - th**2), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(extractdata(s1), s * (1 - s), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(extractdata(s2), s * (1 - s) * (1 - 2 * s), rtol=1e-8, atol=1e-300)
+
+
+def test_fullyconnect_errors_with_the_shapes_of_the_common_call(rng):
+    # weights a matrix, bias a column, all float32 dlarrays (issue 11's inline common call), sizes wrong
+    X = dlarray(rng.standard_normal((7, 5)).astype(np.float32), "CB")
+    W6, W7 = dlarray(np.ones((3, 6), np.float32)), dlarray(np.ones((3, 7), np.float32))
+    b2, b3 = dlarray(np.zeros((2, 1), np.float32)), dlarray(np.zeros((3, 1), np.float32))
+    for call in (ops.fullyconnect, lambda *a: dlfeval(ops.fullyconnect, *a)):
+        with pytest.raises(SizeMismatchError, match="OutputSize x InputSize"):
+            call(X, W6, b3)
+        with pytest.raises(SizeMismatchError, match="bias has 2 elements"):
+            call(X, W7, b2)
+        with pytest.raises(FormatError, match="already formatted"):
+            ops.fullyconnect(X, W7, b3, DataFormat="CB")
+    with pytest.raises(Exception, match="weights"):
+        ops.fullyconnect(X, None, b3)
+    with pytest.raises(Exception, match="float16"):
+        ops.fullyconnect(X, np.ones((3, 7), np.float16), b3)
+    # the same values whatever the form of the parameters (vector bias, 4-D weights, NumPy arrays, a time dim)
+    Wn, bn = rng.standard_normal((3, 7)).astype(np.float32), rng.standard_normal((3, 1)).astype(np.float32)
+    want = extractdata(ops.fullyconnect(X, dlarray(Wn), dlarray(bn)))
+    np.testing.assert_array_equal(want, Wn @ extractdata(X) + bn)
+    for W, b in ((Wn, bn), (dlarray(Wn), bn.ravel()), (Wn.reshape(3, 7, 1, 1), bn)):
+        np.testing.assert_array_equal(extractdata(ops.fullyconnect(X, W, b)), want)
+    Y = ops.fullyconnect(dlarray(extractdata(X)[:, :, None], "CBT"), Wn, bn)
+    assert dims(Y) == "CBT"
+    np.testing.assert_array_equal(extractdata(Y)[:, :, 0], want)
+
+
+def test_relu_and_softmax_on_other_inputs(rng):
+    x = rng.standard_normal((3, 4))
+    for X in (x, x.astype(np.float32), dlarray(x), dlarray(x.astype(np.float32), "CB")):
+        np.testing.assert_array_equal(ex(ops.relu(X)), np.maximum(ex(X), 0))
+    with pytest.raises(Exception, match="float16"):
+        ops.relu(x.astype(np.float16))
+    with pytest.raises(FormatError, match="'C'"):
+        ops.softmax(dlarray(x, "SB"))
+    with pytest.raises(FormatError, match="already formatted"):
+        ops.softmax(dlarray(x, "CB"), DataFormat="CB")
+    np.testing.assert_array_equal(ex(ops.softmax(dlarray(x.T.copy(), "BC"))), ex(ops.softmax(x, DataFormat="CB")))
