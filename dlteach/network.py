@@ -611,9 +611,10 @@ def _rebuild(net, lvals, svals):
 def _rebuild_owned(net, lvals, svals):
     """Like ``_rebuild``, taking the lists as they are (a network's value lists are never changed in place)."""
     new = object.__new__(dlnetwork)
-    new.__dict__.update(net.__dict__)
-    new._lvals = lvals
-    new._svals = svals
+    fields = net.__dict__.copy()
+    fields["_lvals"] = lvals
+    fields["_svals"] = svals
+    new.__dict__ = fields
     return new
 
 
@@ -661,6 +662,15 @@ def _checked_values(net, table, keys, current, what):
             f"to this network (e.g. the state returned by forward on this very network) with the rows unchanged."
         )
     values = list(table.Value)
+    ndarray = np.ndarray
+    for new, old in zip(values, current):  # the common case: dlarrays of ndarrays that keep their sizes
+        if type(new) is not dlarray or type(old) is not dlarray:
+            break
+        a, b = data_of(new), data_of(old)
+        if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
+            break
+    else:
+        return values
     for i, ((layer, param), new, old) in enumerate(zip(keys, values, current)):
         if new is None:
             continue
@@ -1112,9 +1122,19 @@ def _run(net, Xs, training, Outputs, fname):
         plan = cache.plan
     else:
         plan = _make_plan(net)
-    steps, inputs, default_ports = plan
+    steps, inputs, default_ports, chain = plan
     if len(Xs) != len(inputs) or not arrays and any(isinstance(x, (bool, np.bool_)) for x in Xs):
         _wrong_inputs(net, Xs, inputs, fname)
+    if chain is not None and Outputs is None:  # e.g. an MLP: no activations to keep, no state
+        (inp, spec, f), calls = chain
+        X = Xs[0]
+        if type(X) is not dlarray or fmt_of(X) != spec[0] or getattr(value_of(X), "shape", ())[:-1] != spec[1]:
+            X = _prepare_input(inp, X)
+        X = f(X)
+        lvals = net._lvals
+        for f, args in calls:
+            X = f(X, *args(lvals)) if args is not None else f(X)
+        return X, list(net._svals)
     if Outputs is None:
         ports, single = default_ports, len(default_ports) == 1
     else:
@@ -1184,10 +1204,29 @@ def _make_plan(net):
     in_order = [s[0] for s in steps if s[3] is None]
     if in_order != inputs:  # reorder the input steps' feed to follow InputNames
         steps = _feed_in_layer_order(steps, rank)
-    plan = (tuple(steps), inputs, _output_ports_default(net))
+    default_ports = _output_ports_default(net)
+    plan = (tuple(steps), inputs, default_ports, _chain_plan(steps, default_ports))
     cache = net._plan
     cache.layers, cache.conns, cache.order, cache.plan = net._layers, net._conns, net._order, plan
     return plan
+
+
+def _chain_plan(steps, default_ports):
+    """For a chain of layers that the network calls directly (one input layer, each layer fed by the one
+    before, the last one's output the network's output): ((input layer, its spec, its f), ((f, args), ...)).
+    None for anything else."""
+    first = steps[0]
+    if first[3] is not None or first[6] is None or first[8] is None:
+        return None
+    calls = []
+    for prev, step in zip(steps, steps[1:]):
+        i, _lay, _params, srcs, one_in, n_out, fn, args, _spec = step
+        if fn is None or not one_in or n_out != 1 or srcs != ((prev[0], 0),):
+            return None
+        calls.append((fn, args))
+    if default_ports != [(steps[-1][0], 0)]:
+        return None
+    return (first[1], first[8], first[6]), tuple(calls)
 
 
 def _direct_call(lay, index):

@@ -612,6 +612,11 @@ def test_each_network_runs_its_own_layers_with_the_shared_plan():
     np.testing.assert_allclose(extractdata(predict(dnet, X)), 2 * relu_ref, rtol=1e-5, atol=1e-6)
     # the first network is unchanged, traced or not
     np.testing.assert_allclose(extractdata(predict(net, X)), relu_ref, rtol=1e-5, atol=1e-6)
+    # a chain runs without keeping activations (Outputs= takes the general path: same values), State 0 rows
+    np.testing.assert_array_equal(extractdata(forward(net, X, Outputs="fc2")), extractdata(forward(net, X)))
+    Y, state = forward(net, X, return_state=True)
+    np.testing.assert_array_equal(extractdata(Y), extractdata(forward(net, X)))
+    assert isinstance(state, Table) and state.height == 0
     loss, g = dlfeval(lambda n: (lambda s: (s, dlgradient(s, n.Learnables)))(forward(n, X).sum()), net)
     np.testing.assert_allclose(float(extractdata(loss)), relu_ref.sum(), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(g.Value[3]), np.full((2, 1), 5.0), rtol=1e-6)  # d sum / d b2 = N
