@@ -254,6 +254,8 @@ def _affine_vjps(g, argnums, ans, w, x, b):
             out.append(g @ _flat(x, w.shape[1]).T)
         elif a == 1:
             out.append(w.T @ g if x.ndim == 2 else (w.T @ g).reshape(x.shape))
+        elif type(g) is np.ndarray and type(b) is np.ndarray and b.shape == (g.shape[0], 1):
+            out.append(np.add.reduce(g, axis=1, keepdims=True))  # what g.sum(axis=1, keepdims=True) calls
         else:
             out.append(_affine_bias_vjp(ans, w, x, b)(g))
     return out
@@ -278,7 +280,17 @@ def softmax_axis(x, axis):
 
 
 defvjp(softmax_axis, lambda ans, x, axis: lambda g: ans * (g - (g * ans).sum(axis=axis, keepdims=True)))
-DIRECT_VJPS[softmax_axis] = lambda g, argnums, ans, x, axis: (ans * (g - (g * ans).sum(axis=axis, keepdims=True)),)
+def _softmax_vjps(g, argnums, ans, x, axis):
+    if type(g) is np.ndarray and type(ans) is np.ndarray:  # the same operations, on arrays we own
+        t = g * ans
+        s = np.add.reduce(t, axis=axis, keepdims=True)
+        np.subtract(g, s, out=t)
+        t *= ans
+        return (t,)
+    return (ans * (g - (g * ans).sum(axis=axis, keepdims=True)),)
+
+
+DIRECT_VJPS[softmax_axis] = _softmax_vjps
 
 
 def is_softmax_output(y, axis) -> bool:
@@ -332,6 +344,14 @@ defvjp(neg_xlog_clamped, _neg_xlog_t_vjp, _neg_xlog_y_vjp, argnums=(0, 1))
 def _neg_xlog_vjps(g, argnums, ans, t, y, eps):
     if any(a not in (0, 1) for a in argnums):
         raise NotImplementedError("VJP of neg_xlog_clamped wrt eps not defined")
+    if (argnums == (1,) and type(g) is np.ndarray and type(y) is np.ndarray and type(t) is np.ndarray
+            and y.shape == g.shape):  # _neg_xlog_y_vjp's array branch, without its closure
+        out = g * t
+        out /= np.maximum(y, y.dtype.type(eps))
+        out *= -1
+        if np.minimum.reduce(y, axis=None) <= eps:  # clamped entries: no gradient below eps, half of it at eps
+            out *= _mask(_clamp_share(y, eps), out)
+        return (out,)
     return [(_neg_xlog_t_vjp if a == 0 else _neg_xlog_y_vjp)(ans, t, y, eps)(g) for a in argnums]
 
 
@@ -352,7 +372,15 @@ def _scaled_sum_vjp(ans, x, scale):
 
 
 defvjp(scaled_sum, _scaled_sum_vjp)
-DIRECT_VJPS[scaled_sum] = lambda g, argnums, ans, x, scale: (_scaled_sum_vjp(ans, x, scale)(g),)
+def _scaled_sum_vjps(g, argnums, ans, x, scale):
+    if type(g) is np.ndarray and type(x) is np.ndarray and g.ndim == 0 and g.dtype == x.dtype:
+        out = np.empty(x.shape, x.dtype)  # g * full(scale): one value, written once
+        out.fill(g * x.dtype.type(scale))
+        return (out,)
+    return (_scaled_sum_vjp(ans, x, scale)(g),)
+
+
+DIRECT_VJPS[scaled_sum] = _scaled_sum_vjps
 
 
 @primitive
@@ -362,4 +390,4 @@ def relu(x):
 
 
 defvjp(relu, lambda ans, x: lambda g: g * (getval(ans) > 0))
-DIRECT_VJPS[relu] = lambda g, argnums, ans, x: (g * (getval(ans) > 0),)
+DIRECT_VJPS[relu] = lambda g, argnums, ans, x: (g * ((ans if type(ans) is np.ndarray else getval(ans)) > 0),)
