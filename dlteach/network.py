@@ -1111,7 +1111,7 @@ def _run(net, Xs, training, Outputs, fname):
             _v.array(fname, "X" if len(Xs) == 1 else f"input {k + 1} (X{k + 1})", X, "fiub", cls=NetworkError,
                      expected="a numeric array (a dlarray or NumPy array)")
     if not (net._initialized and not any(map(is_, net._lvals, repeat(None)))
-            and not any(map(is_, net._svals, repeat(None)))):  # not net.Initialized
+            and not (net._svals and any(map(is_, net._svals, repeat(None))))):  # not net.Initialized
         raise NetworkError(
             f"{fname}: the network is not initialized (its learnables are empty, or layers were added / connected / "
             "removed since). Use net = initialize(net) first, or create it with dlnetwork(layers) (Initialize=True "
