@@ -493,7 +493,10 @@ def _backward(loss_node, wanted):
     if loss_node not in useful:
         return found
     v = getval(loss_node.value)
-    ones = np.ones(v.shape, v.dtype) if isinstance(v, (np.ndarray, np.generic)) else vspace(v).ones()
+    if isinstance(v, (np.ndarray, np.generic)):
+        ones = np.array(1, v.dtype) if v.shape == () else np.ones(v.shape, v.dtype)
+    else:
+        ones = vspace(v).ones()
     outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
     direct_vjps = DIRECT_VJPS
     for node in order:

@@ -271,11 +271,11 @@ def softmax_axis(x, axis):
     VJP: y ⊙ (g − Σ_axis g ⊙ y), written with traceable operations so higher derivatives work.
     """
     x = np.asarray(x)
-    e = x - x.max(axis=axis, keepdims=True)
+    e = x - np.maximum.reduce(x, axis=axis, keepdims=True)  # x.max(...), without ndarray.max's Python layer
     if e.dtype.kind != "f":  # integer scores
         e = e.astype(np.float64)
     np.exp(e, out=e)
-    e /= e.sum(axis=axis, keepdims=True)
+    e /= np.add.reduce(e, axis=axis, keepdims=True)
     return e
 
 
