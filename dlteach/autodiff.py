@@ -25,6 +25,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from autograd.core import VJPNode, add_outgrads, primitive_vjps, vspace
+from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.tracer import Node, box_types, getval, isbox, new_box, notrace_primitives, trace_stack
 
 from . import _recording
@@ -188,6 +189,9 @@ def _is_float_leaf(v) -> bool:
     return isinstance(v, np.ndarray) and v.dtype.kind in "fc"
 
 
+_NEW = object.__new__
+
+
 def _new_root(value):
     """The node of an input leaf: no parents, no call; ``value`` is the leaf's value."""
     node = _Node.__new__(_Node)
@@ -252,11 +256,20 @@ def dlfeval(fun, *args, **kwargs):
             if type(leaf) is dlarray:
                 data = data_of(leaf)
                 if type(data) is np.ndarray and data.dtype.kind in "fc":
-                    return wrap_like(new_box(data, trace, _new_root(data)), leaf)
+                    node = _NEW(_Node)  # _new_root(data)
+                    node.parents = ()
+                    node.value = data
+                    node.fun = None
+                    return wrap_like(ArrayBox(data, trace, node), leaf)
             return _box_leaf(leaf, tape)
 
+        def strip(leaf):  # _strip_leaf, with the common case (an untraced dlarray, e.g. a gradient) inline
+            if type(leaf) is dlarray and type(data_of(leaf)) is np.ndarray:
+                return leaf
+            return _strip_leaf(leaf, trace)
+
         out = fun(*tree_map(box, args), **(tree_map(box, kwargs) if kwargs else {}))
-        return tree_map(lambda leaf: _strip_leaf(leaf, trace), out)
+        return tree_map(strip, out)
     finally:
         _TAPES.remove(tape)
         trace_stack.top -= 1
