@@ -492,8 +492,8 @@ class Layer:
 
     def forward_function(self):
         """``(f, learnable names)`` when this layer computes ``Y = f(X, *learnables)`` in ``forward`` and
-        ``predict`` alike, without state: the network then calls ``f`` directly instead of ``_forward``.
-        None (the default) for anything else, e.g. a subclass with its own ``_forward``."""
+        ``predict`` alike, without state: the network then calls ``f`` directly instead of ``_forward``
+        (``f`` None: ``Y = X``). None (the default) for anything else, e.g. a subclass with its own ``_forward``."""
         return None
 
     def _copy(self):
@@ -569,13 +569,8 @@ class InputLayer(Layer):
 
     def forward_function(self):
         if type(self)._forward is InputLayer._forward and self.Normalization == "none":
-            return _same, ()
+            return None, ()  # Y = X
         return None
-
-
-def _same(X):
-    """The input layer's output without normalization: its input."""
-    return X
 
 
 @register_layer("featureInputLayer",

@@ -928,6 +928,17 @@ def with_learnables(net, learnables):
     ``net`` is not changed. What the updaters return for the network syntax; equivalent to
     ``new = copy(net); new.Learnables = learnables``. (No MATLAB counterpart.)
     """
+    if type(net) is dlnetwork and type(learnables) is Table and learnables.has_rows(*net._lcols):
+        values = list(learnables.Value)
+        ndarray = np.ndarray
+        for new, old in zip(values, net._lvals):  # the common case: dlarrays of ndarrays keeping their sizes
+            if type(new) is not dlarray or type(old) is not dlarray:
+                break
+            a, b = data_of(new), data_of(old)
+            if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
+                break
+        else:
+            return _rebuild_owned(net, values, net._svals)
     _check_net(net, "with_learnables")
     values = _checked_values(net, learnables, net._lkeys, net._lvals, "Learnables")  # a new list
     return _rebuild_owned(net, values, net._svals)
@@ -1105,11 +1116,14 @@ def _run(net, Xs, training, Outputs, fname):
     if not isinstance(net, dlnetwork):
         _v.fail(fname, "net", "a dlnetwork (the first argument of " + fname + "(net, X))", net, cls=NetworkError)
     arrays = True  # every X a dlarray or an ndarray (so none is a bool)
-    for k, X in enumerate(Xs):
+    for X in Xs:
         if type(X) is not dlarray and type(X) is not np.ndarray:
             arrays = False
-            _v.array(fname, "X" if len(Xs) == 1 else f"input {k + 1} (X{k + 1})", X, "fiub", cls=NetworkError,
-                     expected="a numeric array (a dlarray or NumPy array)")
+    if not arrays:
+        for k, X in enumerate(Xs):
+            if type(X) is not dlarray and type(X) is not np.ndarray:
+                _v.array(fname, "X" if len(Xs) == 1 else f"input {k + 1} (X{k + 1})", X, "fiub", cls=NetworkError,
+                         expected="a numeric array (a dlarray or NumPy array)")
     if not (net._initialized and not any(map(is_, net._lvals, repeat(None)))
             and not (net._svals and any(map(is_, net._svals, repeat(None))))):  # not net.Initialized
         raise NetworkError(
@@ -1130,11 +1144,17 @@ def _run(net, Xs, training, Outputs, fname):
         X = Xs[0]
         if type(X) is not dlarray or fmt_of(X) != spec[0] or getattr(value_of(X), "shape", ())[:-1] != spec[1]:
             X = _prepare_input(inp, X)
-        X = f(X)
+        if f is not _identity:
+            X = f(X)
         lvals = net._lvals
-        for f, args in calls:
-            X = f(X, *args(lvals)) if args is not None else f(X)
-        return X, list(net._svals)
+        for f, a, b in calls:
+            if b >= 0:
+                X = f(X, lvals[a], lvals[b])
+            elif a >= 0:
+                X = f(X, lvals[a])
+            else:
+                X = f(X)
+        return X, net._svals  # the caller copies it for a State table
     if Outputs is None:
         ports, single = default_ports, len(default_ports) == 1
     else:
@@ -1205,25 +1225,29 @@ def _make_plan(net):
     if in_order != inputs:  # reorder the input steps' feed to follow InputNames
         steps = _feed_in_layer_order(steps, rank)
     default_ports = _output_ports_default(net)
-    plan = (tuple(steps), inputs, default_ports, _chain_plan(steps, default_ports))
+    plan = (tuple(steps), inputs, default_ports, _chain_plan(net, steps, default_ports))
     cache = net._plan
     cache.layers, cache.conns, cache.order, cache.plan = net._layers, net._conns, net._order, plan
     return plan
 
 
-def _chain_plan(steps, default_ports):
+def _chain_plan(net, steps, default_ports):
     """For a chain of layers that the network calls directly (one input layer, each layer fed by the one
-    before, the last one's output the network's output): ((input layer, its spec, its f), ((f, args), ...)).
+    before, at most two learnables each, the last one's output the network's output):
+    ((input layer, its spec, its f), ((f, row of learnable 1 or -1, row of learnable 2 or -1), ...)).
     None for anything else."""
     first = steps[0]
     if first[3] is not None or first[6] is None or first[8] is None:
         return None
     calls = []
     for prev, step in zip(steps, steps[1:]):
-        i, _lay, _params, srcs, one_in, n_out, fn, args, _spec = step
+        i, lay, _params, srcs, one_in, n_out, fn, _args, _spec = step
         if fn is None or not one_in or n_out != 1 or srcs != ((prev[0], 0),):
             return None
-        calls.append((fn, args))
+        rows = [net._index[i][name][1] for name in lay.forward_function()[1]]
+        if len(rows) > 2:
+            return None
+        calls.append((fn, *rows, *[-1] * (2 - len(rows))))
     if default_ports != [(steps[-1][0], 0)]:
         return None
     return (first[1], first[8], first[6]), tuple(calls)
@@ -1231,19 +1255,26 @@ def _chain_plan(steps, default_ports):
 
 def _direct_call(lay, index):
     """(f, args) when the layer's forward pass is ``f(X, *args(net._lvals))`` (its ``forward_function``;
-    ``args`` None: ``f(X)``), else (None, None)."""
+    ``args`` None: ``f(X)``; f None in forward_function: the identity), else (None, None)."""
     direct = lay.forward_function()
     if direct is None or lay.NumOutputs != 1 or lay.NumInputs > 1:
         return None, None
     f, names = direct
     if set(names) != set(index) or any(index[name][0] != "L" for name in names):
         return None, None
+    if f is None:
+        f = _identity
     rows = [index[name][1] for name in names]
     if not rows:
         return f, None
     if len(rows) == 1:
         return f, lambda vals, j=rows[0]: (vals[j],)
     return f, itemgetter(*rows)  # the learnables of the layer, as a tuple
+
+
+def _identity(X):
+    """A layer that passes its input on (``forward_function`` gave f None)."""
+    return X
 
 
 def _input_spec(inp):
@@ -1295,7 +1326,7 @@ def forward(net, *X, return_state=False, Outputs=None):
     net._family.forward_calls += 1
     if not return_state:
         return outs
-    state = Table.from_columns(*net._scols, svals)
+    state = Table.from_columns(*net._scols, list(svals) if svals is net._svals else svals)
     return (*outs, state) if isinstance(outs, tuple) else (outs, state)
 
 
