@@ -354,12 +354,15 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     if tape is None or (tape.recorder is not None and not tape.recorder.gradients_allowed):
         raise NotTracedError(_OUTSIDE_MESSAGE)
     value = getval(raw_loss)
-    if np.iscomplexobj(value):
+    vt = type(value)  # a real scalar (np.float32 / float64, or a 1-element float array) passes the checks below
+    if vt is np.float32 or vt is np.float64 or (vt is np.ndarray and value.dtype.kind == "f" and value.size == 1):
+        pass
+    elif np.iscomplexobj(value):
         raise NonScalarLossError(
             "The value to differentiate is complex. dlgradient needs a real scalar: use a real loss such as "
             "np.sum(np.abs(Z)**2)."
         )
-    if np.size(value) != 1:
+    elif np.size(value) != 1:
         raise NonScalarLossError(
             f"The value to differentiate is non-scalar (size {size_text(value)}); dlgradient needs a traced real "
             "dlarray scalar. Reduce it to one number first, e.g. loss = np.mean(...) or np.sum(...) (the loss "
@@ -376,7 +379,8 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     wanted = {}
 
     def collect(leaf):
-        b = _down_to(data_of(leaf), trace)
+        raw = data_of(leaf)
+        b = raw if type(raw) in box_types and raw._trace == trace else _down_to(raw, trace)
         if b is not None:
             wanted[b._node] = None
         return leaf
@@ -528,10 +532,15 @@ def _backward(loss_node, wanted):
             argnums = node.argnums
             useful_parents = parents
         else:
-            useful_parents = [p for p in parents if p in useful]
+            useful_parents = []
+            argnums = []
+            for a, p in zip(node.argnums, parents):
+                if p in useful:
+                    useful_parents.append(p)
+                    argnums.append(a)
             if not useful_parents:  # a requested intermediate value: nothing to pass further back
                 continue
-            argnums = tuple([a for a, p in zip(node.argnums, parents) if p in useful])
+            argnums = tuple(argnums)
         direct = direct_vjps.get(node.fun)
         if direct is not None:  # the fused primitives of a training step: one call, no closures
             ingrads = direct(g, argnums, node.value, *node.args, **node.kwargs)
@@ -544,7 +553,11 @@ def _backward(loss_node, wanted):
                                           "differentiate through it.") from None
             ingrads = vjpmaker(argnums, node.value, node.args, node.kwargs)(g)
         for parent, ingrad in zip(useful_parents, ingrads):
-            outgrads[parent] = add_outgrads(outgrads.get(parent), ingrad)
+            prev = outgrads.get(parent)
+            if prev is None and type(ingrad) is np.ndarray:  # add_outgrads' first arrival of a dense gradient
+                outgrads[parent] = (ingrad, False)
+            else:
+                outgrads[parent] = add_outgrads(prev, ingrad)
     return found
 
 
