@@ -69,6 +69,9 @@ def is_container(x) -> bool:
 # -------------------------------------------------------------------------------------------------
 # flatten / unflatten
 
+_UNSET = object()
+
+
 class TreeDef:
     """The structure of a container (see :func:`flatten`): compare with ``==``, rebuild with :meth:`unflatten`.
 
@@ -76,15 +79,22 @@ class TreeDef:
     the registered container's aux.
     """
 
-    __slots__ = ("_node", "num_leaves")
+    __slots__ = ("_node", "num_leaves", "_code")
 
     def __init__(self, node, num_leaves):
         self._node = node
         self.num_leaves = num_leaves
+        self._code = _UNSET  # the compiled functions of a plain structure (None: not plain), looked up once
+
+    def _compiled(self):
+        code = self._code
+        if code is _UNSET:
+            code = self._code = _compiled(self._node)
+        return code
 
     def unflatten(self, leaves):
         """A container with this structure holding ``leaves`` (in :func:`flatten`'s order)."""
-        code = _compiled(self._node)
+        code = self._compiled()
         if code is not None:
             return code[0](leaves)
         return _unflatten(self._node, iter(leaves))
@@ -96,7 +106,7 @@ class TreeDef:
         container where this structure has a leaf is a mismatch. The updaters gather the gradients and states
         with it; on None they fall back to :func:`tree_map`, whose error names the first difference.
         """
-        code = _compiled(self._node)
+        code = self._compiled()
         if code is not None:
             return code[1](other)
         leaves, treedef = flatten(other)
