@@ -44,21 +44,27 @@ def primitive(f_raw):
     def f_wrapped(*args, **kwargs):
         top = -1
         boxed = None
+        lower = False  # a box of a lower trace level (nested dlfeval): the call is repeated for it
         for i, a in enumerate(args):
             if type(a) in box_types:
                 t = a._trace
                 if t > top:
+                    lower = lower or top != -1
                     top, boxed = t, [i]
                 elif t == top:
                     boxed.append(i)
+                else:
+                    lower = True
         if boxed is None:
             return f_raw(*args, **kwargs)
         argvals = list(args)
         for i in boxed:
-            argvals[i] = args[i]._value
+            v = argvals[i] = args[i]._value
+            if type(v) in box_types:
+                lower = True
         argvals = tuple(argvals)
         parents = tuple([args[i]._node for i in boxed])
-        ans = f_wrapped(*argvals, **kwargs)
+        ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
         node = type(parents[0])(ans, f_wrapped, argvals, kwargs, tuple(boxed), parents)
         return new_box(ans, top, node)
 
