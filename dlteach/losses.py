@@ -451,7 +451,7 @@ def _in_unit_interval(v):
     if type(v) is not np.ndarray or v.size == 0:
         return False
     bits = _UNIT_BITS.get(v.dtype)
-    return bits is not None and v.view(bits[0]).max() <= bits[1]
+    return bits is not None and np.maximum.reduce(v.view(bits[0]), axis=None) <= bits[1]  # = .max(), no Python layer
 
 
 def _check_probabilities(y, c, multilabel, fname):

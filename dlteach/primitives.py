@@ -392,6 +392,8 @@ DIRECT_VJPS[scaled_sum] = _scaled_sum_vjps
 @primitive
 def relu(x):
     """max(x, 0) in one pass. VJP: g where the output is positive (0 at x = 0, as MATLAB's relu)."""
+    if type(x) is np.ndarray:
+        return np.maximum(x, 0)  # a Python 0 keeps x's dtype (NEP 50), as x.dtype.type(0) does
     return np.maximum(x, x.dtype.type(0)) if hasattr(x, "dtype") else max(x, 0.0)
 
 
