@@ -493,7 +493,8 @@ class Layer:
     def forward_function(self):
         """``(f, learnable names)`` when this layer computes ``Y = f(X, *learnables)`` in ``forward`` and
         ``predict`` alike, without state: the network then calls ``f`` directly instead of ``_forward``
-        (``f`` None: ``Y = X``). None (the default) for anything else, e.g. a subclass with its own ``_forward``."""
+        (``f`` None: ``Y = X``). None (the default) for anything else, e.g. a subclass with its own ``_forward``.
+        (No MATLAB counterpart.)"""
         return None
 
     def _copy(self):

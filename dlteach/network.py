@@ -204,7 +204,8 @@ class dlnetwork:
     @property
     def Learnables(self) -> Table:
         """Table of learnable parameters (Layer, Parameter, Value); a new Table on every access."""
-        return Table.from_columns(*self._lcols, list(self._lvals))
+        layers, params = self._lcols
+        return Table.from_columns(layers, params, list(self._lvals))
 
     @Learnables.setter
     def Learnables(self, table):
@@ -213,7 +214,8 @@ class dlnetwork:
     @property
     def State(self) -> Table:
         """Table of state parameters (batch norm TrainedMean/TrainedVariance); 0 rows if there are none."""
-        return Table.from_columns(*self._scols, list(self._svals))
+        layers, params = self._scols
+        return Table.from_columns(layers, params, list(self._svals))
 
     @State.setter
     def State(self, table):

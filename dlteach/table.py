@@ -98,7 +98,8 @@ class Table:
         return t
 
     def has_rows(self, layers: tuple, parameters: tuple) -> bool:
-        """True if the Layer and Parameter columns are ``layers`` and ``parameters`` (tuples of str), row by row."""
+        """True if the Layer and Parameter columns are ``layers`` and ``parameters`` (tuples of str), row by row.
+        (No MATLAB counterpart.)"""
         mine, theirs = self._layer, self._param
         return ((mine is layers or mine == layers) and (theirs is parameters or theirs == parameters))
 
