@@ -44,14 +44,14 @@ import numbers
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import box_types, getval, isbox
+from autograd.tracer import getval, isbox
 
 from . import _recording
 from . import validate as _v
 from .dlarray import dlarray
 from .errors import FormatError, LossArgumentError, ProbabilityError, SizeMismatchError
 from .formats import LABEL_ORDER, apply_format, data_of, fmt_of, parse_format, size_text, to_single, wrap, wrap_like
-from .primitives import is_softmax_output, maximum, minimum, neg_xlog_clamped, scaled_sum
+from .primitives import is_softmax_output, maximum, minimum, neg_xlog_clamped, scaled_sum, untraced
 
 __all__ = ["crossentropy", "indexcrossentropy", "mse", "l1loss", "l2loss", "huber", "LossArgumentError"]
 
@@ -360,7 +360,7 @@ def _fast_inputs(Y, targets):
         return None
     fmt = fmt_of(Y)
     y = data_of(Y)
-    yv = y if type(y) is np.ndarray else getval(y) if type(y) in box_types else None
+    yv = untraced(y)
     if not fmt or type(yv) is not np.ndarray:
         return None
     ydt, yshape = yv.dtype, yv.shape
@@ -374,7 +374,7 @@ def _fast_inputs(Y, targets):
         t = targets
     else:
         return None
-    tv = t if type(t) is np.ndarray else getval(t) if type(t) in box_types else None
+    tv = untraced(t)
     if type(tv) is not np.ndarray or tv.shape != yshape:
         return None
     tdt = tv.dtype
@@ -398,7 +398,9 @@ def _batch_mean(loss, yshape, fmt, single):
     """``sum(loss) / N`` (N = size of 'B', 1 without one) as an unformatted scalar: :func:`_finish` with the
     default options for a non-empty Y."""
     out = scaled_sum(loss, 1.0 / float(yshape[fmt.index("B")] if "B" in fmt else 1))
-    return wrap(to_single(out) if single else out, "")
+    if single and getattr(untraced(out), "dtype", None) != _FLOAT32:  # (scaled_sum's value is a NumPy scalar)
+        out = to_single(out)
+    return wrap(out, "")
 
 
 def _common(Y, targets, weights, Mask, DataFormat, WeightsFormat, Reduction, NormalizationFactor, fname):
@@ -491,7 +493,7 @@ def _check_probabilities(y, c, multilabel, fname):
 
 def _check_targets(T, multilabel, fname):
     """Targets of crossentropy are probabilities too: values in [0, 1] (one-hot or soft labels)."""
-    v = getval(T)
+    v = untraced(T)
     if v.size == 0 or _in_unit_interval(v):  # one-hot or soft labels: nothing to report
         return
     lo, hi = float(np.fmin.reduce(v, axis=None)), float(np.fmax.reduce(v, axis=None))
@@ -540,7 +542,7 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
             if not is_softmax_output(y, c):  # softmax's output needs no scan
                 _check_probabilities(y, c, False, fname)
             _check_targets(T, False, fname)
-            yv = getval(y)
+            yv = untraced(y)
             return _batch_mean(neg_xlog_clamped(T, y, _EPS[yv.dtype]), yv.shape, fmt, single)
     if ClassificationMode is not None and TargetCategories is not None:
         raise LossArgumentError(

@@ -15,7 +15,7 @@ import math
 
 import autograd.numpy as anp
 import numpy as np
-from autograd.tracer import box_types, getval, isbox
+from autograd.tracer import getval, isbox
 
 from . import _recording
 from . import primitives as _prim
@@ -43,6 +43,7 @@ _F64 = np.dtype(np.float64)
 # so the common untraced call of an operation calls them directly (the same result, without the primitive's
 # look for boxes).
 _AFFINE, _RELU, _SOFTMAX = _prim.affine.fun, _prim.relu.fun, _prim.softmax_axis.fun
+_untraced = _prim.untraced
 
 
 def _float_data(X):
@@ -50,7 +51,7 @@ def _float_data(X):
     which needs no validation; None for anything else."""
     if type(X) is dlarray:
         d = data_of(X)
-        v = d if type(d) is np.ndarray else getval(d) if type(d) in box_types else None
+        v = _untraced(d)
         if type(v) is np.ndarray:
             dt = v.dtype
             if dt is _F32 or dt is _F64:
@@ -200,9 +201,7 @@ def fullyconnect(X, weights, bias, DataFormat=None):
             plan = _fc_format(fmt)
         if plan is not None:
             x, w, b = data_of(X), data_of(weights), data_of(bias)
-            xv = x if type(x) is np.ndarray else getval(x) if type(x) in box_types else None
-            wv = w if type(w) is np.ndarray else getval(w) if type(w) in box_types else None
-            bv = b if type(b) is np.ndarray else getval(b) if type(b) in box_types else None
+            xv, wv, bv = _untraced(x), _untraced(w), _untraced(b)
             if type(xv) is np.ndarray and type(wv) is np.ndarray and type(bv) is np.ndarray:
                 dt, shape, wshape = xv.dtype, xv.shape, wv.shape
                 first = plan[0]
@@ -512,10 +511,13 @@ def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
     if type(X) is dlarray:
         x = data_of(X)
-        if type(x) is np.ndarray:
-            dt = x.dtype
-            if dt is _F32 or dt is _F64:  # the common untraced call: what the primitive would call
-                return wrap_like(_RELU(x), X)
+        v = _untraced(x)
+        if type(v) is np.ndarray:
+            dt = v.dtype
+            if dt is _F32 or dt is _F64:
+                if x is v:  # the common untraced call: what the primitive would call
+                    return wrap_like(_RELU(x), X)
+                return wrap_like(_prim.relu(x), X)  # traced: _x's value, without its checks
     return wrap_like(_prim.relu(_x(X, "relu")), X)  # one pass forward; VJP g .* (y > 0)
 
 
@@ -545,12 +547,13 @@ def softmax(X, DataFormat=None):
         fmt = fmt_of(X)
         if "C" in fmt:  # the common call: a formatted float dlarray with a 'C' dimension
             x = data_of(X)
-            if type(x) is np.ndarray:
-                dt = x.dtype
-                if dt is _F32 or dt is _F64:  # untraced: what the primitive would call
-                    return wrap(_SOFTMAX(x, fmt.index("C")), fmt)
-            elif _float_data(X) is not None:
-                return wrap(_prim.softmax_axis(x, fmt.index("C")), fmt)
+            v = _untraced(x)
+            if type(v) is np.ndarray:
+                dt = v.dtype
+                if dt is _F32 or dt is _F64:
+                    if x is v:  # untraced: what the primitive would call
+                        return wrap(_SOFTMAX(x, fmt.index("C")), fmt)
+                    return wrap(_prim.softmax_axis(x, fmt.index("C")), fmt)
     x, fmt, formatted = _prepare(X, DataFormat, "softmax")
     c = _channel_axis(fmt, "softmax")
     y = _prim.softmax_axis(x, c)  # one fused primitive: shifted by the max, VJP y * (g - sum(g * y))

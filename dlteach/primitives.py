@@ -27,8 +27,9 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.core import translate_vjp
 from autograd.extend import defvjp_argnums
+from autograd.numpy.numpy_boxes import ArrayBox
 from autograd.numpy.numpy_vjps import unbroadcast_f
-from autograd.tracer import box_types, getval, isbox, new_box
+from autograd.tracer import Box, box_types, getval, isbox, new_box
 
 
 def primitive(f_raw):
@@ -42,35 +43,97 @@ def primitive(f_raw):
 
     @functools.wraps(f_raw)
     def f_wrapped(*args, **kwargs):
+        # one scan: the boxes of the highest trace level are unboxed into argvals as they are found
         top = -1
-        boxed = None
+        argvals = boxed = parents = None  # (trace levels are >= 0: t == top finds a box of a level seen)
         lower = False  # a box of a lower trace level (nested dlfeval): the call is repeated for it
-        for i, a in enumerate(args):
+        i = 0
+        for a in args:
             if type(a) in box_types:
                 t = a._trace
-                if t > top:
-                    lower = lower or top != -1
-                    top, boxed = t, [i]
-                elif t == top:
+                if t == top:
+                    v = argvals[i] = a._value
                     boxed.append(i)
+                    parents.append(a._node)
+                    if type(v) in box_types:
+                        lower = True
+                elif t > top:
+                    if top != -1:
+                        lower = True
+                    top = t
+                    argvals = list(args)  # afresh: the boxes found so far are of a lower level
+                    v = argvals[i] = a._value
+                    boxed = [i]
+                    parents = [a._node]
+                    if type(v) in box_types:
+                        lower = True
                 else:
                     lower = True
-        if boxed is None:
+            i += 1
+        if argvals is None:
             return f_raw(*args, **kwargs)
-        argvals = list(args)
-        for i in boxed:
-            v = argvals[i] = args[i]._value
-            if type(v) in box_types:
-                lower = True
         argvals = tuple(argvals)
-        parents = tuple([args[i]._node for i in boxed])
         ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
-        node = type(parents[0])(ans, f_wrapped, argvals, kwargs, tuple(boxed), parents)
+        parents = tuple(parents)
+        nt = type(parents[0])
+        if nt is _PLAIN_NODE[0]:  # dlfeval's node: its __init__ only sets these slots
+            node = _new(nt)
+            node.parents = parents
+            node.value = ans
+            node.fun = f_wrapped
+            node.args = argvals
+            node.kwargs = kwargs
+            node.argnums = tuple(boxed)
+        else:
+            if _PLAIN_NODE[0] is None:
+                _note_node_type(nt)
+            node = nt(ans, f_wrapped, argvals, kwargs, tuple(boxed), parents)
+        if type(ans) in _ARRAY_BOXED:  # new_box's choice for an ndarray or NumPy scalar, made directly
+            box = _new(ArrayBox)
+            box._value = ans
+            box._node = node
+            box._trace = top
+            return box
         return new_box(ans, top, node)
 
     f_wrapped.fun = f_raw
     f_wrapped._is_autograd_primitive = True
     return f_wrapped
+
+
+def untraced(x):
+    """autograd's ``getval`` (the value under any boxes) as one loop, not two lambdas per level."""
+    while type(x) in box_types:
+        x = x._value
+    return x
+
+
+_new = object.__new__
+#: the value types that autograd boxes in an ArrayBox (ndarray, NumPy's scalar types)
+_ARRAY_BOXED = frozenset(t for t, b in Box.type_mappings.items() if b is ArrayBox and t is not ArrayBox)
+#: the node type of dlfeval (autodiff's), once seen: its ``__init__`` only sets its six slots (the very code of
+#: :func:`_plain_node_init`), so f_wrapped makes its nodes with ``object.__new__`` and six slot stores. Any other
+#: node type (dlaccelerate's appends its nodes to a recording, autograd's VJPNode computes VJPs) is called as usual.
+_PLAIN_NODE = [None]
+
+
+def _plain_node_init(self, value, fun, args, kwargs, parent_argnums, parents):
+    self.parents = parents
+    self.value = value
+    self.fun = fun
+    self.args = args
+    self.kwargs = kwargs
+    self.argnums = parent_argnums
+
+
+def _note_node_type(nt):
+    """Remember ``nt`` as the plain node type if its __init__ is exactly :func:`_plain_node_init` (same code)."""
+    init = getattr(nt.__init__, "__code__", None)
+    ref = _plain_node_init.__code__
+    if (init is not None and nt.__new__ is object.__new__ and init.co_code == ref.co_code
+            and init.co_names == ref.co_names and init.co_varnames == ref.co_varnames and init.co_consts == ref.co_consts
+            and set(getattr(nt, "__slots__", ())) >= set(ref.co_names)):
+        _PLAIN_NODE[0] = nt
 
 
 def defvjp(fun, *vjpmakers, argnums=None):
