@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import StructureMismatchError
 
-__all__ = ["flatten", "TreeDef", "register", "register_leaf", "registered_children", "is_container", "tree_map", "tree_leaves",
+__all__ = ["flatten", "flatten_as", "TreeDef", "register", "register_leaf", "registered_children", "is_container", "tree_map", "tree_leaves",
            "tree_flatten", "leaf_paths"]
 
 _REGISTRY: dict[type, tuple] = {}  # type -> (flatten, unflatten, child_path, child_key, explain)
@@ -145,6 +145,21 @@ def flatten(x):
     return leaves, TreeDef(node, len(leaves))
 
 
+def flatten_as(x, treedef):
+    """``flatten(x)``, reusing ``treedef`` (None: no guess) when ``x`` has exactly that structure.
+
+    The check is the compiled one of a plain or registered structure: same container types, same dict keys
+    in the same order (str keys), same lengths, equal registered aux. Otherwise ``flatten(x)``.
+    """
+    if treedef is not None:
+        code = treedef._compiled()
+        if code is not None:
+            leaves = code[2](x)
+            if leaves is not None:
+                return leaves, treedef
+    return flatten(x)
+
+
 def _flatten(x, leaves):
     t = type(x)
     if t in _LEAF_TYPES:
@@ -210,11 +225,12 @@ def _plain(node) -> bool:
     if node is None:
         return True
     t, _, children = node
-    return (t is dict or t is list or t is tuple) and all(_plain(c) for c in children)
+    return (t is dict or t is list or t is tuple or t in _REGISTRY) and all(_plain(c) for c in children)
 
 
 def _compiled(node):
-    """``(build, leaves_of)`` for a plain structure, else None."""
+    """``(build, leaves_of, same_leaves)`` for a plain structure (dicts, lists, tuples and registered
+    containers such as Table), else None. ``same_leaves(x)`` is the strict check (see :func:`flatten_as`)."""
     try:
         code = _COMPILED.get(node)
     except TypeError:  # an aux that cannot be hashed
@@ -229,8 +245,9 @@ def _compiled(node):
 
 
 def _compile(node):
-    keys = []  # dict keys, referenced as K[j] (any hashable key, no repr needed)
+    keys = []  # dict keys / registered aux and functions, referenced as K[j]
     lines = []  # leaves_of: checks and assignments
+    strict = []  # same_leaves: checks and assignments
     counter = [0, 0]  # leaves, containers
 
     def key(k):
@@ -245,7 +262,11 @@ def _compile(node):
         if t is dict:
             return "{" + ", ".join(f"{key(k)}: {build(c)}" for k, c in zip(aux, children)) + "}"
         items = ", ".join(build(c) for c in children)
-        return f"[{items}]" if t is list else f"({items}{',' if len(children) == 1 else ''})"
+        if t is list:
+            return f"[{items}]"
+        if t is tuple:
+            return f"({items}{',' if len(children) == 1 else ''})"
+        return f"{key(_REGISTRY[t][1])}({key(aux)}, [{items}])"
 
     def match(n, var):
         """Append the checks of variable ``var`` against node ``n``; return the leaf variables in order."""
@@ -253,26 +274,74 @@ def _compile(node):
             lines.append(f"if type({var}) not in LEAF and is_container({var}): return None")
             return [var]
         t, aux, children = n
-        lines.append(f"if type({var}) is not {t.__name__} or len({var}) != {len(children)}: return None")
         out = []
+        if t in _REGISTRY:
+            counter[1] += 1
+            src = f"c{counter[1]}"
+            lines.append(f"if type({var}) is not {key(t)}: return None")
+            lines.append(f"{src}, a{counter[1]} = {key(_REGISTRY[t][0])}({var})")
+            lines.append(f"if a{counter[1]} != {key(aux)} or len({src}) != {len(children)}: return None")
+            var = src
+        else:
+            lines.append(f"if type({var}) is not {t.__name__} or len({var}) != {len(children)}: return None")
         for i, c in enumerate(children):
             counter[1] += 1
             child = f"v{counter[1]}"
-            lines.append(f"{child} = {var}.get({key(aux[i])}, MISSING)" if t is dict else f"{child} = {var}[{i}]")
-            if t is dict:
-                lines.append(f"if {child} is MISSING: return None")
+            # a missing key gives MISSING, a dict subclass: the type check of a container and the
+            # is_container check of a leaf both reject it
+            k = aux[i] if t is dict else None
+            kref = repr(k) if type(k) is str else key(k)
+            lines.append(f"{child} = {var}.get({kref}, MISSING)" if t is dict else f"{child} = {var}[{i}]")
             out.extend(match(c, child))
+        return out
+
+    def match_strict(n, var):
+        """Like match, for same_leaves: dict keys compared in order (str keys only), children unpacked."""
+        if n is None:
+            strict.append(f"if type({var}) not in LEAF and is_container({var}): return None")
+            return [var]
+        t, aux, children = n
+        counter[1] += 1
+        names = [f"s{counter[1]}_{i}" for i in range(len(children))]
+        unpack = (", ".join(names) + ("," if len(names) == 1 else "")) if names else None
+        if t is dict:
+            if not all(type(k) is str for k in aux):
+                strict.append("return None")
+                return []
+            strict.append(f"if type({var}) is not dict or [*{var}] != {key(list(aux))}: return None")
+            if unpack:
+                strict.append(f"{unpack} = {var}.values()")
+        elif t is list or t is tuple:
+            strict.append(f"if type({var}) is not {t.__name__} or len({var}) != {len(children)}: return None")
+            if unpack:
+                strict.append(f"{unpack} = {var}")
+        else:
+            strict.append(f"if type({var}) is not {key(t)}: return None")
+            strict.append(f"c{counter[1]}, a{counter[1]} = {key(_REGISTRY[t][0])}({var})")
+            strict.append(f"if len(c{counter[1]}) != {len(children)} or a{counter[1]} != {key(aux)}: return None")
+            if unpack:
+                strict.append(f"{unpack} = c{counter[1]}")
+        out = []
+        for name, c in zip(names, children):
+            out.extend(match_strict(c, name))
         return out
 
     build_src = f"def build(L):\n    return {build(node)}\n"
     leaves = match(node, "x")
     match_src = "def leaves_of(x):\n" + "".join(f"    {ln}\n" for ln in lines) + f"    return [{', '.join(leaves)}]\n"
+    strict_leaves = match_strict(node, "x")
+    strict_src = ("def same_leaves(x):\n" + "".join(f"    {ln}\n" for ln in strict)
+                  + f"    return [{', '.join(strict_leaves)}]\n")
     namespace = {"K": tuple(keys), "LEAF": _LEAF_TYPES, "is_container": is_container, "MISSING": _MISSING}
-    exec(build_src + match_src, namespace)  # noqa: S102 - generated from the structure's own types and counts
-    return namespace["build"], namespace["leaves_of"]
+    exec(build_src + match_src + strict_src, namespace)  # noqa: S102 - generated from the structure's types and counts
+    return namespace["build"], namespace["leaves_of"], namespace["same_leaves"]
 
 
-_MISSING = object()
+class _Missing(dict):
+    """The type of the compiled leaves_of's default for a missing dict key (a container, never a match)."""
+
+
+_MISSING = _Missing()
 
 
 def _walk(node, here, out, segment, join):

@@ -48,7 +48,7 @@ from . import tree
 from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import NonFiniteGradientWarning, StructureMismatchError, UpdaterArgumentError
-from .formats import data_of, fmt_of, size_text, value_of, wrap, wrap_like
+from .formats import data_of, size_text, value_of, wrap_like
 from .network import dlnetwork, learn_rate_factors, with_learnables
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
@@ -151,11 +151,16 @@ def _gather(fname, params, others, names, on_mismatch=None):
     tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
     StructureMismatchError naming the first mismatching key / index.
     """
-    leaves, treedef = tree.flatten(params)
+    leaves, treedef = tree.flatten_as(params, _LAST_TREEDEF[0])  # a training loop passes one structure again
+    _LAST_TREEDEF[0] = treedef
     gathered = []
     for name, other in zip(names, others):
         if other is None and on_mismatch is None:  # a state on the first call
             gathered.append(None)
+            continue
+        collected = treedef.leaves_of(other)
+        if collected is not None:  # the common case (a mismatch is never accepted: the check below may not apply)
+            gathered.append(collected)
             continue
         if on_mismatch is None and not tree.is_container(other) and tree.is_container(params) and name != "grad":
             raise UpdaterArgumentError(
@@ -165,10 +170,6 @@ def _gather(fname, params, others, names, on_mismatch=None):
                 f"parameters; pass that back on the next call. (MATLAB's classic mistake is {name} = "
                 "zeros(size(net)).)"
             )
-        collected = treedef.leaves_of(other)
-        if collected is not None:
-            gathered.append(collected)
-            continue
         collected = []
         try:
             tree.tree_map(lambda p, o, out=collected: out.append(o), params, other)
@@ -181,6 +182,9 @@ def _gather(fname, params, others, names, on_mismatch=None):
             raise StructureMismatchError(f"{fname}: {name} does not match the parameters. {e} {hint}") from None
         gathered.append(collected)
     return leaves, gathered, treedef.unflatten
+
+
+_LAST_TREEDEF = [None]  # the structure of the last parameters (tree.flatten_as reuses it only if identical)
 
 
 def kind_text(x) -> str:
@@ -337,6 +341,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     new_states = [[] for _ in range(n_state)]
     nonfinite = []
     fast_dtypes = _FAST_DTYPES
+    vdot = np.vdot
     for i, p in enumerate(leaves):
         arr_p = data_of(p)
         g = data_of(grad_leaves[i])
@@ -345,20 +350,22 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         # floating dtype (float32 / float64) and shape, the parameter is not 0-d and its rate is not 0
         if (type(arr_p) is np.ndarray and arr_p.dtype in fast_dtypes and arr_p.ndim and type(g) is np.ndarray
                 and g.dtype == arr_p.dtype and g.shape == arr_p.shape and eff_lr != 0.0):
-            s_arr = [None if sl is None else data_of(sl[i]) for sl in state_leaves]
+            if n_state == 2:
+                s_arr = (None if state_leaves[0] is None else data_of(state_leaves[0][i]),
+                         None if state_leaves[1] is None else data_of(state_leaves[1][i]))
+            else:
+                s_arr = [None if sl is None else data_of(sl[i]) for sl in state_leaves]
             for a in s_arr:
                 if a is not None and not (type(a) is np.ndarray and a.dtype == arr_p.dtype and a.shape == arr_p.shape):
                     break
             else:
-                gf = g.reshape(-1)
-                if not math.isfinite(gf.dot(gf)) and not np.isfinite(g).all():  # one BLAS pass: inf/NaN
+                if not math.isfinite(vdot(g, g)) and not np.isfinite(g).all():  # one BLAS pass: inf/NaN
                     nonfinite.append(i)
                 out = step(arr_p, g, *s_arr, eff_lr, *hyper)
                 if type(p) is dlarray:
-                    fmt = fmt_of(p)
-                    new_params.append(wrap(out[0], fmt))
+                    new_params.append(wrap_like(out[0], p))
                     for k in range(n_state):
-                        new_states[k].append(wrap(out[1 + k], fmt))
+                        new_states[k].append(wrap_like(out[1 + k], p))
                 else:
                     new_params.append(pack_like(p, out[0]))
                     for k in range(n_state):
@@ -402,6 +409,7 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     return (first, *state_containers)
 
 
+_INF = math.inf
 _FAST_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
@@ -497,11 +505,16 @@ def adamupdate(params, grad, averageGrad, averageSqGrad, iteration, learnRate=0.
     network is returned; for a Table such as ``net.Learnables`` the factors are ignored.
     """
     fname = "adamupdate"
-    t = _check_iteration(iteration)
-    lr = _check_learn_rate(fname, learnRate)
-    b1 = _check_decay(fname, "gradDecay", gradDecay, "beta1")
-    b2 = _check_decay(fname, "sqGradDecay", sqGradDecay, "beta2")
-    eps = _check_epsilon(fname, epsilon)
+    if (type(iteration) is int and iteration >= 1 and type(learnRate) is float and 0.0 <= learnRate < _INF
+            and type(gradDecay) is float and 0.0 <= gradDecay < 1.0 and type(sqGradDecay) is float
+            and 0.0 <= sqGradDecay < 1.0 and type(epsilon) is float and 0.0 < epsilon < _INF):
+        t, lr, b1, b2, eps = iteration, learnRate, gradDecay, sqGradDecay, epsilon  # all valid: the common case
+    else:
+        t = _check_iteration(iteration)
+        lr = _check_learn_rate(fname, learnRate)
+        b1 = _check_decay(fname, "gradDecay", gradDecay, "beta1")
+        b2 = _check_decay(fname, "sqGradDecay", sqGradDecay, "beta2")
+        eps = _check_epsilon(fname, epsilon)
     if (averageGrad is None) != (averageSqGrad is None):
         given, missing = ("averageGrad", "averageSqGrad") if averageSqGrad is None else ("averageSqGrad", "averageGrad")
         raise UpdaterArgumentError(

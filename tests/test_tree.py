@@ -141,4 +141,38 @@ def test_compiled_structures_are_bounded_and_skip_registered_containers():
     t = Table(["fc"], ["Weights"], [np.ones(2)])
     leaves, td = tree.flatten({"t": t})
     assert td.leaves_of({"t": t}) is not None and isinstance(td.unflatten(leaves)["t"], Table)
-    assert tree._compiled(td._node) is None  # a Table inside: the generic walker
+    assert tree._compiled(td._node) is not None  # a Table inside is compiled too (its aux is hashable)
+    t2 = Table(["fc"], ["Bias"], [np.ones(2)])
+    assert td.leaves_of({"t": t2}) is None  # other rows: no match
+    assert tree.flatten_as({"t": t2}, td)[1] == tree.flatten({"t": t2})[1]
+
+
+def test_flatten_as_reuses_the_structure_only_when_identical():
+    from dlteach.table import Table
+
+    a, b = np.ones(2), np.zeros(3)
+    x = {"fc1": {"W": a, "b": b}, "fc2": [a, (b,)]}
+    leaves, td = tree.flatten(x)
+    got, td2 = tree.flatten_as({"fc1": {"W": b, "b": a}, "fc2": [b, (a,)]}, td)
+    assert td2 is td and got[0] is b and got[1] is a and len(got) == 4
+    # the cases it must not take: another key order, a container where a leaf was, another length, None
+    for other in ({"fc2": [a, (b,)], "fc1": {"W": a, "b": b}}, {"fc1": {"W": [a], "b": b}, "fc2": [a, (b,)]},
+                  {"fc1": {"W": a, "b": b}, "fc2": [a, (b, b)]}, {"fc1": {"W": a, "b": b}, "fc2": (a, (b,))}):
+        got, td3 = tree.flatten_as(other, td)
+        ref, tdr = tree.flatten(other)
+        assert td3 is not td and td3 == tdr and all(g is r for g, r in zip(got, ref))
+        assert td3.unflatten(got) == other and list(td3.unflatten(got)) == list(other)
+    assert tree.flatten_as(x, None)[1] == td
+    # non-str dict keys: never reused (1 == True), always flattened again
+    _, tdk = tree.flatten({1: a})
+    got, tdk2 = tree.flatten_as({True: b}, tdk)
+    assert tdk2 is not tdk and list(tdk2.unflatten(got)) == [True]
+    # Tables: same rows reuse, other rows do not
+    t = Table(["fc", "fc"], ["Weights", "Bias"], [a, b])
+    _, tdt = tree.flatten(t)
+    got, same = tree.flatten_as(Table(["fc", "fc"], ["Weights", "Bias"], [b, a]), tdt)
+    assert same is tdt and got[0] is b
+    other = Table(["fc", "fc"], ["Bias", "Weights"], [b, a])
+    assert tree.flatten_as(other, tdt)[1] is not tdt
+    rebuilt = tdt.unflatten([b, a])
+    assert isinstance(rebuilt, Table) and rebuilt.keys() == t.keys() and rebuilt.Value[0] is b
