@@ -34,7 +34,7 @@ from .dlarray import dlarray
 from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .formats import data_of, size_text, wrap_like
 from .network import dlnetwork
-from .primitives import DIRECT_VJPS
+from .primitives import DIRECT_VJPS, set_plain_node_type
 from .tree import tree_map
 
 _TAPES: list[_Tape] = []
@@ -64,6 +64,8 @@ class _Node(Node):
     __slots__ = ("parents", "value", "fun", "args", "kwargs", "argnums")
 
     def __init__(self, value, fun, args, kwargs, parent_argnums, parents):
+        # primitives.f_wrapped makes these nodes with the same six slot stores, without this call
+        # (set_plain_node_type below): keep the two in step
         self.parents = parents
         self.value = value
         self.fun = fun
@@ -71,6 +73,8 @@ class _Node(Node):
         self.kwargs = kwargs
         self.argnums = parent_argnums
 
+
+set_plain_node_type(_Node)
 
 # functions that are never recorded (comparisons, argmax, floor, ...): the very same set as autograd's
 notrace_primitives[_Node] = notrace_primitives[VJPNode]

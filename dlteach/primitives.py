@@ -85,8 +85,6 @@ def primitive(f_raw):
             node.kwargs = kwargs
             node.argnums = tuple(boxed)
         else:
-            if _PLAIN_NODE[0] is None:
-                _note_node_type(nt)
             node = nt(ans, f_wrapped, argvals, kwargs, tuple(boxed), parents)
         if type(ans) in _ARRAY_BOXED:  # new_box's choice for an ndarray or NumPy scalar, made directly
             box = _new(ArrayBox)
@@ -111,29 +109,16 @@ def untraced(x):
 _new = object.__new__
 #: the value types that autograd boxes in an ArrayBox (ndarray, NumPy's scalar types)
 _ARRAY_BOXED = frozenset(t for t, b in Box.type_mappings.items() if b is ArrayBox and t is not ArrayBox)
-#: the node type of dlfeval (autodiff's), once seen: its ``__init__`` only sets its six slots (the very code of
-#: :func:`_plain_node_init`), so f_wrapped makes its nodes with ``object.__new__`` and six slot stores. Any other
-#: node type (dlaccelerate's appends its nodes to a recording, autograd's VJPNode computes VJPs) is called as usual.
+#: the node type whose nodes f_wrapped builds with ``object.__new__`` and six slot stores instead of a call:
+#: dlfeval's (autodiff registers its ``_Node``, whose ``__init__`` sets exactly parents, value, fun, args,
+#: kwargs, argnums). Any other node type (dlaccelerate's appends its nodes to a recording, autograd's VJPNode
+#: computes VJPs) is called as usual.
 _PLAIN_NODE = [None]
 
 
-def _plain_node_init(self, value, fun, args, kwargs, parent_argnums, parents):
-    self.parents = parents
-    self.value = value
-    self.fun = fun
-    self.args = args
-    self.kwargs = kwargs
-    self.argnums = parent_argnums
-
-
-def _note_node_type(nt):
-    """Remember ``nt`` as the plain node type if its __init__ is exactly :func:`_plain_node_init` (same code)."""
-    init = getattr(nt.__init__, "__code__", None)
-    ref = _plain_node_init.__code__
-    if (init is not None and nt.__new__ is object.__new__ and init.co_code == ref.co_code
-            and init.co_names == ref.co_names and init.co_varnames == ref.co_varnames and init.co_consts == ref.co_consts
-            and set(getattr(nt, "__slots__", ())) >= set(ref.co_names)):
-        _PLAIN_NODE[0] = nt
+def set_plain_node_type(node_type):
+    """Called once by autodiff.py with its node class (see ``_PLAIN_NODE``)."""
+    _PLAIN_NODE[0] = node_type
 
 
 def defvjp(fun, *vjpmakers, argnums=None):
