@@ -49,6 +49,7 @@ profile-notebooks: $(VENV)/.all-installed
 
 bench: $(VENV)/.all-installed
 	$(PY) benchmarks/bench_training_step.py
+	$(PY) benchmarks/bench_step_overhead.py
 	$(PY) benchmarks/bench_spatial.py
 	$(PY) benchmarks/bench_monitor.py
 	$(PY) benchmarks/bench_lbfgs.py
