@@ -341,7 +341,7 @@ def _unflatten(aux, children):
 
 
 tree.register(Table, _flatten, _unflatten, child_path=Table._tree_child_path, child_key=Table._tree_child_key,
-              explain_difference=Table._tree_aux_difference)
+              explain_difference=Table._tree_aux_difference, aux_is_data=True)
 
 
 def height(t) -> int:

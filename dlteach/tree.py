@@ -33,26 +33,36 @@ __all__ = ["flatten", "flatten_as", "TreeDef", "register", "register_leaf", "reg
            "tree_flatten", "leaf_paths"]
 
 _REGISTRY: dict[type, tuple] = {}  # type -> (flatten, unflatten, child_path, child_key, explain)
+_AUX_IS_DATA: set = set()  # registered types whose structures may be compiled (see register's aux_is_data)
 
 #: types that are certainly leaves (checked first, to skip a call per leaf); extend with register_leaf
 _LEAF_TYPES = {np.ndarray, float, int, str, bool, type(None)}
 
 
-def register(cls, flatten, unflatten, *, child_path=None, child_key=None, explain_difference=None):
+def register(cls, flatten, unflatten, *, child_path=None, child_key=None, explain_difference=None,
+             aux_is_data=False):
     """Register a container type.
 
     ``flatten(obj) -> (children: list, aux)``; ``unflatten(aux, children) -> obj``. ``aux`` is compared
     with ``==`` to check that two containers have the same structure. Optional, for messages and labels:
     ``child_path(aux, i)`` the path segment of child i (default ``[i]``), ``child_key(aux, i)`` its key
     (default i), ``explain_difference(aux, other_aux)`` a sentence saying how two structures differ.
+    ``aux_is_data=True`` says that equal auxes rebuild equal containers (a Table's row names), so structures
+    holding this type may be compiled and share one aux; leave it False when ``unflatten`` reads more than
+    the aux compares (a dlnetwork's aux compares the architecture but rebuilds from that very network).
     """
     _REGISTRY[cls] = (flatten, unflatten, child_path, child_key, explain_difference)
     _LEAF_TYPES.discard(cls)
+    if aux_is_data:
+        _AUX_IS_DATA.add(cls)
+    else:
+        _AUX_IS_DATA.discard(cls)
 
 
 def register_leaf(cls):
     """Mark ``cls`` as a leaf type (its instances are never walked into)."""
     _REGISTRY.pop(cls, None)
+    _AUX_IS_DATA.discard(cls)
     _LEAF_TYPES.add(cls)
 
 
@@ -225,12 +235,12 @@ def _plain(node) -> bool:
     if node is None:
         return True
     t, _, children = node
-    return (t is dict or t is list or t is tuple or t in _REGISTRY) and all(_plain(c) for c in children)
+    return (t is dict or t is list or t is tuple or t in _AUX_IS_DATA) and all(_plain(c) for c in children)
 
 
 def _compiled(node):
     """``(build, leaves_of, same_leaves)`` for a plain structure (dicts, lists, tuples and registered
-    containers such as Table), else None. ``same_leaves(x)`` is the strict check (see :func:`flatten_as`)."""
+    containers whose aux is data, such as Table), else None. ``same_leaves(x)`` is the strict check (see :func:`flatten_as`)."""
     try:
         code = _COMPILED.get(node)
     except TypeError:  # an aux that cannot be hashed

@@ -176,3 +176,18 @@ def test_flatten_as_reuses_the_structure_only_when_identical():
     assert tree.flatten_as(other, tdt)[1] is not tdt
     rebuilt = tdt.unflatten([b, a])
     assert isinstance(rebuilt, Table) and rebuilt.keys() == t.keys() and rebuilt.Value[0] is b
+
+
+def test_a_network_inside_a_container_is_rebuilt_from_its_own_fields():
+    """A dlnetwork's aux compares architectures, but unflatten rebuilds from that very network: structures
+    holding networks are never compiled (else network B would come back with the fields of an equal-looking A)."""
+    from dlteach import getLearnRateFactor, setLearnRateFactor
+
+    np.random.seed(0)
+    a = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3, Name="fc")])
+    b = setLearnRateFactor(a, "fc", "Weights", 0.25)  # same architecture (names, types, rows), other layers
+    for net, factor in ((a, 1.0), (b, 0.25), (a, 1.0)):
+        leaves, treedef = tree.flatten({"net": net, "w": np.ones(2)})
+        rebuilt = treedef.unflatten(leaves)["net"]
+        assert getLearnRateFactor(rebuilt, "fc", "Weights") == factor
+        assert treedef.leaves_of({"net": net, "w": np.ones(2)}) is not None
