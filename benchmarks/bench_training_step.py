@@ -525,11 +525,17 @@ def malloc_env():
     return env, "dlteach's thresholds for every row (" + ", ".join(f"{k}={v}" for k, v in env.items()) + ")"
 
 
-def child(name):
+def child_env():
+    """The environment of every row's process: the same malloc thresholds and thread count."""
     env = dict(os.environ)
     env.update(MALLOC_ENV)
     if THREADS:
         env["BENCH_THREADS"] = str(THREADS)
+    return env
+
+
+def child(name):
+    env = child_env()
     cmd = [sys.executable, os.path.abspath(__file__), "--row", name, "--repeat", str(args.repeat),
            "--warmup", str(args.warmup), "--clock", args.clock]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
@@ -643,10 +649,7 @@ for model, title in MODELS:
               f"{', '.join(f'{x:.2f}' for x in acc)} (median {statistics.median(acc):.2f}); plain dlteach/numpy "
               f"{', '.join(f'{x:.2f}' for x in pla)} (median {statistics.median(pla):.2f})")
     if args.paired and model in ("mlp", "cnn"):
-        env = dict(os.environ)
-        env.update(MALLOC_ENV)
-        if THREADS:
-            env["BENCH_THREADS"] = str(THREADS)
+        env = child_env()
         cmd = [sys.executable, os.path.abspath(__file__), "--paired-child", model, "--paired", str(args.paired),
                "--warmup", str(args.warmup), "--clock", args.clock]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)

@@ -645,6 +645,19 @@ def _shape_of(v):
     return tuple(np.shape(value_of(v)))
 
 
+def _same_sizes(values, current) -> bool:
+    """True if every new value and its current one are dlarrays of ndarrays of one size (the rows an update
+    returns): the assignment then needs no conversion and no further check."""
+    ndarray = np.ndarray
+    for new, old in zip(values, current):
+        if type(new) is not dlarray or type(old) is not dlarray:
+            return False
+        a, b = data_of(new), data_of(old)
+        if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
+            return False
+    return True
+
+
 def _checked_values(net, table, keys, current, what):
     """Validate a Table assigned to net.<what>; return its values as a list."""
     if not isinstance(table, Table):
@@ -664,14 +677,7 @@ def _checked_values(net, table, keys, current, what):
             f"to this network (e.g. the state returned by forward on this very network) with the rows unchanged."
         )
     values = list(table.Value)
-    ndarray = np.ndarray
-    for new, old in zip(values, current):  # the common case: dlarrays of ndarrays that keep their sizes
-        if type(new) is not dlarray or type(old) is not dlarray:
-            break
-        a, b = data_of(new), data_of(old)
-        if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
-            break
-    else:
+    if _same_sizes(values, current):  # the common case: nothing to convert or check further
         return values
     for i, ((layer, param), new, old) in enumerate(zip(keys, values, current)):
         if new is None:
@@ -679,7 +685,7 @@ def _checked_values(net, table, keys, current, what):
         if type(new) is not dlarray:
             new = wrap(new if isbox(new) else np.asarray(new), "")
             values[i] = new
-        if type(old) is dlarray and data_of(new).shape == data_of(old).shape:  # the common case (arrays, boxes)
+        if type(old) is dlarray and data_of(new).shape == data_of(old).shape:  # same size (traced boxes too)
             continue
         if old is not None and _shape_of(new) != _shape_of(old) and not _batch_sized_state(net, what, layer, param,
                                                                                      new, old):
@@ -932,14 +938,7 @@ def with_learnables(net, learnables):
     """
     if type(net) is dlnetwork and type(learnables) is Table and learnables.has_rows(*net._lcols):
         values = list(learnables.Value)
-        ndarray = np.ndarray
-        for new, old in zip(values, net._lvals):  # the common case: dlarrays of ndarrays keeping their sizes
-            if type(new) is not dlarray or type(old) is not dlarray:
-                break
-            a, b = data_of(new), data_of(old)
-            if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
-                break
-        else:
+        if _same_sizes(values, net._lvals):
             return _rebuild_owned(net, values, net._svals)
     _check_net(net, "with_learnables")
     values = _checked_values(net, learnables, net._lkeys, net._lvals, "Learnables")  # a new list

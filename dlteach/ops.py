@@ -509,15 +509,9 @@ def _stat_like(value, like, C):
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    if type(X) is dlarray:
-        x = data_of(X)
-        v = _untraced(x)
-        if type(v) is np.ndarray:
-            dt = v.dtype
-            if dt is _F32 or dt is _F64:
-                if x is v:  # the common untraced call: what the primitive would call
-                    return wrap_like(_RELU(x), X)
-                return wrap_like(_prim.relu(x), X)  # traced: _x's value, without its checks
+    x = _float_data(X)
+    if x is not None:  # the common call: no checks needed; untraced, what the primitive would call
+        return wrap_like(_RELU(x) if type(x) is np.ndarray else _prim.relu(x), X)
     return wrap_like(_prim.relu(_x(X, "relu")), X)  # one pass forward; VJP g .* (y > 0)
 
 
@@ -545,15 +539,10 @@ def softmax(X, DataFormat=None):
     """Softmax over the channel dimension (MATLAB ``softmax``): y_c = e^{x_c} / Σ_k e^{x_k}."""
     if type(X) is dlarray and DataFormat is None:
         fmt = fmt_of(X)
-        if "C" in fmt:  # the common call: a formatted float dlarray with a 'C' dimension
-            x = data_of(X)
-            v = _untraced(x)
-            if type(v) is np.ndarray:
-                dt = v.dtype
-                if dt is _F32 or dt is _F64:
-                    if x is v:  # untraced: what the primitive would call
-                        return wrap(_SOFTMAX(x, fmt.index("C")), fmt)
-                    return wrap(_prim.softmax_axis(x, fmt.index("C")), fmt)
+        x = _float_data(X) if "C" in fmt else None
+        if x is not None:  # the common call: a formatted float dlarray with a 'C' dimension
+            c = fmt.index("C")
+            return wrap(_SOFTMAX(x, c) if type(x) is np.ndarray else _prim.softmax_axis(x, c), fmt)
     x, fmt, formatted = _prepare(X, DataFormat, "softmax")
     c = _channel_axis(fmt, "softmax")
     y = _prim.softmax_axis(x, c)  # one fused primitive: shifted by the max, VJP y * (g - sum(g * y))
