@@ -353,7 +353,11 @@ class _Program:
             if any(p in useful for p in n.parents):
                 useful.add(n)
         plan = []
-        fused = _fused_softmax_crossentropy(loss, useful, wanted)
+        uses = {}
+        for n in useful:
+            for p in n.parents:
+                uses[p] = uses.get(p, 0) + 1
+        fused = _prim.softmax_crossentropy_chain(loss, useful, wanted, uses)
         if fused is not None:  # tried first; when it does not apply, the generic steps below run
             e, y, z = fused
             plan.append((slot[loss], False, True, None, (slot[z],), (slot[e], slot[y])))
@@ -455,44 +459,12 @@ def _run_gradient(_, plan, vals, argsof, boxed):
             vals[out_slot] = g
 
 
-def _fused_softmax_crossentropy(loss, useful, wanted):
-    """``(E, Y, Z)`` when the loss is ``scaled_sum(E)``, ``E = neg_xlog_clamped(T, Y, eps)`` and ``Y = softmax(Z)``
-    with no other use on the way back (crossentropy of a softmax, the usual classification loss), else None."""
-    if loss.fun is not _prim.scaled_sum or loss.argnums != (0,):
-        return None
-    e = loss.parents[0]
-    if e.fun is not _prim.neg_xlog_clamped or e in wanted or 1 not in e.argnums:
-        return None
-    if 0 in e.argnums and e.parents[e.argnums.index(0)] in useful:  # the gradient of the targets is needed
-        return None
-    y = e.parents[e.argnums.index(1)]
-    if y.fun is not _prim.softmax_axis or y in wanted or y.argnums != (0,) or y.parents[0] not in useful:
-        return None
-    uses = {}
-    for n in useful:
-        for p in n.parents:
-            uses[p] = uses.get(p, 0) + 1
-    if uses.get(e) != 1 or uses.get(y) != 1:
-        return None
-    shape = np.shape(getval(y.value))
-    if np.shape(getval(e.value)) != shape or np.shape(getval(e.args[0])) != shape:
-        return None
-    return e, y, y.parents[0]
-
-
 def _fused_gradient(g, loss_slot, slots, vals, argsof):
-    """d loss / d Z for loss = scale * sum(-T log max(softmax(Z), eps)): g * scale * (Y * sum_C(T) - T),
-    what hand-written backpropagation computes; None when a probability is clamped (then the chain runs)."""
+    """d loss / d Z of crossentropy(softmax(Z)) in one step (primitives.softmax_crossentropy_gradient); None when
+    it does not apply to these values (then the chain runs)."""
     e_slot, y_slot = slots
-    y = vals[y_slot]
     t, _, eps = argsof[e_slot]
-    if type(y) is not np.ndarray or type(t) is not np.ndarray or y.dtype != t.dtype or not y.min() > eps:
-        return None
-    axis = argsof[y_slot][1]
-    out = y * t.sum(axis=axis, keepdims=True)
-    out -= t
-    out *= (g * argsof[loss_slot][1]).astype(y.dtype)
-    return out
+    return _prim.softmax_crossentropy_gradient(g, argsof[loss_slot][1], vals[y_slot], t, eps, argsof[y_slot][1])
 
 
 # -------------------------------------------------------------------------------------------------

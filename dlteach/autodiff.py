@@ -34,7 +34,13 @@ from .dlarray import dlarray
 from .errors import ArgumentError, DisconnectedGradientWarning, NonScalarLossError, NotTracedError
 from .formats import data_of, size_text, wrap_like
 from .network import dlnetwork
-from .primitives import DIRECT_VJPS, set_plain_node_type
+from .primitives import (
+    DIRECT_VJPS,
+    scaled_sum,
+    set_plain_node_type,
+    softmax_crossentropy_chain,
+    softmax_crossentropy_gradient,
+)
 from .tree import tree_map
 
 _TAPES: list[_Tape] = []
@@ -264,7 +270,11 @@ def dlfeval(fun, *args, **kwargs):
                     node.parents = ()
                     node.value = data
                     node.fun = None
-                    return wrap_like(ArrayBox(data, trace, node), leaf)
+                    box = _NEW(ArrayBox)  # ArrayBox(data, trace, node): Box.__init__'s three slot stores
+                    box._value = data
+                    box._node = node
+                    box._trace = trace
+                    return wrap_like(box, leaf)
             return _box_leaf(leaf, tape)
 
         def strip(leaf):  # _strip_leaf, with the common case (an untraced dlarray, e.g. a gradient) inline
@@ -497,7 +507,8 @@ def _backward(loss_node, wanted):
     Visits only the nodes on a path from the loss to a wanted node, and builds each node's VJPs only for
     the parents on such a path (autograd's ``vjp_argnums`` makers, given just those argnums).
     """
-    order = _toposort(loss_node)  # children before parents
+    uses = {} if loss_node.fun is scaled_sum else None  # a loss that may be crossentropy(softmax(Z)): see below
+    order = _toposort(loss_node, uses)  # children before parents
     useful = set()
     nondiff = _recording.NONDIFF
     for node in reversed(order):  # parents before children
@@ -519,6 +530,13 @@ def _backward(loss_node, wanted):
     else:
         ones = vspace(v).ones()
     outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
+    if uses is not None:  # crossentropy of a softmax: the gradient of the logits Z in one step, as accelerate does
+        chain = softmax_crossentropy_chain(loss_node, useful, wanted, uses)
+        if chain is not None:
+            e, y, z = chain
+            gz = softmax_crossentropy_gradient(ones, loss_node.args[1], y.value, e.args[0], e.args[2], y.args[1])
+            if gz is not None:  # the loss, E and Y get no entry, so the loop below passes over them
+                outgrads = {z: (gz, False)}
     direct_vjps = DIRECT_VJPS
     for node in order:
         if node not in useful:
@@ -565,8 +583,10 @@ def _backward(loss_node, wanted):
     return found
 
 
-def _toposort(end):
-    """The nodes ``end`` depends on, each after all of its children (as autograd's ``util.toposort``)."""
+def _toposort(end, uses=None):
+    """The nodes ``end`` depends on, each after all of its children (as autograd's ``util.toposort``).
+
+    ``uses`` (a dict), if given, receives per node the number of its children among these nodes (``end``: 1)."""
     child_counts = {}
     stack = [end]
     while stack:
@@ -576,6 +596,8 @@ def _toposort(end):
         else:
             child_counts[node] = 1
             stack.extend(node.parents)
+    if uses is not None:
+        uses.update(child_counts)
     order = []
     ready = [end]
     while ready:
