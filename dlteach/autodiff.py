@@ -41,7 +41,7 @@ from .primitives import (
     softmax_crossentropy_chain,
     softmax_crossentropy_gradient,
 )
-from .tree import tree_map
+from .tree import flatten_as, tree_map
 
 _TAPES: list[_Tape] = []
 
@@ -392,14 +392,17 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
     # the requested values, by their node on dlfeval's level
     wanted = {}
 
-    def collect(leaf):
-        raw = data_of(leaf)
-        b = raw if type(raw) in box_types and raw._trace == trace else _down_to(raw, trace)
-        if b is not None:
-            wanted[b._node] = None
-        return leaf
-
-    tree_map(collect, wrt)
+    flat = []  # per argument: its leaves and structure (a training loop asks for the same structure every time)
+    for w in wrt:
+        leaves, treedef = flatten_as(w, _LAST_WRT[0])
+        if treedef.compiled:
+            _LAST_WRT[0] = treedef
+        flat.append((leaves, treedef))
+        for leaf in leaves:
+            raw = data_of(leaf)
+            b = raw if type(raw) in box_types and raw._trace == trace else _down_to(raw, trace)
+            if b is not None:
+                wanted[b._node] = None
     if EnableHigherDerivatives:
         if tape.recorder is not None:
             _recording.note("higher")
@@ -409,17 +412,9 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         found = _backward(loss_box._node, wanted)
         tape.plain_gradients = True
     disconnected = []  # leaf indices (in tree order) of requested values the loss does not depend on
-    counter = [0]
 
-    def finish(leaf):
+    def finish(leaf, index):
         raw = data_of(leaf)
-        counter[0] += 1
-        if not EnableHigherDerivatives and type(raw) in box_types and raw._trace == trace:
-            # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
-            g = found.get(raw._node)
-            v = raw._value
-            if type(g) is np.ndarray and type(v) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape:
-                return wrap_like(g, leaf) if type(leaf) is dlarray else g
         v = getval(raw)
         if not _is_float_leaf(v):
             if leaf is None or isinstance(leaf, str):
@@ -446,7 +441,7 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
         g = found.get(b._node)
         dtype = v.dtype if isinstance(v, np.ndarray) else np.asarray(v).dtype
         if g is None:
-            disconnected.append(counter[0] - 1)
+            disconnected.append(index)
             g = np.zeros(np.shape(v), dtype=dtype)
         elif not EnableHigherDerivatives:
             if isbox(g):  # an outer dlfeval's box (nested dlfeval): the gradient is a value here
@@ -469,17 +464,34 @@ def dlgradient(loss, *wrt, RetainData=False, EnableHigherDerivatives=False):
 
     grads = []
     top = [None]
+    plain = not EnableHigherDerivatives
     for position, w in enumerate(wrt):
         top[0] = w
-        counter[0] = 0
         del disconnected[:]
-        grads.append(tree_map(finish, w))
+        leaves, treedef = flat[position]
+        out = []
+        for i, leaf in enumerate(leaves):
+            raw = data_of(leaf)
+            if plain and type(raw) in box_types and raw._trace == trace:
+                # the common case: an input of this dlfeval, an ndarray gradient of its own shape and dtype
+                g = found.get(raw._node)
+                v = raw._value
+                if type(g) is np.ndarray and type(v) is np.ndarray and g.dtype == v.dtype and g.shape == v.shape:
+                    out.append(wrap_like(g, leaf) if type(leaf) is dlarray else g)
+                    continue
+            out.append(finish(leaf, i))
+        grads.append(treedef.unflatten(out))
         # (not after a higher derivative: second derivatives are often structurally zero, e.g. for biases)
         if disconnected and WARN_DISCONNECTED and not tape.higher_used:
             _warn_disconnected(w, disconnected, len(wrt) > 1, position)
     if tape.recorder is not None and not EnableHigherDerivatives:  # dlaccelerate records this dlgradient call
         grads = tape.recorder.gradient_call(loss_box._node, wrt, grads)
     return grads[0] if len(grads) == 1 else tuple(grads)
+
+
+#: the structure of the last value dlgradient differentiated with respect to (tree.flatten_as reuses it only if
+#: identical: a training loop asks for the gradients of the same parameters every time)
+_LAST_WRT = [None]
 
 
 def _warn_disconnected(w, indices, several, position):

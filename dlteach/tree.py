@@ -102,6 +102,12 @@ class TreeDef:
             code = self._code = _compiled(self._node)
         return code
 
+    @property
+    def compiled(self) -> bool:
+        """True for a plain structure (dicts, lists, tuples, Tables): :meth:`unflatten`, :meth:`leaves_of` and
+        :func:`flatten_as` run generated code instead of walking it."""
+        return self._compiled() is not None
+
     def unflatten(self, leaves):
         """A container with this structure holding ``leaves`` (in :func:`flatten`'s order)."""
         code = self._compiled()
