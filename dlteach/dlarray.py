@@ -150,6 +150,9 @@ class dlarray:
         return np.array(arr, copy=True) if copy else np.asarray(arr)
 
     def _scalar(self, how="float"):
+        v = self._data
+        if type(v) is np.float32 or type(v) is np.float64:  # the usual loss: an untraced NumPy scalar
+            return v
         if _recording.RECORDERS and isbox(self._data):  # a Python number from a traced value: dlaccelerate
             _recording.note(how)
         v = getval(self._data)
