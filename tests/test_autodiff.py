@@ -690,3 +690,126 @@ def test_gradient_penalty_through_convolution_and_pooling(rng):
     np.testing.assert_allclose(float(p), value(Wc), rtol=1e-12)
     assert np.abs(g).max() > 1e-3  # the penalty does depend on the weights
     np.testing.assert_allclose(g, numeric_grad(value, Wc), rtol=1e-5, atol=1e-8)
+
+
+# --------------------------------------------------------------------------------------------
+# crossentropy of a softmax: the reverse pass gives the logits their gradient in one step
+
+from dlteach import crossentropy, softmax  # noqa: E402  (this section's own imports)
+from dlteach import primitives as _prim  # noqa: E402
+
+
+@pytest.fixture
+def fused_spy(monkeypatch):
+    """Counts the one-step gradients dlgradient used; ``off()`` makes it always decline (the three VJPs run)."""
+    used = []
+    real = autodiff.softmax_crossentropy_gradient
+
+    def spy(*args):
+        out = real(*args)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(autodiff, "softmax_crossentropy_gradient", spy)
+
+    def off():
+        monkeypatch.setattr(autodiff, "softmax_crossentropy_gradient", lambda *args: None)
+
+    spy.used, spy.off = used, off
+    return spy
+
+
+def _ce_grads(Z, T, extra=None, wrt_targets=False):
+    def model_loss(Z, T):
+        Y = softmax(Z)
+        loss = crossentropy(Y, T)
+        if extra is not None:
+            loss = loss + extra(Y)
+        if wrt_targets:
+            return dlgradient(loss, Z, T)
+        return dlgradient(loss, Z)
+
+    out = dlfeval(model_loss, dlarray(Z, "CB"), dlarray(T, "CB"))
+    return tuple(extractdata(g) for g in out) if wrt_targets else extractdata(out)
+
+
+def _one_hot(labels, k, dtype):
+    T = np.zeros((k, len(labels)), dtype)
+    T[labels, np.arange(len(labels))] = 1
+    return T
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_crossentropy_one_step_gradient_is_the_hand_formula(rng, fused_spy, dtype):
+    Z = rng.standard_normal((5, 7)).astype(dtype)
+    labels = rng.integers(0, 5, 7)
+    T = _one_hot(labels, 5, dtype)
+    g = _ce_grads(Z, T)
+    assert fused_spy.used == [True] and g.dtype == dtype
+    E = np.exp(Z.astype(np.float64) - Z.max(axis=0))
+    hand = (E / E.sum(axis=0) - T) / 7  # d/dZ of mean over the batch of -log softmax(Z)[label]
+    np.testing.assert_allclose(g, hand, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7 if dtype == np.float32 else 1e-15)
+    fused_spy.off()
+    chain = _ce_grads(Z, T)  # the three VJPs
+    np.testing.assert_allclose(g, chain, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-8 if dtype == np.float32 else 1e-16)
+
+
+def test_softmax_crossentropy_one_step_gradient_with_soft_labels_matches_torch(rng, fused_spy):
+    torch = pytest.importorskip("torch")
+    Z = rng.standard_normal((4, 6))
+    T = rng.random((4, 6))
+    T /= T.sum(axis=0)
+    g = _ce_grads(Z, T)
+    assert fused_spy.used == [True]
+    z = torch.tensor(Z.T, requires_grad=True)
+    torch.nn.functional.cross_entropy(z, torch.tensor(T.T)).backward()  # probabilities as targets: mean over batch
+    np.testing.assert_allclose(g, z.grad.numpy().T, rtol=1e-12, atol=1e-15)
+
+
+def test_softmax_crossentropy_clamped_probabilities_of_zero_targets_keep_the_one_step(rng, fused_spy):
+    # huge logit gaps: the non-target probabilities underflow below eps; their chain gradient is 0 either way
+    Z = np.array([[60.0, 0.0, 1.0], [0.0, 70.0, 2.0], [-5.0, 0.0, 3.0]], np.float32)
+    T = _one_hot([0, 1, 2], 3, np.float32)
+    Y = extractdata(softmax(dlarray(Z, "CB")))
+    assert Y.min() < np.finfo(np.float32).eps  # the clamp is active
+    g = _ce_grads(Z, T)
+    assert fused_spy.used == [True]
+    fused_spy.off()
+    np.testing.assert_allclose(g, _ce_grads(Z, T), rtol=1e-6, atol=1e-9)
+
+
+def test_softmax_crossentropy_clamped_target_probability_uses_the_three_vjps(fused_spy):
+    # the target class has probability < eps: its clamped gradient is 0 (the chain), not Y - T
+    Z = np.array([[80.0, 0.0], [0.0, 1.0]], np.float32)
+    T = _one_hot([1, 1], 2, np.float32)
+    g = _ce_grads(Z, T)
+    assert fused_spy.used == [False]
+    np.testing.assert_array_equal(g[:, 0], 0.0)  # no gradient through max(Y, eps) below eps
+    fused_spy.off()
+    np.testing.assert_array_equal(g, _ce_grads(Z, T))
+
+
+def test_softmax_crossentropy_other_uses_keep_the_three_vjps(rng, fused_spy):
+    Z = rng.standard_normal((3, 4))
+    T = _one_hot([0, 1, 2, 0], 3, np.float64)
+    # Y used again in the loss, and the gradient of the targets asked for: the one step does not apply
+    g = _ce_grads(Z, T, extra=lambda Y: np.sum(Y[0] ** 2))
+    gz, gt = _ce_grads(Z, T, wrt_targets=True)
+    assert fused_spy.used == []
+    loss = lambda z: float(extractdata(crossentropy(softmax(dlarray(z, "CB")), dlarray(T, "CB"))))  # noqa: E731
+    sm = lambda z: np.exp(z) / np.exp(z).sum(axis=0)  # noqa: E731
+    np.testing.assert_allclose(g, numeric_grad(lambda z: loss(z) + np.sum(sm(z)[0] ** 2), Z), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gz, numeric_grad(loss, Z), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(gt, -np.log(sm(Z)) / 4, rtol=1e-12)
+
+
+def test_softmax_crossentropy_one_step_declines_nan_and_traced_values():
+    y = np.array([[0.5, np.nan], [0.5, 0.3]], np.float32)
+    t = np.array([[1, 0], [0, 1]], np.float32)
+    one = np.array(1, np.float32)
+    assert _prim.softmax_crossentropy_gradient(one, 0.5, y, t, 1e-7, 0) is None
+    assert _prim.softmax_crossentropy_gradient(one, 0.5, y.astype(np.float64), t, 1e-7, 0) is None  # mixed dtypes
+    ok = np.array([[0.25, 0.5], [0.75, 0.5]], np.float32)
+    out = _prim.softmax_crossentropy_gradient(one, 0.5, ok, t, 1e-7, 0)
+    np.testing.assert_array_equal(out, (ok - t) * np.float32(0.5))
+    assert out.dtype == np.float32
