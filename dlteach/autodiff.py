@@ -519,7 +519,7 @@ def _backward(loss_node, wanted):
     Visits only the nodes on a path from the loss to a wanted node, and builds each node's VJPs only for
     the parents on such a path (autograd's ``vjp_argnums`` makers, given just those argnums).
     """
-    uses = {} if loss_node.fun is scaled_sum else None  # a loss that may be crossentropy(softmax(Z)): see below
+    uses = {}  # node -> number of children (crossentropy of a softmax, below)
     order = _toposort(loss_node, uses)  # children before parents
     useful = set()
     nondiff = _recording.NONDIFF
@@ -542,13 +542,6 @@ def _backward(loss_node, wanted):
     else:
         ones = vspace(v).ones()
     outgrads = {loss_node: (ones, False)}  # autograd's (sum, mutable) pairs
-    if uses is not None:  # crossentropy of a softmax: the gradient of the logits Z in one step, as accelerate does
-        chain = softmax_crossentropy_chain(loss_node, useful, wanted, uses)
-        if chain is not None:
-            e, y, z = chain
-            gz = softmax_crossentropy_gradient(ones, loss_node.args[1], y.value, e.args[0], e.args[2], y.args[1])
-            if gz is not None:  # the loss, E and Y get no entry, so the loop below passes over them
-                outgrads = {z: (gz, False)}
     direct_vjps = DIRECT_VJPS
     for node in order:
         if node not in useful:
@@ -562,6 +555,15 @@ def _backward(loss_node, wanted):
         parents = node.parents
         if not parents:
             continue
+        if node.fun is scaled_sum:  # crossentropy of a softmax: the gradient of the logits Z in one step
+            chain = softmax_crossentropy_chain(node, useful, wanted, uses)
+            if chain is not None:
+                e, y, z = chain
+                gz = softmax_crossentropy_gradient(g, node.args[1], y.value, e.args[0], e.args[2], y.args[1])
+                if gz is not None:  # E and Y (used only here) get no entry, so this loop passes over them
+                    prev = outgrads.get(z)
+                    outgrads[z] = (gz, False) if prev is None else add_outgrads(prev, gz)
+                    continue
         if len(parents) == 1 and parents[0] in useful:
             argnums = node.argnums
             useful_parents = parents

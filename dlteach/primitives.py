@@ -477,13 +477,15 @@ def softmax_crossentropy_chain(loss, useful, wanted, uses):
 
 def softmax_crossentropy_gradient(g, scale, y, t, eps, axis):
     """d loss / d Z for ``loss = scale * sum(-T .* log(max(Y, eps)))``, ``Y = softmax(Z)`` along ``axis``, upstream
-    gradient ``g``: ``(Y .* sum_axis(T) - T) * (g * scale)``, what hand-written backpropagation computes.
+    gradient ``g`` (a NumPy scalar or 0-d array): ``(Y .* sum_axis(T) - T) * (g * scale)``, what hand-written
+    backpropagation computes.
 
     Equal (up to rounding) to the chain of the three VJPs where no probability is clamped, and also where only
     probabilities with a zero target are (their gradient is zero either way). Otherwise - a clamped
     probability of a nonzero target, NaN, boxed (traced) values - None: the chain runs.
     """
-    if type(y) is not np.ndarray or type(t) is not np.ndarray or y.dtype != t.dtype or y.dtype.kind != "f":
+    if (type(y) is not np.ndarray or type(t) is not np.ndarray or y.dtype != t.dtype or y.dtype.kind != "f"
+            or not (type(g) is np.ndarray and g.ndim == 0 or isinstance(g, np.generic))):
         return None
     lo = np.minimum.reduce(y, axis=None)
     if not lo > eps and (lo != lo or not np.minimum.reduce(y, axis=None, where=t != 0, initial=np.inf) > eps):

@@ -813,3 +813,28 @@ def test_softmax_crossentropy_one_step_declines_nan_and_traced_values():
     out = _prim.softmax_crossentropy_gradient(one, 0.5, ok, t, 1e-7, 0)
     np.testing.assert_array_equal(out, (ok - t) * np.float32(0.5))
     assert out.dtype == np.float32
+
+
+def test_softmax_crossentropy_one_step_also_inside_a_larger_loss(rng, fused_spy):
+    # crossentropy + weight decay, or scaled: the same one step, so the gradient of a parameter the penalty does
+    # not touch (the bias) is bit for bit the one of crossentropy alone
+    from dlteach import fullyconnect
+
+    W = dlarray(rng.standard_normal((4, 3)).astype(np.float32))
+    b = dlarray(rng.standard_normal((4, 1)).astype(np.float32))
+    X = dlarray(rng.standard_normal((3, 5)).astype(np.float32), "CB")
+    T = dlarray(_one_hot([0, 1, 2, 3, 0], 4, np.float32), "CB")
+
+    def model_loss(W, b, X, T, decay, factor):
+        loss = factor * crossentropy(softmax(fullyconnect(X, W, b)), T)
+        if decay:
+            loss = loss + decay * np.sum(W * W)
+        return dlgradient(loss, W, b)
+
+    gW, gb = (extractdata(g) for g in dlfeval(model_loss, W, b, X, T, 0.0, 1.0))
+    gW2, gb2 = (extractdata(g) for g in dlfeval(model_loss, W, b, X, T, 0.01, 1.0))
+    gW3, gb3 = (extractdata(g) for g in dlfeval(model_loss, W, b, X, T, 0.0, 3.0))
+    assert fused_spy.used == [True, True, True]
+    np.testing.assert_array_equal(gb2, gb)
+    np.testing.assert_allclose(gW2, gW + 0.02 * extractdata(W), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gb3, 3 * gb, rtol=1e-5, atol=1e-7)
