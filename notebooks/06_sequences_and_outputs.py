@@ -533,7 +533,7 @@ else:
 # Only the longest sequence (no padding) is right in every row. With right padding, the `"last"` output of a short
 # sequence has run through its padding zeros, which change the state — a large error, and the classifier was never
 # trained on such outputs. Picking each sequence's own last step from the sequence output is exact: the LSTM is
-# causal, so the zeros *after* a step cannot change it. Left padding is much closer, but not exact: the zeros come
+# causal, so the zeros *after* a step cannot change it. Left padding is closer, mostly much closer, but not exact: the zeros come
 # *before* the data and move the state away from zero (for the *untrained* network they would not: zero input, zero
 # state and its zero cell-candidate bias keep the state exactly at zero), and the data that follow overwrite most of
 # it. That is why MATLAB's page pads on the **left** for a sequence-to-label network. (Written question 3 asks about
