@@ -20,10 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "dlteach"
 
 # name -> (modules allowed to read it although they do not define it, reason)
 ALLOWED = {
-    # third-party internals dlteach builds on
-    "_value": ({"dlteach.autodiff"}, "autograd's Box field: the traced value"),
-    "_trace": ({"dlteach.autodiff"}, "autograd's Box field: the trace level"),
-    "_node": ({"dlteach.autodiff"}, "autograd's Box field: the recorded node"),
+    # third-party internals dlteach builds on (autograd's Box fields _value, _trace, _node need no entry: autodiff and
+    # primitives, the modules that read them, also make boxes with slot stores, which counts as defining them)
     "_getframe": ({"dlteach.checks", "dlteach.layers"}, "sys._getframe: the caller's namespace"),
     "_fields": ({"dlteach.tree"}, "a namedtuple's field names (public namedtuple API)"),
     "_showtraceback": ({"dlteach.checks"}, "IPython's traceback display hook (compact failure boxes)"),
