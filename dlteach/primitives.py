@@ -371,6 +371,39 @@ def _clamp_share(y, eps):
     return (y_ > eps) + 0.5 * (y_ == eps)
 
 
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _clamp_grad(out, y, eps):
+    """The gradient of ``max(y, eps)`` applied to ``out`` (in place for an ndarray) when anything is clamped:
+    ``out *= _mask(_clamp_share(y, eps), out)`` if ``min(y) <= eps`` (False with a NaN in y), else ``out``.
+
+    For float32 / float64 ``y`` and ``out`` (``eps`` exact in that dtype) the share is found with comparisons
+    in y's dtype, no float64 temporaries: ``y > eps`` everywhere (the usual case early in training) means
+    nothing is clamped; ``y > eps`` or ``y < eps`` everywhere (no tie, no NaN) means the share is the boolean
+    ``y > eps``; otherwise (a tie or a NaN) it is ``heaviside(y - eps, 0.5)`` under the same ``min(y) <= eps``
+    test - exact, as ``y - eps`` is 0 only for y == eps and otherwise has the sign of the exact difference
+    (IEEE arithmetic: a nonzero difference of two floats is at least the smallest subnormal).
+    """
+    dt = y.dtype
+    size = y.size
+    if (dt is _F32 or dt is _F64) and type(out) is np.ndarray and out.dtype is dt and size:
+        e = dt.type(eps)
+        if e == eps:
+            above = y > e
+            n = np.count_nonzero(above)
+            if n == size:
+                return out
+            if n + np.count_nonzero(y < e) == size:
+                out *= above
+            elif np.minimum.reduce(y, axis=None) <= eps:
+                out *= np.heaviside(y - e, 0.5)
+            return out
+    if np.minimum.reduce(y, axis=None) <= eps:  # clamped entries: no gradient below eps, half of it at eps
+        out *= _mask(_clamp_share(y, eps), out)
+    return out
+
+
 def _neg_xlog_y_vjp(ans, t, y, eps):
     def vjp(g):
         if isbox(g) or isbox(y) or isbox(t):  # traced (higher derivatives): recordable operations
@@ -379,9 +412,7 @@ def _neg_xlog_y_vjp(ans, t, y, eps):
         out = g * t
         out /= np.maximum(y_, y_.dtype.type(eps))
         out *= -1
-        if y_.min() <= eps:  # clamped entries: no gradient below eps, half of it at eps
-            out *= _mask(_clamp_share(y_, eps), out)
-        return out
+        return _clamp_grad(out, y_, eps)
 
     if np.shape(getval(y)) == np.shape(getval(ans)):
         return vjp
@@ -403,9 +434,7 @@ def _neg_xlog_vjps(g, argnums, ans, t, y, eps):
         out = g * t
         out /= np.maximum(y, y.dtype.type(eps))
         out *= -1
-        if np.minimum.reduce(y, axis=None) <= eps:  # clamped entries: no gradient below eps, half of it at eps
-            out *= _mask(_clamp_share(y, eps), out)
-        return (out,)
+        return (_clamp_grad(out, y, eps),)
     return [(_neg_xlog_t_vjp if a == 0 else _neg_xlog_y_vjp)(ans, t, y, eps)(g) for a in argnums]
 
 

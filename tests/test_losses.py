@@ -600,6 +600,91 @@ def test_crossentropy_gradient_at_exactly_eps_is_halved():
         np.testing.assert_allclose(extractdata(g), expected, rtol=1e-6)
 
 
+def _clamped_gradient_by_hand(P, T, N, eps):
+    """-T / (N Y) where Y > eps, half of -T / (N eps) where Y == eps, 0 below (float64, then rounded)."""
+    P64, T64 = P.astype(np.float64), T.astype(np.float64)
+    share = np.where(P64 > eps, 1.0, np.where(P64 == eps, 0.5, 0.0))
+    return -T64 / (N * np.maximum(P64, eps)) * share
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ties", [False, True])
+def test_crossentropy_gradient_of_a_confident_softmax(dtype, ties):
+    # once a classifier fits its data the softmax puts less than eps on the wrong classes: those entries are
+    # clamped (no gradient, half of it at exactly eps); the gradient through the softmax is then the chain
+    # rule with that clamped gradient (checked against the hand formula, computed in float64)
+    eps = float(np.finfo(dtype).eps)
+    r = rng(44)
+    C, N = 10, 16
+    labels = r.integers(0, C, N)
+    T = onehot(labels, C).astype(dtype)
+    Z = (r.standard_normal((C, N)) + 60 * T).astype(dtype)  # the right class far ahead: the others < eps
+    P = np_softmax(Z.astype(np.float64)).astype(dtype)
+    if ties:  # the probability of the right class at exactly eps in one column (a confident *wrong* answer)
+        P[:, 3] = (1 - eps) / (C - 1)
+        P[labels[3], 3] = eps
+        T[:, 4] = 0.5  # and soft targets in another, so that clamped entries meet nonzero targets
+        T[:, 4] = T[:, 4] / T[:, 4].sum()
+    assert (P < eps).any() and ((P == eps).any() == ties)
+    gY = dlfeval(lambda Y: dlgradient(crossentropy(Y, T), Y), dlarray(P, "CB"))
+    assert extractdata(gY).dtype == dtype
+    np.testing.assert_allclose(extractdata(gY), _clamped_gradient_by_hand(P, T, N, eps), rtol=1e-6 if dtype == np.float32 else 1e-12)
+    # through the softmax: dZ = Y .* (gY - sum_C(gY .* Y)) with the clamped gY
+    loss, gZ = dlfeval(lambda Z: (lambda l: (l, dlgradient(l, Z)))(crossentropy(softmax(Z), T)), dlarray(Z, "CB"))
+    Y64 = np_softmax(Z.astype(np.float64))
+    gY64 = _clamped_gradient_by_hand(Y64, T.astype(np.float64), N, eps)
+    expected = Y64 * (gY64 - (gY64 * Y64).sum(axis=0, keepdims=True))
+    assert extractdata(gZ).dtype == dtype
+    np.testing.assert_allclose(extractdata(gZ), expected, rtol=1e-4, atol=1e-6 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_neg_xlog_clamped_gradient_share_is_bit_exact(dtype):
+    # the clamped-branch VJP (comparisons in Y's dtype) against the formula written out: the upstream
+    # gradient times -t / max(y, eps) times the share 1 (y > eps) / 0.5 (y == eps) / 0 (below), applied when
+    # min(y) <= eps (never with a NaN in y); bit for bit, including the signs of zeros, NaN and Inf gradients
+    from dlteach.primitives import _neg_xlog_vjps, _neg_xlog_y_vjp
+
+    eps = float(np.finfo(dtype).eps)
+    r = rng(45)
+    specials = np.array([eps, 0.0, -0.0, 1e-30, eps * (1 + 2 ** -20), eps * (1 - 2 ** -20), 5e-324, np.inf, 0.5, 1.0])
+    for trial in range(60):
+        y = r.random((4, 6))
+        pick = r.random((4, 6)) < [0.0, 0.1, 0.4, 0.9][trial % 4]
+        y[pick] = r.choice(specials, pick.sum())
+        if trial % 5 == 4:
+            y[0, 0] = np.nan
+        y = y.astype(dtype)
+        t = r.choice([0.0, -0.0, 0.25, 1.0], y.shape).astype(dtype)
+        g = r.choice([1.0, -2.0, 0.0, -0.0, np.inf, np.nan, 3e38], y.shape).astype(dtype)
+        with np.errstate(all="ignore"):
+            q = g * t / np.maximum(y, dtype(eps)) * dtype(-1)
+            if np.min(y) <= eps:
+                q = q * np.where(y > eps, dtype(1), np.where(y == eps, dtype(0.5), dtype(0)))
+            (direct,) = _neg_xlog_vjps(g.copy(), (1,), None, t, y, eps)
+            maker = _neg_xlog_y_vjp(np.zeros_like(y), t, y, eps)(g.copy())
+        for got in (direct, maker):
+            assert got.dtype == dtype
+            assert got.tobytes() == q.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crossentropy_gradient_around_eps_matches_finite_differences(dtype):
+    # away from the kink at eps the clamped loss is smooth: its derivative is 0 below eps (the loss does not
+    # depend on y there) and -t / (N y) above; central differences with a step smaller than the distance to eps
+    eps = float(np.finfo(dtype).eps)
+    P = np.array([[0.25 * eps, 0.5, 1.0 - 3 * eps], [1.0 - 0.25 * eps, 0.5, 3 * eps]])
+    T = np.array([[1.0, 0.5, 0.0], [0.0, 0.5, 1.0]])
+    g = extractdata(dlfeval(lambda Y: dlgradient(crossentropy(Y, T.astype(dtype)), Y), dlarray(P.astype(dtype), "CB")))
+    P64 = P.astype(dtype).astype(np.float64)
+    fd = np.zeros_like(P64)
+    for i in np.ndindex(P.shape):  # a step per entry: 1/256 of the distance to eps, or 1e-6 for the large ones
+        h = min(abs(P64[i] - eps) / 256, 1e-6)
+        fd[i] = numeric_grad(lambda y, t=T[i]: -(t * np.log(np.maximum(y, eps))) / 3, P64[i], h=h)  # N = 3
+    assert g[0, 0] == 0 and fd[0, 0] == 0
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+
+
 # -------------------------------------------------------------------------------------------------
 # the common call (issue 11: checked inline) and the calls next to it, which take the general path
 
