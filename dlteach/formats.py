@@ -181,6 +181,29 @@ def wrap_like(data, like):
     return obj
 
 
+def datas_of(xs) -> list:
+    """``[data_of(x) for x in xs]`` in one call (the updaters read every leaf of a container)."""
+    A = _ARRAY
+    return [x._data if type(x) is A else x for x in xs]
+
+
+def wrap_all_like(datas, like):
+    """``[wrap_like(d, like) for d in datas]`` if ``like`` is a dlarray, else ``datas`` itself (an updater's new
+    parameter and states, made from one parameter leaf: a dlarray parameter gives dlarrays with its format, an
+    ndarray parameter ndarrays)."""
+    A = _ARRAY
+    if type(like) is not A:
+        return datas
+    fmt = like._fmt
+    out = []
+    for data in datas:
+        obj = _new(A)
+        obj._data = data
+        obj._fmt = fmt
+        out.append(obj)
+    return out
+
+
 # -------------------------------------------------------------------------------------------------
 # MATLAB's single-wins rule
 

@@ -60,7 +60,7 @@ from . import tree
 from . import validate as _v
 from .dlarray import dlarray
 from .errors import FormatError, NetworkError, StateNotUpdatedWarning
-from .formats import data_of, fmt_of, size_text, value_of, wrap
+from .formats import data_of, datas_of, fmt_of, size_text, value_of, wrap
 from .layers import Layer
 from .table import Table
 
@@ -652,7 +652,7 @@ def _same_sizes(values, current) -> bool:
     for new, old in zip(values, current):
         if type(new) is not dlarray or type(old) is not dlarray:
             return False
-        a, b = data_of(new), data_of(old)
+    for a, b in zip(datas_of(values), datas_of(current)):
         if type(a) is not ndarray or type(b) is not ndarray or a.shape != b.shape:
             return False
     return True

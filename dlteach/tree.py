@@ -128,6 +128,15 @@ class TreeDef:
         leaves, treedef = flatten(other)
         return leaves if treedef == self else None
 
+    def functions(self):
+        """``(unflatten, leaves_of)`` as plain functions: the compiled ones of a plain structure, else the two
+        methods. For a caller that rebuilds / reads several containers of one structure per call (the updaters:
+        parameters, gradients and states) and keeps them while the structure stays the same."""
+        code = self._compiled()
+        if code is not None:
+            return code[0], code[1]
+        return self.unflatten, self.leaves_of
+
     def __eq__(self, other):
         if not isinstance(other, TreeDef):
             return NotImplemented

@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from itertools import repeat
 
 import numpy as np
 from autograd.tracer import isbox
@@ -48,7 +49,7 @@ from . import tree
 from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import NonFiniteGradientWarning, StructureMismatchError, UpdaterArgumentError
-from .formats import data_of, size_text, value_of, wrap_like
+from .formats import data_of, datas_of, size_text, value_of, wrap_all_like, wrap_like
 from .network import dlnetwork, learn_rate_factors, with_learnables
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
@@ -151,14 +152,19 @@ def _gather(fname, params, others, names, on_mismatch=None):
     tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
     StructureMismatchError naming the first mismatching key / index.
     """
-    leaves, treedef = tree.flatten_as(params, _LAST_TREEDEF[0])  # a training loop passes one structure again
-    _LAST_TREEDEF[0] = treedef
+    last = _LAST_TREEDEF
+    leaves, treedef = tree.flatten_as(params, last[0])  # a training loop passes one structure again
+    if treedef is last[0]:
+        rebuild, leaves_of = last[1], last[2]
+    else:
+        rebuild, leaves_of = treedef.functions()
+        last[:] = treedef, rebuild, leaves_of
     gathered = []
     for name, other in zip(names, others):
         if other is None and on_mismatch is None:  # a state on the first call
             gathered.append(None)
             continue
-        collected = treedef.leaves_of(other)
+        collected = leaves_of(other)
         if collected is not None:  # the common case (a mismatch is never accepted: the check below may not apply)
             gathered.append(collected)
             continue
@@ -181,10 +187,11 @@ def _gather(fname, params, others, names, on_mismatch=None):
                     f"Pass None on the first call and afterwards the {name} that {fname} returned.")
             raise StructureMismatchError(f"{fname}: {name} does not match the parameters. {e} {hint}") from None
         gathered.append(collected)
-    return leaves, gathered, treedef.unflatten
+    return leaves, gathered, rebuild
 
 
-_LAST_TREEDEF = [None]  # the structure of the last parameters (tree.flatten_as reuses it only if identical)
+# the structure of the last parameters (tree.flatten_as reuses it only if identical) and its two functions
+_LAST_TREEDEF = [None, None, None]
 
 
 def kind_text(x) -> str:
@@ -335,14 +342,104 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         raise UpdaterArgumentError(
             f"{fname}: the network reports {len(factors)} learn-rate factors for {len(leaves)} learnables."
         )
-    prefix = "net.Learnables" if network is not None else "params"
-    n_state = len(states)
-    new_params = []
-    new_states = [[] for _ in range(n_state)]
+    done, outs, nonfinite = _fast_update(step, leaves, grad_leaves, state_leaves, lr, factors, hyper)
+    if done == len(leaves):  # every leaf was the common case
+        new_params, *new_states = zip(*outs) if outs else [()] * (1 + len(states))
+    else:  # the others, from the first that is not, leaf by leaf
+        new_params = [o[0] for o in outs]
+        new_states = [[o[k] for o in outs] for k in range(1, 1 + len(states))]
+        _update_leaves(fname, step, container, leaves, grad_leaves, state_leaves, state_names, lr, factors, hyper,
+                       network is not None, done, new_params, new_states, nonfinite)
+    if nonfinite:
+        _warn_nonfinite(fname, container, nonfinite)
+    new_container = rebuild(new_params)
+    state_containers = [rebuild(s) for s in new_states]
+    first = with_learnables(network, new_container) if network is not None else new_container
+    return (first, *state_containers)
+
+
+def _fast_update(step, leaves, grad_leaves, state_leaves, lr, factors, hyper):
+    """The common case of :func:`_update_leaves`, in one loop with no call per check: the parameter, its gradient
+    and its states are ndarrays (or dlarrays of them) of one floating dtype (float32 / float64) and shape, the
+    parameter is not 0-d and no rate is 0 or invalid. Returns ``(done, outs, nonfinite)``: the leaves
+    ``0..done-1`` were such and were updated (``outs[i]`` = the new parameter and states of leaf i, wrapped like
+    it); :func:`_update_leaves` does the others, from leaf ``done`` on (all of them for a state given as None or a
+    rate of 0 or an invalid learn-rate factor), with the checks that name a leaf - so every step runs once, in
+    leaf order, as before."""
+    outs = []
     nonfinite = []
+    if None in state_leaves:  # the first call
+        return 0, outs, nonfinite
+    if factors is None:
+        if not lr:
+            return 0, outs, nonfinite
+        rates = repeat(lr)
+    else:
+        rates = _effective_lrs(lr, factors)
+        if not all(rates):  # a rate of 0 (the parameter is skipped), or None: an invalid factor
+            return 0, outs, nonfinite
+    ndarray, f32, f64 = np.ndarray, _F32, _F64
+    vdot, isfinite = np.vdot, math.isfinite
+    i = 0
+    if len(state_leaves) == 2:  # Adam
+        b1, b2, eps, t = hyper
+        for p, g, m, v, rate, like in zip(datas_of(leaves), datas_of(grad_leaves), datas_of(state_leaves[0]),
+                                          datas_of(state_leaves[1]), rates, leaves):
+            if type(p) is not ndarray or type(g) is not ndarray or type(m) is not ndarray or type(v) is not ndarray:
+                break
+            dt = p.dtype
+            shape = p.shape
+            if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or m.dtype is not dt
+                    or v.dtype is not dt or g.shape != shape or m.shape != shape or v.shape != shape):
+                break
+            if not isfinite(vdot(g, g)) and not np.isfinite(g).all():  # one BLAS pass: inf / NaN make it non-finite
+                nonfinite.append(i)
+            outs.append(wrap_all_like(step(p, g, m, v, rate, b1, b2, eps, t), like))
+            i += 1
+    else:
+        for p, g, v, rate, like in zip(datas_of(leaves), datas_of(grad_leaves), datas_of(state_leaves[0]), rates,
+                                       leaves):
+            if type(p) is not ndarray or type(g) is not ndarray or type(v) is not ndarray:
+                break
+            dt = p.dtype
+            shape = p.shape
+            if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or v.dtype is not dt
+                    or g.shape != shape or v.shape != shape):
+                break
+            if not isfinite(vdot(g, g)) and not np.isfinite(g).all():
+                nonfinite.append(i)
+            outs.append(wrap_all_like(step(p, g, v, rate, *hyper), like))
+            i += 1
+    return i, outs, nonfinite
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _effective_lrs(lr, factors):
+    """learnRate x each learn-rate factor, None for an invalid one (then :func:`_effective_lr` raises in
+    :func:`_update_leaves`, at its row)."""
+    out = []
+    for f in factors:
+        try:
+            f = float(f)
+        except Exception:
+            out.append(None)
+            continue
+        out.append(lr * f if math.isfinite(f) and f >= 0 else None)
+    return out
+
+
+def _update_leaves(fname, step, container, leaves, grad_leaves, state_leaves, state_names, lr, factors, hyper,
+                   is_network, start, new_params, new_states, nonfinite):
+    """Leaf by leaf from leaf ``start`` on, with the checks that name a leaf: appends to ``new_params``, each list of
+    ``new_states`` and ``nonfinite`` (the indices of non-finite gradients)."""
+    prefix = "net.Learnables" if is_network else "params"
+    n_state = len(state_leaves)
     fast_dtypes = _FAST_DTYPES
     vdot = np.vdot
-    for i, p in enumerate(leaves):
+    for i in range(start, len(leaves)):
+        p = leaves[i]
         arr_p = data_of(p)
         g = data_of(grad_leaves[i])
         eff_lr = lr if factors is None else _effective_lr(fname, lr, factors, i, container)
@@ -401,12 +498,6 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         new_params.append(pack_like(p, out[0]))
         for k in range(n_state):
             new_states[k].append(pack_like(p, out[1 + k]))
-    if nonfinite:
-        _warn_nonfinite(fname, container, nonfinite)
-    new_container = rebuild(new_params)
-    state_containers = [rebuild(s) for s in new_states]
-    first = with_learnables(network, new_container) if network is not None else new_container
-    return (first, *state_containers)
 
 
 _INF = math.inf

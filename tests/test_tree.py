@@ -114,6 +114,30 @@ def test_compiled_unflatten_and_leaves_of_agree_with_the_walker(case):
     assert len(got) == len(leaves) and all(g is v for g, v in zip(got, leaves))
 
 
+@pytest.mark.parametrize("case", range(4))
+def test_functions_are_unflatten_and_leaves_of_as_plain_functions(case):
+    x = _plain_cases()[case]
+    leaves, treedef = tree.flatten(x)
+    build, leaves_of = treedef.functions()
+    new = [object() for _ in leaves]
+    assert build(new) == treedef.unflatten(new) and tree.tree_leaves(build(new)) == new
+    got = leaves_of(x)
+    assert len(got) == len(leaves) and all(g is v for g, v in zip(got, leaves))
+    assert leaves_of([x, x]) is None and leaves_of(None) is None
+
+
+def test_functions_of_a_structure_that_is_not_compiled():
+    np.random.seed(0)
+    net = dlnetwork([featureInputLayer(2), fullyConnectedLayer(3)])
+    x = {"net": net, "w": np.ones(2)}
+    leaves, treedef = tree.flatten(x)
+    build, leaves_of = treedef.functions()  # a dlnetwork inside: the two methods
+    assert [a is b for a, b in zip(leaves_of(x), leaves)] == [True] * len(leaves)
+    rebuilt = build(leaves)
+    assert isinstance(rebuilt["net"], dlnetwork) and rebuilt["w"] is x["w"]
+    assert leaves_of({"net": net}) is None
+
+
 def test_leaves_of_matches_dict_keys_by_name_and_refuses_other_structures():
     a, b = np.zeros(1), np.ones(1)
     _, treedef = tree.flatten({"w": a, "b": {"x": a, "y": [a]}})

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from dlteach.autodiff import dlfeval, dlgradient
-from dlteach.dlarray import dlarray, extractdata
+from dlteach.dlarray import dims, dlarray, extractdata
 from dlteach.errors import DLTeachError, StructureMismatchError, UpdaterArgumentError
 from dlteach.layers import featureInputLayer, fullyConnectedLayer
 from dlteach.network import dlnetwork, learn_rate_factors, setLearnRateFactor
@@ -752,3 +752,100 @@ def test_real_dlnetwork_learn_rate_factors_and_state_tables():
     assert all(x.dtype == np.float32 for x in after)
     for k, b in enumerate(before):  # the original network is unchanged
         np.testing.assert_array_equal(extractdata(net.Learnables.Value[k]), b)
+
+
+# ----------------------------------------------------------------------------------- the common-case loop
+# (updaters._fast_update: every leaf an array of one dtype and shape, states given) and where it hands over to
+# the leaf-by-leaf path (a 0-d parameter, a cast, a factor of 0) - results against the hand formulas either way
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("which", ["adam", "rmsprop", "sgdm"])
+def test_states_given_with_a_0d_parameter_and_a_cast_between_common_leaves(dtype, which):
+    rng = np.random.default_rng(21)
+    params = {"a": dlarray(rng.standard_normal((3, 2)).astype(dtype), "CB"),
+              "s": dlarray(np.array(0.7, dtype)),  # 0-d: leaf by leaf from here on
+              "b": rng.standard_normal((4,)).astype(dtype),  # an ndarray leaf stays an ndarray
+              "c": dlarray(rng.standard_normal((2, 2)).astype(dtype))}
+    g1, g2 = _grads_like(params, rng), _grads_like(params, rng, np.float64)  # g2: float64, cast for float32
+    lr = 0.05
+    if which == "adam":
+        p1, m1, v1 = adamupdate(params, g1, None, None, 1, lr)
+        p2, m2, v2 = adamupdate(p1, g2, m1, v1, 2, lr)
+        outs = (p2, m2, v2)
+    elif which == "rmsprop":
+        p1, v1 = rmspropupdate(params, g1, None, lr)
+        outs = p2, _ = rmspropupdate(p1, g2, v1, lr)
+    else:
+        p1, v1 = sgdmupdate(params, g1, None, lr)
+        outs = p2, _ = sgdmupdate(p1, g2, v1, lr)
+    tol = dict(rtol=2e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for k in params:
+        p0, a, b = _arr(params[k]), _arr(g1[k]), _arr(g2[k]).astype(dtype)
+        if which == "adam":
+            r = ref_adam(p0, a, None, None, 1, lr)
+            r = ref_adam(r[0], b, r[1], r[2], 2, lr)
+        elif which == "rmsprop":
+            r = ref_rmsprop(p0, a, None, lr)
+            r = ref_rmsprop(r[0], b, r[1], lr)
+        else:
+            r = ref_sgdm(p0, a, None, lr)
+            r = ref_sgdm(r[0], b, r[1], lr)
+        for out, ref in zip(outs, r):
+            leaf = out[k]
+            assert type(leaf) is type(params[k])  # dlarray stays dlarray (with its format), ndarray stays ndarray
+            if isinstance(leaf, dlarray):
+                assert dims(leaf) == dims(params[k])
+            assert _arr(leaf).dtype == dtype and _arr(leaf).shape == np.shape(_arr(params[k]))
+            np.testing.assert_allclose(_arr(leaf), ref, **tol)
+
+
+def test_states_given_nonfinite_gradients_warn_once_naming_each_and_update_the_others():
+    from dlteach.errors import NonFiniteGradientWarning
+    rng = np.random.default_rng(22)
+    params = {"w": dlarray(rng.standard_normal((3, 2)).astype(np.float32)),
+              "b": dlarray(rng.standard_normal((3, 1)).astype(np.float32)),
+              "u": dlarray(rng.standard_normal((2, 2)).astype(np.float32))}
+    g = _grads_like(params, rng)
+    _, m, v = adamupdate(params, g, None, None, 1)
+    bad = _grads_like(params, rng)
+    bad["w"] = dlarray(np.where(np.arange(6).reshape(3, 2) == 4, np.nan, extractdata(bad["w"])).astype(np.float32))
+    bad["u"] = dlarray(np.array([[np.inf, 1], [2, 3]], np.float32))
+    with np.errstate(invalid="ignore"), pytest.warns(NonFiniteGradientWarning) as rec:  # inf/inf in the step
+        p2, _, _ = adamupdate(params, bad, m, v, 2)
+    ours = [w for w in rec if w.category is NonFiniteGradientWarning]
+    assert len(ours) == 1
+    msg = str(ours[0].message)
+    assert "grad['w']" in msg and "grad['u']" in msg and "grad['b']" not in msg
+    assert np.isnan(extractdata(p2["w"])).any() and np.isfinite(extractdata(p2["b"])).all()
+    r = ref_adam(extractdata(params["b"]), extractdata(bad["b"]), _arr(m["b"]), _arr(v["b"]), 2)
+    np.testing.assert_allclose(extractdata(p2["b"]), r[0], rtol=2e-5, atol=1e-7)
+
+
+def test_network_states_given_factor_two_and_zero():
+    rng = np.random.default_rng(23)
+    net = _network([2.0, 1.0, 0.0, 1.0])
+    t = net.Learnables
+    g1, g2 = _table_like(t, rng), _table_like(t, rng)
+    net2, m, v = adamupdate(net, g1, None, None, 1, 0.01)
+    net3, m2, v2 = adamupdate(net2, g2, m, v, 2, 0.01)
+    assert m2.Value[2] is m.Value[2] and net3.Learnables.Value[2] is t.Value[2]  # factor 0: skipped
+    net_all = _network([2.0, 1.0, 3.0, 1.0])  # no zero factor: every row in the common-case loop
+    n2, ma, va = adamupdate(net_all, g1, None, None, 1, 0.01)
+    n3, _, _ = adamupdate(n2, g2, ma, va, 2, 0.01)
+    for k, f in enumerate([2.0, 1.0, 3.0, 1.0]):
+        r = ref_adam(extractdata(net_all.Learnables.Value[k]), extractdata(g1.Value[k]), None, None, 1, 0.01 * f)
+        r = ref_adam(r[0], extractdata(g2.Value[k]), r[1], r[2], 2, 0.01 * f)
+        np.testing.assert_allclose(extractdata(n3.Learnables.Value[k]), r[0], rtol=2e-5, atol=1e-7)
+    for k in (0, 1, 3):  # the same rows of the network with a zero factor
+        np.testing.assert_array_equal(extractdata(net3.Learnables.Value[k]), extractdata(n3.Learnables.Value[k]))
+
+
+def test_state_of_another_structure_after_a_common_step_still_raises():
+    rng = np.random.default_rng(24)
+    params = {"w": dlarray(rng.standard_normal((3, 2)).astype(np.float32))}
+    p, m, v = adamupdate(params, _grads_like(params, rng), None, None, 1)
+    p, m, v = adamupdate(p, _grads_like(p, rng), m, v, 2)  # the structure is remembered
+    with pytest.raises(StructureMismatchError, match="averageGrad does not match"):
+        adamupdate(p, _grads_like(p, rng), {"x": m["w"]}, v, 3)
+    with pytest.raises(UpdaterArgumentError, match=r"averageSqGrad\['w'\] has shape"):
+        adamupdate(p, _grads_like(p, rng), m, {"w": dlarray(np.zeros((2, 3), np.float32))}, 3)
