@@ -152,13 +152,17 @@ def _gather(fname, params, others, names, on_mismatch=None):
     tree.tree_map is run pairwise, which accepts what it accepts (dict key order) and otherwise raises
     StructureMismatchError naming the first mismatching key / index.
     """
-    last = _LAST_TREEDEF
+    last = _LAST_TREEDEF[0]  # one tuple, read once (another thread may replace it)
     leaves, treedef = tree.flatten_as(params, last[0])  # a training loop passes one structure again
     if treedef is last[0]:
         rebuild, leaves_of = last[1], last[2]
     else:
         rebuild, leaves_of = treedef.functions()
-        last[:] = treedef, rebuild, leaves_of
+        _LAST_TREEDEF[0] = (treedef, rebuild, leaves_of)
+    if on_mismatch is None:
+        gathered = [None if other is None else leaves_of(other) for other in others]
+        if None not in gathered:  # the common case: every container has the structure (and no state is None)
+            return leaves, gathered, rebuild
     gathered = []
     for name, other in zip(names, others):
         if other is None and on_mismatch is None:  # a state on the first call
@@ -191,7 +195,7 @@ def _gather(fname, params, others, names, on_mismatch=None):
 
 
 # the structure of the last parameters (tree.flatten_as reuses it only if identical) and its two functions
-_LAST_TREEDEF = [None, None, None]
+_LAST_TREEDEF = [(None, None, None)]
 
 
 def kind_text(x) -> str:
@@ -327,12 +331,14 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
     if network is not None:
         container = network.Learnables
         factors = learn_rate_factors(network)
-        if any(v is None for v in container.Value):
-            raise UpdaterArgumentError(
-                f"{fname}: the network is not initialized (it was created with Initialize=False, so its "
-                "learnables are still empty []). Initialize it before training:\n\n    net = initialize(net)\n\n"
-                "(MATLAB: net = initialize(net)); dlnetwork(layers) with the default Initialize=True does it for you."
-            )
+        for v in container.Value:
+            if v is None:
+                raise UpdaterArgumentError(
+                    f"{fname}: the network is not initialized (it was created with Initialize=False, so its "
+                    "learnables are still empty []). Initialize it before training:\n\n    net = initialize(net)\n\n"
+                    "(MATLAB: net = initialize(net)); dlnetwork(layers) with the default Initialize=True does it for "
+                    "you."
+                )
     else:
         container = params
         factors = None
@@ -418,7 +424,10 @@ _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 def _effective_lrs(lr, factors):
     """learnRate x each learn-rate factor, None for an invalid one (then :func:`_effective_lr` raises in
-    :func:`_update_leaves`, at its row)."""
+    :func:`_update_leaves`, at its row). The last result is kept: a training loop passes the same ones again."""
+    last = _LAST_RATES[0]  # one tuple, read once
+    if lr == last[0] and factors == last[1]:  # equal numbers give equal products (NaN never equals: recomputed)
+        return last[2]
     out = []
     for f in factors:
         try:
@@ -427,7 +436,11 @@ def _effective_lrs(lr, factors):
             out.append(None)
             continue
         out.append(lr * f if math.isfinite(f) and f >= 0 else None)
+    _LAST_RATES[0] = (lr, factors, out)
     return out
+
+
+_LAST_RATES = [(None, None, None)]  # (learnRate, the factors, the rates); none of them is changed in place
 
 
 def _update_leaves(fname, step, container, leaves, grad_leaves, state_leaves, state_names, lr, factors, hyper,

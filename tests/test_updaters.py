@@ -849,3 +849,21 @@ def test_state_of_another_structure_after_a_common_step_still_raises():
         adamupdate(p, _grads_like(p, rng), {"x": m["w"]}, v, 3)
     with pytest.raises(UpdaterArgumentError, match=r"averageSqGrad\['w'\] has shape"):
         adamupdate(p, _grads_like(p, rng), m, {"w": dlarray(np.zeros((2, 3), np.float32))}, 3)
+
+
+def test_network_learn_rate_factor_changed_between_calls_is_used():
+    rng = np.random.default_rng(25)
+    net = _network([2.0, 1.0, 1.0, 1.0])
+    g1, g2, g3 = (_table_like(net.Learnables, rng) for _ in range(3))
+    n2, m, v = adamupdate(net, g1, None, None, 1, 0.01)
+    n3, m, v = adamupdate(n2, g2, m, v, 2, 0.01)
+    n3 = setLearnRateFactor(n3, "fc1", "Weights", 0.5)  # the same learnRate, another factor
+    n4, _, _ = adamupdate(n3, g3, m, v, 3, 0.01)
+    r = ref_adam(extractdata(net.Learnables.Value[0]), extractdata(g1.Value[0]), None, None, 1, 0.02)
+    r = ref_adam(r[0], extractdata(g2.Value[0]), r[1], r[2], 2, 0.02)
+    r = ref_adam(r[0], extractdata(g3.Value[0]), r[1], r[2], 3, 0.005)
+    np.testing.assert_allclose(extractdata(n4.Learnables.Value[0]), r[0], rtol=2e-5, atol=1e-7)
+    n5, _, _ = adamupdate(n3, g3, m, v, 3, 0.02)  # another learnRate, the same factors
+    r5 = ref_adam(extractdata(n3.Learnables.Value[1]), extractdata(g3.Value[1]), _arr(m.Value[1]), _arr(v.Value[1]), 3,
+                  0.02)
+    np.testing.assert_allclose(extractdata(n5.Learnables.Value[1]), r5[0], rtol=2e-5, atol=1e-7)
