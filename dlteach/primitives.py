@@ -379,28 +379,24 @@ def _clamp_grad(out, y, eps):
     ``out *= _mask(_clamp_share(y, eps), out)`` if ``min(y) <= eps`` (False with a NaN in y), else ``out``.
 
     For float32 / float64 ``y`` and ``out`` (``eps`` exact in that dtype) the share is found with comparisons
-    in y's dtype, no float64 temporaries: ``y > eps`` everywhere (the usual case early in training) means
-    nothing is clamped; ``y > eps`` or ``y < eps`` everywhere (no tie, no NaN) means the share is the boolean
-    ``y > eps``; otherwise (a tie or a NaN) it is ``heaviside(y - eps, 0.5)`` under the same ``min(y) <= eps``
-    test - exact, as ``y - eps`` is 0 only for y == eps and otherwise has the sign of the exact difference
-    (IEEE arithmetic: a nonzero difference of two floats is at least the smallest subnormal).
+    in y's dtype, no float64 temporaries: with no tie (``y > eps`` or ``y < eps`` everywhere) it is the boolean
+    ``y > eps``; otherwise it is ``heaviside(y - eps, 0.5)`` - exact, as ``y - eps`` is 0 only for y == eps and
+    otherwise has the sign of the exact difference (IEEE arithmetic: a nonzero difference of two floats is at
+    least the smallest subnormal).
     """
+    if not np.minimum.reduce(y, axis=None) <= eps:  # nothing clamped (the usual case), or a NaN in y: no mask
+        return out
     dt = y.dtype
-    size = y.size
-    if (dt is _F32 or dt is _F64) and type(out) is np.ndarray and out.dtype is dt and size:
+    if (dt is _F32 or dt is _F64) and type(out) is np.ndarray and out.dtype is dt:
         e = dt.type(eps)
         if e == eps:
             above = y > e
-            n = np.count_nonzero(above)
-            if n == size:
-                return out
-            if n + np.count_nonzero(y < e) == size:
+            if np.count_nonzero(above) + np.count_nonzero(y < e) == y.size:  # no tie
                 out *= above
-            elif np.minimum.reduce(y, axis=None) <= eps:
+            else:
                 out *= np.heaviside(y - e, 0.5)
             return out
-    if np.minimum.reduce(y, axis=None) <= eps:  # clamped entries: no gradient below eps, half of it at eps
-        out *= _mask(_clamp_share(y, eps), out)
+    out *= _mask(_clamp_share(y, eps), out)  # clamped entries: no gradient below eps, half of it at eps
     return out
 
 

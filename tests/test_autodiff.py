@@ -803,7 +803,7 @@ def test_softmax_crossentropy_other_uses_keep_the_three_vjps(rng, fused_spy):
     np.testing.assert_allclose(gt, -np.log(sm(Z)) / 4, rtol=1e-12)
 
 
-def test_softmax_crossentropy_one_step_declines_nan_and_traced_values():
+def test_softmax_crossentropy_one_step_declines_nan_and_mixed_dtypes():
     y = np.array([[0.5, np.nan], [0.5, 0.3]], np.float32)
     t = np.array([[1, 0], [0, 1]], np.float32)
     one = np.array(1, np.float32)
