@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DLTeachError
+from .waveforms import load_waveforms  # it imports DataArgumentError (below) when called, not at import
 
 __all__ = ["load_digits", "digitTrain4DArrayData", "digitTest4DArrayData", "digitDatasetPath", "make_regression_line",
            "make_moons", "load_waveforms"]
@@ -315,5 +316,3 @@ def _check_count(n, who: str) -> int:
         raise DataArgumentError(f"{who}: n must be a positive integer (the number of points), got {n!r}.")
     return int(n)
 
-
-from .waveforms import load_waveforms  # noqa: E402  (uses DataArgumentError defined above)
