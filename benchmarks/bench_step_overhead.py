@@ -6,6 +6,10 @@ MLP 4-8-3, batch 2, float32, Adam. Rows
   net        dlnetwork: forward + crossentropy + dlgradient(loss, net.Learnables) + adamupdate(net, ...)
   feval      the model-function dlfeval alone (forward + dlgradient)
   adam       adamupdate alone (nested dicts, second call: states given)
+  accel      fn with the model loss function accelerated: dlfeval(dlaccelerate(modelLoss), ...) replays the
+             recorded operations (no Python model function, no boxes, no graph to traverse), then adamupdate.
+             What is left over numpy is the cost of dlarrays, checks and the functional update; fn - accel is
+             the cost of recording the graph and the reverse pass over it
 
 Two measures:
   default      CPU time per step (process_time), rows interleaved over rounds, min and median of the rounds
@@ -33,13 +37,13 @@ import sys
 import time
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-ROWS = ("numpy", "fn", "net", "feval", "adam")
+ROWS = ("numpy", "fn", "net", "feval", "adam", "accel")
 
 
 def make_rows():
     import numpy as np
 
-    from dlteach import dlarray, dlfeval, dlgradient, extractdata, ops
+    from dlteach import dlaccelerate, dlarray, dlfeval, dlgradient, extractdata, ops
     from dlteach.layers import featureInputLayer, fullyConnectedLayer, reluLayer, softmaxLayer
     from dlteach.losses import crossentropy
     from dlteach.network import dlnetwork, forward
@@ -70,7 +74,9 @@ def make_rows():
         loss = crossentropy(forward(net, X), T)
         return loss, dlgradient(loss, net.Learnables)
 
-    st = {"p": params, "m": None, "v": None, "it": 0, "net": net, "nm": None, "nv": None}
+    st = {"p": params, "m": None, "v": None, "it": 0, "net": net, "nm": None, "nv": None,
+          "ap": {k: dict(d) for k, d in params.items()}, "am": None, "av": None, "ait": 0}
+    accelerated = dlaccelerate(modelLoss)
 
     def fn():
         _, g = dlfeval(modelLoss, st["p"], X, T)
@@ -81,6 +87,11 @@ def make_rows():
         _, g = dlfeval(netLoss, st["net"], X, T)
         st["it"] += 1
         st["net"], st["nm"], st["nv"] = adamupdate(st["net"], g, st["nm"], st["nv"], st["it"], 1e-3)
+
+    def accel():
+        _, g = dlfeval(accelerated, st["ap"], X, T)
+        st["ait"] += 1
+        st["ap"], st["am"], st["av"] = adamupdate(st["ap"], g, st["am"], st["av"], st["ait"], 1e-3)
 
     def feval():
         dlfeval(modelLoss, st["p"], X, T)
@@ -123,7 +134,7 @@ def make_rows():
                 w -= alpha * mk / (np.sqrt(vk) + np.float32(1e-8))
         return float(loss)
 
-    return {"numpy": numpy_step, "fn": fn, "net": net_step, "feval": feval, "adam": adam}
+    return {"numpy": numpy_step, "fn": fn, "net": net_step, "feval": feval, "adam": adam, "accel": accel}
 
 
 def run_steps(row, n):
