@@ -397,9 +397,10 @@ def _default_options(weights, Mask, Reduction, NormalizationFactor, DataFormat, 
 def _batch_mean(loss, yshape, fmt, single):
     """``sum(loss) / N`` (N = size of 'B', 1 without one) as an unformatted scalar: :func:`_finish` with the
     default options for a non-empty Y."""
-    out = scaled_sum(loss, 1.0 / float(yshape[fmt.index("B")] if "B" in fmt else 1))
-    if single and getattr(untraced(out), "dtype", None) != _FLOAT32:  # (scaled_sum's value is a NumPy scalar)
-        out = to_single(out)
+    b = fmt.find("B")
+    out = scaled_sum(loss, 1.0 / yshape[b] if b >= 0 else 1.0)  # (the int converts exactly: 1.0 / float(N))
+    if single and getattr(untraced(out), "dtype", None) is not _FLOAT32:  # (scaled_sum's value is a NumPy scalar;
+        out = to_single(out)  # an equal float32 dtype that is another object: to_single leaves it unchanged)
     return wrap(out, "")
 
 
@@ -441,10 +442,11 @@ def _finish(loss, p, w, m, Reduction, NormalizationFactor, fname, single, per_cl
 
 _FLOAT32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
-_EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps), np.dtype(np.float64): float(np.finfo(np.float64).eps)}
-#: float dtype -> (unsigned integer type of its size, bit pattern of 1.0): as unsigned integers, the values
+_EPS32, _EPS64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
+_EPS = {_FLOAT32: _EPS32, _F64: _EPS64}
+#: per float dtype: (unsigned integer type of its size, bit pattern of 1.0): as unsigned integers, the values
 #: +0.0 ... 1.0 are exactly the bit patterns 0 ... that of 1.0 (negative values, -0.0 included, and NaN are larger)
-_UNIT_BITS = {_FLOAT32: (np.uint32, 0x3F800000), _F64: (np.uint64, 0x3FF0000000000000)}
+_BITS32, _BITS64 = (np.uint32, 0x3F800000), (np.uint64, 0x3FF0000000000000)
 
 
 def _in_unit_interval(v):
@@ -452,7 +454,8 @@ def _in_unit_interval(v):
     a min and a max. False means "look closer" (the exact check decides, with its tolerances)."""
     if type(v) is not np.ndarray or v.size == 0:
         return False
-    bits = _UNIT_BITS.get(v.dtype)
+    dt = v.dtype  # (identity tests: cheaper than hashing the dtype; another equal dtype object only looks closer)
+    bits = _BITS32 if dt is _FLOAT32 else _BITS64 if dt is _F64 else None
     return bits is not None and np.maximum.reduce(v.view(bits[0]), axis=None) <= bits[1]  # = .max(), no Python layer
 
 
@@ -541,9 +544,9 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
             c = fmt.index("C")
             if not is_softmax_output(y, c):  # softmax's output needs no scan
                 _check_probabilities(y, c, False, fname)
-            _check_targets(T, False, fname)
-            yv = untraced(y)
-            return _batch_mean(neg_xlog_clamped(T, y, _EPS[yv.dtype]), yv.shape, fmt, single)
+            tv = untraced(T)  # T's values have Y's shape (_fast_inputs), and Y is float32 exactly when single
+            _check_targets(tv, False, fname)
+            return _batch_mean(neg_xlog_clamped(T, y, _EPS32 if single else _EPS64), tv.shape, fmt, single)
     if ClassificationMode is not None and TargetCategories is not None:
         raise LossArgumentError(
             "crossentropy: give either ClassificationMode (current name) or TargetCategories (old name), not both. "

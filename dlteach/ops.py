@@ -39,10 +39,10 @@ from .formats import (
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
-# The raw functions of the fused primitives: with untraced (ndarray) operands a primitive calls just these,
-# so the common untraced call of an operation calls them directly (the same result, without the primitive's
-# look for boxes).
-_AFFINE, _RELU, _SOFTMAX = _prim.affine.fun, _prim.relu.fun, _prim.softmax_axis.fun
+# The raw function of the fused softmax primitive: with an untraced (ndarray) operand the primitive calls just
+# this, so the common untraced call of softmax calls it directly (the same result, without the primitive's look
+# for boxes). fullyconnect and relu compute what affine / relu would inline (w @ x, += b; np.maximum(x, 0)).
+_SOFTMAX = _prim.softmax_axis.fun
 _untraced = _prim.untraced
 
 
@@ -201,15 +201,21 @@ def fullyconnect(X, weights, bias, DataFormat=None):
             plan = _fc_format(fmt)
         if plan is not None:
             x, w, b = data_of(X), data_of(weights), data_of(bias)
-            xv, wv, bv = _untraced(x), _untraced(w), _untraced(b)
-            if type(xv) is np.ndarray and type(wv) is np.ndarray and type(bv) is np.ndarray:
+            untraced = type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray
+            if untraced:
+                xv, wv, bv = x, w, b
+            else:
+                xv, wv, bv = _untraced(x), _untraced(w), _untraced(b)
+            if untraced or type(xv) is np.ndarray and type(wv) is np.ndarray and type(bv) is np.ndarray:
                 dt, shape, wshape = xv.dtype, xv.shape, wv.shape
                 first = plan[0]
                 if ((dt is _F32 or dt is _F64) and wv.dtype is dt and bv.dtype is dt and len(shape) == first + 1
                         and len(wshape) == 2 and bv.shape == (wshape[0], 1)
                         and wshape[1] == (shape[0] if first == 1 else math.prod(shape[:first]))):
-                    if type(x) is np.ndarray and type(w) is np.ndarray and type(b) is np.ndarray:
-                        return wrap(_AFFINE(w, x, b), plan[1])  # untraced: what the primitive would call
+                    if untraced:  # what the primitive would compute (affine: b is a column of out's dtype)
+                        out = w @ (x if first == 1 else x.reshape(wshape[1], -1))
+                        out += b
+                        return wrap(out, plan[1])
                     return wrap(_prim.affine(w, x, b), plan[1])  # w @ x + b (N-D x: flattened in the node)
     x, fmt, formatted = _prepare(X, DataFormat, "fullyconnect")
     w, b = _param(weights, "fullyconnect", "weights"), _param(bias, "fullyconnect", "bias")
@@ -509,9 +515,18 @@ def _stat_like(value, like, C):
 
 def relu(X):
     """Rectified linear unit (MATLAB ``relu``): max(x, 0); gradient 0 at x = 0."""
-    x = _float_data(X)
-    if x is not None:  # the common call: no checks needed; untraced, what the primitive would call
-        return wrap_like(_RELU(x) if type(x) is np.ndarray else _prim.relu(x), X)
+    if type(X) is dlarray:  # the common call, a float32 / float64 dlarray (_float_data inline): no checks needed
+        x = data_of(X)
+        if type(x) is np.ndarray:  # untraced: what the primitive would compute
+            dt = x.dtype
+            if dt is _F32 or dt is _F64:
+                return wrap_like(np.maximum(x, 0), X)
+        else:
+            v = _untraced(x)
+            if type(v) is np.ndarray:
+                dt = v.dtype
+                if dt is _F32 or dt is _F64:
+                    return wrap_like(_prim.relu(x), X)
     return wrap_like(_prim.relu(_x(X, "relu")), X)  # one pass forward; VJP g .* (y > 0)
 
 
@@ -539,10 +554,19 @@ def softmax(X, DataFormat=None):
     """Softmax over the channel dimension (MATLAB ``softmax``): y_c = e^{x_c} / Σ_k e^{x_k}."""
     if type(X) is dlarray and DataFormat is None:
         fmt = fmt_of(X)
-        x = _float_data(X) if "C" in fmt else None
-        if x is not None:  # the common call: a formatted float dlarray with a 'C' dimension
-            c = fmt.index("C")
-            return wrap(_SOFTMAX(x, c) if type(x) is np.ndarray else _prim.softmax_axis(x, c), fmt)
+        c = fmt.find("C")
+        if c >= 0:  # the common call: a formatted float32 / float64 dlarray with a 'C' dimension (_float_data inline)
+            x = data_of(X)
+            if type(x) is np.ndarray:
+                dt = x.dtype
+                if dt is _F32 or dt is _F64:
+                    return wrap(_SOFTMAX(x, c), fmt)  # untraced: what the primitive would call
+            else:
+                v = _untraced(x)
+                if type(v) is np.ndarray:
+                    dt = v.dtype
+                    if dt is _F32 or dt is _F64:
+                        return wrap(_prim.softmax_axis(x, c), fmt)
     x, fmt, formatted = _prepare(X, DataFormat, "softmax")
     c = _channel_axis(fmt, "softmax")
     y = _prim.softmax_axis(x, c)  # one fused primitive: shifted by the max, VJP y * (g - sum(g * y))

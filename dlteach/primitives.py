@@ -38,43 +38,80 @@ def primitive(f_raw):
     Records a call the same way (the boxes of the highest trace level are unboxed, the call is repeated
     for lower levels, a node of that box's node type is made), but skips autograd's ufunc dispatch and
     "notrace" table: none of these functions is a ufunc or untraced. About 1.5 µs per recorded call
-    instead of 3, which is a few percent of a small network's training step.
+    instead of 3, which is a few percent of a small network's training step. The common call (ArrayBoxes
+    over ndarrays of one trace level at the leading positions of 1 to 3 arguments: relu, softmax_axis,
+    scaled_sum, affine, neg_xlog_clamped in a training step) is recognised with a few type tests instead
+    of the scan (2.4k - 4.3k fewer instructions per call); it records the same node.
     """
 
     @functools.wraps(f_raw)
     def f_wrapped(*args, **kwargs):
-        # one scan: the boxes of the highest trace level are unboxed into argvals as they are found
-        top = -1
-        argvals = boxed = parents = None  # (trace levels are >= 0: t == top finds a box of a level seen)
-        lower = False  # a box of a lower trace level (nested dlfeval): the call is repeated for it
-        i = 0
-        for a in args:
-            if type(a) in box_types:
-                t = a._trace
-                if t == top:
-                    v = argvals[i] = a._value
-                    boxed.append(i)
-                    parents.append(a._node)
-                    if type(v) in box_types:
-                        lower = True
-                elif t > top:
-                    if top != -1:
-                        lower = True
-                    top = t
-                    argvals = list(args)  # afresh: the boxes found so far are of a lower level
-                    v = argvals[i] = a._value
-                    boxed = [i]
-                    parents = [a._node]
-                    if type(v) in box_types:
-                        lower = True
-                else:
-                    lower = True
-            i += 1
+        # The common traced call first, unrolled for 1 to 3 positional arguments: ArrayBoxes over ndarrays
+        # (not over boxes: no lower trace level), all of one trace level, at the leading positions - (box),
+        # (box, constant), (box, box, box) or (box, box, constant). It sets what the general scan below
+        # would (argvals, boxed, parents, top) with a few type tests instead of a loop.
+        argvals = None
+        n = len(args)
+        if n == 1:
+            a = args[0]
+            if type(a) is ArrayBox:
+                v = a._value
+                if type(v) is _NDARRAY:
+                    top, argvals, boxed, parents = a._trace, (v,), _ARGNUMS_0, (a._node,)
+        elif n == 2:
+            a, c = args
+            if type(a) is ArrayBox and type(c) not in box_types:
+                v = a._value
+                if type(v) is _NDARRAY:
+                    top, argvals, boxed, parents = a._trace, (v, c), _ARGNUMS_0, (a._node,)
+        elif n == 3:
+            a, b, c = args
+            if type(a) is ArrayBox and type(b) is ArrayBox:
+                top = a._trace
+                v, w = a._value, b._value
+                if type(v) is _NDARRAY and type(w) is _NDARRAY and b._trace == top:
+                    if type(c) is ArrayBox:
+                        u = c._value
+                        if type(u) is _NDARRAY and c._trace == top:
+                            argvals, boxed, parents = (v, w, u), _ARGNUMS_012, (a._node, b._node, c._node)
+                    elif type(c) not in box_types:
+                        argvals, boxed, parents = (v, w, c), _ARGNUMS_01, (a._node, b._node)
         if argvals is None:
-            return f_raw(*args, **kwargs)
-        argvals = tuple(argvals)
-        ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
-        parents = tuple(parents)
+            # the general scan: the boxes of the highest trace level are unboxed into argvals as they are found
+            top = -1
+            boxed = parents = None  # (trace levels are >= 0: t == top finds a box of a level seen)
+            lower = False  # a box of a lower trace level (nested dlfeval): the call is repeated for it
+            i = 0
+            for a in args:
+                if type(a) in box_types:
+                    t = a._trace
+                    if t == top:
+                        v = argvals[i] = a._value
+                        boxed.append(i)
+                        parents.append(a._node)
+                        if type(v) in box_types:
+                            lower = True
+                    elif t > top:
+                        if top != -1:
+                            lower = True
+                        top = t
+                        argvals = list(args)  # afresh: the boxes found so far are of a lower level
+                        v = argvals[i] = a._value
+                        boxed = [i]
+                        parents = [a._node]
+                        if type(v) in box_types:
+                            lower = True
+                    else:
+                        lower = True
+                i += 1
+            if argvals is None:
+                return f_raw(*args, **kwargs)
+            argvals = tuple(argvals)
+            boxed = tuple(boxed)
+            parents = tuple(parents)
+            ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
+        else:
+            ans = f_raw(*argvals, **kwargs)
         nt = type(parents[0])
         if nt is _PLAIN_NODE[0]:  # dlfeval's node: its __init__ only sets these slots
             node = _new(nt)
@@ -83,9 +120,9 @@ def primitive(f_raw):
             node.fun = f_wrapped
             node.args = argvals
             node.kwargs = kwargs
-            node.argnums = tuple(boxed)
+            node.argnums = boxed
         else:
-            node = nt(ans, f_wrapped, argvals, kwargs, tuple(boxed), parents)
+            node = nt(ans, f_wrapped, argvals, kwargs, boxed, parents)
         if type(ans) in _ARRAY_BOXED:  # new_box's choice for an ndarray or NumPy scalar, made directly
             box = _new(ArrayBox)
             box._value = ans
@@ -107,6 +144,8 @@ def untraced(x):
 
 
 _new = object.__new__
+_NDARRAY = np.ndarray
+_ARGNUMS_0, _ARGNUMS_01, _ARGNUMS_012 = (0,), (0, 1), (0, 1, 2)
 #: the value types that autograd boxes in an ArrayBox (ndarray, NumPy's scalar types)
 _ARRAY_BOXED = frozenset(t for t, b in Box.type_mappings.items() if b is ArrayBox and t is not ArrayBox)
 #: the node type whose nodes f_wrapped builds with ``object.__new__`` and six slot stores instead of a call:
