@@ -444,9 +444,10 @@ _FLOAT32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _EPS32, _EPS64 = float(np.finfo(np.float32).eps), float(np.finfo(np.float64).eps)
 _EPS = {_FLOAT32: _EPS32, _F64: _EPS64}
-#: per float dtype: (unsigned integer type of its size, bit pattern of 1.0): as unsigned integers, the values
+#: per float dtype: (unsigned integer dtype of its size, bit pattern of 1.0): as unsigned integers, the values
 #: +0.0 ... 1.0 are exactly the bit patterns 0 ... that of 1.0 (negative values, -0.0 included, and NaN are larger)
-_BITS32, _BITS64 = (np.uint32, 0x3F800000), (np.uint64, 0x3FF0000000000000)
+_BITS32 = (np.dtype(np.uint32), np.uint32(0x3F800000))  # (dtype objects and scalars of that dtype: no conversions)
+_BITS64 = (np.dtype(np.uint64), np.uint64(0x3FF0000000000000))
 
 
 def _in_unit_interval(v):
@@ -544,8 +545,11 @@ def crossentropy(Y, targets, weights=None, *, ClassificationMode=None, TargetCat
             c = fmt.index("C")
             if not is_softmax_output(y, c):  # softmax's output needs no scan
                 _check_probabilities(y, c, False, fname)
-            tv = untraced(T)  # T's values have Y's shape (_fast_inputs), and Y is float32 exactly when single
-            _check_targets(tv, False, fname)
+            tv = untraced(T)  # a non-empty ndarray of Y's shape (_fast_inputs); Y is float32 exactly when single
+            dt = tv.dtype  # _check_targets' unit-interval test inline; anything else (a value outside [+0, 1],
+            bits = _BITS32 if dt is _FLOAT32 else _BITS64 if dt is _F64 else None  # NaN, -0.0) gets the full check
+            if bits is None or not np.maximum.reduce(tv.view(bits[0]), axis=None) <= bits[1]:
+                _check_targets(tv, False, fname)
             return _batch_mean(neg_xlog_clamped(T, y, _EPS32 if single else _EPS64), tv.shape, fmt, single)
     if ClassificationMode is not None and TargetCategories is not None:
         raise LossArgumentError(

@@ -110,8 +110,10 @@ def primitive(f_raw):
             boxed = tuple(boxed)
             parents = tuple(parents)
             ans = f_wrapped(*argvals, **kwargs) if lower else f_raw(*argvals, **kwargs)
-        else:
+        elif kwargs:
             ans = f_raw(*argvals, **kwargs)
+        else:
+            ans = f_raw(*argvals)
         nt = type(parents[0])
         if nt is _PLAIN_NODE[0]:  # dlfeval's node: its __init__ only sets these slots
             node = _new(nt)

@@ -154,3 +154,35 @@ def test_crossentropy_targets_of_an_equal_but_distinct_float32_dtype_are_checked
     np.testing.assert_allclose(float(extractdata(loss)), -np.sum(t * np.log(y.astype(np.float64))) / 4, rtol=1e-6)
     with pytest.raises(LossArgumentError, match="values from -1 to 1"):
         crossentropy(dlarray(y, "CB"), (t - 2 * (t == 0) * 0.5).astype(other))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_crossentropy_targets_outside_the_bit_test_get_the_exact_check(dtype, rng):
+    # the fast path tests "all targets in [+0, 1]" on the bit patterns; -0.0 (sign bit set) fails that test but
+    # is a valid target: the exact check accepts it, with the loss of +0.0. Values below 0 or above 1 (beyond
+    # the tolerance) fail both and get the teaching error; 1 + 1e-5 (within the tolerance) is accepted.
+    y = rng.random((3, 4)).astype(dtype)
+    y /= y.sum(axis=0, keepdims=True)
+    t = np.eye(3, dtype=dtype)[:, [0, 2, 1, 0]]
+    ref = extractdata(crossentropy(dlarray(y, "CB"), dlarray(t, "CB")))
+    neg0 = np.where(t == 0, dtype(-0.0), t)
+    assert np.signbit(neg0).any()
+    np.testing.assert_array_equal(extractdata(crossentropy(dlarray(y, "CB"), dlarray(neg0, "CB"))), ref)
+    near = t.copy()
+    near[0, 0] = 1 + 1e-5
+    got = float(extractdata(crossentropy(dlarray(y, "CB"), near)))
+    np.testing.assert_allclose(got, -np.sum(near.astype(np.float64) * np.log(y.astype(np.float64))) / 4, rtol=1e-5)
+    bad = t.copy()
+    bad[1, 1] = -0.5
+    with pytest.raises(LossArgumentError, match="values from -0.5 to 1"):
+        crossentropy(dlarray(y, "CB"), dlarray(bad, "CB"))
+    bad[1, 1] = 1.5
+    with pytest.raises(LossArgumentError, match="values from 0 to 1.5"):
+        crossentropy(dlarray(y, "CB"), bad)
+
+    def f(T):  # traced targets take the same test
+        return crossentropy(dlarray(y, "CB"), T)
+
+    np.testing.assert_array_equal(extractdata(dlfeval(f, dlarray(neg0, "CB"))), ref)
+    with pytest.raises(LossArgumentError, match="values from 0 to 1.5"):
+        dlfeval(f, dlarray(bad, "CB"))
