@@ -187,20 +187,22 @@ def datas_of(xs) -> list:
     return [x._data if type(x) is A else x for x in xs]
 
 
-def wrap_all_like(datas, like):
-    """``[wrap_like(d, like) for d in datas]`` if ``like`` is a dlarray, else ``datas`` itself (an updater's new
-    parameter and states, made from one parameter leaf: a dlarray parameter gives dlarrays with its format, an
-    ndarray parameter ndarrays)."""
+def wrap_each_like(datas, likes) -> list:
+    """``[wrap_like(d, like) if like is a dlarray else d for d, like in zip(datas, likes)]`` (an updater's new
+    parameters or states, made from its parameter leaves: a dlarray parameter gives a dlarray with its format, an
+    ndarray parameter the ndarray). Stops at the shorter of the two."""
     A = _ARRAY
-    if type(like) is not A:
-        return datas
-    fmt = like._fmt
+    new = _new
     out = []
-    for data in datas:
-        obj = _new(A)
-        obj._data = data
-        obj._fmt = fmt
-        out.append(obj)
+    append = out.append
+    for data, like in zip(datas, likes):
+        if type(like) is A:
+            obj = new(A)
+            obj._data = data
+            obj._fmt = like._fmt
+            append(obj)
+        else:
+            append(data)
     return out
 
 

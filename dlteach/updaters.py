@@ -49,7 +49,7 @@ from . import tree
 from . import validate as _v
 from .dlarray import dlarray, isdlarray
 from .errors import NonFiniteGradientWarning, StructureMismatchError, UpdaterArgumentError
-from .formats import data_of, datas_of, size_text, value_of, wrap_all_like, wrap_like
+from .formats import data_of, datas_of, size_text, value_of, wrap_each_like, wrap_like
 from .network import dlnetwork, learn_rate_factors, with_learnables
 
 __all__ = ["adamupdate", "rmspropupdate", "sgdmupdate", "dlupdate"]
@@ -348,75 +348,139 @@ def _run(fname, step, params, grad, states, state_names, lr, hyper):
         raise UpdaterArgumentError(
             f"{fname}: the network reports {len(factors)} learn-rate factors for {len(leaves)} learnables."
         )
-    done, outs, nonfinite = _fast_update(step, leaves, grad_leaves, state_leaves, lr, factors, hyper)
-    if done == len(leaves):  # every leaf was the common case
-        new_params, *new_states = zip(*outs) if outs else [()] * (1 + len(states))
-    else:  # the others, from the first that is not, leaf by leaf
-        new_params = [o[0] for o in outs]
-        new_states = [[o[k] for o in outs] for k in range(1, 1 + len(states))]
+    done, new_params, new_states, nonfinite = _fast_update(step, leaves, grad_leaves, state_leaves, lr, factors, hyper)
+    if done != len(leaves):  # the others, from the first that is not the common case, leaf by leaf
         _update_leaves(fname, step, container, leaves, grad_leaves, state_leaves, state_names, lr, factors, hyper,
                        network is not None, done, new_params, new_states, nonfinite)
     if nonfinite:
         _warn_nonfinite(fname, container, nonfinite)
     new_container = rebuild(new_params)
-    state_containers = [rebuild(s) for s in new_states]
     first = with_learnables(network, new_container) if network is not None else new_container
-    return (first, *state_containers)
+    if len(new_states) == 2:
+        return first, rebuild(new_states[0]), rebuild(new_states[1])
+    return (first, *[rebuild(s) for s in new_states])
 
 
 def _fast_update(step, leaves, grad_leaves, state_leaves, lr, factors, hyper):
     """The common case of :func:`_update_leaves`, in one loop with no call per check: the parameter, its gradient
     and its states are ndarrays (or dlarrays of them) of one floating dtype (float32 / float64) and shape, the
-    parameter is not 0-d and no rate is 0 or invalid. Returns ``(done, outs, nonfinite)``: the leaves
-    ``0..done-1`` were such and were updated (``outs[i]`` = the new parameter and states of leaf i, wrapped like
-    it); :func:`_update_leaves` does the others, from leaf ``done`` on (all of them for a state given as None or a
-    rate of 0 or an invalid learn-rate factor), with the checks that name a leaf - so every step runs once, in
-    leaf order, as before."""
-    outs = []
-    nonfinite = []
-    if None in state_leaves:  # the first call
-        return 0, outs, nonfinite
+    parameter is not 0-d and no rate is 0 or invalid; every state is given, or every state is None (the first
+    call). Returns ``(done, new_params, new_states, nonfinite)``: the leaves ``0..done-1`` were such and were
+    updated (``new_params[i]`` and ``new_states[k][i]`` wrapped like leaf i); :func:`_update_leaves` does the
+    others, from leaf ``done`` on (all of them for a rate of 0 or an invalid learn-rate factor), with the checks
+    that name a leaf - so every step runs once, in leaf order, as before. ``nonfinite`` lists the leaves whose
+    gradient holds NaN / Inf.
+
+    The step is the solver's constant form (:data:`_CONST_STEPS`): its scalars are 0-d arrays of the leaf's dtype
+    (:func:`_const_arrays`) instead of Python floats, which NumPy would convert on every ufunc call - the same numbers,
+    so the same results."""
+    n_state = len(state_leaves)
+    new_params, new_states, nonfinite = [], [[] for _ in range(n_state)], []
     if factors is None:
         if not lr:
-            return 0, outs, nonfinite
+            return 0, new_params, new_states, nonfinite
         rates = repeat(lr)
     else:
         rates = _effective_lrs(lr, factors)
         if not all(rates):  # a rate of 0 (the parameter is skipped), or None: an invalid factor
-            return 0, outs, nonfinite
+            return 0, new_params, new_states, nonfinite
+    cstep, consts = _CONST_STEPS[step]
+    datas, grads = datas_of(leaves), datas_of(grad_leaves)
+    if None in state_leaves:
+        if state_leaves.count(None) != n_state:  # some states given, some not (adamupdate refuses it before)
+            return 0, new_params, new_states, nonfinite
+        outs = (new_params, *new_states)
+        done = _fast_first(step, cstep, consts, datas, grads, n_state, rates, hyper, outs, nonfinite)
+    elif n_state == 2:
+        done = _fast_two(step, cstep, consts, datas, grads, datas_of(state_leaves[0]), datas_of(state_leaves[1]),
+                         rates, hyper, new_params, new_states[0], new_states[1], nonfinite)
+    else:
+        done = _fast_one(step, cstep, consts, datas, grads, datas_of(state_leaves[0]), rates, hyper, new_params,
+                         new_states[0], nonfinite)
+    if done:
+        new_params = wrap_each_like(new_params, leaves)
+        new_states = [wrap_each_like(s, leaves) for s in new_states]
+    return done, new_params, new_states, nonfinite
+
+
+def _fast_two(step, cstep, consts, datas, grads, ms, vs, rates, hyper, new_p, new_m, new_v, nonfinite):
+    """The loop of :func:`_fast_update` for a solver with two states (Adam); appends the new arrays (unwrapped),
+    returns the number of leaves done."""
     ndarray, f32, f64 = np.ndarray, _F32, _F64
     vdot, isfinite = np.vdot, math.isfinite
+    add_p, add_m, add_v = new_p.append, new_m.append, new_v.append
+    kdt = krate = k = None
     i = 0
-    if len(state_leaves) == 2:  # Adam
-        b1, b2, eps, t = hyper
-        for p, g, m, v, rate, like in zip(datas_of(leaves), datas_of(grad_leaves), datas_of(state_leaves[0]),
-                                          datas_of(state_leaves[1]), rates, leaves):
-            if type(p) is not ndarray or type(g) is not ndarray or type(m) is not ndarray or type(v) is not ndarray:
-                break
-            dt = p.dtype
-            shape = p.shape
-            if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or m.dtype is not dt
-                    or v.dtype is not dt or g.shape != shape or m.shape != shape or v.shape != shape):
-                break
-            if not isfinite(vdot(g, g)) and not np.isfinite(g).all():  # one BLAS pass: inf / NaN make it non-finite
-                nonfinite.append(i)
-            outs.append(wrap_all_like(step(p, g, m, v, rate, b1, b2, eps, t), like))
-            i += 1
-    else:
-        for p, g, v, rate, like in zip(datas_of(leaves), datas_of(grad_leaves), datas_of(state_leaves[0]), rates,
-                                       leaves):
-            if type(p) is not ndarray or type(g) is not ndarray or type(v) is not ndarray:
-                break
-            dt = p.dtype
-            shape = p.shape
-            if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or v.dtype is not dt
-                    or g.shape != shape or v.shape != shape):
-                break
-            if not isfinite(vdot(g, g)) and not np.isfinite(g).all():
-                nonfinite.append(i)
-            outs.append(wrap_all_like(step(p, g, v, rate, *hyper), like))
-            i += 1
-    return i, outs, nonfinite
+    for p, g, m, v, rate in zip(datas, grads, ms, vs, rates):
+        if type(p) is not ndarray or type(g) is not ndarray or type(m) is not ndarray or type(v) is not ndarray:
+            break
+        dt = p.dtype
+        shape = p.shape
+        if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or m.dtype is not dt
+                or v.dtype is not dt or g.shape != shape or m.shape != shape or v.shape != shape):
+            break
+        if dt is not kdt or rate != krate:
+            kdt, krate = dt, rate
+            k = consts(dt, rate, hyper)
+        if not isfinite(vdot(g, g)) and not np.isfinite(g).all():  # one BLAS pass: inf / NaN make it non-finite
+            nonfinite.append(i)
+        p, m, v = step(p, g, m, v, rate, *hyper) if k is None else cstep(p, g, m, v, k)
+        add_p(p)
+        add_m(m)
+        add_v(v)
+        i += 1
+    return i
+
+
+def _fast_one(step, cstep, consts, datas, grads, vs, rates, hyper, new_p, new_v, nonfinite):
+    """:func:`_fast_two` for a solver with one state (RMSProp, SGDM)."""
+    ndarray, f32, f64 = np.ndarray, _F32, _F64
+    vdot, isfinite = np.vdot, math.isfinite
+    kdt = krate = k = None
+    i = 0
+    for p, g, v, rate in zip(datas, grads, vs, rates):
+        if type(p) is not ndarray or type(g) is not ndarray or type(v) is not ndarray:
+            break
+        dt = p.dtype
+        shape = p.shape
+        if ((dt is not f32 and dt is not f64) or not shape or g.dtype is not dt or v.dtype is not dt
+                or g.shape != shape or v.shape != shape):
+            break
+        if dt is not kdt or rate != krate:
+            kdt, krate = dt, rate
+            k = consts(dt, rate, hyper)
+        if not isfinite(vdot(g, g)) and not np.isfinite(g).all():
+            nonfinite.append(i)
+        p, v = step(p, g, v, rate, *hyper) if k is None else cstep(p, g, v, k)
+        new_p.append(p)
+        new_v.append(v)
+        i += 1
+    return i
+
+
+def _fast_first(step, cstep, consts, datas, grads, n_state, rates, hyper, outs, nonfinite):
+    """:func:`_fast_two` / :func:`_fast_one` on the first call (every state None); ``outs`` are the lists of the new
+    parameters and of each new state."""
+    ndarray, f32, f64 = np.ndarray, _F32, _F64
+    vdot, isfinite = np.vdot, math.isfinite
+    nones = (None,) * n_state
+    kdt = krate = k = None
+    i = 0
+    for p, g, rate in zip(datas, grads, rates):
+        if type(p) is not ndarray or type(g) is not ndarray:
+            break
+        dt = p.dtype
+        if (dt is not f32 and dt is not f64) or not p.shape or g.dtype is not dt or g.shape != p.shape:
+            break
+        if dt is not kdt or rate != krate:
+            kdt, krate = dt, rate
+            k = consts(dt, rate, hyper)
+        if not isfinite(vdot(g, g)) and not np.isfinite(g).all():
+            nonfinite.append(i)
+        for out, a in zip(outs, step(p, g, *nones, rate, *hyper) if k is None else cstep(p, g, *nones, k)):
+            out.append(a)
+        i += 1
+    return i
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
@@ -586,6 +650,120 @@ def _sgdm_step(p, g, vel, lr, mu):
     if vel is not None:
         vel_new += np.multiply(vel, mu)
     return np.add(p, vel_new), vel_new
+
+
+# the same steps with their scalars as 0-d arrays of the parameter's dtype (the common-case loop's)
+
+_multiply, _add, _subtract, _divide, _sqrt, _empty_like = (np.multiply, np.add, np.subtract, np.divide, np.sqrt,
+                                                           np.empty_like)
+
+
+def _adam_cstep(p, g, m, v, k):
+    """:func:`_adam_step` with ``k = _adam_consts(...)``: the same operations on the same numbers."""
+    c1, cb1, c2, cb2, ceps, calpha = k
+    tmp = _multiply(g, c1)
+    if m is None:
+        m_new = tmp
+        tmp = _empty_like(g)
+    else:
+        m_new = _multiply(m, cb1)
+        _add(m_new, tmp, m_new)
+    _multiply(g, g, tmp)
+    _multiply(tmp, c2, tmp)
+    if v is None:
+        v_new = tmp
+        tmp = _empty_like(g)
+    else:
+        v_new = _multiply(v, cb2)
+        _add(v_new, tmp, v_new)
+    _sqrt(v_new, tmp)
+    _add(tmp, ceps, tmp)
+    _divide(m_new, tmp, tmp)
+    _multiply(tmp, calpha, tmp)
+    return _subtract(p, tmp, tmp), m_new, v_new
+
+
+def _rmsprop_cstep(p, g, v, k):
+    """:func:`_rmsprop_step` with ``k = _rmsprop_consts(...)``."""
+    c1, crho, ceps, clr = k
+    tmp = _multiply(g, g)
+    _multiply(tmp, c1, tmp)
+    if v is None:
+        v_new = tmp
+        tmp = _empty_like(g)
+    else:
+        v_new = _multiply(v, crho)
+        _add(v_new, tmp, v_new)
+    _sqrt(v_new, tmp)
+    _add(tmp, ceps, tmp)
+    _divide(g, tmp, tmp)
+    _multiply(tmp, clr, tmp)
+    return _subtract(p, tmp, tmp), v_new
+
+
+def _sgdm_cstep(p, g, vel, k):
+    """:func:`_sgdm_step` with ``k = _sgdm_consts(...)``."""
+    cneg_lr, cmu = k
+    vel_new = _multiply(g, cneg_lr)
+    if vel is not None:
+        _add(vel_new, _multiply(vel, cmu), vel_new)
+    return _add(p, vel_new), vel_new
+
+
+_FLT_TINY, _FLT_MAX = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+
+
+def _const_arrays(dt, values):
+    """``values`` (Python floats) as 0-d arrays of dtype ``dt`` - the numbers a ufunc makes of them when they are
+    passed as Python floats with an array of that dtype - or None if one of them does not convert to float32 without a
+    floating-point exception (overflow to inf, underflow to a subnormal or 0): NumPy reports those on every
+    conversion (a RuntimeWarning, or an error under np.errstate), so the steps with Python floats are used."""
+    if dt is _F32:
+        for x in values:
+            if x and not _FLT_TINY <= abs(x) <= _FLT_MAX:
+                return None
+    return tuple([np.array(x, dt) for x in values])
+
+
+def _kept_consts(slot, dt, values):
+    """:func:`_const_arrays` of the numbers of the last call again if they are the same (a training loop passes the
+    same hyper-parameters every time); ``slot`` is a one-element list holding ``(dt, values, arrays)``. A 0 is never
+    taken from it: 0.0 and -0.0 are equal, but not the same number."""
+    last = slot[0]  # one tuple, read once (another thread may replace it)
+    if last[0] is dt and last[1] == values and 0.0 not in values:
+        return last[2]
+    k = _const_arrays(dt, values)
+    if k is not None:
+        for a in k:  # shared by calls: nobody writes them
+            a.flags.writeable = False
+    slot[0] = (dt, values, k)
+    return k
+
+
+_LAST_ADAM, _LAST_RMSPROP, _LAST_SGDM = [(None, None, None)], [(None, None, None)], [(None, None, None)]
+
+
+def _adam_consts(dt, lr, hyper):
+    b1, b2, eps, t = hyper
+    base = _kept_consts(_LAST_ADAM, dt, (1.0 - b1, b1, 1.0 - b2, b2, eps))
+    alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)  # exactly as in _adam_step
+    if base is None or (dt is _F32 and alpha and not _FLT_TINY <= alpha <= _FLT_MAX):
+        return None
+    return (*base, np.array(alpha, dt))
+
+
+def _rmsprop_consts(dt, lr, hyper):
+    rho, eps = hyper
+    return _kept_consts(_LAST_RMSPROP, dt, (1.0 - rho, rho, eps, lr))
+
+
+def _sgdm_consts(dt, lr, hyper):
+    return _kept_consts(_LAST_SGDM, dt, (-lr, hyper[0]))
+
+
+# step -> (its constant form, the constants of one dtype and rate: (dt, lr, hyper) -> k, or None: use the step)
+_CONST_STEPS = {_adam_step: (_adam_cstep, _adam_consts), _rmsprop_step: (_rmsprop_cstep, _rmsprop_consts),
+                _sgdm_step: (_sgdm_cstep, _sgdm_consts)}
 
 
 # -------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
-"""formats.datas_of and formats.wrap_all_like (the updaters' per-leaf helpers)."""
+"""formats.datas_of and formats.wrap_each_like (the updaters' per-leaf helpers)."""
 
 import numpy as np
 
 from dlteach import dlarray
 from dlteach.dlarray import dims
-from dlteach.formats import data_of, datas_of, wrap_all_like
+from dlteach.formats import data_of, datas_of, wrap_each_like
 
 
 def test_datas_of_is_data_of_of_each():
@@ -16,18 +16,15 @@ def test_datas_of_is_data_of_of_each():
     assert datas_of([]) == [] and datas_of(iter(xs[:2]))[1] is b
 
 
-def test_wrap_all_like_a_dlarray_gives_dlarrays_with_its_format():
-    like = dlarray(np.ones((3, 2), np.float32), "CB")
-    datas = (np.full((3, 2), 2.0, np.float32), np.zeros((3, 2), np.float32))
-    out = wrap_all_like(datas, like)
-    assert [type(o) for o in out] == [dlarray, dlarray]
-    assert all(data_of(o) is d for o, d in zip(out, datas))
-    assert [dims(o) for o in out] == ["CB", "CB"]
-    unformatted = wrap_all_like(datas, dlarray(np.ones((3, 2), np.float32)))
-    assert [dims(o) for o in unformatted] == ["", ""]
-
-
-def test_wrap_all_like_anything_else_gives_the_datas_themselves():
-    datas = (np.ones(2), np.zeros(2))
-    assert wrap_all_like(datas, np.ones(2)) is datas
-    assert wrap_all_like(datas, None) is datas
+def test_wrap_each_like_wraps_each_data_like_its_leaf():
+    a, b = np.ones((3, 2), np.float32), np.zeros(4)
+    likes = [dlarray(a, "CB"), b, dlarray(a), None, 2.0]
+    datas = [np.full((3, 2), 2.0, np.float32), np.ones(4), np.zeros((3, 2)), np.ones(1), np.ones(2)]
+    before = data_of(likes[0])
+    out = wrap_each_like(datas, likes)
+    assert [type(o) for o in out] == [dlarray, np.ndarray, dlarray, np.ndarray, np.ndarray]
+    assert all(data_of(o) is d for o, d in zip(out, datas))  # no copies
+    assert dims(out[0]) == "CB" and dims(out[2]) == ""
+    assert out[0] is not likes[0] and data_of(likes[0]) is before  # new dlarrays; the leaves are unchanged
+    assert len(wrap_each_like(datas[:2], likes)) == 2 and len(wrap_each_like(datas, likes[:3])) == 3  # the shorter
+    assert wrap_each_like([], likes) == []

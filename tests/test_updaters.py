@@ -867,3 +867,100 @@ def test_network_learn_rate_factor_changed_between_calls_is_used():
     r5 = ref_adam(extractdata(n3.Learnables.Value[1]), extractdata(g3.Value[1]), _arr(m.Value[1]), _arr(v.Value[1]), 3,
                   0.02)
     np.testing.assert_allclose(extractdata(n5.Learnables.Value[1]), r5[0], rtol=2e-5, atol=1e-7)
+
+
+# ----------------------------------------------------------------------------------- the common-case loop's scalars
+# (updaters._CONST_STEPS: the hyper-parameters as 0-d arrays of the parameter's dtype instead of Python floats)
+# bit for bit what NumPy computes with the Python floats, in the same order of operations
+
+def _np_adam(p, g, m, v, t, lr, b1, b2, eps):
+    m_new = g * (1.0 - b1) if m is None else m * b1 + g * (1.0 - b1)
+    v_new = (g * g) * (1.0 - b2) if v is None else v * b2 + (g * g) * (1.0 - b2)
+    alpha = lr * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+    return p - (m_new / (np.sqrt(v_new) + eps)) * alpha, m_new, v_new
+
+
+def _np_rmsprop(p, g, v, lr, rho, eps):
+    v_new = (g * g) * (1.0 - rho) if v is None else v * rho + (g * g) * (1.0 - rho)
+    return p - (g / (np.sqrt(v_new) + eps)) * lr, v_new
+
+
+def _np_sgdm(p, g, vel, lr, mu):
+    vel_new = g * -lr if vel is None else g * -lr + vel * mu
+    return p + vel_new, vel_new
+
+
+def _same_bits(a, b):
+    a, b = _arr(a), _arr(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("which", ["adam", "rmsprop", "sgdm"])
+def test_common_case_is_bit_identical_to_numpy_with_python_floats(dtype, which):
+    rng = np.random.default_rng(31)
+    for trial in range(4):
+        lr, b1, b2 = 10 ** rng.uniform(-5, 0), rng.uniform(0, 0.999), rng.uniform(0, 0.9999)
+        eps, mu = 10 ** rng.uniform(-10, -2), rng.uniform(0, 1)
+        params = {"a": dlarray(rng.standard_normal((3, 4)).astype(dtype), "CB"), "b": rng.standard_normal(5).astype(dtype)}
+        ref = {k: _arr(x) for k, x in params.items()}
+        kinds = {k: type(x) for k, x in params.items()}
+        states = [None, None] if which == "adam" else [None]
+        ref_states = {k: [None] * len(states) for k in params}
+        for t in (1, 2, 3):
+            g = _grads_like(params, rng)
+            if which == "adam":
+                params, *states = adamupdate(params, g, *states, t, lr, b1, b2, eps)
+            elif which == "rmsprop":
+                params, *states = rmspropupdate(params, g, *states, lr, b2, eps)
+            else:
+                params, *states = sgdmupdate(params, g, *states, lr, mu)
+            for k in params:
+                args = (ref[k], _arr(g[k]), *ref_states[k])
+                if which == "adam":
+                    out = _np_adam(*args, t, lr, b1, b2, eps)
+                elif which == "rmsprop":
+                    out = _np_rmsprop(*args, lr, b2, eps)
+                else:
+                    out = _np_sgdm(*args, lr, mu)
+                ref[k], ref_states[k] = out[0], list(out[1:])
+                assert type(params[k]) is kinds[k] and _same_bits(params[k], ref[k]), (trial, t, k)
+                assert all(_same_bits(s[k], r) for s, r in zip(states, ref_states[k])), (trial, t, k)
+
+
+def test_common_case_a_learn_rate_beyond_float32_warns_as_numpy_does():
+    # alpha does not fit in float32: the step with Python floats (NumPy's conversion of alpha overflows and says so
+    # for every parameter, on every call), not a 0-d array made once
+    import warnings
+
+    from dlteach import updaters
+    assert updaters._adam_consts(np.dtype(np.float32), 1e40, (0.9, 0.999, 1e-8, 2)) is None
+    assert updaters._adam_consts(np.dtype(np.float64), 1e40, (0.9, 0.999, 1e-8, 2)) is not None
+    p = {"w": dlarray(np.ones((2, 2), np.float32)), "b": dlarray(np.ones((2, 1), np.float32))}
+    g = {"w": dlarray(np.full((2, 2), 0.5, np.float32)), "b": dlarray(np.full((2, 1), 0.5, np.float32))}
+    _, m, v = adamupdate(p, g, None, None, 1)
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            p2, m2, v2 = adamupdate(p, g, m, v, 2, 1e40)  # alpha = 2.4e39
+        assert [str(w.message) for w in rec] == ["overflow encountered in cast"] * 2  # one per parameter
+        assert all(np.all(extractdata(x) == -np.inf) and extractdata(x).dtype == np.float32 for x in p2.values())
+
+
+def test_common_case_momentum_zero_and_minus_zero_keep_their_sign():
+    # 0.0 == -0.0, but vel * -0.0 is -0: the constants of the last call are not reused for a zero
+    p = {"w": dlarray(np.ones((2, 2), np.float32))}
+    vel = {"w": dlarray(np.ones((2, 2), np.float32))}
+    zero = {"w": dlarray(np.zeros((2, 2), np.float32))}
+    for mu in (0.0, -0.0, 0.0):
+        _, vel2 = sgdmupdate(p, zero, vel, 0.01, mu)
+        want = np.signbit(np.float32(0.0) * np.float32(-0.01) + np.float32(1.0) * np.float32(mu))  # -0 + (+-0)
+        assert np.all(np.signbit(extractdata(vel2["w"])) == want) and want == (str(mu) == "-0.0")
+
+
+def test_common_case_loop_leaves_a_half_given_state_to_the_leaf_by_leaf_path():
+    from dlteach import updaters
+    w = dlarray(np.ones((2, 2), np.float32))
+    done, new_p, new_s, nonfinite = updaters._fast_update(
+        updaters._adam_step, [w], [w], [[w], None], 0.001, None, (0.9, 0.999, 1e-8, 1))
+    assert (done, new_p, new_s, nonfinite) == (0, [], [[], []], [])
